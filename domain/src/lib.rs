@@ -1,0 +1,16 @@
+//! The baedal order domain: plain types and the order state machine.
+//!
+//! Everything here is pure data and pure functions, shared by the deterministic workflow, the
+//! activities that project it and the api that validates requests. This crate must not do I/O,
+//! read the clock, draw random numbers or depend on Temporal: the workflow replays this code and
+//! needs the same answer every time.
+
+pub mod geo;
+pub mod order;
+pub mod status;
+
+pub use order::{
+    Actor, Command, DeliveryAddress, HistoryEntry, LineItem, OrderInput, OrderView, PaymentInfo,
+    Pickup, PlaceFailure, PlaceOutcome, Refusal, Timeouts, decide,
+};
+pub use status::OrderStatus;

@@ -1,0 +1,384 @@
+//! The order: what a placed order carries, the commands that move it, and the rules that say
+//! which command is allowed in which status.
+
+use crate::status::OrderStatus;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One priced line of an order. Prices come from the catalog at placement time, never from the
+/// client, and are frozen into the order so a later menu change does not alter what was paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub menu_item_id: String,
+    pub name: String,
+    pub unit_price: i64,
+    pub quantity: u32,
+    pub line_total: i64,
+}
+
+/// Where the food goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryAddress {
+    pub address: String,
+    pub region: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Timer durations an order runs with, fixed when it is placed so that a configuration change
+/// never alters the timers of orders already in flight (and replay stays deterministic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub store_accept_ms: u64,
+    pub rider_claim_ms: u64,
+    pub auto_confirm_ms: u64,
+}
+
+/// Everything the workflow needs to run one order: the workflow's start input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderInput {
+    pub order_id: String,
+    pub customer_id: String,
+    pub store_id: String,
+    pub store_name: String,
+    pub store_lat: f64,
+    pub store_lon: f64,
+    pub items: Vec<LineItem>,
+    pub total: i64,
+    pub delivery: DeliveryAddress,
+    pub card_token: String,
+    /// Hash of the customer's request body: a retry with the same idempotency key must carry
+    /// the same body, or it is refused instead of silently returning another order.
+    pub request_hash: String,
+    pub timeouts: Timeouts,
+}
+
+/// Who issues a command, as the api authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: String,
+    pub id: String,
+}
+
+/// A command that moves an order. Timer-driven commands (`StoreTimeout`, `AutoConfirm`) come
+/// from the workflow itself, never from a caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Accept,
+    Reject { reason: String },
+    StartCooking,
+    FinishCooking,
+    Cancel,
+    Claim { rider_id: String },
+    Pickup { rider_id: String },
+    Deliver { rider_id: String },
+    Confirm,
+    StoreTimeout,
+    AutoConfirm,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Accept => "accept",
+            Command::Reject { .. } => "reject",
+            Command::StartCooking => "start_cooking",
+            Command::FinishCooking => "finish_cooking",
+            Command::Cancel => "cancel",
+            Command::Claim { .. } => "claim",
+            Command::Pickup { .. } => "pickup",
+            Command::Deliver { .. } => "deliver",
+            Command::Confirm => "confirm",
+            Command::StoreTimeout => "store_timeout",
+            Command::AutoConfirm => "auto_confirm",
+        }
+    }
+}
+
+/// Why a command was refused. The `code` is what the api puts in its 409/404 error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The command is not allowed in the order's current status.
+    InvalidTransition {
+        status: OrderStatus,
+        command: String,
+    },
+    /// Another rider claimed the delivery first.
+    AlreadyClaimed,
+    /// The rider is not the one assigned to this delivery.
+    NotAssignedRider,
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::InvalidTransition { .. } => "invalid_transition",
+            Refusal::AlreadyClaimed => "already_claimed",
+            Refusal::NotAssignedRider => "not_found",
+        }
+    }
+
+    /// Parse the `code: message` form the workflow sends back through a failed update.
+    pub fn code_of(message: &str) -> Option<&'static str> {
+        let code = message.split(':').next()?.trim();
+        ["invalid_transition", "already_claimed", "not_found"]
+            .into_iter()
+            .find(|c| *c == code)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::InvalidTransition { status, command } => write!(
+                f,
+                "invalid_transition: cannot {command} an order that is {status}"
+            ),
+            Refusal::AlreadyClaimed => write!(
+                f,
+                "already_claimed: another rider claimed this delivery first; pick another one from the board"
+            ),
+            Refusal::NotAssignedRider => {
+                write!(f, "not_found: this delivery is not assigned to you")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The order state machine: the status `cmd` moves an order to from `status`, given the rider
+/// assigned so far. This is the single source of truth for the DESIGN.md command table; the
+/// workflow's validators and handlers both call it.
+pub fn decide(
+    status: OrderStatus,
+    rider_id: Option<&str>,
+    cmd: &Command,
+) -> Result<OrderStatus, Refusal> {
+    use Command as C;
+    use OrderStatus as S;
+    let refuse = || Refusal::InvalidTransition {
+        status,
+        command: cmd.name().to_owned(),
+    };
+    let assigned = |rider: &str| match rider_id {
+        Some(r) if r == rider => Ok(()),
+        _ => Err(Refusal::NotAssignedRider),
+    };
+    match (status, cmd) {
+        (S::Placed, C::Accept) => Ok(S::Accepted),
+        (S::Placed, C::Reject { .. }) => Ok(S::Rejected),
+        (S::Placed, C::StoreTimeout) => Ok(S::Rejected),
+        (S::Placed | S::Accepted, C::Cancel) => Ok(S::Canceled),
+        (S::Accepted, C::StartCooking) => Ok(S::Cooking),
+        (S::Cooking, C::FinishCooking) => Ok(S::ReadyForPickup),
+        (S::ReadyForPickup, C::Claim { .. }) => Ok(S::RiderAssigned),
+        (S::RiderAssigned | S::PickedUp | S::Delivered | S::Completed, C::Claim { rider_id: r })
+            if rider_id != Some(r.as_str()) =>
+        {
+            Err(Refusal::AlreadyClaimed)
+        }
+        (S::RiderAssigned, C::Pickup { rider_id: r }) => assigned(r).map(|_| S::PickedUp),
+        (S::PickedUp, C::Deliver { rider_id: r }) => assigned(r).map(|_| S::Delivered),
+        (S::Delivered, C::Confirm | C::AutoConfirm) => Ok(S::Completed),
+        _ => Err(refuse()),
+    }
+}
+
+/// Payment as the order shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentInfo {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+}
+
+/// One step of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: u32,
+    pub status: OrderStatus,
+    /// RFC 3339, from the workflow's clock (deterministic on replay).
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
+/// The order as customers, stores and riders see it: the API's order view and the read model's
+/// row. The workflow builds it; the projection stores it; the api serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: String,
+    pub status: OrderStatus,
+    pub customer_id: String,
+    pub store_id: String,
+    pub store_name: String,
+    pub region: String,
+    pub items: Vec<LineItem>,
+    pub total: i64,
+    pub delivery: DeliveryAddress,
+    pub pickup: Pickup,
+    pub payment: PaymentInfo,
+    pub refund: Option<PaymentInfo>,
+    pub rider_id: Option<String>,
+    pub history: Vec<HistoryEntry>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Sequence number of the latest history entry: the read model keeps the highest.
+    pub seq: u32,
+    /// Extra kilometres added to riders' search radius after nobody claimed in time.
+    pub search_radius_bonus_km: f64,
+}
+
+/// Where the rider picks the food up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pickup {
+    pub store_name: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Why an order could not be established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceFailure {
+    /// `payment_declined` (402), `payment_unavailable` (503) or `idempotency_key_reused` (422).
+    pub code: String,
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+/// What the `place` update answers: the paid order, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PlaceOutcome {
+    Placed { order: Box<OrderView> },
+    Failed { failure: PlaceFailure },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus as S;
+
+    fn all_commands() -> Vec<Command> {
+        vec![
+            Command::Accept,
+            Command::Reject { reason: "x".into() },
+            Command::StartCooking,
+            Command::FinishCooking,
+            Command::Cancel,
+            Command::Claim {
+                rider_id: "r1".into(),
+            },
+            Command::Pickup {
+                rider_id: "r1".into(),
+            },
+            Command::Deliver {
+                rider_id: "r1".into(),
+            },
+            Command::Confirm,
+            Command::StoreTimeout,
+            Command::AutoConfirm,
+        ]
+    }
+
+    /// The DESIGN.md table, written out: (from, command name) → to, for rider r1 assigned.
+    fn allowed(from: S, cmd: &str) -> Option<S> {
+        Some(match (from, cmd) {
+            (S::Placed, "accept") => S::Accepted,
+            (S::Placed, "reject") => S::Rejected,
+            (S::Placed, "store_timeout") => S::Rejected,
+            (S::Placed, "cancel") | (S::Accepted, "cancel") => S::Canceled,
+            (S::Accepted, "start_cooking") => S::Cooking,
+            (S::Cooking, "finish_cooking") => S::ReadyForPickup,
+            (S::ReadyForPickup, "claim") => S::RiderAssigned,
+            (S::RiderAssigned, "pickup") => S::PickedUp,
+            (S::PickedUp, "deliver") => S::Delivered,
+            (S::Delivered, "confirm") | (S::Delivered, "auto_confirm") => S::Completed,
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn every_status_and_command_follows_the_design_table() {
+        for from in S::ALL {
+            let rider = (!matches!(from, S::Placed | S::Accepted | S::Cooking | S::ReadyForPickup))
+                .then_some("r1");
+            for cmd in all_commands() {
+                let got = decide(from, rider, &cmd);
+                match allowed(from, cmd.name()) {
+                    Some(to) => assert_eq!(got, Ok(to), "{from} --{}-->", cmd.name()),
+                    None => assert!(got.is_err(), "{from} --{}--> should be refused", cmd.name()),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_statuses_refuse_everything() {
+        for from in S::ALL.into_iter().filter(|s| s.is_terminal()) {
+            for cmd in all_commands() {
+                assert!(decide(from, Some("r1"), &cmd).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn cancel_after_cooking_started_is_an_invalid_transition() {
+        for from in [S::Cooking, S::ReadyForPickup, S::RiderAssigned, S::PickedUp] {
+            let err = decide(from, Some("r1"), &Command::Cancel).unwrap_err();
+            assert_eq!(err.code(), "invalid_transition");
+            assert!(err.to_string().contains(from.as_str()));
+        }
+    }
+
+    #[test]
+    fn second_rider_gets_already_claimed() {
+        let claim = |r: &str| Command::Claim { rider_id: r.into() };
+        assert_eq!(
+            decide(S::RiderAssigned, Some("r1"), &claim("r2")),
+            Err(Refusal::AlreadyClaimed)
+        );
+        // The winner claiming again is just an invalid transition, not a lost race.
+        assert_eq!(
+            decide(S::RiderAssigned, Some("r1"), &claim("r1"))
+                .unwrap_err()
+                .code(),
+            "invalid_transition"
+        );
+    }
+
+    #[test]
+    fn only_the_assigned_rider_picks_up_and_delivers() {
+        let pickup = |r: &str| Command::Pickup { rider_id: r.into() };
+        let deliver = |r: &str| Command::Deliver { rider_id: r.into() };
+        assert_eq!(
+            decide(S::RiderAssigned, Some("r1"), &pickup("r2")),
+            Err(Refusal::NotAssignedRider)
+        );
+        assert_eq!(
+            decide(S::PickedUp, Some("r1"), &deliver("r2")),
+            Err(Refusal::NotAssignedRider)
+        );
+        assert_eq!(
+            decide(S::PickedUp, Some("r1"), &deliver("r1")),
+            Ok(S::Delivered)
+        );
+    }
+
+    #[test]
+    fn refusal_codes_survive_the_message_round_trip() {
+        for r in [
+            Refusal::InvalidTransition {
+                status: S::Cooking,
+                command: "cancel".into(),
+            },
+            Refusal::AlreadyClaimed,
+            Refusal::NotAssignedRider,
+        ] {
+            assert_eq!(Refusal::code_of(&r.to_string()), Some(r.code()));
+        }
+        assert_eq!(Refusal::code_of("something else"), None);
+    }
+}

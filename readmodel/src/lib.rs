@@ -1,0 +1,14 @@
+//! The CQRS read model: the tables the api reads and the worker's projection writes.
+//!
+//! It holds the current view of every established order, its event log, and the catalog
+//! (stores, menu items, riders). Writes are idempotent and guarded by each order's `seq`, so a
+//! projection that arrives twice or late changes nothing. This crate must not call Temporal or
+//! any service: it is only the database door.
+
+pub mod catalog;
+mod db;
+mod orders;
+
+pub use catalog::{MenuItem, Rider, Store};
+pub use db::{ReadModel, connect_sqlite};
+pub use orders::{DeliveryOffer, OrderEvent};
