@@ -1,1 +1,285 @@
-//! baedal-notification
+//! The notification service: accepts one notification per `(order_id, seq)` and keeps an inbox
+//! per recipient (customer, store, rider, ops), reached over real HTTP.
+//!
+//! Delivery to KakaoTalk-style channels and webhooks hangs off this inbox; the service must not
+//! call back into baedal, and a notification sent twice for the same `(order_id, seq)` is
+//! stored once.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use baedal_auth::TokenKeys;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A notification about one order transition, for one or more recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationRequest {
+    pub order_id: String,
+    pub seq: u32,
+    /// Recipient ids: `customer:<id>`, `store:<id>`, `rider:<id>`, `ops`.
+    pub recipients: Vec<String>,
+    pub status: String,
+    pub message: String,
+}
+
+/// One inbox entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    pub id: i64,
+    pub recipient: String,
+    pub order_id: String,
+    pub seq: u32,
+    pub status: String,
+    pub message: String,
+    pub created_at: String,
+}
+
+#[derive(Clone)]
+pub struct NotifyState {
+    pool: SqlitePool,
+    service_token: Arc<str>,
+    keys: TokenKeys,
+    unavailable: Arc<AtomicBool>,
+}
+
+impl NotifyState {
+    pub async fn open(db_url: &str, service_token: &str, jwt_secret: &str) -> anyhow::Result<Self> {
+        let opts = SqliteConnectOptions::from_str(db_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10));
+        let max = if db_url.contains(":memory:") { 1 } else { 4 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(opts)
+            .await?;
+        for stmt in [
+            "CREATE TABLE IF NOT EXISTS notifications (
+                order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
+                message TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (order_id, seq))",
+            "CREATE TABLE IF NOT EXISTS inbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL,
+                order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
+                message TEXT NOT NULL, created_at TEXT NOT NULL,
+                UNIQUE (recipient, order_id, seq))",
+            "CREATE INDEX IF NOT EXISTS inbox_recipient ON inbox (recipient, id)",
+        ] {
+            sqlx::query(stmt).execute(&pool).await?;
+        }
+        Ok(Self {
+            pool,
+            service_token: service_token.into(),
+            keys: TokenKeys::new(jwt_secret),
+            unavailable: Arc::default(),
+        })
+    }
+
+    /// Store a notification once; returns whether it was new.
+    pub async fn accept(&self, n: &NotificationRequest) -> Result<bool, sqlx::Error> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut tx = self.pool.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO notifications (order_id, seq, status, message, created_at)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id, seq) DO NOTHING",
+        )
+        .bind(&n.order_id)
+        .bind(n.seq as i64)
+        .bind(&n.status)
+        .bind(&n.message)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if created {
+            for r in &n.recipients {
+                sqlx::query(
+                    "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(r)
+                .bind(&n.order_id)
+                .bind(n.seq as i64)
+                .bind(&n.status)
+                .bind(&n.message)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn inbox(
+        &self,
+        recipient: Option<&str>,
+        order_id: Option<&str>,
+    ) -> Result<Vec<InboxEntry>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT * FROM inbox WHERE (? IS NULL OR recipient = ?) AND (? IS NULL OR order_id = ?)
+             ORDER BY id LIMIT 1000",
+        )
+        .bind(recipient)
+        .bind(recipient)
+        .bind(order_id)
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InboxEntry {
+                id: r.get("id"),
+                recipient: r.get("recipient"),
+                order_id: r.get("order_id"),
+                seq: r.get::<i64, _>("seq") as u32,
+                status: r.get("status"),
+                message: r.get("message"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
+}
+
+fn authorize(state: &NotifyState, headers: &HeaderMap) -> Result<(), Response> {
+    let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    baedal_auth::service_or_ops(h, &state.service_token, &state.keys)
+        .map_err(|e| error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))
+}
+
+async fn post_notification(
+    State(state): State<NotifyState>,
+    headers: HeaderMap,
+    body: Result<Json<NotificationRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return r;
+    }
+    if state.unavailable.load(Ordering::Relaxed) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "switched off by the fault switch");
+    }
+    let Json(n) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
+    };
+    if n.order_id.is_empty() || n.recipients.is_empty() || n.recipients.len() > 20 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_notification",
+            "order_id and 1..20 recipients are required",
+        );
+    }
+    match state.accept(&n).await {
+        Ok(true) => (StatusCode::CREATED, Json(json!({"accepted": true, "duplicate": false}))).into_response(),
+        Ok(false) => (StatusCode::OK, Json(json!({"accepted": true, "duplicate": true}))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "inbox write failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again")
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct InboxQuery {
+    recipient: Option<String>,
+    order_id: Option<String>,
+}
+
+async fn get_notifications(
+    State(state): State<NotifyState>,
+    headers: HeaderMap,
+    Query(q): Query<InboxQuery>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return r;
+    }
+    if q.recipient.is_none() && q.order_id.is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "missing_filter",
+            "give recipient= or order_id=",
+        );
+    }
+    match state.inbox(q.recipient.as_deref(), q.order_id.as_deref()).await {
+        Ok(items) => Json(json!({ "notifications": items })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "inbox read failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again")
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Faults {
+    unavailable: bool,
+}
+
+async fn put_faults(
+    State(state): State<NotifyState>,
+    headers: HeaderMap,
+    body: Result<Json<Faults>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return r;
+    }
+    match body {
+        Ok(Json(f)) => {
+            state.unavailable.store(f.unavailable, Ordering::Relaxed);
+            Json(json!({"unavailable": f.unavailable})).into_response()
+        }
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub fn router(state: NotifyState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/notifications", get(get_notifications).post(post_notification))
+        .route("/v1/admin/faults", put(put_faults))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_notification_per_order_and_seq() {
+        let s = NotifyState::open("sqlite::memory:", "svc", "jwt").await.unwrap();
+        let n = NotificationRequest {
+            order_id: "ord_1".into(),
+            seq: 2,
+            recipients: vec!["customer:c1".into(), "store:st_1".into()],
+            status: "accepted".into(),
+            message: "accepted".into(),
+        };
+        assert!(s.accept(&n).await.unwrap());
+        assert!(!s.accept(&n).await.unwrap());
+        assert_eq!(s.inbox(Some("customer:c1"), None).await.unwrap().len(), 1);
+        assert_eq!(s.inbox(None, Some("ord_1")).await.unwrap().len(), 2);
+    }
+}

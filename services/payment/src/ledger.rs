@@ -1,0 +1,217 @@
+//! The ledger: every charge and refund, keyed by idempotency key.
+
+use crate::{ChargeRequest, RefundRequest};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, sqlite::SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One ledger line, as `GET /v1/payments` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub order_id: String,
+    /// `charge` or `refund`.
+    pub kind: String,
+    pub amount: i64,
+    /// `succeeded`, `declined` or `failed`.
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    pool: SqlitePool,
+}
+
+fn record(r: &sqlx::sqlite::SqliteRow) -> PaymentRecord {
+    PaymentRecord {
+        id: r.get("id"),
+        order_id: r.get("order_id"),
+        kind: r.get("kind"),
+        amount: r.get("amount"),
+        status: r.get("status"),
+        created_at: r.get("created_at"),
+    }
+}
+
+impl Ledger {
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let max = if url.contains(":memory:") { 1 } else { 4 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(opts)
+            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS payments (
+                id TEXT PRIMARY KEY,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                order_id TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
+                amount INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query("CREATE INDEX IF NOT EXISTS payments_order ON payments (order_id)")
+            .execute(&pool)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Insert unless the key exists; return the stored record and whether it is new. The
+    /// insert-or-ignore makes concurrent retries of one key race safely to a single row.
+    async fn insert_once(
+        &self,
+        key: &str,
+        order_id: &str,
+        kind: &str,
+        amount: i64,
+        status: &str,
+    ) -> Result<(PaymentRecord, bool), sqlx::Error> {
+        let id = format!("pay_{}", uuid::Uuid::new_v4().simple());
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let created = sqlx::query(
+            "INSERT INTO payments (id, idempotency_key, order_id, kind, amount, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(key)
+        .bind(order_id)
+        .bind(kind)
+        .bind(amount)
+        .bind(status)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query("SELECT * FROM payments WHERE idempotency_key = ?")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((record(&row), created))
+    }
+
+    pub async fn charge(
+        &self,
+        req: &ChargeRequest,
+        approved: bool,
+    ) -> Result<(PaymentRecord, bool), sqlx::Error> {
+        let status = if approved { "succeeded" } else { "declined" };
+        self.insert_once(&req.idempotency_key, &req.order_id, "charge", req.amount, status)
+            .await
+    }
+
+    /// Refund up to what the order was charged. The inner `Err` is a refusal to explain to
+    /// the caller (nothing was charged, or the amount exceeds the charge).
+    pub async fn refund(
+        &self,
+        req: &RefundRequest,
+    ) -> Result<Result<(PaymentRecord, bool), String>, sqlx::Error> {
+        if let Some(row) = sqlx::query("SELECT * FROM payments WHERE idempotency_key = ?")
+            .bind(&req.idempotency_key)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            return Ok(Ok((record(&row), false)));
+        }
+        let charged: i64 = sqlx::query(
+            "SELECT COALESCE(SUM(amount), 0) AS total FROM payments
+             WHERE order_id = ? AND kind = 'charge' AND status = 'succeeded'",
+        )
+        .bind(&req.order_id)
+        .fetch_one(&self.pool)
+        .await?
+        .get("total");
+        if charged == 0 {
+            return Ok(Err(format!("order {} has no succeeded charge", req.order_id)));
+        }
+        if req.amount > charged {
+            return Ok(Err(format!(
+                "refund of {} exceeds the {} charged for order {}",
+                req.amount, charged, req.order_id
+            )));
+        }
+        self.insert_once(&req.idempotency_key, &req.order_id, "refund", req.amount, "succeeded")
+            .await
+            .map(Ok)
+    }
+
+    pub async fn list(&self, order_id: Option<&str>) -> Result<Vec<PaymentRecord>, sqlx::Error> {
+        let rows = match order_id {
+            Some(o) => {
+                sqlx::query("SELECT * FROM payments WHERE order_id = ? ORDER BY created_at, id")
+                    .bind(o)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM payments ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        Ok(rows.iter().map(record).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charge_req(key: &str, order_id: &str) -> ChargeRequest {
+        ChargeRequest {
+            idempotency_key: key.into(),
+            order_id: order_id.into(),
+            amount: 10_000,
+            card_token: "tok_ok".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn same_key_charges_once() {
+        let l = Ledger::open("sqlite::memory:").await.unwrap();
+        let req = charge_req("ord_1", "ord_1");
+        let (a, created_a) = l.charge(&req, true).await.unwrap();
+        let (b, created_b) = l.charge(&req, true).await.unwrap();
+        assert!(created_a && !created_b);
+        assert_eq!(a, b);
+        assert_eq!(l.list(Some("ord_1")).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn refunds_need_a_succeeded_charge_and_happen_once() {
+        let l = Ledger::open("sqlite::memory:").await.unwrap();
+        let refund = |amount| RefundRequest {
+            idempotency_key: "ord_2:refund".into(),
+            order_id: "ord_2".into(),
+            amount,
+        };
+        assert!(l.refund(&refund(10_000)).await.unwrap().is_err(), "nothing charged");
+        l.charge(&charge_req("attempt-1", "ord_2"), false).await.unwrap();
+        assert!(l.refund(&refund(10_000)).await.unwrap().is_err(), "declined charge");
+        l.charge(&charge_req("attempt-2", "ord_2"), true).await.unwrap();
+        assert!(l.refund(&refund(20_000)).await.unwrap().is_err(), "more than charged");
+        let (r1, c1) = l.refund(&refund(10_000)).await.unwrap().unwrap();
+        let (r2, c2) = l.refund(&refund(10_000)).await.unwrap().unwrap();
+        assert!(c1 && !c2);
+        assert_eq!(r1.id, r2.id);
+        let refunds = l
+            .list(Some("ord_2"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.kind == "refund")
+            .count();
+        assert_eq!(refunds, 1);
+    }
+}
