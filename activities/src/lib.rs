@@ -1,1 +1,148 @@
-//! baedal-activities
+//! Activities: every piece of I/O the order workflow needs, and nothing else.
+//!
+//! The payment client (charge and refund over HTTP, idempotent by order id), the notification
+//! client (one notification per `(order_id, seq)`) and the read-model projection (a local
+//! activity, guarded by `seq`). Each activity is safe to run more than once: Temporal retries
+//! them, and a crash can replay one that already happened. This crate must not decide order
+//! rules (that is `domain` and `workflows`) and must not be called from the api.
+
+pub mod io;
+
+use baedal_domain::{OrderView, PaymentInfo};
+use baedal_readmodel::ReadModel;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Error type name for an activity failure that must not be retried.
+pub const NON_RETRYABLE: &str = "NonRetryable";
+
+/// Charge the customer's card for a new order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeInput {
+    pub order_id: String,
+    pub amount: i64,
+    pub card_token: String,
+}
+
+/// A charge always has an answer from the PSP: approved or declined. "Could not reach the PSP"
+/// is an activity error instead, retried within the charge budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ChargeOutcome {
+    Approved { payment: PaymentInfo },
+    Declined { payment: PaymentInfo },
+}
+
+/// Give back what an order was charged (or make sure nothing was charged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundInput {
+    pub order_id: String,
+    pub amount: i64,
+}
+
+/// One notification for one order transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyInput {
+    pub order_id: String,
+    pub seq: u32,
+    pub recipients: Vec<String>,
+    pub status: String,
+    pub message: String,
+}
+
+/// Configuration and clients the activities share. Built once per worker process.
+pub struct OrderActivities {
+    pub(crate) http: reqwest::Client,
+    pub(crate) payment_url: String,
+    pub(crate) notify_url: String,
+    pub(crate) service_token: String,
+    pub(crate) read_model: ReadModel,
+}
+
+impl OrderActivities {
+    pub fn new(
+        payment_url: impl Into<String>,
+        notify_url: impl Into<String>,
+        service_token: impl Into<String>,
+        read_model: ReadModel,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .timeout(std::time::Duration::from_secs(5))
+            .pool_max_idle_per_host(32)
+            .build()
+            .expect("reqwest client with static settings");
+        Self {
+            http,
+            payment_url: payment_url.into().trim_end_matches('/').to_owned(),
+            notify_url: notify_url.into().trim_end_matches('/').to_owned(),
+            service_token: service_token.into(),
+            read_model,
+        }
+    }
+}
+
+#[activities]
+impl OrderActivities {
+    /// Charge the card. Idempotency key = order id, so a retried or replayed charge moves money
+    /// once.
+    #[activity]
+    pub async fn charge(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ChargeInput,
+    ) -> Result<ChargeOutcome, ActivityError> {
+        let out = io::charge(&self, &input).await;
+        match &out {
+            Ok(o) => tracing::info!(order_id = %input.order_id, outcome = ?o, "charge answered"),
+            Err(e) => tracing::warn!(order_id = %input.order_id, error = %e, "charge failed"),
+        }
+        out.map_err(Into::into)
+    }
+
+    /// Refund the order's charge. Idempotency key = `<order_id>:refund`. Answers `None` when
+    /// the PSP holds no charge for the order (nothing to give back).
+    #[activity]
+    pub async fn refund(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RefundInput,
+    ) -> Result<Option<PaymentInfo>, ActivityError> {
+        let out = io::refund(&self, &input).await;
+        match &out {
+            Ok(p) => tracing::info!(order_id = %input.order_id, refund = ?p, "refund done"),
+            Err(e) => tracing::warn!(order_id = %input.order_id, error = %e, "refund failed, will retry"),
+        }
+        out.map_err(Into::into)
+    }
+
+    /// Send the notification for one transition; the service dedups by `(order_id, seq)`.
+    #[activity]
+    pub async fn notify(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: NotifyInput,
+    ) -> Result<(), ActivityError> {
+        io::notify(&self, &input).await.map_err(|e| {
+            tracing::warn!(order_id = %input.order_id, seq = input.seq, error = %e, "notify failed, will retry");
+            e.into()
+        })
+    }
+
+    /// Write the order's current view into the read model (run as a local activity).
+    #[activity]
+    pub async fn project(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        view: OrderView,
+    ) -> Result<(), ActivityError> {
+        let changed = self.read_model.project(&view).await.map_err(|e| {
+            tracing::warn!(order_id = %view.id, error = %e, "projection failed, will retry");
+            anyhow::anyhow!("read model write failed: {e}")
+        })?;
+        tracing::debug!(order_id = %view.id, seq = view.seq, status = %view.status, changed, "projected");
+        Ok(())
+    }
+}

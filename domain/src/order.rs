@@ -225,8 +225,11 @@ pub struct OrderView {
     pub history: Vec<HistoryEntry>,
     pub created_at: String,
     pub updated_at: String,
-    /// Sequence number of the latest history entry: the read model keeps the highest.
+    /// Sequence number of the latest history entry.
     pub seq: u32,
+    /// Bumped by the workflow on every change to this view (a transition, a refund, a widened
+    /// search): the read model keeps the view with the highest version.
+    pub version: u32,
     /// Extra kilometres added to riders' search radius after nobody claimed in time.
     pub search_radius_bonus_km: f64,
 }

@@ -26,10 +26,11 @@ CREATE TABLE IF NOT EXISTS riders (
     region TEXT NOT NULL
 );
 
--- Current view of each established (paid) order. `seq` guards the projection: a write with a
--- lower or equal seq than the stored one changes nothing.
+-- Current view of each established (paid) order. `version` guards the projection: a write with
+-- a lower or equal version than the stored one changes nothing.
 CREATE TABLE IF NOT EXISTS orders (
     id          TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,
     seq         INTEGER NOT NULL,
     status      TEXT NOT NULL,
     customer_id TEXT NOT NULL,

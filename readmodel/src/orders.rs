@@ -28,23 +28,24 @@ fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<OrderView, sqlx::Error> {
 }
 
 impl ReadModel {
-    /// Store `view` as the order's current state unless a view with the same or a higher `seq`
-    /// is already there, and record its history entries in the event log. Returns whether the
+    /// Store `view` as the order's current state unless a view with the same or a higher
+    /// `version` is already there, and record its history entries in the event log. Returns whether the
     /// current view changed. Safe to call any number of times, in any order.
     pub async fn project(&self, view: &OrderView) -> Result<bool, sqlx::Error> {
         let json = serde_json::to_string(view).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query(
-            "INSERT INTO orders (id, seq, status, customer_id, store_id, region, rider_id,
+            "INSERT INTO orders (id, version, seq, status, customer_id, store_id, region, rider_id,
                 pickup_lat, pickup_lon, radius_bonus_km, total, created_at, updated_at, view)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, status = excluded.status,
-                rider_id = excluded.rider_id, radius_bonus_km = excluded.radius_bonus_km,
-                updated_at = excluded.updated_at, view = excluded.view
-             WHERE excluded.seq > orders.seq
-                OR (excluded.seq = orders.seq AND excluded.radius_bonus_km > orders.radius_bonus_km)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
+                status = excluded.status, rider_id = excluded.rider_id,
+                radius_bonus_km = excluded.radius_bonus_km, updated_at = excluded.updated_at,
+                view = excluded.view
+             WHERE excluded.version > orders.version",
         )
         .bind(&view.id)
+        .bind(view.version as i64)
         .bind(view.seq as i64)
         .bind(view.status.as_str())
         .bind(&view.customer_id)
@@ -239,6 +240,7 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: format!("2026-01-01T00:00:0{seq}Z"),
             seq,
+            version: seq,
             search_radius_bonus_km: 0.0,
         }
     }

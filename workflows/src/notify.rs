@@ -1,0 +1,43 @@
+//! Who hears about each transition, and what they are told.
+
+use baedal_domain::{OrderInput, OrderStatus};
+
+/// Notification seq numbers at and above this are escalations to ops, not transitions, so they
+/// never collide with a transition's `(order_id, seq)` dedup key.
+pub const ESCALATION_SEQ_BASE: u32 = 10_000;
+
+/// Recipients of the notification for reaching `status`.
+pub fn recipients(input: &OrderInput, status: OrderStatus, rider: Option<&str>) -> Vec<String> {
+    let customer = format!("customer:{}", input.customer_id);
+    let store = format!("store:{}", input.store_id);
+    let rider = rider.map(|r| format!("rider:{r}"));
+    let mut to = vec![customer];
+    match status {
+        OrderStatus::Placed | OrderStatus::Canceled | OrderStatus::Rejected => to.push(store),
+        OrderStatus::ReadyForPickup => to.push(format!("riders:{}", input.delivery.region)),
+        OrderStatus::RiderAssigned | OrderStatus::PickedUp | OrderStatus::Completed => {
+            to.push(store);
+            to.extend(rider);
+        }
+        _ => {}
+    }
+    to
+}
+
+/// The message text (Korean first, as the app shows it, then English).
+pub fn message(input: &OrderInput, status: OrderStatus) -> String {
+    let s = &input.store_name;
+    match status {
+        OrderStatus::Placed => format!("[{s}] 주문이 접수되었습니다 / order placed"),
+        OrderStatus::Accepted => format!("[{s}] 가게에서 주문을 수락했습니다 / accepted by the store"),
+        OrderStatus::Cooking => format!("[{s}] 조리를 시작했습니다 / cooking started"),
+        OrderStatus::ReadyForPickup => format!("[{s}] 조리가 끝났습니다 / ready for pickup"),
+        OrderStatus::RiderAssigned => format!("[{s}] 라이더가 배정되었습니다 / rider assigned"),
+        OrderStatus::PickedUp => format!("[{s}] 라이더가 음식을 픽업했습니다 / picked up"),
+        OrderStatus::Delivered => format!("[{s}] 배달이 완료되었습니다 / delivered"),
+        OrderStatus::Completed => format!("[{s}] 주문이 완료되었습니다 / order completed"),
+        OrderStatus::Rejected => format!("[{s}] 주문이 거절되어 환불됩니다 / rejected, refund issued"),
+        OrderStatus::Canceled => format!("[{s}] 주문이 취소되어 환불됩니다 / canceled, refund issued"),
+        OrderStatus::PaymentFailed => format!("[{s}] 결제에 실패했습니다 / payment failed"),
+    }
+}
