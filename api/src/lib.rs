@@ -1,1 +1,86 @@
-//! baedal-api
+//! The HTTP api (axum): the v1 contract of DESIGN.md for customers, stores, riders and ops.
+//!
+//! Handlers are thin: validate the input, authenticate and authorize the caller (object-level
+//! checks against the read model), then either start/update an order workflow or read the read
+//! model. The api must never query a workflow on a hot path, never compute order rules of its
+//! own (the workflow's validators decide transitions), and never trust prices from the client.
+
+mod commands;
+pub mod error;
+mod extract;
+mod openapi;
+mod place;
+mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use baedal_auth::TokenKeys;
+use baedal_domain::Timeouts;
+use baedal_readmodel::ReadModel;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_client::Client;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted; an order is a few hundred bytes.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// Settings the api runs with.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Serve `POST /v1/dev/tokens` (never in production).
+    pub dev_mode: bool,
+    /// Timer durations new orders are placed with.
+    pub timeouts: Timeouts,
+    /// Base URLs checked by `/readyz`.
+    pub payment_url: String,
+    pub notify_url: String,
+    /// Lifetime of dev tokens.
+    pub token_ttl: Duration,
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub read_model: ReadModel,
+    pub temporal: Client,
+    pub keys: TokenKeys,
+    pub config: Arc<ApiConfig>,
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn new(read_model: ReadModel, temporal: Client, jwt_secret: &str, config: ApiConfig) -> Self {
+        Self {
+            read_model,
+            temporal,
+            keys: TokenKeys::new(jwt_secret),
+            config: Arc::new(config),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("reqwest client with static settings"),
+        }
+    }
+}
+
+/// The whole v1 router with its layers.
+pub fn router(state: AppState) -> Router {
+    routes::all()
+        .merge(openapi::routes())
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                tracing::info_span!(
+                    "http",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    caller = tracing::field::Empty,
+                    order_id = tracing::field::Empty,
+                )
+            }),
+        )
+        .with_state(state)
+}

@@ -578,6 +578,13 @@ impl OrderWorkflow {
         Self::command(ctx, Command::Confirm).await
     }
 
+    /// The placement answer and the request hash it belongs to. The api asks this only when a
+    /// retried place-order finds the order's workflow already closed.
+    #[query]
+    pub fn placement(&self, _ctx: &WorkflowContextView) -> (String, Option<PlaceOutcome>) {
+        (self.input.request_hash.clone(), self.place_outcome())
+    }
+
     /// The order as the workflow holds it. Diagnostics and benchmarks only: the api reads the
     /// read model, never this.
     #[query]

@@ -1,0 +1,81 @@
+//! Sending a command to an order's workflow as a Temporal Update, and turning a refusal from its
+//! validator into the contract's 409/404.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use baedal_domain::{OrderView, Refusal};
+use baedal_workflows::{CommandRequest, OrderWorkflow};
+use temporalio_client::WorkflowExecuteUpdateOptions;
+use temporalio_client::errors::WorkflowUpdateError;
+
+/// The commands callers can send (timer commands come only from the workflow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Accept,
+    Reject,
+    StartCooking,
+    FinishCooking,
+    Cancel,
+    Claim,
+    Pickup,
+    Deliver,
+    Confirm,
+}
+
+/// Send `cmd` for `order_id` on behalf of `caller`; answers the order as projected after it.
+pub async fn send(
+    state: &AppState,
+    order_id: &str,
+    cmd: Cmd,
+    caller: &Caller,
+    reason: Option<String>,
+) -> ApiResult<OrderView> {
+    let handle = state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned());
+    let req = CommandRequest {
+        actor: caller.actor(),
+        reason,
+    };
+    let opts = WorkflowExecuteUpdateOptions::default;
+    let result = match cmd {
+        Cmd::Accept => handle.execute_update(OrderWorkflow::accept, req, opts()).await,
+        Cmd::Reject => handle.execute_update(OrderWorkflow::reject, req, opts()).await,
+        Cmd::StartCooking => {
+            handle
+                .execute_update(OrderWorkflow::start_cooking, req, opts())
+                .await
+        }
+        Cmd::FinishCooking => {
+            handle
+                .execute_update(OrderWorkflow::finish_cooking, req, opts())
+                .await
+        }
+        Cmd::Cancel => handle.execute_update(OrderWorkflow::cancel, req, opts()).await,
+        Cmd::Claim => handle.execute_update(OrderWorkflow::claim, req, opts()).await,
+        Cmd::Pickup => handle.execute_update(OrderWorkflow::pickup, req, opts()).await,
+        Cmd::Deliver => handle.execute_update(OrderWorkflow::deliver, req, opts()).await,
+        Cmd::Confirm => handle.execute_update(OrderWorkflow::confirm, req, opts()).await,
+    };
+    result.map_err(|e| refusal(e, cmd))
+}
+
+fn refusal(e: WorkflowUpdateError, cmd: Cmd) -> ApiError {
+    match e {
+        WorkflowUpdateError::Failed(failure) => {
+            let message = failure.message.clone();
+            match Refusal::code_of(&message) {
+                Some("already_claimed") => ApiError::conflict("already_claimed", message),
+                Some("not_found") => ApiError::order_not_found(),
+                _ => ApiError::conflict("invalid_transition", message),
+            }
+        }
+        // The workflow has closed: the order is in a terminal status.
+        WorkflowUpdateError::NotFound(_) => ApiError::conflict(
+            "invalid_transition",
+            format!("cannot {cmd:?} an order that is already finished"),
+        ),
+        other => ApiError::internal("the order engine", other),
+    }
+}

@@ -1,0 +1,345 @@
+//! Placing an order: validate, price from the catalog, then update-with-start the order's
+//! workflow and wait for the charge.
+//!
+//! Idempotency needs no table of its own: the order id is derived from the customer and the
+//! `Idempotency-Key` (UUIDv5), so a retry addresses the same workflow id; update-with-start with
+//! `UseExisting` re-attaches to it instead of starting another, and the payment service charges
+//! once per order id. The request body's hash travels with the order, so the same key with
+//! another body is refused (422) by the `place` update's validator.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use baedal_domain::{
+    DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, geo,
+};
+use baedal_workflows::{OrderWorkflow, PlaceRequest, TASK_QUEUE};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use temporalio_client::errors::{WorkflowUpdateError, WorkflowUpdateWithStartError};
+use temporalio_client::{
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions,
+    WorkflowUpdateWithStartOptions,
+};
+use utoipa::ToSchema;
+
+pub const MAX_ITEMS: usize = 50;
+pub const MAX_QUANTITY: u32 = 99;
+/// No single order may cost more than this (KRW): a typo guard, not a business limit.
+pub const MAX_TOTAL: i64 = 5_000_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlaceOrderBody {
+    pub store_id: String,
+    pub items: Vec<ItemRequest>,
+    pub delivery: DeliveryRequest,
+    pub payment: PaymentRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ItemRequest {
+    pub menu_item_id: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryRequest {
+    pub address: String,
+    pub region: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    pub card_token: String,
+}
+
+/// The workflow id for a customer's idempotency key.
+pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> String {
+    const NS: uuid::Uuid = uuid::Uuid::from_u128(0x62616564_616c_4f72_8465_725f6b657973);
+    let name = format!("{customer_id}\n{idempotency_key}");
+    format!("ord_{}", uuid::Uuid::new_v5(&NS, name.as_bytes()))
+}
+
+fn request_hash(body: &PlaceOrderBody) -> String {
+    let bytes = serde_json::to_vec(body).expect("request body serializes");
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.trim().is_empty() || value.chars().count() > max {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} must be 1..{max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Shape checks that need no database.
+pub fn validate(body: &PlaceOrderBody) -> ApiResult<()> {
+    text("store_id", &body.store_id, 64)?;
+    text("delivery.address", &body.delivery.address, 200)?;
+    text("delivery.region", &body.delivery.region, 50)?;
+    text("payment.card_token", &body.payment.card_token, 100)?;
+    if !geo::valid_coordinate(body.delivery.lat, body.delivery.lon) {
+        return Err(ApiError::unprocessable(
+            "invalid_coordinates",
+            "delivery.lat must be within -90..90 and delivery.lon within -180..180",
+        ));
+    }
+    if body.items.is_empty() || body.items.len() > MAX_ITEMS {
+        return Err(ApiError::unprocessable(
+            "invalid_items",
+            format!("an order needs 1..{MAX_ITEMS} items"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for item in &body.items {
+        text("items[].menu_item_id", &item.menu_item_id, 64)?;
+        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
+            return Err(ApiError::unprocessable(
+                "invalid_quantity",
+                format!("quantity must be 1..{MAX_QUANTITY}"),
+            ));
+        }
+        if !seen.insert(item.menu_item_id.as_str()) {
+            return Err(ApiError::unprocessable(
+                "duplicate_item",
+                format!(
+                    "menu item {} appears twice: send it once with the total quantity",
+                    item.menu_item_id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Build the workflow input: the store and every item must exist and be available; prices and
+/// the total come from the catalog.
+async fn price(
+    state: &AppState,
+    order_id: &str,
+    customer_id: &str,
+    body: &PlaceOrderBody,
+    hash: String,
+) -> ApiResult<OrderInput> {
+    let store = state
+        .read_model
+        .get_store(&body.store_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("store_not_found", format!("no store {}", body.store_id)))?;
+    let menu = state.read_model.menu(&store.id).await?;
+    let mut items = Vec::with_capacity(body.items.len());
+    let mut total: i64 = 0;
+    for req in &body.items {
+        let item = menu.iter().find(|m| m.id == req.menu_item_id).ok_or_else(|| {
+            ApiError::not_found(
+                "menu_item_not_found",
+                format!("store {} has no menu item {}", store.id, req.menu_item_id),
+            )
+        })?;
+        if !item.available {
+            return Err(ApiError::conflict(
+                "item_unavailable",
+                format!("{} is sold out right now", item.name),
+            ));
+        }
+        let line_total = item.price * i64::from(req.quantity);
+        total += line_total;
+        items.push(LineItem {
+            menu_item_id: item.id.clone(),
+            name: item.name.clone(),
+            unit_price: item.price,
+            quantity: req.quantity,
+            line_total,
+        });
+    }
+    if total > MAX_TOTAL {
+        return Err(ApiError::unprocessable(
+            "total_too_large",
+            format!("an order may cost at most {MAX_TOTAL} won"),
+        ));
+    }
+    Ok(OrderInput {
+        order_id: order_id.to_owned(),
+        customer_id: customer_id.to_owned(),
+        store_id: store.id,
+        store_name: store.name,
+        store_lat: store.lat,
+        store_lon: store.lon,
+        items,
+        total,
+        delivery: DeliveryAddress {
+            address: body.delivery.address.trim().to_owned(),
+            region: body.delivery.region.trim().to_owned(),
+            lat: body.delivery.lat,
+            lon: body.delivery.lon,
+        },
+        card_token: body.payment.card_token.clone(),
+        request_hash: hash,
+        timeouts: state.config.timeouts,
+    })
+}
+
+fn failure(f: PlaceFailure) -> ApiError {
+    match f.code.as_str() {
+        "payment_declined" => ApiError::new(
+            axum::http::StatusCode::PAYMENT_REQUIRED,
+            "payment_declined",
+            f.message,
+        ),
+        _ => ApiError::unavailable(
+            "payment_unavailable",
+            f.message,
+            f.retry_after_secs.unwrap_or(30),
+        ),
+    }
+}
+
+fn outcome(o: PlaceOutcome) -> ApiResult<OrderView> {
+    match o {
+        PlaceOutcome::Placed { order } => Ok(*order),
+        PlaceOutcome::Failed { failure: f } => Err(failure(f)),
+    }
+}
+
+/// Place the order (or find the one this key already placed) and answer the paid order.
+pub async fn place(
+    state: &AppState,
+    customer_id: &str,
+    idempotency_key: &str,
+    body: PlaceOrderBody,
+) -> ApiResult<OrderView> {
+    validate(&body)?;
+    let order_id = order_id_for(customer_id, idempotency_key);
+    tracing::Span::current().record("order_id", order_id.as_str());
+    let hash = request_hash(&body);
+    let input = price(state, &order_id, customer_id, &body, hash.clone()).await?;
+    let opts = WorkflowUpdateWithStartOptions::new(
+        TASK_QUEUE,
+        order_id.clone(),
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+    .update_id(format!("place-{}", &hash[..16]))
+    .build();
+    let result = state
+        .temporal
+        .execute_update_with_start_workflow(
+            OrderWorkflow::run,
+            input,
+            OrderWorkflow::place,
+            PlaceRequest {
+                request_hash: hash.clone(),
+            },
+            opts,
+        )
+        .await;
+    match result {
+        Ok(o) => outcome(o),
+        Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Failed(f)))
+            if f.message.starts_with("idempotency_key_reused") =>
+        {
+            Err(ApiError::unprocessable("idempotency_key_reused", f.message.clone()))
+        }
+        // The workflow for this key has already closed: answer what it answered then.
+        Err(WorkflowUpdateWithStartError::Start(_))
+        | Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::NotFound(_))) => {
+            replay_answer(state, &order_id, &hash).await
+        }
+        Err(e) => Err(ApiError::internal("the order engine", e)),
+    }
+}
+
+async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResult<OrderView> {
+    let (stored_hash, answer) = state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
+        .query(OrderWorkflow::placement, (), WorkflowQueryOptions::default())
+        .await
+        .map_err(|e| ApiError::internal("the order engine", e))?;
+    if stored_hash != hash {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different order; use a new key",
+        ));
+    }
+    match answer {
+        Some(PlaceOutcome::Placed { order }) => Ok(state
+            .read_model
+            .get_order(order_id)
+            .await?
+            .unwrap_or(*order)),
+        Some(other) => outcome(other),
+        None => Err(ApiError::internal("the order engine", "placement has no answer")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> PlaceOrderBody {
+        PlaceOrderBody {
+            store_id: "st_1".into(),
+            items: vec![ItemRequest {
+                menu_item_id: "mi_1_1".into(),
+                quantity: 2,
+            }],
+            delivery: DeliveryRequest {
+                address: "서울 강남구 1".into(),
+                region: "gangnam".into(),
+                lat: 37.5,
+                lon: 127.0,
+            },
+            payment: PaymentRequest {
+                card_token: "tok_ok".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn order_id_is_stable_per_customer_and_key() {
+        assert_eq!(order_id_for("c1", "k1"), order_id_for("c1", "k1"));
+        assert_ne!(order_id_for("c1", "k1"), order_id_for("c2", "k1"));
+        assert_ne!(order_id_for("c1", "k1"), order_id_for("c1", "k2"));
+        assert!(order_id_for("c1", "k1").starts_with("ord_"));
+    }
+
+    #[test]
+    fn request_hash_changes_with_the_body() {
+        let a = body();
+        let mut b = body();
+        b.items[0].quantity = 3;
+        assert_eq!(request_hash(&a), request_hash(&body()));
+        assert_ne!(request_hash(&a), request_hash(&b));
+    }
+
+    #[test]
+    fn validation_refuses_out_of_range_input() {
+        assert!(validate(&body()).is_ok());
+        let cases: Vec<Box<dyn Fn(&mut PlaceOrderBody)>> = vec![
+            Box::new(|b| b.items.clear()),
+            Box::new(|b| b.items[0].quantity = 0),
+            Box::new(|b| b.items[0].quantity = 100),
+            Box::new(|b| b.delivery.lat = 91.0),
+            Box::new(|b| b.delivery.lon = -181.0),
+            Box::new(|b| b.delivery.address = "  ".into()),
+            Box::new(|b| b.payment.card_token = String::new()),
+            Box::new(|b| b.store_id = "x".repeat(65)),
+            Box::new(|b| {
+                let dup = b.items[0].clone();
+                b.items.push(dup)
+            }),
+        ];
+        for (n, mutate) in cases.iter().enumerate() {
+            let mut b = body();
+            mutate(&mut b);
+            let err = validate(&b).expect_err(&format!("case {n} should be refused"));
+            assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    }
+}

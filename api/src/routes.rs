@@ -1,0 +1,456 @@
+//! The v1 routes, grouped by who calls them.
+
+use crate::commands::{self, Cmd};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::place::{self, PlaceOrderBody};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use baedal_auth::{Claims, Role};
+use baedal_domain::{OrderStatus, OrderView, geo};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use temporalio_client::WorkflowCountOptions;
+use utoipa::ToSchema;
+
+pub fn all() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/dev/tokens", post(dev_token))
+        .route("/v1/stores", get(list_stores))
+        .route("/v1/stores/{store_id}/menu", get(store_menu))
+        .route("/v1/orders", post(place_order).get(my_orders))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/cancel", post(cancel))
+        .route("/v1/orders/{id}/confirm", post(confirm))
+        .route("/v1/store/orders", get(store_orders))
+        .route("/v1/store/orders/{id}/accept", post(accept))
+        .route("/v1/store/orders/{id}/reject", post(reject))
+        .route("/v1/store/orders/{id}/start-cooking", post(start_cooking))
+        .route("/v1/store/orders/{id}/finish-cooking", post(finish_cooking))
+        .route("/v1/rider/deliveries", get(rider_board))
+        .route("/v1/rider/deliveries/{id}/claim", post(claim))
+        .route("/v1/rider/deliveries/{id}/pickup", post(pickup))
+        .route("/v1/rider/deliveries/{id}/deliver", post(deliver))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such endpoint; see /openapi.json")
+}
+
+// ---------------------------------------------------------------------------------------------
+// health
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "process up")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Temporal, the read model and both services reachable.
+#[utoipa::path(get, path = "/readyz", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let db = state.read_model.ping().await.is_ok();
+    let temporal = state
+        .temporal
+        .count_workflows("WorkflowType = 'OrderWorkflow'", WorkflowCountOptions::default())
+        .await
+        .is_ok();
+    let probe = |base: &str| {
+        let url = format!("{}/healthz", base.trim_end_matches('/'));
+        let http = state.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    };
+    let (payment, notification) = tokio::join!(
+        probe(&state.config.payment_url),
+        probe(&state.config.notify_url)
+    );
+    let ready = db && temporal && payment && notification;
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({
+            "ready": ready,
+            "checks": {"read_model": db, "temporal": temporal, "payment": payment, "notification": notification}
+        })),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// dev tokens
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    role: String,
+    sub: String,
+    store_id: Option<String>,
+}
+
+/// Mint a token (dev mode only).
+#[utoipa::path(post, path = "/v1/dev/tokens", request_body = TokenRequest,
+    responses((status = 201, description = "{\"token\"}"), (status = 404, description = "not in dev mode")))]
+pub async fn dev_token(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !state.config.dev_mode {
+        return Err(not_found().await);
+    }
+    let role: Role = req
+        .role
+        .parse()
+        .map_err(|e: baedal_auth::AuthError| ApiError::unprocessable("invalid_role", e.to_string()))?;
+    if req.sub.trim().is_empty() || req.sub.len() > 100 {
+        return Err(ApiError::unprocessable("invalid_sub", "sub must be 1..100 characters"));
+    }
+    if role == Role::StoreOwner {
+        let store = req.store_id.as_deref().ok_or_else(|| {
+            ApiError::unprocessable("store_id_required", "a store_owner token needs a store_id")
+        })?;
+        if state.read_model.get_store(store).await?.is_none() {
+            return Err(ApiError::not_found("store_not_found", format!("no store {store}")));
+        }
+    }
+    let exp = jsonwebtoken_now() + state.config.token_ttl.as_secs();
+    let token = state.keys.sign(&Claims {
+        sub: req.sub,
+        role,
+        store_id: if role == Role::StoreOwner { req.store_id } else { None },
+        exp,
+    });
+    Ok((StatusCode::CREATED, Json(json!({"token": token}))))
+}
+
+fn jsonwebtoken_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// catalog
+
+#[derive(Debug, Deserialize)]
+pub struct StoresQuery {
+    region: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/stores", params(("region" = Option<String>, Query)),
+    responses((status = 200, description = "{\"stores\": [{id,name,region,address,lat,lon}]}")))]
+pub async fn list_stores(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<StoresQuery>,
+) -> ApiResult<Json<Value>> {
+    let stores = state.read_model.list_stores(q.region.as_deref()).await?;
+    Ok(Json(json!({ "stores": stores })))
+}
+
+#[utoipa::path(get, path = "/v1/stores/{store_id}/menu", params(("store_id" = String, Path)),
+    responses((status = 200, description = "{\"items\": [{id,name,price,available}]}"), (status = 404)))]
+pub async fn store_menu(
+    State(state): State<AppState>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if state.read_model.get_store(&store_id).await?.is_none() {
+        return Err(ApiError::not_found("store_not_found", format!("no store {store_id}")));
+    }
+    let items = state.read_model.menu(&store_id).await?;
+    Ok(Json(json!({ "store_id": store_id, "items": items })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// orders: visibility
+
+/// The order if `caller` may see it; otherwise the same 404 as for an order that does not exist.
+async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiResult<OrderView> {
+    tracing::Span::current().record("order_id", id);
+    let order = state
+        .read_model
+        .get_order(id)
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    let visible = match caller.role() {
+        Role::Customer => order.customer_id == caller.id(),
+        Role::StoreOwner => caller.0.store_id.as_deref() == Some(order.store_id.as_str()),
+        Role::Rider => {
+            order.rider_id.as_deref() == Some(caller.id())
+                || (order.rider_id.is_none() && order.status == OrderStatus::ReadyForPickup)
+        }
+        Role::Ops => true,
+    };
+    if visible {
+        Ok(order)
+    } else {
+        Err(ApiError::order_not_found())
+    }
+}
+
+/// Check role and object, then send the command.
+async fn command(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    role: Role,
+    cmd: Cmd,
+    reason: Option<String>,
+) -> ApiResult<Json<OrderView>> {
+    caller.require(role)?;
+    visible_order(state, caller, id).await?;
+    commands::send(state, id, cmd, caller, reason).await.map(Json)
+}
+
+// ---------------------------------------------------------------------------------------------
+// customer
+
+/// Place an order and pay for it. Needs an `Idempotency-Key` header.
+#[utoipa::path(post, path = "/v1/orders", request_body = PlaceOrderBody,
+    params(("Idempotency-Key" = String, Header)),
+    responses((status = 201, description = "the paid order"), (status = 400), (status = 402),
+        (status = 404), (status = 422), (status = 503)))]
+pub async fn place_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PlaceOrderBody>,
+) -> ApiResult<(StatusCode, Json<OrderView>)> {
+    caller.require(Role::Customer)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_idempotency_key",
+                "send an Idempotency-Key header (a fresh random value per order)",
+            )
+        })?;
+    if key.len() > 255 {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key may be at most 255 characters",
+        ));
+    }
+    let order = place::place(&state, caller.id(), key, body).await?;
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+#[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)),
+    responses((status = 200, description = "the order view"), (status = 404)))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderView>> {
+    visible_order(&state, &caller, &id).await.map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/orders", params(("limit" = Option<u32>, Query)),
+    responses((status = 200, description = "{\"orders\": [...]}, newest first")))]
+pub async fn my_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Customer)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let orders = state.read_model.customer_orders(caller.id(), limit).await?;
+    Ok(Json(json!({ "orders": orders })))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", params(("id" = String, Path)),
+    responses((status = 200), (status = 404), (status = 409, description = "cooking started")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderView>> {
+    command(&state, &caller, &id, Role::Customer, Cmd::Cancel, None).await
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/confirm", params(("id" = String, Path)),
+    responses((status = 200), (status = 404), (status = 409)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderView>> {
+    command(&state, &caller, &id, Role::Customer, Cmd::Confirm, None).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// store owner
+
+#[derive(Debug, Deserialize)]
+pub struct StoreOrdersQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/store/orders", params(("status" = Option<String>, Query)),
+    responses((status = 200, description = "{\"orders\": [...]}, oldest first"), (status = 422)))]
+pub async fn store_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<StoreOrdersQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::StoreOwner)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<OrderStatus>)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
+    let store = caller.0.store_id.clone().unwrap_or_default();
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let orders = state.read_model.store_orders(&store, status, limit).await?;
+    Ok(Json(json!({ "orders": orders })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    reason: String,
+}
+
+macro_rules! store_command {
+    ($name:ident, $path:literal, $cmd:expr) => {
+        #[utoipa::path(post, path = $path, params(("id" = String, Path)),
+            responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(id): Path<String>,
+        ) -> ApiResult<Json<OrderView>> {
+            command(&state, &caller, &id, Role::StoreOwner, $cmd, None).await
+        }
+    };
+}
+
+store_command!(accept, "/v1/store/orders/{id}/accept", Cmd::Accept);
+store_command!(start_cooking, "/v1/store/orders/{id}/start-cooking", Cmd::StartCooking);
+store_command!(finish_cooking, "/v1/store/orders/{id}/finish-cooking", Cmd::FinishCooking);
+
+#[utoipa::path(post, path = "/v1/store/orders/{id}/reject", params(("id" = String, Path)),
+    request_body = RejectBody,
+    responses((status = 200), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectBody>,
+) -> ApiResult<Json<OrderView>> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 300 {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            "reason must be 1..300 characters",
+        ));
+    }
+    command(&state, &caller, &id, Role::StoreOwner, Cmd::Reject, Some(reason.to_owned())).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// rider
+
+#[derive(Debug, Deserialize)]
+pub struct BoardQuery {
+    lat: f64,
+    lon: f64,
+    radius_km: f64,
+    region: Option<String>,
+}
+
+/// Deliveries ready for pickup within `radius_km`, nearest first.
+#[utoipa::path(get, path = "/v1/rider/deliveries",
+    params(("lat" = f64, Query), ("lon" = f64, Query), ("radius_km" = f64, Query), ("region" = Option<String>, Query)),
+    responses((status = 200, description = "{\"deliveries\": [{order..., distance_km}]}"), (status = 422)))]
+pub async fn rider_board(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BoardQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Rider)?;
+    if !geo::valid_coordinate(q.lat, q.lon) {
+        return Err(ApiError::unprocessable(
+            "invalid_coordinates",
+            "lat must be within -90..90 and lon within -180..180",
+        ));
+    }
+    if !(q.radius_km > 0.0 && q.radius_km <= 50.0) {
+        return Err(ApiError::unprocessable(
+            "invalid_radius",
+            "radius_km must be more than 0 and at most 50",
+        ));
+    }
+    let offers = state
+        .read_model
+        .ready_deliveries_near(q.lat, q.lon, q.radius_km, q.region.as_deref(), 100)
+        .await?;
+    let deliveries: Vec<Value> = offers
+        .into_iter()
+        .map(|o| {
+            let mut v = serde_json::to_value(&o.order).unwrap_or_default();
+            v["distance_km"] = json!(o.distance_km);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "deliveries": deliveries })))
+}
+
+macro_rules! rider_command {
+    ($name:ident, $path:literal, $cmd:expr) => {
+        #[utoipa::path(post, path = $path, params(("id" = String, Path)),
+            responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(id): Path<String>,
+        ) -> ApiResult<Json<OrderView>> {
+            command(&state, &caller, &id, Role::Rider, $cmd, None).await
+        }
+    };
+}
+
+rider_command!(pickup, "/v1/rider/deliveries/{id}/pickup", Cmd::Pickup);
+rider_command!(deliver, "/v1/rider/deliveries/{id}/deliver", Cmd::Deliver);
+
+/// Claim a ready delivery. Any rider may try; the first claim wins, the rest get 409
+/// `already_claimed`.
+#[utoipa::path(post, path = "/v1/rider/deliveries/{id}/claim", params(("id" = String, Path)),
+    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+pub async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderView>> {
+    caller.require(Role::Rider)?;
+    tracing::Span::current().record("order_id", id.as_str());
+    // The board shows ready deliveries to every rider, so existence is no secret here; the
+    // workflow decides who wins.
+    if state.read_model.get_order(&id).await?.is_none() {
+        return Err(ApiError::order_not_found());
+    }
+    commands::send(&state, &id, Cmd::Claim, &caller, None)
+        .await
+        .map(Json)
+}
