@@ -68,6 +68,7 @@ impl OrderActivities {
         service_token: impl Into<String>,
         read_model: ReadModel,
     ) -> Self {
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(2))
             .timeout(std::time::Duration::from_secs(5))
@@ -82,6 +83,12 @@ impl OrderActivities {
             read_model,
         }
     }
+}
+
+/// reqwest is built with rustls but no default crypto provider (the Temporal SDK picks ring):
+/// install ring once per process before building a client. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[activities]

@@ -52,6 +52,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(read_model: ReadModel, temporal: Client, jwt_secret: &str, config: ApiConfig) -> Self {
+        // reqwest uses rustls without a default provider here (see baedal-activities).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             read_model,
             temporal,

@@ -1,1 +1,172 @@
-fn main() {}
+//! `baedal`: see `baedal --help`.
+
+use anyhow::Context;
+use baedal::config::Common;
+use baedal::devserver;
+use baedal::system::{System, SystemConfig, TemporalSource, connect_temporal};
+use clap::{Parser, Subcommand};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Parser)]
+#[command(name = "baedal", version, about = "Food-delivery ordering on durable Temporal workflows")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Role,
+}
+
+#[derive(Debug, Subcommand)]
+enum Role {
+    /// Everything in one process on the embedded defaults: Temporal dev server (SQLite in the
+    /// data dir, Web UI), read model, payment, notification, worker and api with a demo catalog.
+    Dev,
+    /// The HTTP api only (needs Temporal, the read model and the services running).
+    Api {
+        /// Serve POST /v1/dev/tokens (never in production).
+        #[arg(long, env = "BAEDAL_DEV_TOKENS", default_value_t = false)]
+        dev_tokens: bool,
+    },
+    /// The Temporal worker only (OrderWorkflow and its activities).
+    Worker,
+    /// The payment service only.
+    Payment,
+    /// The notification service only.
+    Notify,
+    /// Apply read-model migrations (and seed the demo catalog with --seed-demo).
+    Migrate {
+        #[arg(long)]
+        seed_demo: bool,
+    },
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} to {addr} (is it in use? set its BAEDAL_*_ADDR)"))
+}
+
+async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> {
+    let listener = bind(addr, what).await?;
+    tracing::info!("{what} listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn dev(c: Common) -> anyhow::Result<()> {
+    let temporal = match &c.temporal_address {
+        Some(address) => TemporalSource::Existing { address: address.clone() },
+        None => TemporalSource::DevServer {
+            cli: devserver::find_cli()?,
+            port: c.temporal_port,
+            ui_port: c.temporal_ui_port,
+        },
+    };
+    let cfg = SystemConfig {
+        data_dir: c.data_dir.clone(),
+        database_url: c.database_url(),
+        temporal,
+        namespace: c.temporal_namespace.clone(),
+        jwt_secret: c.jwt_secret.clone(),
+        service_token: c.service_token.clone(),
+        apis: vec![(bind(&c.api_addr, "api").await?, c.timeouts())],
+        payment: bind(&c.payment_addr, "payment service").await?,
+        notify: bind(&c.notify_addr, "notification service").await?,
+        dev_mode: true,
+    };
+    let mut system = System::start(cfg).await?;
+    let api = &system.api_urls[0];
+    println!();
+    println!("  baedal is running (data in {})", c.data_dir.display());
+    println!("  api           {api}   (OpenAPI: {api}/openapi.json)");
+    println!("  payment       {}", system.payment_url);
+    println!("  notification  {}", system.notify_url);
+    println!("  temporal      {}", system.temporal_address);
+    if let Some(ui) = &system.temporal_ui {
+        println!("  temporal UI   {ui}");
+    }
+    println!();
+    println!("  get a token:  curl -s -XPOST {api}/v1/dev/tokens -H 'content-type: application/json' \\");
+    println!("                  -d '{{\"role\":\"customer\",\"sub\":\"alice\"}}'");
+    println!("  roles: customer, store_owner (+ \"store_id\":\"st_1\"), rider, ops. Ctrl-C stops.");
+    println!();
+    tokio::select! {
+        r = system.wait_for_failure() => {
+            r?;
+        }
+        _ = shutdown_signal() => {}
+    }
+    system.shutdown().await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let c = cli.common;
+    match cli.command {
+        Role::Dev => dev(c).await,
+        Role::Api { dev_tokens } => {
+            let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+            let temporal = connect_temporal(&c.temporal_address(), &c.temporal_namespace, Duration::from_secs(60)).await?;
+            let state = baedal_api::AppState::new(
+                read_model,
+                temporal,
+                &c.jwt_secret,
+                baedal_api::ApiConfig {
+                    dev_mode: dev_tokens,
+                    timeouts: c.timeouts(),
+                    payment_url: c.payment_url(),
+                    notify_url: c.notify_url(),
+                    token_ttl: Duration::from_secs(24 * 3600),
+                },
+            );
+            serve(&c.api_addr, "api", baedal_api::router(state)).await
+        }
+        Role::Worker => {
+            let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+            let temporal = connect_temporal(&c.temporal_address(), &c.temporal_namespace, Duration::from_secs(60)).await?;
+            let acts = baedal_activities::OrderActivities::new(c.payment_url(), c.notify_url(), c.service_token.clone(), read_model);
+            baedal_worker::run(temporal, acts, Default::default(), shutdown_signal()).await
+        }
+        Role::Payment => {
+            std::fs::create_dir_all(&c.data_dir)?;
+            let url = format!("sqlite://{}", c.data_dir.join("payment.db").display());
+            let state = baedal_payment::PaymentState::open(&url, &c.service_token, &c.jwt_secret).await?;
+            serve(&c.payment_addr, "payment service", baedal_payment::router(state)).await
+        }
+        Role::Notify => {
+            std::fs::create_dir_all(&c.data_dir)?;
+            let url = format!("sqlite://{}", c.data_dir.join("notify.db").display());
+            let state = baedal_notification::NotifyState::open(&url, &c.service_token, &c.jwt_secret).await?;
+            serve(&c.notify_addr, "notification service", baedal_notification::router(state)).await
+        }
+        Role::Migrate { seed_demo } => {
+            std::fs::create_dir_all(&c.data_dir)?;
+            let rm = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+            if seed_demo {
+                rm.seed_demo_catalog().await?;
+            }
+            println!("read model at {} is up to date", c.database_url());
+            Ok(())
+        }
+    }
+}

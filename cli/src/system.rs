@@ -1,0 +1,217 @@
+//! Starting and stopping baedal's parts in one process: what `baedal dev` runs and what the
+//! integration tests spawn.
+
+use crate::devserver::DevServer;
+use anyhow::Context;
+use baedal_activities::OrderActivities;
+use baedal_api::{ApiConfig, AppState};
+use baedal_domain::Timeouts;
+use baedal_notification::NotifyState;
+use baedal_payment::PaymentState;
+use baedal_readmodel::ReadModel;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Connect to Temporal, retrying for up to `wait` (a dev server takes a few seconds to start).
+pub async fn connect_temporal(address: &str, namespace: &str, wait: Duration) -> anyhow::Result<Client> {
+    let url = Url::parse(address).with_context(|| format!("TEMPORAL_ADDRESS {address}"))?;
+    let started = Instant::now();
+    loop {
+        let opts = ConnectionOptions::new(url.clone())
+            .identity(format!("baedal@{}", std::process::id()))
+            .build();
+        match Connection::connect(opts).await {
+            Ok(conn) => return Ok(Client::new(conn, ClientOptions::new(namespace).build())?),
+            Err(e) if started.elapsed() < wait => {
+                tracing::debug!(error = %e, "temporal not reachable yet");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(e)).with_context(|| {
+                    format!("Temporal at {address} not reachable after {wait:?}")
+                });
+            }
+        }
+    }
+}
+
+/// Where Temporal comes from.
+pub enum TemporalSource {
+    /// Start the dev server from this CLI.
+    DevServer { cli: PathBuf, port: u16, ui_port: u16 },
+    /// Use a running server.
+    Existing { address: String },
+}
+
+/// Everything needed to run all roles in one process.
+pub struct SystemConfig {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub temporal: TemporalSource,
+    pub namespace: String,
+    pub jwt_secret: String,
+    pub service_token: String,
+    /// One api per listener, each placing orders with its own timer durations.
+    pub apis: Vec<(TcpListener, Timeouts)>,
+    pub payment: TcpListener,
+    pub notify: TcpListener,
+    pub dev_mode: bool,
+}
+
+/// A running system.
+pub struct System {
+    pub api_urls: Vec<String>,
+    pub payment_url: String,
+    pub notify_url: String,
+    pub temporal_address: String,
+    pub temporal_ui: Option<String>,
+    pub read_model: ReadModel,
+    pub temporal: Client,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+    devserver: Option<DevServer>,
+}
+
+fn stopped(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+async fn serve(listener: TcpListener, app: axum::Router, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    Ok(())
+}
+
+impl System {
+    pub async fn start(cfg: SystemConfig) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        let mut devserver = None;
+        let temporal_address = match &cfg.temporal {
+            TemporalSource::DevServer { cli, port, ui_port } => {
+                let d = DevServer::start(cli, &cfg.data_dir, *port, *ui_port)?;
+                let a = d.address.clone();
+                devserver = Some(d);
+                a
+            }
+            TemporalSource::Existing { address } => address.clone(),
+        };
+        let temporal = match connect_temporal(&temporal_address, &cfg.namespace, Duration::from_secs(60)).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(d) = devserver.as_mut()
+                    && let Some(status) = d.exited()
+                {
+                    anyhow::bail!(
+                        "the Temporal dev server exited ({status}); see {}/temporal.log (is the port taken?)",
+                        cfg.data_dir.display()
+                    );
+                }
+                return Err(e);
+            }
+        };
+
+        let read_model = ReadModel::open(&cfg.database_url)
+            .await
+            .with_context(|| format!("opening the read model at {}", cfg.database_url))?;
+        read_model.seed_demo_catalog().await?;
+
+        let payment_url = format!("http://{}", cfg.payment.local_addr()?);
+        let notify_url = format!("http://{}", cfg.notify.local_addr()?);
+        let db = |name: &str| format!("sqlite://{}", cfg.data_dir.join(name).display());
+
+        let payment = PaymentState::open(&db("payment.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+        tasks.spawn(serve(cfg.payment, baedal_payment::router(payment), stopped(&stop_rx)));
+        let notify = NotifyState::open(&db("notify.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+        tasks.spawn(serve(cfg.notify, baedal_notification::router(notify), stopped(&stop_rx)));
+
+        let activities = OrderActivities::new(
+            payment_url.clone(),
+            notify_url.clone(),
+            cfg.service_token.clone(),
+            read_model.clone(),
+        );
+        let worker_client = temporal.clone();
+        let worker_stop = stopped(&stop_rx);
+        // The SDK's worker future is not Send: give it a thread of its own.
+        let worker = tokio::task::spawn_blocking(move || {
+            tokio::runtime::Handle::current().block_on(baedal_worker::run(
+                worker_client,
+                activities,
+                Default::default(),
+                worker_stop,
+            ))
+        });
+        tasks.spawn(async move { worker.await? });
+
+        let mut api_urls = Vec::new();
+        for (listener, timeouts) in cfg.apis {
+            api_urls.push(format!("http://{}", listener.local_addr()?));
+            let state = AppState::new(
+                read_model.clone(),
+                temporal.clone(),
+                &cfg.jwt_secret,
+                ApiConfig {
+                    dev_mode: cfg.dev_mode,
+                    timeouts,
+                    payment_url: payment_url.clone(),
+                    notify_url: notify_url.clone(),
+                    token_ttl: Duration::from_secs(24 * 3600),
+                },
+            );
+            tasks.spawn(serve(listener, baedal_api::router(state), stopped(&stop_rx)));
+        }
+
+        Ok(Self {
+            api_urls,
+            payment_url,
+            notify_url,
+            temporal_ui: devserver.as_ref().map(|d| d.ui_url.clone()),
+            temporal_address,
+            read_model,
+            temporal,
+            stop,
+            tasks,
+            devserver,
+        })
+    }
+
+    /// Wait until a part fails (an error) or all stop.
+    pub async fn wait_for_failure(&mut self) -> anyhow::Result<()> {
+        while let Some(r) = self.tasks.join_next().await {
+            r??;
+        }
+        Ok(())
+    }
+
+    /// Stop everything: api and services stop accepting, the worker drains, then the dev
+    /// server stops.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(r) = self.tasks.join_next().await {
+                if let Err(e) = r.map_err(anyhow::Error::from).and_then(|r| r) {
+                    tracing::warn!(error = %e, "a part stopped with an error");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("parts still running after 30 s; stopping anyway");
+            self.tasks.abort_all();
+        }
+        if let Some(d) = self.devserver.take() {
+            d.stop().await;
+        }
+        Ok(())
+    }
+}
