@@ -12,6 +12,8 @@ mod openapi;
 mod place;
 mod routes;
 
+pub use place::order_id_for;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;

@@ -1,0 +1,296 @@
+//! Test harness: one real baedal per test binary (Temporal dev server on a free port, SQLite
+//! stores in a temp dir, payment and notification services, worker, and two apis), driven over
+//! real HTTP.
+//!
+//! The system runs on a thread and runtime of its own so that every `#[tokio::test]` (each with
+//! its own runtime) can share it. The "fast" api places orders with second-long timers so the
+//! timeout paths can be tested without waiting minutes.
+
+#![allow(dead_code)]
+
+use baedal::system::{System, SystemConfig, TemporalSource, connect_temporal};
+use baedal_domain::Timeouts;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const SERVICE_TOKEN: &str = "test-service-token";
+pub const JWT_SECRET: &str = "test-jwt-secret";
+
+/// Timers of the fast api.
+pub const FAST: Timeouts = Timeouts {
+    store_accept_ms: 2_000,
+    rider_claim_ms: 2_000,
+    auto_confirm_ms: 2_000,
+};
+
+pub struct TestSystem {
+    pub api: String,
+    pub fast_api: String,
+    pub payment: String,
+    pub notify: String,
+    pub temporal_address: String,
+}
+
+static SYSTEM: OnceLock<TestSystem> = OnceLock::new();
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The shared system, started on first use.
+pub fn system() -> &'static TestSystem {
+    SYSTEM.get_or_init(|| {
+        baedal_activities::install_crypto_provider();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let dir = std::env::temp_dir().join(format!(
+                    "baedal-test-{}-{}",
+                    std::process::id(),
+                    Instant::now().elapsed().as_nanos() ^ (free_port() as u128)
+                ));
+                let listen = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
+                let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
+                let cfg = SystemConfig {
+                    data_dir: dir.clone(),
+                    database_url: format!("sqlite://{}", dir.join("readmodel.db").display()),
+                    temporal: TemporalSource::DevServer {
+                        cli,
+                        port: free_port(),
+                        ui_port: free_port(),
+                    },
+                    namespace: "default".into(),
+                    jwt_secret: JWT_SECRET.into(),
+                    service_token: SERVICE_TOKEN.into(),
+                    apis: vec![
+                        (
+                            listen().await,
+                            Timeouts {
+                                store_accept_ms: 600_000,
+                                rider_claim_ms: 600_000,
+                                auto_confirm_ms: 1_800_000,
+                            },
+                        ),
+                        (listen().await, FAST),
+                    ],
+                    payment: listen().await,
+                    notify: listen().await,
+                    dev_mode: true,
+                };
+                let sys = System::start(cfg).await.expect("baedal starts");
+                tx.send(TestSystem {
+                    api: sys.api_urls[0].clone(),
+                    fast_api: sys.api_urls[1].clone(),
+                    payment: sys.payment_url.clone(),
+                    notify: sys.notify_url.clone(),
+                    temporal_address: sys.temporal_address.clone(),
+                })
+                .unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv_timeout(Duration::from_secs(180))
+            .expect("baedal test system did not start within 180 s")
+    })
+}
+
+/// A unique name per test run, so tests sharing the system never see each other's orders.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<String>,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A client per call: pooled connections would belong to the runtime of the test that made
+/// them, and die with it.
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+impl TestSystem {
+    pub async fn call(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Resp {
+        let mut req = http().request(method, format!("{base}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request reaches the api");
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            body,
+            retry_after,
+        }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Resp {
+        self.call(&self.api, reqwest::Method::GET, path, Some(token), None, None)
+            .await
+    }
+
+    pub async fn post(&self, token: &str, path: &str) -> Resp {
+        self.call(&self.api, reqwest::Method::POST, path, Some(token), None, None)
+            .await
+    }
+
+    pub async fn token(&self, role: &str, sub: &str, store_id: Option<&str>) -> String {
+        let mut body = json!({"role": role, "sub": sub});
+        if let Some(s) = store_id {
+            body["store_id"] = json!(s);
+        }
+        let r = self
+            .call(&self.api, reqwest::Method::POST, "/v1/dev/tokens", None, Some(body), None)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A body for store st_1: `qty` of its first item (5000 won) and one of its second (4000).
+    pub fn order_body(&self, qty: u32, card: &str) -> Value {
+        json!({
+            "store_id": "st_1",
+            "items": [{"menu_item_id": "mi_1_1", "quantity": qty}, {"menu_item_id": "mi_1_2", "quantity": 1}],
+            "delivery": {"address": "서울 강남구 테헤란로 1", "region": "gangnam", "lat": 37.4990, "lon": 127.0300},
+            "payment": {"card_token": card}
+        })
+    }
+
+    pub async fn place_on(&self, base: &str, token: &str, key: &str, body: Value) -> Resp {
+        self.call(base, reqwest::Method::POST, "/v1/orders", Some(token), Some(body), Some(key))
+            .await
+    }
+
+    /// Place a paid order on `base` and return its id.
+    pub async fn placed_order_on(&self, base: &str, customer: &str) -> String {
+        let r = self
+            .place_on(base, customer, &unique("key"), self.order_body(1, "tok_ok"))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Ledger lines for one order, from the payment service.
+    pub async fn payments(&self, order_id: &str) -> Vec<Value> {
+        let r = http()
+            .get(format!("{}/v1/payments?order_id={order_id}", self.payment))
+            .bearer_auth(SERVICE_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let v: Value = r.json().await.unwrap();
+        v["payments"].as_array().unwrap().clone()
+    }
+
+    pub async fn count(&self, order_id: &str, kind: &str, status: &str) -> usize {
+        self.payments(order_id)
+            .await
+            .iter()
+            .filter(|p| p["kind"] == kind && p["status"] == status)
+            .count()
+    }
+
+    pub async fn notifications(&self, query: &str) -> Vec<Value> {
+        let r = http()
+            .get(format!("{}/v1/notifications?{query}", self.notify))
+            .bearer_auth(SERVICE_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v["notifications"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn set_payment_faults(&self, faults: Value) {
+        let r = http()
+            .put(format!("{}/v1/admin/faults", self.payment))
+            .bearer_auth(SERVICE_TOKEN)
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// Poll the order (as `token`) until `pred` holds, or fail after `secs`.
+    pub async fn wait_for(
+        &self,
+        base: &str,
+        token: &str,
+        order_id: &str,
+        secs: u64,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self
+                .call(base, reqwest::Method::GET, &format!("/v1/orders/{order_id}"), Some(token), None, None)
+                .await;
+            if r.status == StatusCode::OK && pred(&r.body) {
+                return r.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {order_id} did not reach the expected state in {secs}s; last: {}",
+                r.body
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn temporal(&self) -> temporalio_client::Client {
+        connect_temporal(&self.temporal_address, "default", Duration::from_secs(10))
+            .await
+            .unwrap()
+    }
+}
+
+pub fn statuses(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -1,0 +1,396 @@
+//! Order lifecycles end to end: real Temporal dev server, real HTTP, real SQLite stores.
+
+mod common;
+
+use common::{FAST, statuses, system, unique};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::Duration;
+use temporalio_client::{WorkflowCountOptions, WorkflowFetchHistoryOptions};
+
+const FULL: [&str; 8] = [
+    "placed",
+    "accepted",
+    "cooking",
+    "ready_for_pickup",
+    "rider_assigned",
+    "picked_up",
+    "delivered",
+    "completed",
+];
+
+/// Write the order's history where the replay test reads it (set BAEDAL_RECORD_HISTORIES=1).
+async fn maybe_record(order_id: &str, name: &str) {
+    if std::env::var_os("BAEDAL_RECORD_HISTORIES").is_none() {
+        return;
+    }
+    let client = system().temporal().await;
+    let history = client
+        .get_workflow_handle::<baedal_workflows::OrderWorkflow>(order_id.to_owned())
+        .fetch_history(WorkflowFetchHistoryOptions::default());
+    let json = history.to_json().await.unwrap();
+    let path = format!(
+        "{}/../workflows/tests/histories/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::write(&path, json).unwrap();
+}
+
+#[tokio::test]
+async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
+    let s = system();
+    let customer_id = unique("cust");
+    let cust = s.token("customer", &customer_id, None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider_id = unique("rider");
+    let rider = s.token("rider", &rider_id, None).await;
+
+    let r = s
+        .place_on(&s.api, &cust, &unique("key"), s.order_body(2, "tok_ok"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let order = r.body;
+    let id = order["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("ord_"));
+    assert_eq!(order["status"], "placed");
+    // 2 × 국물떡볶이 (5000) + 1 × 모둠튀김 (4000), priced by the server.
+    assert_eq!(order["total"], 14_000);
+    assert_eq!(order["payment"]["status"], "succeeded");
+    assert_eq!(order["customer_id"], customer_id.as_str());
+
+    // Read-your-writes: the read model already has the order.
+    let got = s.get(&cust, &format!("/v1/orders/{id}")).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body["status"], "placed");
+    let board = s.get(&owner, "/v1/store/orders?status=placed").await;
+    assert!(board.body.to_string().contains(&id));
+
+    for (step, want) in [
+        ("accept", "accepted"),
+        ("start-cooking", "cooking"),
+        ("finish-cooking", "ready_for_pickup"),
+    ] {
+        let r = s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+        assert_eq!(r.body["status"], want);
+        assert_eq!(s.get(&cust, &format!("/v1/orders/{id}")).await.body["status"], want);
+    }
+
+    // The store is at 37.4979,127.0276; a rider 1 km away sees it, one 20 km away does not.
+    let near = s
+        .get(&rider, "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3")
+        .await;
+    assert_eq!(near.status, StatusCode::OK);
+    assert!(near.body.to_string().contains(&id));
+    let far = s
+        .get(&rider, "/v1/rider/deliveries?lat=37.68&lon=127.0276&radius_km=3")
+        .await;
+    assert!(!far.body.to_string().contains(&id));
+    let other_region = s
+        .get(&rider, "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3&region=mapo")
+        .await;
+    assert!(!other_region.body.to_string().contains(&id));
+
+    for (step, want) in [
+        ("claim", "rider_assigned"),
+        ("pickup", "picked_up"),
+        ("deliver", "delivered"),
+    ] {
+        let r = s.post(&rider, &format!("/v1/rider/deliveries/{id}/{step}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+        assert_eq!(r.body["status"], want);
+    }
+    let r = s.post(&cust, &format!("/v1/orders/{id}/confirm")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "completed");
+    assert_eq!(r.body["rider_id"], rider_id.as_str());
+    assert_eq!(statuses(&r.body), FULL);
+
+    let listed = s.get(&cust, "/v1/orders").await;
+    assert_eq!(listed.body["orders"].as_array().unwrap().len(), 1);
+
+    assert_eq!(s.count(&id, "charge", "succeeded").await, 1);
+    assert_eq!(s.payments(&id).await.len(), 1, "no refund for a completed order");
+
+    // One notification per transition, each delivered once, in order.
+    let order_id = id.clone();
+    let mut seqs = Vec::new();
+    for _ in 0..50 {
+        let inbox = s
+            .notifications(&format!("recipient=customer:{customer_id}&order_id={order_id}"))
+            .await;
+        seqs = inbox.iter().map(|n| n["seq"].as_u64().unwrap()).collect();
+        if seqs.len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(seqs, (1..=8).collect::<Vec<u64>>());
+
+    // Ops can find the order by its search attributes.
+    let client = s.temporal().await;
+    let mut found = 0;
+    for _ in 0..50 {
+        found = client
+            .count_workflows(
+                format!(
+                    "WorkflowId = '{id}' AND StoreId = 'st_1' AND OrderStatus = 'completed' \
+                     AND CustomerId = '{customer_id}' AND Region = 'gangnam'"
+                ),
+                WorkflowCountOptions::default(),
+            )
+            .await
+            .unwrap()
+            .count();
+        if found == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(found, 1, "search attributes upserted");
+    maybe_record(&id, "completed").await;
+}
+
+#[tokio::test]
+async fn store_reject_refunds_exactly_once() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    let r = s
+        .call(
+            &s.api,
+            Method::POST,
+            &format!("/v1/store/orders/{id}/reject"),
+            Some(&owner),
+            Some(json!({"reason": "재료 소진 / out of ingredients"})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "rejected");
+    let order = s
+        .wait_for(&s.api, &cust, &id, 20, |o| !o["refund"].is_null())
+        .await;
+    assert_eq!(order["refund"]["status"], "succeeded");
+    assert_eq!(order["history"][1]["reason"], "재료 소진 / out of ingredients");
+    let again = s.post(&owner, &format!("/v1/store/orders/{id}/accept")).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.code(), "invalid_transition");
+    assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
+    assert_eq!(s.count(&id, "charge", "succeeded").await, 1);
+}
+
+#[tokio::test]
+async fn cancel_before_cooking_refunds_exactly_once() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    assert_eq!(
+        s.post(&owner, &format!("/v1/store/orders/{id}/accept")).await.status,
+        StatusCode::OK
+    );
+    let r = s.post(&cust, &format!("/v1/orders/{id}/cancel")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "canceled");
+    let twice = s.post(&cust, &format!("/v1/orders/{id}/cancel")).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    s.wait_for(&s.api, &cust, &id, 20, |o| !o["refund"].is_null())
+        .await;
+    assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
+    maybe_record(&id, "canceled").await;
+}
+
+#[tokio::test]
+async fn cancel_after_cooking_started_is_409_and_changes_nothing() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    for step in ["accept", "start-cooking"] {
+        assert_eq!(
+            s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let before = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
+    let r = s.post(&cust, &format!("/v1/orders/{id}/cancel")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "invalid_transition");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("cooking"));
+    let after = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
+    assert_eq!(before, after, "a refused cancel changes nothing");
+    assert_eq!(after["status"], "cooking");
+    assert_eq!(s.payments(&id).await.len(), 1, "no refund");
+}
+
+#[tokio::test]
+async fn declined_card_is_402_and_no_order_exists() {
+    let s = system();
+    let customer_id = unique("cust");
+    let cust = s.token("customer", &customer_id, None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let key = unique("key");
+    let r = s
+        .place_on(&s.api, &cust, &key, s.order_body(1, "tok_declined"))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{:?}", r.body);
+    assert_eq!(r.code(), "payment_declined");
+    let mine = s.get(&cust, "/v1/orders").await;
+    assert_eq!(mine.body["orders"], json!([]));
+    let board = s.get(&owner, "/v1/store/orders").await;
+    assert!(!board.body.to_string().contains(&customer_id));
+    maybe_record(&baedal_api::order_id_for(&customer_id, &key), "declined").await;
+    // The same key again gives the same answer and does not charge again.
+    let again = s
+        .place_on(&s.api, &cust, &key, s.order_body(1, "tok_declined"))
+        .await;
+    assert_eq!(again.status, StatusCode::PAYMENT_REQUIRED);
+}
+
+#[tokio::test]
+async fn four_concurrent_requests_with_one_key_make_one_order_and_one_charge() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let key = unique("key");
+    let body = s.order_body(1, "tok_ok");
+    let calls = (0..4).map(|_| s.place_on(&s.api, &cust, &key, body.clone()));
+    let results = futures::future::join_all(calls).await;
+    let ids: Vec<_> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+            r.body["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    assert_eq!(s.count(&ids[0], "charge", "succeeded").await, 1);
+    assert_eq!(s.payments(&ids[0]).await.len(), 1);
+    assert_eq!(
+        s.get(&cust, "/v1/orders").await.body["orders"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The same key with another body is refused and changes nothing.
+    let other = s
+        .place_on(&s.api, &cust, &key, s.order_body(3, "tok_ok"))
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", other.body);
+    assert_eq!(other.code(), "idempotency_key_reused");
+    assert_eq!(s.payments(&ids[0]).await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_riders_claiming_at_once_one_wins() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let a = s.token("rider", &unique("rider-a"), None).await;
+    let b = s.token("rider", &unique("rider-b"), None).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        assert_eq!(
+            s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let path = format!("/v1/rider/deliveries/{id}/claim");
+    let (ra, rb) = tokio::join!(s.post(&a, &path), s.post(&b, &path));
+    let mut codes = [ra.status, rb.status];
+    codes.sort();
+    assert_eq!(codes, [StatusCode::OK, StatusCode::CONFLICT], "{:?} {:?}", ra.body, rb.body);
+    let loser = if ra.status == StatusCode::CONFLICT { &ra } else { &rb };
+    assert_eq!(loser.code(), "already_claimed");
+    let (winner, other) = if ra.status == StatusCode::OK { (&a, &b) } else { (&b, &a) };
+    // Only the winner may pick up; the loser no longer sees the order.
+    let not_yours = s.post(other, &format!("/v1/rider/deliveries/{id}/pickup")).await;
+    assert_eq!(not_yours.status, StatusCode::NOT_FOUND);
+    let ok = s.post(winner, &format!("/v1/rider/deliveries/{id}/pickup")).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+}
+
+#[tokio::test]
+async fn store_that_never_answers_auto_rejects_with_one_refund() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let id = s.placed_order_on(&s.fast_api, &cust).await;
+    let order = s
+        .wait_for(&s.api, &cust, &id, 30, |o| {
+            o["status"] == "rejected" && !o["refund"].is_null()
+        })
+        .await;
+    assert!(
+        order["history"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("store did not answer")
+    );
+    assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
+    assert!(FAST.store_accept_ms < 30_000);
+}
+
+#[tokio::test]
+async fn delivered_order_auto_confirms() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let id = s.placed_order_on(&s.fast_api, &cust).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let r = s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    for step in ["claim", "pickup", "deliver"] {
+        let r = s.post(&rider, &format!("/v1/rider/deliveries/{id}/{step}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    let order = s
+        .wait_for(&s.api, &cust, &id, 30, |o| o["status"] == "completed")
+        .await;
+    assert_eq!(statuses(&order), FULL);
+    assert!(
+        order["history"][7]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("automatically")
+    );
+}
+
+#[tokio::test]
+async fn unclaimed_delivery_widens_the_search_and_notifies_ops() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let id = s.placed_order_on(&s.fast_api, &cust).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let r = s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    let order = s
+        .wait_for(&s.api, &cust, &id, 30, |o| {
+            o["search_radius_bonus_km"].as_f64().unwrap_or(0.0) > 0.0
+        })
+        .await;
+    assert_eq!(order["status"], "ready_for_pickup");
+    // A rider 4 km from the store with a 3 km radius now sees it (bonus ≥ 2 km).
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let board = s
+        .get(&rider, "/v1/rider/deliveries?lat=37.5339&lon=127.0276&radius_km=3")
+        .await;
+    assert!(board.body.to_string().contains(&id), "{}", board.body);
+    let mut ops = Vec::new();
+    for _ in 0..50 {
+        ops = s
+            .notifications(&format!("recipient=ops&order_id={id}"))
+            .await;
+        if !ops.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!ops.is_empty(), "ops notified");
+}
