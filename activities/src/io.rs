@@ -64,7 +64,10 @@ async fn unexpected(service: &'static str, resp: reqwest::Response) -> CallError
     }
 }
 
-pub async fn charge(acts: &OrderActivities, input: &ChargeInput) -> Result<ChargeOutcome, CallError> {
+pub async fn charge(
+    acts: &OrderActivities,
+    input: &ChargeInput,
+) -> Result<ChargeOutcome, CallError> {
     let resp = post(
         acts,
         "payment",
@@ -85,9 +88,13 @@ pub async fn charge(acts: &OrderActivities, input: &ChargeInput) -> Result<Charg
         source,
     })?;
     Ok(if rec.status == "succeeded" {
-        ChargeOutcome::Approved { payment: rec.into() }
+        ChargeOutcome::Approved {
+            payment: rec.into(),
+        }
     } else {
-        ChargeOutcome::Declined { payment: rec.into() }
+        ChargeOutcome::Declined {
+            payment: rec.into(),
+        }
     })
 }
 

@@ -120,7 +120,9 @@ impl OrderActivities {
         let out = io::refund(&self, &input).await;
         match &out {
             Ok(p) => tracing::info!(order_id = %input.order_id, refund = ?p, "refund done"),
-            Err(e) => tracing::warn!(order_id = %input.order_id, error = %e, "refund failed, will retry"),
+            Err(e) => {
+                tracing::warn!(order_id = %input.order_id, error = %e, "refund failed, will retry")
+            }
         }
         out.map_err(Into::into)
     }

@@ -40,8 +40,16 @@ pub async fn send(
     };
     let opts = WorkflowExecuteUpdateOptions::default;
     let result = match cmd {
-        Cmd::Accept => handle.execute_update(OrderWorkflow::accept, req, opts()).await,
-        Cmd::Reject => handle.execute_update(OrderWorkflow::reject, req, opts()).await,
+        Cmd::Accept => {
+            handle
+                .execute_update(OrderWorkflow::accept, req, opts())
+                .await
+        }
+        Cmd::Reject => {
+            handle
+                .execute_update(OrderWorkflow::reject, req, opts())
+                .await
+        }
         Cmd::StartCooking => {
             handle
                 .execute_update(OrderWorkflow::start_cooking, req, opts())
@@ -52,11 +60,31 @@ pub async fn send(
                 .execute_update(OrderWorkflow::finish_cooking, req, opts())
                 .await
         }
-        Cmd::Cancel => handle.execute_update(OrderWorkflow::cancel, req, opts()).await,
-        Cmd::Claim => handle.execute_update(OrderWorkflow::claim, req, opts()).await,
-        Cmd::Pickup => handle.execute_update(OrderWorkflow::pickup, req, opts()).await,
-        Cmd::Deliver => handle.execute_update(OrderWorkflow::deliver, req, opts()).await,
-        Cmd::Confirm => handle.execute_update(OrderWorkflow::confirm, req, opts()).await,
+        Cmd::Cancel => {
+            handle
+                .execute_update(OrderWorkflow::cancel, req, opts())
+                .await
+        }
+        Cmd::Claim => {
+            handle
+                .execute_update(OrderWorkflow::claim, req, opts())
+                .await
+        }
+        Cmd::Pickup => {
+            handle
+                .execute_update(OrderWorkflow::pickup, req, opts())
+                .await
+        }
+        Cmd::Deliver => {
+            handle
+                .execute_update(OrderWorkflow::deliver, req, opts())
+                .await
+        }
+        Cmd::Confirm => {
+            handle
+                .execute_update(OrderWorkflow::confirm, req, opts())
+                .await
+        }
     };
     result.map_err(|e| refusal(e, cmd))
 }

@@ -6,7 +6,7 @@
 //! own (the workflow's validators decide transitions), and never trust prices from the client.
 
 mod commands;
-pub mod error;
+pub use baedal_http as error;
 mod extract;
 mod openapi;
 mod place;
@@ -53,7 +53,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(read_model: ReadModel, temporal: Client, jwt_secret: &str, config: ApiConfig) -> Self {
+    pub fn new(
+        read_model: ReadModel,
+        temporal: Client,
+        jwt_secret: &str,
+        config: ApiConfig,
+    ) -> Self {
         // reqwest uses rustls without a default provider here (see baedal-activities).
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {

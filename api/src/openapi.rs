@@ -10,15 +10,39 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "baedal", description = "Food-delivery ordering: customers, stores, riders, ops. Every order is a durable Temporal workflow."),
-    paths(
-        routes::healthz, routes::readyz, routes::dev_token,
-        routes::list_stores, routes::store_menu,
-        routes::place_order, routes::get_order, routes::my_orders, routes::cancel, routes::confirm,
-        routes::store_orders, routes::accept, routes::reject, routes::start_cooking, routes::finish_cooking,
-        routes::rider_board, routes::claim, routes::pickup, routes::deliver,
+    info(
+        title = "baedal",
+        description = "Food-delivery ordering: customers, stores, riders, ops. Every order is a durable Temporal workflow."
     ),
-    components(schemas(PlaceOrderBody, ItemRequest, DeliveryRequest, PaymentRequest, RejectBody, TokenRequest))
+    paths(
+        routes::healthz,
+        routes::readyz,
+        routes::dev_token,
+        routes::list_stores,
+        routes::store_menu,
+        routes::place_order,
+        routes::get_order,
+        routes::my_orders,
+        routes::cancel,
+        routes::confirm,
+        routes::store_orders,
+        routes::accept,
+        routes::reject,
+        routes::start_cooking,
+        routes::finish_cooking,
+        routes::rider_board,
+        routes::claim,
+        routes::pickup,
+        routes::deliver,
+    ),
+    components(schemas(
+        PlaceOrderBody,
+        ItemRequest,
+        DeliveryRequest,
+        PaymentRequest,
+        RejectBody,
+        TokenRequest
+    ))
 )]
 pub struct ApiDoc;
 

@@ -130,17 +130,22 @@ async fn price(
         .read_model
         .get_store(&body.store_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("store_not_found", format!("no store {}", body.store_id)))?;
+        .ok_or_else(|| {
+            ApiError::not_found("store_not_found", format!("no store {}", body.store_id))
+        })?;
     let menu = state.read_model.menu(&store.id).await?;
     let mut items = Vec::with_capacity(body.items.len());
     let mut total: i64 = 0;
     for req in &body.items {
-        let item = menu.iter().find(|m| m.id == req.menu_item_id).ok_or_else(|| {
-            ApiError::not_found(
-                "menu_item_not_found",
-                format!("store {} has no menu item {}", store.id, req.menu_item_id),
-            )
-        })?;
+        let item = menu
+            .iter()
+            .find(|m| m.id == req.menu_item_id)
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "menu_item_not_found",
+                    format!("store {} has no menu item {}", store.id, req.menu_item_id),
+                )
+            })?;
         if !item.available {
             return Err(ApiError::conflict(
                 "item_unavailable",
@@ -243,7 +248,10 @@ pub async fn place(
         Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Failed(f)))
             if f.message.starts_with("idempotency_key_reused") =>
         {
-            Err(ApiError::unprocessable("idempotency_key_reused", f.message.clone()))
+            Err(ApiError::unprocessable(
+                "idempotency_key_reused",
+                f.message.clone(),
+            ))
         }
         // The workflow for this key has already closed: answer what it answered then.
         Err(WorkflowUpdateWithStartError::Start(_))
@@ -258,7 +266,11 @@ async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResul
     let (stored_hash, answer) = state
         .temporal
         .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
-        .query(OrderWorkflow::placement, (), WorkflowQueryOptions::default())
+        .query(
+            OrderWorkflow::placement,
+            (),
+            WorkflowQueryOptions::default(),
+        )
         .await
         .map_err(|e| ApiError::internal("the order engine", e))?;
     if stored_hash != hash {
@@ -274,7 +286,10 @@ async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResul
             .await?
             .unwrap_or(*order)),
         Some(other) => outcome(other),
-        None => Err(ApiError::internal("the order engine", "placement has no answer")),
+        None => Err(ApiError::internal(
+            "the order engine",
+            "placement has no answer",
+        )),
     }
 }
 
@@ -321,7 +336,8 @@ mod tests {
     #[test]
     fn validation_refuses_out_of_range_input() {
         assert!(validate(&body()).is_ok());
-        let cases: Vec<Box<dyn Fn(&mut PlaceOrderBody)>> = vec![
+        type Mutation = Box<dyn Fn(&mut PlaceOrderBody)>;
+        let cases: Vec<Mutation> = vec![
             Box::new(|b| b.items.clear()),
             Box::new(|b| b.items[0].quantity = 0),
             Box::new(|b| b.items[0].quantity = 100),

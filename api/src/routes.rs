@@ -1,10 +1,10 @@
 //! The v1 routes, grouped by who calls them.
 
+use crate::AppState;
 use crate::commands::{self, Cmd};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::place::{self, PlaceOrderBody};
-use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -56,7 +56,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let db = state.read_model.ping().await.is_ok();
     let temporal = state
         .temporal
-        .count_workflows("WorkflowType = 'OrderWorkflow'", WorkflowCountOptions::default())
+        .count_workflows(
+            "WorkflowType = 'OrderWorkflow'",
+            WorkflowCountOptions::default(),
+        )
         .await
         .is_ok();
     let probe = |base: &str| {
@@ -109,26 +112,35 @@ pub async fn dev_token(
     if !state.config.dev_mode {
         return Err(not_found().await);
     }
-    let role: Role = req
-        .role
-        .parse()
-        .map_err(|e: baedal_auth::AuthError| ApiError::unprocessable("invalid_role", e.to_string()))?;
+    let role: Role = req.role.parse().map_err(|e: baedal_auth::AuthError| {
+        ApiError::unprocessable("invalid_role", e.to_string())
+    })?;
     if req.sub.trim().is_empty() || req.sub.len() > 100 {
-        return Err(ApiError::unprocessable("invalid_sub", "sub must be 1..100 characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_sub",
+            "sub must be 1..100 characters",
+        ));
     }
     if role == Role::StoreOwner {
         let store = req.store_id.as_deref().ok_or_else(|| {
             ApiError::unprocessable("store_id_required", "a store_owner token needs a store_id")
         })?;
         if state.read_model.get_store(store).await?.is_none() {
-            return Err(ApiError::not_found("store_not_found", format!("no store {store}")));
+            return Err(ApiError::not_found(
+                "store_not_found",
+                format!("no store {store}"),
+            ));
         }
     }
     let exp = jsonwebtoken_now() + state.config.token_ttl.as_secs();
     let token = state.keys.sign(&Claims {
         sub: req.sub,
         role,
-        store_id: if role == Role::StoreOwner { req.store_id } else { None },
+        store_id: if role == Role::StoreOwner {
+            req.store_id
+        } else {
+            None
+        },
         exp,
     });
     Ok((StatusCode::CREATED, Json(json!({"token": token}))))
@@ -166,7 +178,10 @@ pub async fn store_menu(
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     if state.read_model.get_store(&store_id).await?.is_none() {
-        return Err(ApiError::not_found("store_not_found", format!("no store {store_id}")));
+        return Err(ApiError::not_found(
+            "store_not_found",
+            format!("no store {store_id}"),
+        ));
     }
     let items = state.read_model.menu(&store_id).await?;
     Ok(Json(json!({ "store_id": store_id, "items": items })))
@@ -210,7 +225,9 @@ async fn command(
 ) -> ApiResult<Json<OrderView>> {
     caller.require(role)?;
     visible_order(state, caller, id).await?;
-    commands::send(state, id, cmd, caller, reason).await.map(Json)
+    commands::send(state, id, cmd, caller, reason)
+        .await
+        .map(Json)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +352,7 @@ pub struct RejectBody {
 macro_rules! store_command {
     ($name:ident, $path:literal, $cmd:expr) => {
         #[utoipa::path(post, path = $path, params(("id" = String, Path)),
-            responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+                    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
         pub async fn $name(
             State(state): State<AppState>,
             caller: Caller,
@@ -347,8 +364,16 @@ macro_rules! store_command {
 }
 
 store_command!(accept, "/v1/store/orders/{id}/accept", Cmd::Accept);
-store_command!(start_cooking, "/v1/store/orders/{id}/start-cooking", Cmd::StartCooking);
-store_command!(finish_cooking, "/v1/store/orders/{id}/finish-cooking", Cmd::FinishCooking);
+store_command!(
+    start_cooking,
+    "/v1/store/orders/{id}/start-cooking",
+    Cmd::StartCooking
+);
+store_command!(
+    finish_cooking,
+    "/v1/store/orders/{id}/finish-cooking",
+    Cmd::FinishCooking
+);
 
 #[utoipa::path(post, path = "/v1/store/orders/{id}/reject", params(("id" = String, Path)),
     request_body = RejectBody,
@@ -366,7 +391,15 @@ pub async fn reject(
             "reason must be 1..300 characters",
         ));
     }
-    command(&state, &caller, &id, Role::StoreOwner, Cmd::Reject, Some(reason.to_owned())).await
+    command(
+        &state,
+        &caller,
+        &id,
+        Role::StoreOwner,
+        Cmd::Reject,
+        Some(reason.to_owned()),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,7 +453,7 @@ pub async fn rider_board(
 macro_rules! rider_command {
     ($name:ident, $path:literal, $cmd:expr) => {
         #[utoipa::path(post, path = $path, params(("id" = String, Path)),
-            responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+                    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
         pub async fn $name(
             State(state): State<AppState>,
             caller: Caller,

@@ -26,10 +26,20 @@ pub struct Common {
     #[arg(long, env = "BAEDAL_TEMPORAL_UI_PORT", default_value_t = 8233)]
     pub temporal_ui_port: u16,
     /// Secret that signs and verifies user JWTs.
-    #[arg(long, env = "BAEDAL_JWT_SECRET", default_value = "baedal-dev-jwt-secret-change-me", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "BAEDAL_JWT_SECRET",
+        default_value = "baedal-dev-jwt-secret-change-me",
+        hide_env_values = true
+    )]
     pub jwt_secret: String,
     /// Bearer token services use with each other.
-    #[arg(long, env = "BAEDAL_SERVICE_TOKEN", default_value = "baedal-dev-service-token", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "BAEDAL_SERVICE_TOKEN",
+        default_value = "baedal-dev-service-token",
+        hide_env_values = true
+    )]
     pub service_token: String,
     #[arg(long, env = "BAEDAL_API_ADDR", default_value = "127.0.0.1:8080")]
     pub api_addr: String,
@@ -56,9 +66,9 @@ pub struct Common {
 
 impl Common {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("readmodel.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("readmodel.db").display()))
     }
 
     pub fn payment_url(&self) -> String {

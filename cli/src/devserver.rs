@@ -56,7 +56,12 @@ impl DevServer {
         cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
             .arg("--db-filename")
             .arg(data_dir.join("temporal.db"))
-            .args(["--port", &port.to_string(), "--ui-port", &ui_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--ui-port",
+                &ui_port.to_string(),
+            ])
             .args(["--sqlite-pragma", "journal_mode=wal"])
             .args(["--sqlite-pragma", "synchronous=normal"])
             .args(["--log-level", "warn"]);

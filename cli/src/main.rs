@@ -9,7 +9,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
-#[command(name = "baedal", version, about = "Food-delivery ordering on durable Temporal workflows")]
+#[command(
+    name = "baedal",
+    version,
+    about = "Food-delivery ordering on durable Temporal workflows"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -52,9 +56,9 @@ async fn shutdown_signal() {
 }
 
 async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the {what} to {addr} (is it in use? set its BAEDAL_*_ADDR)"))
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("binding the {what} to {addr} (is it in use? set its BAEDAL_*_ADDR)")
+    })
 }
 
 async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> {
@@ -68,7 +72,9 @@ async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> 
 
 async fn dev(c: Common) -> anyhow::Result<()> {
     let temporal = match &c.temporal_address {
-        Some(address) => TemporalSource::Existing { address: address.clone() },
+        Some(address) => TemporalSource::Existing {
+            address: address.clone(),
+        },
         None => TemporalSource::DevServer {
             cli: devserver::find_cli()?,
             port: c.temporal_port,
@@ -99,7 +105,9 @@ async fn dev(c: Common) -> anyhow::Result<()> {
         println!("  temporal UI   {ui}");
     }
     println!();
-    println!("  get a token:  curl -s -XPOST {api}/v1/dev/tokens -H 'content-type: application/json' \\");
+    println!(
+        "  get a token:  curl -s -XPOST {api}/v1/dev/tokens -H 'content-type: application/json' \\"
+    );
     println!("                  -d '{{\"role\":\"customer\",\"sub\":\"alice\"}}'");
     println!("  roles: customer, store_owner (+ \"store_id\":\"st_1\"), rider, ops. Ctrl-C stops.");
     println!();
@@ -126,7 +134,12 @@ async fn main() -> anyhow::Result<()> {
         Role::Dev => dev(c).await,
         Role::Api { dev_tokens } => {
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
-            let temporal = connect_temporal(&c.temporal_address(), &c.temporal_namespace, Duration::from_secs(60)).await?;
+            let temporal = connect_temporal(
+                &c.temporal_address(),
+                &c.temporal_namespace,
+                Duration::from_secs(60),
+            )
+            .await?;
             let state = baedal_api::AppState::new(
                 read_model,
                 temporal,
@@ -143,21 +156,44 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Worker => {
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
-            let temporal = connect_temporal(&c.temporal_address(), &c.temporal_namespace, Duration::from_secs(60)).await?;
-            let acts = baedal_activities::OrderActivities::new(c.payment_url(), c.notify_url(), c.service_token.clone(), read_model);
+            let temporal = connect_temporal(
+                &c.temporal_address(),
+                &c.temporal_namespace,
+                Duration::from_secs(60),
+            )
+            .await?;
+            let acts = baedal_activities::OrderActivities::new(
+                c.payment_url(),
+                c.notify_url(),
+                c.service_token.clone(),
+                read_model,
+            );
             baedal_worker::run(temporal, acts, Default::default(), shutdown_signal()).await
         }
         Role::Payment => {
             std::fs::create_dir_all(&c.data_dir)?;
             let url = format!("sqlite://{}", c.data_dir.join("payment.db").display());
-            let state = baedal_payment::PaymentState::open(&url, &c.service_token, &c.jwt_secret).await?;
-            serve(&c.payment_addr, "payment service", baedal_payment::router(state)).await
+            let state =
+                baedal_payment::PaymentState::open(&url, &c.service_token, &c.jwt_secret).await?;
+            serve(
+                &c.payment_addr,
+                "payment service",
+                baedal_payment::router(state),
+            )
+            .await
         }
         Role::Notify => {
             std::fs::create_dir_all(&c.data_dir)?;
             let url = format!("sqlite://{}", c.data_dir.join("notify.db").display());
-            let state = baedal_notification::NotifyState::open(&url, &c.service_token, &c.jwt_secret).await?;
-            serve(&c.notify_addr, "notification service", baedal_notification::router(state)).await
+            let state =
+                baedal_notification::NotifyState::open(&url, &c.service_token, &c.jwt_secret)
+                    .await?;
+            serve(
+                &c.notify_addr,
+                "notification service",
+                baedal_notification::router(state),
+            )
+            .await
         }
         Role::Migrate { seed_demo } => {
             std::fs::create_dir_all(&c.data_dir)?;

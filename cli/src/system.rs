@@ -17,7 +17,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Connect to Temporal, retrying for up to `wait` (a dev server takes a few seconds to start).
-pub async fn connect_temporal(address: &str, namespace: &str, wait: Duration) -> anyhow::Result<Client> {
+pub async fn connect_temporal(
+    address: &str,
+    namespace: &str,
+    wait: Duration,
+) -> anyhow::Result<Client> {
     let url = Url::parse(address).with_context(|| format!("TEMPORAL_ADDRESS {address}"))?;
     let started = Instant::now();
     loop {
@@ -42,7 +46,11 @@ pub async fn connect_temporal(address: &str, namespace: &str, wait: Duration) ->
 /// Where Temporal comes from.
 pub enum TemporalSource {
     /// Start the dev server from this CLI.
-    DevServer { cli: PathBuf, port: u16, ui_port: u16 },
+    DevServer {
+        cli: PathBuf,
+        port: u16,
+        ui_port: u16,
+    },
     /// Use a running server.
     Existing { address: String },
 }
@@ -83,8 +91,14 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> 
     }
 }
 
-async fn serve(listener: TcpListener, app: axum::Router, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await?;
     Ok(())
 }
 
@@ -105,7 +119,13 @@ impl System {
             }
             TemporalSource::Existing { address } => address.clone(),
         };
-        let temporal = match connect_temporal(&temporal_address, &cfg.namespace, Duration::from_secs(60)).await {
+        let temporal = match connect_temporal(
+            &temporal_address,
+            &cfg.namespace,
+            Duration::from_secs(60),
+        )
+        .await
+        {
             Ok(c) => c,
             Err(e) => {
                 if let Some(d) = devserver.as_mut()
@@ -129,10 +149,20 @@ impl System {
         let notify_url = format!("http://{}", cfg.notify.local_addr()?);
         let db = |name: &str| format!("sqlite://{}", cfg.data_dir.join(name).display());
 
-        let payment = PaymentState::open(&db("payment.db"), &cfg.service_token, &cfg.jwt_secret).await?;
-        tasks.spawn(serve(cfg.payment, baedal_payment::router(payment), stopped(&stop_rx)));
-        let notify = NotifyState::open(&db("notify.db"), &cfg.service_token, &cfg.jwt_secret).await?;
-        tasks.spawn(serve(cfg.notify, baedal_notification::router(notify), stopped(&stop_rx)));
+        let payment =
+            PaymentState::open(&db("payment.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+        tasks.spawn(serve(
+            cfg.payment,
+            baedal_payment::router(payment),
+            stopped(&stop_rx),
+        ));
+        let notify =
+            NotifyState::open(&db("notify.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+        tasks.spawn(serve(
+            cfg.notify,
+            baedal_notification::router(notify),
+            stopped(&stop_rx),
+        ));
 
         let activities = OrderActivities::new(
             payment_url.clone(),
@@ -168,7 +198,11 @@ impl System {
                     token_ttl: Duration::from_secs(24 * 3600),
                 },
             );
-            tasks.spawn(serve(listener, baedal_api::router(state), stopped(&stop_rx)));
+            tasks.spawn(serve(
+                listener,
+                baedal_api::router(state),
+                stopped(&stop_rx),
+            ));
         }
 
         Ok(Self {

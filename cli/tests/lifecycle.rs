@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{FAST, statuses, system, unique};
+use common::{statuses, system, unique};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::Duration;
@@ -70,24 +70,38 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
         ("start-cooking", "cooking"),
         ("finish-cooking", "ready_for_pickup"),
     ] {
-        let r = s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await;
+        let r = s
+            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
         assert_eq!(r.body["status"], want);
-        assert_eq!(s.get(&cust, &format!("/v1/orders/{id}")).await.body["status"], want);
+        assert_eq!(
+            s.get(&cust, &format!("/v1/orders/{id}")).await.body["status"],
+            want
+        );
     }
 
     // The store is at 37.4979,127.0276; a rider 1 km away sees it, one 20 km away does not.
     let near = s
-        .get(&rider, "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3")
+        .get(
+            &rider,
+            "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3",
+        )
         .await;
     assert_eq!(near.status, StatusCode::OK);
     assert!(near.body.to_string().contains(&id));
     let far = s
-        .get(&rider, "/v1/rider/deliveries?lat=37.68&lon=127.0276&radius_km=3")
+        .get(
+            &rider,
+            "/v1/rider/deliveries?lat=37.68&lon=127.0276&radius_km=3",
+        )
         .await;
     assert!(!far.body.to_string().contains(&id));
     let other_region = s
-        .get(&rider, "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3&region=mapo")
+        .get(
+            &rider,
+            "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3&region=mapo",
+        )
         .await;
     assert!(!other_region.body.to_string().contains(&id));
 
@@ -96,7 +110,9 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
         ("pickup", "picked_up"),
         ("deliver", "delivered"),
     ] {
-        let r = s.post(&rider, &format!("/v1/rider/deliveries/{id}/{step}")).await;
+        let r = s
+            .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
         assert_eq!(r.body["status"], want);
     }
@@ -110,14 +126,20 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
     assert_eq!(listed.body["orders"].as_array().unwrap().len(), 1);
 
     assert_eq!(s.count(&id, "charge", "succeeded").await, 1);
-    assert_eq!(s.payments(&id).await.len(), 1, "no refund for a completed order");
+    assert_eq!(
+        s.payments(&id).await.len(),
+        1,
+        "no refund for a completed order"
+    );
 
     // One notification per transition, each delivered once, in order.
     let order_id = id.clone();
     let mut seqs = Vec::new();
     for _ in 0..50 {
         let inbox = s
-            .notifications(&format!("recipient=customer:{customer_id}&order_id={order_id}"))
+            .notifications(&format!(
+                "recipient=customer:{customer_id}&order_id={order_id}"
+            ))
             .await;
         seqs = inbox.iter().map(|n| n["seq"].as_u64().unwrap()).collect();
         if seqs.len() >= 8 {
@@ -173,8 +195,13 @@ async fn store_reject_refunds_exactly_once() {
         .wait_for(&s.api, &cust, &id, 20, |o| !o["refund"].is_null())
         .await;
     assert_eq!(order["refund"]["status"], "succeeded");
-    assert_eq!(order["history"][1]["reason"], "재료 소진 / out of ingredients");
-    let again = s.post(&owner, &format!("/v1/store/orders/{id}/accept")).await;
+    assert_eq!(
+        order["history"][1]["reason"],
+        "재료 소진 / out of ingredients"
+    );
+    let again = s
+        .post(&owner, &format!("/v1/store/orders/{id}/accept"))
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.code(), "invalid_transition");
     assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
@@ -188,7 +215,9 @@ async fn cancel_before_cooking_refunds_exactly_once() {
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let id = s.placed_order_on(&s.api, &cust).await;
     assert_eq!(
-        s.post(&owner, &format!("/v1/store/orders/{id}/accept")).await.status,
+        s.post(&owner, &format!("/v1/store/orders/{id}/accept"))
+            .await
+            .status,
         StatusCode::OK
     );
     let r = s.post(&cust, &format!("/v1/orders/{id}/cancel")).await;
@@ -210,7 +239,9 @@ async fn cancel_after_cooking_started_is_409_and_changes_nothing() {
     let id = s.placed_order_on(&s.api, &cust).await;
     for step in ["accept", "start-cooking"] {
         assert_eq!(
-            s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await.status,
+            s.post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+                .await
+                .status,
             StatusCode::OK
         );
     }
@@ -218,7 +249,12 @@ async fn cancel_after_cooking_started_is_409_and_changes_nothing() {
     let r = s.post(&cust, &format!("/v1/orders/{id}/cancel")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.code(), "invalid_transition");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("cooking"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cooking")
+    );
     let after = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
     assert_eq!(before, after, "a refused cancel changes nothing");
     assert_eq!(after["status"], "cooking");
@@ -279,7 +315,12 @@ async fn four_concurrent_requests_with_one_key_make_one_order_and_one_charge() {
     let other = s
         .place_on(&s.api, &cust, &key, s.order_body(3, "tok_ok"))
         .await;
-    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", other.body);
+    assert_eq!(
+        other.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        other.body
+    );
     assert_eq!(other.code(), "idempotency_key_reused");
     assert_eq!(s.payments(&ids[0]).await.len(), 1);
 }
@@ -294,7 +335,9 @@ async fn two_riders_claiming_at_once_one_wins() {
     let id = s.placed_order_on(&s.api, &cust).await;
     for step in ["accept", "start-cooking", "finish-cooking"] {
         assert_eq!(
-            s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await.status,
+            s.post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+                .await
+                .status,
             StatusCode::OK
         );
     }
@@ -302,14 +345,32 @@ async fn two_riders_claiming_at_once_one_wins() {
     let (ra, rb) = tokio::join!(s.post(&a, &path), s.post(&b, &path));
     let mut codes = [ra.status, rb.status];
     codes.sort();
-    assert_eq!(codes, [StatusCode::OK, StatusCode::CONFLICT], "{:?} {:?}", ra.body, rb.body);
-    let loser = if ra.status == StatusCode::CONFLICT { &ra } else { &rb };
+    assert_eq!(
+        codes,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{:?} {:?}",
+        ra.body,
+        rb.body
+    );
+    let loser = if ra.status == StatusCode::CONFLICT {
+        &ra
+    } else {
+        &rb
+    };
     assert_eq!(loser.code(), "already_claimed");
-    let (winner, other) = if ra.status == StatusCode::OK { (&a, &b) } else { (&b, &a) };
+    let (winner, other) = if ra.status == StatusCode::OK {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     // Only the winner may pick up; the loser no longer sees the order.
-    let not_yours = s.post(other, &format!("/v1/rider/deliveries/{id}/pickup")).await;
+    let not_yours = s
+        .post(other, &format!("/v1/rider/deliveries/{id}/pickup"))
+        .await;
     assert_eq!(not_yours.status, StatusCode::NOT_FOUND);
-    let ok = s.post(winner, &format!("/v1/rider/deliveries/{id}/pickup")).await;
+    let ok = s
+        .post(winner, &format!("/v1/rider/deliveries/{id}/pickup"))
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
 }
 
@@ -330,7 +391,6 @@ async fn store_that_never_answers_auto_rejects_with_one_refund() {
             .contains("store did not answer")
     );
     assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
-    assert!(FAST.store_accept_ms < 30_000);
 }
 
 #[tokio::test]
@@ -341,11 +401,15 @@ async fn delivered_order_auto_confirms() {
     let rider = s.token("rider", &unique("rider"), None).await;
     let id = s.placed_order_on(&s.fast_api, &cust).await;
     for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await;
+        let r = s
+            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     for step in ["claim", "pickup", "deliver"] {
-        let r = s.post(&rider, &format!("/v1/rider/deliveries/{id}/{step}")).await;
+        let r = s
+            .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let order = s
@@ -367,7 +431,9 @@ async fn unclaimed_delivery_widens_the_search_and_notifies_ops() {
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let id = s.placed_order_on(&s.fast_api, &cust).await;
     for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s.post(&owner, &format!("/v1/store/orders/{id}/{step}")).await;
+        let r = s
+            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let order = s
@@ -379,7 +445,10 @@ async fn unclaimed_delivery_widens_the_search_and_notifies_ops() {
     // A rider 4 km from the store with a 3 km radius now sees it (bonus ≥ 2 km).
     let rider = s.token("rider", &unique("rider"), None).await;
     let board = s
-        .get(&rider, "/v1/rider/deliveries?lat=37.5339&lon=127.0276&radius_km=3")
+        .get(
+            &rider,
+            "/v1/rider/deliveries?lat=37.5339&lon=127.0276&radius_km=3",
+        )
         .await;
     assert!(board.body.to_string().contains(&id), "{}", board.body);
     let mut ops = Vec::new();

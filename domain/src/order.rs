@@ -174,11 +174,10 @@ pub fn decide(
         (S::Accepted, C::StartCooking) => Ok(S::Cooking),
         (S::Cooking, C::FinishCooking) => Ok(S::ReadyForPickup),
         (S::ReadyForPickup, C::Claim { .. }) => Ok(S::RiderAssigned),
-        (S::RiderAssigned | S::PickedUp | S::Delivered | S::Completed, C::Claim { rider_id: r })
-            if rider_id != Some(r.as_str()) =>
-        {
-            Err(Refusal::AlreadyClaimed)
-        }
+        (
+            S::RiderAssigned | S::PickedUp | S::Delivered | S::Completed,
+            C::Claim { rider_id: r },
+        ) if rider_id != Some(r.as_str()) => Err(Refusal::AlreadyClaimed),
         (S::RiderAssigned, C::Pickup { rider_id: r }) => assigned(r).map(|_| S::PickedUp),
         (S::PickedUp, C::Deliver { rider_id: r }) => assigned(r).map(|_| S::Delivered),
         (S::Delivered, C::Confirm | C::AutoConfirm) => Ok(S::Completed),
@@ -306,8 +305,11 @@ mod tests {
     #[test]
     fn every_status_and_command_follows_the_design_table() {
         for from in S::ALL {
-            let rider = (!matches!(from, S::Placed | S::Accepted | S::Cooking | S::ReadyForPickup))
-                .then_some("r1");
+            let rider = (!matches!(
+                from,
+                S::Placed | S::Accepted | S::Cooking | S::ReadyForPickup
+            ))
+            .then_some("r1");
             for cmd in all_commands() {
                 let got = decide(from, rider, &cmd);
                 match allowed(from, cmd.name()) {

@@ -248,25 +248,52 @@ mod tests {
     #[tokio::test]
     async fn late_and_duplicate_projections_change_nothing() {
         let rm = ReadModel::open("sqlite::memory:").await.unwrap();
-        assert!(rm.project(&view("o1", 2, OrderStatus::Accepted, 37.5)).await.unwrap());
+        assert!(
+            rm.project(&view("o1", 2, OrderStatus::Accepted, 37.5))
+                .await
+                .unwrap()
+        );
         // Same seq again, and an older one arriving late: both ignored.
-        assert!(!rm.project(&view("o1", 2, OrderStatus::Accepted, 37.5)).await.unwrap());
-        assert!(!rm.project(&view("o1", 1, OrderStatus::Placed, 37.5)).await.unwrap());
+        assert!(
+            !rm.project(&view("o1", 2, OrderStatus::Accepted, 37.5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !rm.project(&view("o1", 1, OrderStatus::Placed, 37.5))
+                .await
+                .unwrap()
+        );
         let got = rm.get_order("o1").await.unwrap().unwrap();
         assert_eq!((got.seq, got.status), (2, OrderStatus::Accepted));
         assert_eq!(rm.order_events("o1").await.unwrap().len(), 2);
-        assert!(rm.project(&view("o1", 3, OrderStatus::Cooking, 37.5)).await.unwrap());
-        assert_eq!(rm.get_order("o1").await.unwrap().unwrap().status, OrderStatus::Cooking);
+        assert!(
+            rm.project(&view("o1", 3, OrderStatus::Cooking, 37.5))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            rm.get_order("o1").await.unwrap().unwrap().status,
+            OrderStatus::Cooking
+        );
     }
 
     #[tokio::test]
     async fn rider_board_is_nearest_first_within_radius() {
         let rm = ReadModel::open("sqlite::memory:").await.unwrap();
         // ~0.1 km, ~2.2 km and ~11 km north of the rider.
-        rm.project(&view("far", 1, OrderStatus::ReadyForPickup, 37.598)).await.unwrap();
-        rm.project(&view("mid", 1, OrderStatus::ReadyForPickup, 37.518)).await.unwrap();
-        rm.project(&view("near", 1, OrderStatus::ReadyForPickup, 37.499)).await.unwrap();
-        rm.project(&view("cooking", 1, OrderStatus::Cooking, 37.498)).await.unwrap();
+        rm.project(&view("far", 1, OrderStatus::ReadyForPickup, 37.598))
+            .await
+            .unwrap();
+        rm.project(&view("mid", 1, OrderStatus::ReadyForPickup, 37.518))
+            .await
+            .unwrap();
+        rm.project(&view("near", 1, OrderStatus::ReadyForPickup, 37.499))
+            .await
+            .unwrap();
+        rm.project(&view("cooking", 1, OrderStatus::Cooking, 37.498))
+            .await
+            .unwrap();
         let board = rm
             .ready_deliveries_near(37.498, 127.0276, 3.0, None, 50)
             .await

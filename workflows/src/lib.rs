@@ -10,9 +10,9 @@
 //! biased `select!` of the SDK. Changing the order of commands it issues breaks orders in
 //! flight; the replay test over `tests/histories/` catches that.
 
+pub mod notify;
 mod options;
 mod order;
-pub mod notify;
 
 pub use order::{CommandRequest, OrderWorkflow, PlaceRequest};
 

@@ -29,15 +29,21 @@ pub fn message(input: &OrderInput, status: OrderStatus) -> String {
     let s = &input.store_name;
     match status {
         OrderStatus::Placed => format!("[{s}] 주문이 접수되었습니다 / order placed"),
-        OrderStatus::Accepted => format!("[{s}] 가게에서 주문을 수락했습니다 / accepted by the store"),
+        OrderStatus::Accepted => {
+            format!("[{s}] 가게에서 주문을 수락했습니다 / accepted by the store")
+        }
         OrderStatus::Cooking => format!("[{s}] 조리를 시작했습니다 / cooking started"),
         OrderStatus::ReadyForPickup => format!("[{s}] 조리가 끝났습니다 / ready for pickup"),
         OrderStatus::RiderAssigned => format!("[{s}] 라이더가 배정되었습니다 / rider assigned"),
         OrderStatus::PickedUp => format!("[{s}] 라이더가 음식을 픽업했습니다 / picked up"),
         OrderStatus::Delivered => format!("[{s}] 배달이 완료되었습니다 / delivered"),
         OrderStatus::Completed => format!("[{s}] 주문이 완료되었습니다 / order completed"),
-        OrderStatus::Rejected => format!("[{s}] 주문이 거절되어 환불됩니다 / rejected, refund issued"),
-        OrderStatus::Canceled => format!("[{s}] 주문이 취소되어 환불됩니다 / canceled, refund issued"),
+        OrderStatus::Rejected => {
+            format!("[{s}] 주문이 거절되어 환불됩니다 / rejected, refund issued")
+        }
+        OrderStatus::Canceled => {
+            format!("[{s}] 주문이 취소되어 환불됩니다 / canceled, refund issued")
+        }
         OrderStatus::PaymentFailed => format!("[{s}] 결제에 실패했습니다 / payment failed"),
     }
 }

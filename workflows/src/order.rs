@@ -20,9 +20,7 @@ use std::time::{Duration, SystemTime};
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::{join, select};
-use temporalio_sdk::{
-    CancellableFuture, WorkflowContext, WorkflowContextView, WorkflowResult,
-};
+use temporalio_sdk::{CancellableFuture, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -266,7 +264,8 @@ impl OrderWorkflow {
                     let after = Duration::from_millis(timeouts.store_accept_ms);
                     if Self::changed_or_timeout(&ctx, seen, after).await? {
                         let at = rfc3339(ctx.workflow_time());
-                        ctx.state_mut(|s| s.transition(&Command::StoreTimeout, at)).ok();
+                        ctx.state_mut(|s| s.transition(&Command::StoreTimeout, at))
+                            .ok();
                     }
                 }
                 OrderStatus::ReadyForPickup if escalations < MAX_ESCALATIONS => {
@@ -279,7 +278,8 @@ impl OrderWorkflow {
                     let after = Duration::from_millis(timeouts.auto_confirm_ms);
                     if Self::changed_or_timeout(&ctx, seen, after).await? {
                         let at = rfc3339(ctx.workflow_time());
-                        ctx.state_mut(|s| s.transition(&Command::AutoConfirm, at)).ok();
+                        ctx.state_mut(|s| s.transition(&Command::AutoConfirm, at))
+                            .ok();
                     }
                 }
                 _ => {
@@ -499,37 +499,61 @@ impl OrderWorkflow {
         self.validate(Command::Accept)
     }
     #[update]
-    pub async fn accept(ctx: &mut WorkflowContext<Self>, _req: CommandRequest) -> Result<OrderView, BoxError> {
+    pub async fn accept(
+        ctx: &mut WorkflowContext<Self>,
+        _req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
         Self::command(ctx, Command::Accept).await
     }
 
     #[update_validator(reject)]
-    fn validate_reject(&self, _: &WorkflowContextView, req: &CommandRequest) -> Result<(), BoxError> {
+    fn validate_reject(
+        &self,
+        _: &WorkflowContextView,
+        req: &CommandRequest,
+    ) -> Result<(), BoxError> {
         self.validate(Command::Reject {
             reason: req.reason.clone().unwrap_or_default(),
         })
     }
     #[update]
-    pub async fn reject(ctx: &mut WorkflowContext<Self>, req: CommandRequest) -> Result<OrderView, BoxError> {
+    pub async fn reject(
+        ctx: &mut WorkflowContext<Self>,
+        req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
         let reason = req.reason.unwrap_or_default();
         Self::command(ctx, Command::Reject { reason }).await
     }
 
     #[update_validator(start_cooking)]
-    fn validate_start_cooking(&self, _: &WorkflowContextView, _: &CommandRequest) -> Result<(), BoxError> {
+    fn validate_start_cooking(
+        &self,
+        _: &WorkflowContextView,
+        _: &CommandRequest,
+    ) -> Result<(), BoxError> {
         self.validate(Command::StartCooking)
     }
     #[update]
-    pub async fn start_cooking(ctx: &mut WorkflowContext<Self>, _req: CommandRequest) -> Result<OrderView, BoxError> {
+    pub async fn start_cooking(
+        ctx: &mut WorkflowContext<Self>,
+        _req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
         Self::command(ctx, Command::StartCooking).await
     }
 
     #[update_validator(finish_cooking)]
-    fn validate_finish_cooking(&self, _: &WorkflowContextView, _: &CommandRequest) -> Result<(), BoxError> {
+    fn validate_finish_cooking(
+        &self,
+        _: &WorkflowContextView,
+        _: &CommandRequest,
+    ) -> Result<(), BoxError> {
         self.validate(Command::FinishCooking)
     }
     #[update]
-    pub async fn finish_cooking(ctx: &mut WorkflowContext<Self>, _req: CommandRequest) -> Result<OrderView, BoxError> {
+    pub async fn finish_cooking(
+        ctx: &mut WorkflowContext<Self>,
+        _req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
         Self::command(ctx, Command::FinishCooking).await
     }
 
@@ -538,43 +562,98 @@ impl OrderWorkflow {
         self.validate(Command::Cancel)
     }
     #[update]
-    pub async fn cancel(ctx: &mut WorkflowContext<Self>, _req: CommandRequest) -> Result<OrderView, BoxError> {
+    pub async fn cancel(
+        ctx: &mut WorkflowContext<Self>,
+        _req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
         Self::command(ctx, Command::Cancel).await
     }
 
     #[update_validator(claim)]
-    fn validate_claim(&self, _: &WorkflowContextView, req: &CommandRequest) -> Result<(), BoxError> {
-        self.validate(Command::Claim { rider_id: rider(req) })
+    fn validate_claim(
+        &self,
+        _: &WorkflowContextView,
+        req: &CommandRequest,
+    ) -> Result<(), BoxError> {
+        self.validate(Command::Claim {
+            rider_id: rider(req),
+        })
     }
     #[update]
-    pub async fn claim(ctx: &mut WorkflowContext<Self>, req: CommandRequest) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::Claim { rider_id: rider(&req) }).await
+    pub async fn claim(
+        ctx: &mut WorkflowContext<Self>,
+        req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
+        Self::command(
+            ctx,
+            Command::Claim {
+                rider_id: rider(&req),
+            },
+        )
+        .await
     }
 
     #[update_validator(pickup)]
-    fn validate_pickup(&self, _: &WorkflowContextView, req: &CommandRequest) -> Result<(), BoxError> {
-        self.validate(Command::Pickup { rider_id: rider(req) })
+    fn validate_pickup(
+        &self,
+        _: &WorkflowContextView,
+        req: &CommandRequest,
+    ) -> Result<(), BoxError> {
+        self.validate(Command::Pickup {
+            rider_id: rider(req),
+        })
     }
     #[update]
-    pub async fn pickup(ctx: &mut WorkflowContext<Self>, req: CommandRequest) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::Pickup { rider_id: rider(&req) }).await
+    pub async fn pickup(
+        ctx: &mut WorkflowContext<Self>,
+        req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
+        Self::command(
+            ctx,
+            Command::Pickup {
+                rider_id: rider(&req),
+            },
+        )
+        .await
     }
 
     #[update_validator(deliver)]
-    fn validate_deliver(&self, _: &WorkflowContextView, req: &CommandRequest) -> Result<(), BoxError> {
-        self.validate(Command::Deliver { rider_id: rider(req) })
+    fn validate_deliver(
+        &self,
+        _: &WorkflowContextView,
+        req: &CommandRequest,
+    ) -> Result<(), BoxError> {
+        self.validate(Command::Deliver {
+            rider_id: rider(req),
+        })
     }
     #[update]
-    pub async fn deliver(ctx: &mut WorkflowContext<Self>, req: CommandRequest) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::Deliver { rider_id: rider(&req) }).await
+    pub async fn deliver(
+        ctx: &mut WorkflowContext<Self>,
+        req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
+        Self::command(
+            ctx,
+            Command::Deliver {
+                rider_id: rider(&req),
+            },
+        )
+        .await
     }
 
     #[update_validator(confirm)]
-    fn validate_confirm(&self, _: &WorkflowContextView, _: &CommandRequest) -> Result<(), BoxError> {
+    fn validate_confirm(
+        &self,
+        _: &WorkflowContextView,
+        _: &CommandRequest,
+    ) -> Result<(), BoxError> {
         self.validate(Command::Confirm)
     }
     #[update]
-    pub async fn confirm(ctx: &mut WorkflowContext<Self>, _req: CommandRequest) -> Result<OrderView, BoxError> {
+    pub async fn confirm(
+        ctx: &mut WorkflowContext<Self>,
+        _req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
         Self::command(ctx, Command::Confirm).await
     }
 

@@ -60,7 +60,8 @@ pub fn system() -> &'static TestSystem {
                     std::process::id(),
                     Instant::now().elapsed().as_nanos() ^ (free_port() as u128)
                 ));
-                let listen = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
+                let listen =
+                    || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
                 let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
                 let cfg = SystemConfig {
                     data_dir: dir.clone(),
@@ -165,13 +166,27 @@ impl TestSystem {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Resp {
-        self.call(&self.api, reqwest::Method::GET, path, Some(token), None, None)
-            .await
+        self.call(
+            &self.api,
+            reqwest::Method::GET,
+            path,
+            Some(token),
+            None,
+            None,
+        )
+        .await
     }
 
     pub async fn post(&self, token: &str, path: &str) -> Resp {
-        self.call(&self.api, reqwest::Method::POST, path, Some(token), None, None)
-            .await
+        self.call(
+            &self.api,
+            reqwest::Method::POST,
+            path,
+            Some(token),
+            None,
+            None,
+        )
+        .await
     }
 
     pub async fn token(&self, role: &str, sub: &str, store_id: Option<&str>) -> String {
@@ -180,7 +195,14 @@ impl TestSystem {
             body["store_id"] = json!(s);
         }
         let r = self
-            .call(&self.api, reqwest::Method::POST, "/v1/dev/tokens", None, Some(body), None)
+            .call(
+                &self.api,
+                reqwest::Method::POST,
+                "/v1/dev/tokens",
+                None,
+                Some(body),
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body["token"].as_str().unwrap().to_owned()
@@ -197,8 +219,15 @@ impl TestSystem {
     }
 
     pub async fn place_on(&self, base: &str, token: &str, key: &str, body: Value) -> Resp {
-        self.call(base, reqwest::Method::POST, "/v1/orders", Some(token), Some(body), Some(key))
-            .await
+        self.call(
+            base,
+            reqwest::Method::POST,
+            "/v1/orders",
+            Some(token),
+            Some(body),
+            Some(key),
+        )
+        .await
     }
 
     /// Place a paid order on `base` and return its id.
@@ -265,7 +294,14 @@ impl TestSystem {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let r = self
-                .call(base, reqwest::Method::GET, &format!("/v1/orders/{order_id}"), Some(token), None, None)
+                .call(
+                    base,
+                    reqwest::Method::GET,
+                    &format!("/v1/orders/{order_id}"),
+                    Some(token),
+                    None,
+                    None,
+                )
                 .await;
             if r.status == StatusCode::OK && pred(&r.body) {
                 return r.body;

@@ -5,12 +5,14 @@
 //! call back into baedal, and a notification sent twice for the same `(order_id, seq)` is
 //! stored once.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use baedal_auth::TokenKeys;
+use baedal_http::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -151,50 +153,40 @@ impl NotifyState {
     }
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
-}
-
-fn authorize(state: &NotifyState, headers: &HeaderMap) -> Result<(), Response> {
-    let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    baedal_auth::service_or_ops(h, &state.service_token, &state.keys)
-        .map_err(|e| error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))
+fn authorize(state: &NotifyState, headers: &HeaderMap) -> ApiResult<()> {
+    baedal_http::require_service(headers, &state.service_token, &state.keys)
 }
 
 async fn post_notification(
     State(state): State<NotifyState>,
     headers: HeaderMap,
-    body: Result<Json<NotificationRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
+    body: Result<Json<NotificationRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    authorize(&state, &headers)?;
     if state.unavailable.load(Ordering::Relaxed) {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "switched off by the fault switch");
+        return Err(ApiError::unavailable(
+            "unavailable",
+            "switched off by the fault switch",
+            5,
+        ));
     }
-    let Json(n) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
-    };
+    let n = baedal_http::json_body(body)?;
     if n.order_id.is_empty() || n.recipients.is_empty() || n.recipients.len() > 20 {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "invalid_notification",
             "order_id and 1..20 recipients are required",
-        );
+        ));
     }
-    match state.accept(&n).await {
-        Ok(true) => (StatusCode::CREATED, Json(json!({"accepted": true, "duplicate": false}))).into_response(),
-        Ok(false) => (StatusCode::OK, Json(json!({"accepted": true, "duplicate": true}))).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "inbox write failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again")
-        }
-    }
+    let created = state
+        .accept(&n)
+        .await
+        .map_err(|e| ApiError::internal("the inbox", e))?;
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((code, Json(json!({"accepted": true, "duplicate": !created}))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,24 +199,19 @@ async fn get_notifications(
     State(state): State<NotifyState>,
     headers: HeaderMap,
     Query(q): Query<InboxQuery>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&state, &headers)?;
     if q.recipient.is_none() && q.order_id.is_none() {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::bad_request(
             "missing_filter",
             "give recipient= or order_id=",
-        );
+        ));
     }
-    match state.inbox(q.recipient.as_deref(), q.order_id.as_deref()).await {
-        Ok(items) => Json(json!({ "notifications": items })).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "inbox read failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "try again")
-        }
-    }
+    let items = state
+        .inbox(q.recipient.as_deref(), q.order_id.as_deref())
+        .await
+        .map_err(|e| ApiError::internal("the inbox", e))?;
+    Ok(Json(json!({ "notifications": items })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,18 +223,12 @@ struct Faults {
 async fn put_faults(
     State(state): State<NotifyState>,
     headers: HeaderMap,
-    body: Result<Json<Faults>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
-    match body {
-        Ok(Json(f)) => {
-            state.unavailable.store(f.unavailable, Ordering::Relaxed);
-            Json(json!({"unavailable": f.unavailable})).into_response()
-        }
-        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
-    }
+    body: Result<Json<Faults>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&state, &headers)?;
+    let f = baedal_http::json_body(body)?;
+    state.unavailable.store(f.unavailable, Ordering::Relaxed);
+    Ok(Json(json!({"unavailable": f.unavailable})))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -257,7 +238,10 @@ async fn healthz() -> Json<serde_json::Value> {
 pub fn router(state: NotifyState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/v1/notifications", get(get_notifications).post(post_notification))
+        .route(
+            "/v1/notifications",
+            get(get_notifications).post(post_notification),
+        )
         .route("/v1/admin/faults", put(put_faults))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
@@ -269,7 +253,9 @@ mod tests {
 
     #[tokio::test]
     async fn one_notification_per_order_and_seq() {
-        let s = NotifyState::open("sqlite::memory:", "svc", "jwt").await.unwrap();
+        let s = NotifyState::open("sqlite::memory:", "svc", "jwt")
+            .await
+            .unwrap();
         let n = NotificationRequest {
             order_id: "ord_1".into(),
             seq: 2,

@@ -107,8 +107,14 @@ impl Ledger {
         approved: bool,
     ) -> Result<(PaymentRecord, bool), sqlx::Error> {
         let status = if approved { "succeeded" } else { "declined" };
-        self.insert_once(&req.idempotency_key, &req.order_id, "charge", req.amount, status)
-            .await
+        self.insert_once(
+            &req.idempotency_key,
+            &req.order_id,
+            "charge",
+            req.amount,
+            status,
+        )
+        .await
     }
 
     /// Refund up to what the order was charged. The inner `Err` is a refusal to explain to
@@ -133,7 +139,10 @@ impl Ledger {
         .await?
         .get("total");
         if charged == 0 {
-            return Ok(Err(format!("order {} has no succeeded charge", req.order_id)));
+            return Ok(Err(format!(
+                "order {} has no succeeded charge",
+                req.order_id
+            )));
         }
         if req.amount > charged {
             return Ok(Err(format!(
@@ -141,9 +150,15 @@ impl Ledger {
                 req.amount, charged, req.order_id
             )));
         }
-        self.insert_once(&req.idempotency_key, &req.order_id, "refund", req.amount, "succeeded")
-            .await
-            .map(Ok)
+        self.insert_once(
+            &req.idempotency_key,
+            &req.order_id,
+            "refund",
+            req.amount,
+            "succeeded",
+        )
+        .await
+        .map(Ok)
     }
 
     pub async fn list(&self, order_id: Option<&str>) -> Result<Vec<PaymentRecord>, sqlx::Error> {
@@ -196,11 +211,24 @@ mod tests {
             order_id: "ord_2".into(),
             amount,
         };
-        assert!(l.refund(&refund(10_000)).await.unwrap().is_err(), "nothing charged");
-        l.charge(&charge_req("attempt-1", "ord_2"), false).await.unwrap();
-        assert!(l.refund(&refund(10_000)).await.unwrap().is_err(), "declined charge");
-        l.charge(&charge_req("attempt-2", "ord_2"), true).await.unwrap();
-        assert!(l.refund(&refund(20_000)).await.unwrap().is_err(), "more than charged");
+        assert!(
+            l.refund(&refund(10_000)).await.unwrap().is_err(),
+            "nothing charged"
+        );
+        l.charge(&charge_req("attempt-1", "ord_2"), false)
+            .await
+            .unwrap();
+        assert!(
+            l.refund(&refund(10_000)).await.unwrap().is_err(),
+            "declined charge"
+        );
+        l.charge(&charge_req("attempt-2", "ord_2"), true)
+            .await
+            .unwrap();
+        assert!(
+            l.refund(&refund(20_000)).await.unwrap().is_err(),
+            "more than charged"
+        );
         let (r1, c1) = l.refund(&refund(10_000)).await.unwrap().unwrap();
         let (r2, c2) = l.refund(&refund(10_000)).await.unwrap().unwrap();
         assert!(c1 && !c2);

@@ -9,12 +9,14 @@
 
 mod ledger;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use baedal_auth::TokenKeys;
+use baedal_http::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -79,57 +81,45 @@ pub struct RefundRequest {
     pub amount: i64,
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+fn authorize(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
+    baedal_http::require_service(headers, &state.service_token, &state.keys)
 }
 
-fn authorize(state: &PaymentState, headers: &HeaderMap) -> Result<(), Response> {
-    let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    baedal_auth::service_or_ops(h, &state.service_token, &state.keys)
-        .map_err(|e| error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))
-}
-
-/// Apply the fault switch: returns an error response when the request should fail.
-async fn inject_faults(state: &PaymentState) -> Option<Response> {
+/// Apply the fault switch: an error when the request should fail.
+async fn inject_faults(state: &PaymentState) -> ApiResult<()> {
     let f = *state.faults.lock().expect("fault switch lock");
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
     if f.unavailable {
-        return Some(error(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Err(ApiError::unavailable(
             "unavailable",
             "payment is switched off by the fault switch",
+            5,
         ));
     }
     if f.error_rate > 0.0 {
         let roll = (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
         if roll < f.error_rate {
-            return Some(error(
+            return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "injected_error",
                 "injected by the fault switch",
             ));
         }
     }
-    None
+    Ok(())
 }
 
-fn check_common(key: &str, order_id: &str, amount: i64) -> Result<(), Response> {
+fn check_common(key: &str, order_id: &str, amount: i64) -> ApiResult<()> {
     if key.is_empty() || key.len() > 200 || order_id.is_empty() || order_id.len() > 200 {
-        return Err(error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "invalid_request",
             "idempotency_key and order_id must be 1..200 characters",
         ));
     }
     if amount <= 0 {
-        return Err(error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "invalid_amount",
             "amount must be a positive number of won",
         ));
@@ -137,65 +127,49 @@ fn check_common(key: &str, order_id: &str, amount: i64) -> Result<(), Response> 
     Ok(())
 }
 
+fn ledger_down(e: sqlx::Error) -> ApiError {
+    ApiError::internal("the ledger", e)
+}
+
+fn created(rec: PaymentRecord, created: bool) -> Response {
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(rec)).into_response()
+}
+
 async fn charge(
     State(state): State<PaymentState>,
     headers: HeaderMap,
-    body: Result<Json<ChargeRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
-    };
-    if let Err(r) = check_common(&req.idempotency_key, &req.order_id, req.amount) {
-        return r;
-    }
-    if let Some(r) = inject_faults(&state).await {
-        return r;
-    }
+    body: Result<Json<ChargeRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    authorize(&state, &headers)?;
+    let req = baedal_http::json_body(body)?;
+    check_common(&req.idempotency_key, &req.order_id, req.amount)?;
+    inject_faults(&state).await?;
     let approved = req.card_token == "tok_ok";
-    match state.ledger.charge(&req, approved).await {
-        Ok((rec, created)) => {
-            let code = if created { StatusCode::CREATED } else { StatusCode::OK };
-            (code, Json(rec)).into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "ledger write failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "try again")
-        }
-    }
+    let (rec, new) = state
+        .ledger
+        .charge(&req, approved)
+        .await
+        .map_err(ledger_down)?;
+    Ok(created(rec, new))
 }
 
 async fn refund(
     State(state): State<PaymentState>,
     headers: HeaderMap,
-    body: Result<Json<RefundRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
-    };
-    if let Err(r) = check_common(&req.idempotency_key, &req.order_id, req.amount) {
-        return r;
-    }
-    if let Some(r) = inject_faults(&state).await {
-        return r;
-    }
-    match state.ledger.refund(&req).await {
-        Ok(Ok((rec, created))) => {
-            let code = if created { StatusCode::CREATED } else { StatusCode::OK };
-            (code, Json(rec)).into_response()
-        }
-        Ok(Err(msg)) => error(StatusCode::CONFLICT, "nothing_to_refund", msg),
-        Err(e) => {
-            tracing::error!(error = %e, "ledger write failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "try again")
-        }
+    body: Result<Json<RefundRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    authorize(&state, &headers)?;
+    let req = baedal_http::json_body(body)?;
+    check_common(&req.idempotency_key, &req.order_id, req.amount)?;
+    inject_faults(&state).await?;
+    match state.ledger.refund(&req).await.map_err(ledger_down)? {
+        Ok((rec, new)) => Ok(created(rec, new)),
+        Err(msg) => Err(ApiError::conflict("nothing_to_refund", msg)),
     }
 }
 
@@ -208,48 +182,40 @@ async fn list(
     State(state): State<PaymentState>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
-    match state.ledger.list(q.order_id.as_deref()).await {
-        Ok(recs) => Json(json!({ "payments": recs })).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "ledger read failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "try again")
-        }
-    }
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&state, &headers)?;
+    let recs = state
+        .ledger
+        .list(q.order_id.as_deref())
+        .await
+        .map_err(ledger_down)?;
+    Ok(Json(json!({ "payments": recs })))
 }
 
 async fn put_faults(
     State(state): State<PaymentState>,
     headers: HeaderMap,
-    body: Result<Json<Faults>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
-    let Json(f) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text()),
-    };
+    body: Result<Json<Faults>, JsonRejection>,
+) -> ApiResult<Json<Faults>> {
+    authorize(&state, &headers)?;
+    let f = baedal_http::json_body(body)?;
     if !(0.0..=1.0).contains(&f.error_rate) || f.latency_ms > 60_000 {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "invalid_faults",
             "error_rate must be within 0..1 and latency_ms at most 60000",
-        );
+        ));
     }
     *state.faults.lock().expect("fault switch lock") = f;
     tracing::warn!(?f, "payment fault switch changed");
-    Json(f).into_response()
+    Ok(Json(f))
 }
 
-async fn get_faults(State(state): State<PaymentState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r;
-    }
-    Json(*state.faults.lock().expect("fault switch lock")).into_response()
+async fn get_faults(
+    State(state): State<PaymentState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Faults>> {
+    authorize(&state, &headers)?;
+    Ok(Json(*state.faults.lock().expect("fault switch lock")))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

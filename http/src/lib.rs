@@ -1,5 +1,9 @@
-//! The one error shape of the HTTP contract: `{"error": {"code", "message"}}` with a fitting
-//! status, and `Retry-After` where the caller should come back later.
+//! The one error shape of every baedal HTTP door: `{"error": {"code", "message"}}` with a
+//! fitting status, and `Retry-After` where the caller should come back later; plus the
+//! service-token guard the internal services share.
+//!
+//! Used by the api and the payment and notification services so a client sees one shape
+//! everywhere. It must not know any route or any order rule.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -89,3 +93,24 @@ impl From<sqlx::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Guard for service endpoints: the shared service token, or an ops person's JWT.
+pub fn require_service(
+    headers: &axum::http::HeaderMap,
+    service_token: &str,
+    keys: &baedal_auth::TokenKeys,
+) -> ApiResult<()> {
+    let h = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    baedal_auth::service_or_ops(h, service_token, keys)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))
+}
+
+/// A JSON body for service endpoints, refused in the error shape when it does not parse.
+pub fn json_body<T>(
+    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<T> {
+    body.map(|axum::Json(v)| v)
+        .map_err(|e| ApiError::unprocessable("invalid_body", e.body_text()))
+}

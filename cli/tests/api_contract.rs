@@ -1,0 +1,456 @@
+//! The HTTP contract's edges: authentication, object-level authorization, and bad input. Every
+//! refusal must be a 4xx with the error shape and must change nothing.
+
+mod common;
+
+use common::{JWT_SECRET, system, unique};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn assert_error_shape(r: &common::Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.code(), code, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error message missing: {:?}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn health_catalog_and_openapi() {
+    let s = system();
+    let h = s
+        .call(&s.api, Method::GET, "/healthz", None, None, None)
+        .await;
+    assert_eq!(h.status, StatusCode::OK);
+    let ready = s
+        .call(&s.api, Method::GET, "/readyz", None, None, None)
+        .await;
+    assert_eq!(ready.status, StatusCode::OK, "{:?}", ready.body);
+    assert_eq!(ready.body["ready"], true);
+
+    let stores = s
+        .call(&s.api, Method::GET, "/v1/stores", None, None, None)
+        .await;
+    let list = stores.body["stores"].as_array().unwrap();
+    assert!(list.len() >= 6);
+    let regions: std::collections::HashSet<_> =
+        list.iter().map(|s| s["region"].as_str().unwrap()).collect();
+    assert!(regions.len() >= 3);
+    for key in ["id", "name", "region", "address", "lat", "lon"] {
+        assert!(!list[0][key].is_null(), "store lacks {key}");
+    }
+    let mapo = s
+        .call(
+            &s.api,
+            Method::GET,
+            "/v1/stores?region=mapo",
+            None,
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        mapo.body["stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["region"] == "mapo")
+    );
+    let menu = s
+        .call(
+            &s.api,
+            Method::GET,
+            "/v1/stores/st_1/menu",
+            None,
+            None,
+            None,
+        )
+        .await;
+    let item = &menu.body["items"][0];
+    assert!(item["price"].as_i64().unwrap() > 0 && item["available"] == true);
+    let missing = s
+        .call(
+            &s.api,
+            Method::GET,
+            "/v1/stores/st_nope/menu",
+            None,
+            None,
+            None,
+        )
+        .await;
+    assert_error_shape(&missing, StatusCode::NOT_FOUND, "store_not_found");
+
+    let doc = s
+        .call(&s.api, Method::GET, "/openapi.json", None, None, None)
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["paths"]["/v1/orders"]["post"].is_object());
+    assert!(doc.body["paths"]["/v1/rider/deliveries/{id}/claim"]["post"].is_object());
+
+    let nowhere = s
+        .call(&s.api, Method::GET, "/v1/nowhere", None, None, None)
+        .await;
+    assert_error_shape(&nowhere, StatusCode::NOT_FOUND, "route_not_found");
+}
+
+#[tokio::test]
+async fn missing_forged_and_expired_tokens_are_401() {
+    let s = system();
+    let body = Some(s.order_body(1, "tok_ok"));
+    let none = s
+        .call(
+            &s.api,
+            Method::POST,
+            "/v1/orders",
+            None,
+            body.clone(),
+            Some("k"),
+        )
+        .await;
+    assert_error_shape(&none, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let forged = baedal_auth::TokenKeys::new("not-the-secret").sign(&baedal_auth::Claims {
+        sub: "mallory".into(),
+        role: baedal_auth::Role::Ops,
+        store_id: None,
+        exp: u64::MAX / 2,
+    });
+    let r = s.get(&forged, "/v1/orders").await;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let expired = baedal_auth::TokenKeys::new(JWT_SECRET).sign(&baedal_auth::Claims {
+        sub: "late".into(),
+        role: baedal_auth::Role::Customer,
+        store_id: None,
+        exp: 1_000,
+    });
+    let r = s.get(&expired, "/v1/orders").await;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let garbage = s.get("garbage", "/v1/orders").await;
+    assert_error_shape(&garbage, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn other_parties_orders_are_hidden_or_forbidden() {
+    let s = system();
+    let alice = s.token("customer", &unique("alice"), None).await;
+    let bob = s.token("customer", &unique("bob"), None).await;
+    let own_store = s.token("store_owner", &unique("o1"), Some("st_1")).await;
+    let other_store = s.token("store_owner", &unique("o2"), Some("st_2")).await;
+    let rider = s.token("rider", &unique("r"), None).await;
+    let id = s.placed_order_on(&s.api, &alice).await;
+
+    // Another customer: the order does not exist for them.
+    assert_error_shape(
+        &s.get(&bob, &format!("/v1/orders/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    assert_error_shape(
+        &s.post(&bob, &format!("/v1/orders/{id}/cancel")).await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    assert!(
+        !s.get(&bob, "/v1/orders")
+            .await
+            .body
+            .to_string()
+            .contains(&id)
+    );
+    // Another store: not found either, and its board does not list it.
+    assert_error_shape(
+        &s.get(&other_store, &format!("/v1/orders/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    assert_error_shape(
+        &s.post(&other_store, &format!("/v1/store/orders/{id}/accept"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    assert!(
+        !s.get(&other_store, "/v1/store/orders")
+            .await
+            .body
+            .to_string()
+            .contains(&id)
+    );
+    // Wrong role for the endpoint: 403.
+    assert_error_shape(
+        &s.post(&alice, &format!("/v1/store/orders/{id}/accept"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error_shape(
+        &s.post(&own_store, &format!("/v1/orders/{id}/cancel")).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error_shape(
+        &s.get(&alice, "/v1/rider/deliveries?lat=37.5&lon=127&radius_km=3")
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error_shape(
+        &s.post(&rider, &format!("/v1/store/orders/{id}/accept"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    // A rider who is not assigned cannot pick it up or see it.
+    assert_error_shape(
+        &s.post(&rider, &format!("/v1/rider/deliveries/{id}/pickup"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    assert_error_shape(
+        &s.get(&rider, &format!("/v1/orders/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+
+    // None of that changed anything.
+    let order = s.get(&alice, &format!("/v1/orders/{id}")).await;
+    assert_eq!(order.body["status"], "placed");
+    assert_eq!(order.body["history"].as_array().unwrap().len(), 1);
+    // The owner of the right store may.
+    assert_eq!(
+        s.post(&own_store, &format!("/v1/store/orders/{id}/accept"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn bad_place_order_input_is_4xx_and_creates_nothing() {
+    let s = system();
+    let customer_id = unique("cust");
+    let cust = s.token("customer", &customer_id, None).await;
+    let cust_ref = cust.as_str();
+    let raw = |body: &'static str, key: Option<&'static str>| async move {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/v1/orders", s.api))
+            .bearer_auth(cust_ref)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        common::Resp {
+            status,
+            body,
+            retry_after: None,
+        }
+    };
+    assert_error_shape(
+        &raw("{not json", Some("k1")).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    );
+    assert_error_shape(
+        &raw("", Some("k2")).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    );
+    assert_error_shape(
+        &raw("{}", Some("k3")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_error_shape(
+        &raw(r#"{"store_id": 5}"#, Some("k4")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+
+    let big = format!(r#"{{"store_id":"{}"}}"#, "x".repeat(100 * 1024));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/orders", s.api))
+        .bearer_auth(&cust)
+        .header("content-type", "application/json")
+        .header("Idempotency-Key", "k5")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    let good = s.order_body(1, "tok_ok");
+    let missing_key = s
+        .call(
+            &s.api,
+            Method::POST,
+            "/v1/orders",
+            Some(&cust),
+            Some(good.clone()),
+            None,
+        )
+        .await;
+    assert_error_shape(
+        &missing_key,
+        StatusCode::BAD_REQUEST,
+        "missing_idempotency_key",
+    );
+
+    let variants: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            json!({"items": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_items",
+        ),
+        (
+            json!({"items": [{"menu_item_id": "mi_1_1", "quantity": 0}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_quantity",
+        ),
+        (
+            json!({"items": [{"menu_item_id": "mi_1_1", "quantity": 1000}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_quantity",
+        ),
+        (
+            json!({"items": [{"menu_item_id": "mi_1_1", "quantity": -1}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"delivery": {"address": "a", "region": "gangnam", "lat": 200.0, "lon": 127.0}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_coordinates",
+        ),
+        (
+            json!({"delivery": {"address": "", "region": "gangnam", "lat": 37.5, "lon": 127.0}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"payment": {"card_token": ""}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"store_id": "st_nope"}),
+            StatusCode::NOT_FOUND,
+            "store_not_found",
+        ),
+        (
+            json!({"items": [{"menu_item_id": "mi_2_1", "quantity": 1}]}),
+            StatusCode::NOT_FOUND,
+            "menu_item_not_found",
+        ),
+    ];
+    for (patch, status, code) in variants {
+        let mut body = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = s
+            .place_on(&s.api, &cust, &unique("key"), body.clone())
+            .await;
+        assert_error_shape(&r, status, code);
+    }
+    // Nothing was established, nothing was charged.
+    assert_eq!(s.get(&cust, "/v1/orders").await.body["orders"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_queries_and_command_bodies_are_422() {
+    let s = system();
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let cust = s.token("customer", &unique("cust"), None).await;
+    assert_error_shape(
+        &s.get(&owner, "/v1/store/orders?status=cooked").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_status",
+    );
+    assert_error_shape(
+        &s.get(&rider, "/v1/rider/deliveries?lat=37.5&lon=127&radius_km=0")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_radius",
+    );
+    assert_error_shape(
+        &s.get(&rider, "/v1/rider/deliveries?lat=99&lon=127&radius_km=3")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_coordinates",
+    );
+    assert_error_shape(
+        &s.get(&rider, "/v1/rider/deliveries?lat=abc&lon=127&radius_km=3")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_query",
+    );
+    assert_error_shape(
+        &s.get(&rider, "/v1/rider/deliveries").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_query",
+    );
+
+    let id = s.placed_order_on(&s.api, &cust).await;
+    let no_reason = s
+        .call(
+            &s.api,
+            Method::POST,
+            &format!("/v1/store/orders/{id}/reject"),
+            Some(&owner),
+            Some(json!({"reason": "  "})),
+            None,
+        )
+        .await;
+    assert_error_shape(
+        &no_reason,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_reason",
+    );
+    assert_eq!(
+        s.get(&cust, &format!("/v1/orders/{id}")).await.body["status"],
+        "placed"
+    );
+    let missing = s.post(&owner, "/v1/store/orders/ord_missing/accept").await;
+    assert_error_shape(&missing, StatusCode::NOT_FOUND, "order_not_found");
+
+    let bad_role = s
+        .call(
+            &s.api,
+            Method::POST,
+            "/v1/dev/tokens",
+            None,
+            Some(json!({"role": "admin", "sub": "x"})),
+            None,
+        )
+        .await;
+    assert_error_shape(&bad_role, StatusCode::UNPROCESSABLE_ENTITY, "invalid_role");
+    let no_store = s
+        .call(
+            &s.api,
+            Method::POST,
+            "/v1/dev/tokens",
+            None,
+            Some(json!({"role": "store_owner", "sub": "x"})),
+            None,
+        )
+        .await;
+    assert_error_shape(
+        &no_store,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "store_id_required",
+    );
+}
