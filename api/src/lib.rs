@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
     routes::all()
         .merge(openapi::routes())
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

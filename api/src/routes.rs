@@ -42,6 +42,14 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such endpoint; see /openapi.json")
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /openapi.json",
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // health
 

@@ -219,6 +219,11 @@ impl OrderWorkflow {
                 return Ok(());
             }
             if new_entries {
+                if !ctx.is_replaying() {
+                    // Logging is no workflow command, so it is safe here; skipping it on replay
+                    // keeps each transition logged once.
+                    tracing::info!(order_id = %view.id, seq = view.seq, status = %view.status, "order transition");
+                }
                 Self::upsert_search_attributes(ctx);
                 ctx.state_mut(|s| s.queue_notifications());
             }
