@@ -1,6 +1,6 @@
 //! The HTTP calls behind the activities, kept apart from the Temporal plumbing.
 
-use crate::{ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, RefundInput};
+use crate::{ChargeInput, ChargeOutcome, NotifyInput, RefundInput};
 use baedal_domain::PaymentInfo;
 use serde::Deserialize;
 use serde_json::json;
@@ -39,15 +39,66 @@ impl From<Record> for PaymentInfo {
     }
 }
 
+/// HTTP client for one internal service: base URL plus the service token.
+#[derive(Clone, Debug)]
+pub struct ServiceClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+impl ServiceClient {
+    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
+        crate::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .timeout(std::time::Duration::from_secs(5))
+            .pool_max_idle_per_host(32)
+            .build()
+            .expect("reqwest client with static settings");
+        Self {
+            http,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            token: token.into(),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// GET a JSON document from the service.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, CallError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|source| CallError::Unreachable {
+                service: "service",
+                source,
+            })?;
+        if !resp.status().is_success() {
+            return Err(unexpected("service", resp).await);
+        }
+        resp.json().await.map_err(|source| CallError::Unreachable {
+            service: "service",
+            source,
+        })
+    }
+}
+
 async fn post(
-    acts: &OrderActivities,
+    client: &ServiceClient,
     service: &'static str,
-    url: String,
+    path: &str,
     body: serde_json::Value,
 ) -> Result<reqwest::Response, CallError> {
-    acts.http
-        .post(url)
-        .bearer_auth(&acts.service_token)
+    client
+        .http
+        .post(format!("{}{path}", client.base_url))
+        .bearer_auth(&client.token)
         .json(&body)
         .send()
         .await
@@ -65,13 +116,13 @@ async fn unexpected(service: &'static str, resp: reqwest::Response) -> CallError
 }
 
 pub async fn charge(
-    acts: &OrderActivities,
+    payment: &ServiceClient,
     input: &ChargeInput,
 ) -> Result<ChargeOutcome, CallError> {
     let resp = post(
-        acts,
+        payment,
         "payment",
-        format!("{}/v1/charges", acts.payment_url),
+        "/v1/charges",
         json!({
             "idempotency_key": input.order_id,
             "order_id": input.order_id,
@@ -99,13 +150,13 @@ pub async fn charge(
 }
 
 pub async fn refund(
-    acts: &OrderActivities,
+    payment: &ServiceClient,
     input: &RefundInput,
 ) -> Result<Option<PaymentInfo>, CallError> {
     let resp = post(
-        acts,
+        payment,
         "payment",
-        format!("{}/v1/refunds", acts.payment_url),
+        "/v1/refunds",
         json!({
             "idempotency_key": format!("{}:refund", input.order_id),
             "order_id": input.order_id,
@@ -127,11 +178,11 @@ pub async fn refund(
     Ok(Some(rec.into()))
 }
 
-pub async fn notify(acts: &OrderActivities, input: &NotifyInput) -> Result<(), CallError> {
+pub async fn notify(notify: &ServiceClient, input: &NotifyInput) -> Result<(), CallError> {
     let resp = post(
-        acts,
+        notify,
         "notification",
-        format!("{}/v1/notifications", acts.notify_url),
+        "/v1/notifications",
         serde_json::to_value(input).expect("notification serializes"),
     )
     .await?;

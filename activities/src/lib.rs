@@ -6,7 +6,11 @@
 //! them, and a crash can replay one that already happened. This crate must not decide order
 //! rules (that is `domain` and `workflows`) and must not be called from the api.
 
+pub mod breaker;
 pub mod io;
+
+pub use breaker::{BreakerSettings, BreakerSnapshot, PaymentBreaker};
+pub use io::ServiceClient;
 
 use baedal_domain::{OrderView, PaymentInfo};
 use baedal_readmodel::ReadModel;
@@ -54,32 +58,24 @@ pub struct NotifyInput {
 
 /// Configuration and clients the activities share. Built once per worker process.
 pub struct OrderActivities {
-    pub(crate) http: reqwest::Client,
-    pub(crate) payment_url: String,
-    pub(crate) notify_url: String,
-    pub(crate) service_token: String,
+    pub(crate) payment: ServiceClient,
+    pub(crate) notify: ServiceClient,
+    pub(crate) breaker: PaymentBreaker,
     pub(crate) read_model: ReadModel,
 }
 
 impl OrderActivities {
+    /// `breaker` guards charges; keep a clone to watch its state (it shares the circuit).
     pub fn new(
-        payment_url: impl Into<String>,
-        notify_url: impl Into<String>,
-        service_token: impl Into<String>,
+        payment: ServiceClient,
+        notify: ServiceClient,
+        breaker: PaymentBreaker,
         read_model: ReadModel,
     ) -> Self {
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(2))
-            .timeout(std::time::Duration::from_secs(5))
-            .pool_max_idle_per_host(32)
-            .build()
-            .expect("reqwest client with static settings");
         Self {
-            http,
-            payment_url: payment_url.into().trim_end_matches('/').to_owned(),
-            notify_url: notify_url.into().trim_end_matches('/').to_owned(),
-            service_token: service_token.into(),
+            payment,
+            notify,
+            breaker,
             read_model,
         }
     }
@@ -101,12 +97,12 @@ impl OrderActivities {
         _ctx: ActivityContext,
         input: ChargeInput,
     ) -> Result<ChargeOutcome, ActivityError> {
-        let out = io::charge(&self, &input).await;
+        let out = self.breaker.charge(input.clone()).await;
         match &out {
             Ok(o) => tracing::info!(order_id = %input.order_id, outcome = ?o, "charge answered"),
             Err(e) => tracing::warn!(order_id = %input.order_id, error = %e, "charge failed"),
         }
-        out.map_err(Into::into)
+        out.map_err(breaker::ChargeError::into_activity_error)
     }
 
     /// Refund the order's charge. Idempotency key = `<order_id>:refund`. Answers `None` when
@@ -117,7 +113,7 @@ impl OrderActivities {
         _ctx: ActivityContext,
         input: RefundInput,
     ) -> Result<Option<PaymentInfo>, ActivityError> {
-        let out = io::refund(&self, &input).await;
+        let out = io::refund(&self.payment, &input).await;
         match &out {
             Ok(p) => tracing::info!(order_id = %input.order_id, refund = ?p, "refund done"),
             Err(e) => {
@@ -134,7 +130,7 @@ impl OrderActivities {
         _ctx: ActivityContext,
         input: NotifyInput,
     ) -> Result<(), ActivityError> {
-        io::notify(&self, &input).await.map_err(|e| {
+        io::notify(&self.notify, &input).await.map_err(|e| {
             tracing::warn!(order_id = %input.order_id, seq = input.seq, error = %e, "notify failed, will retry");
             e.into()
         })

@@ -6,6 +6,7 @@
 //! own (the workflow's validators decide transitions), and never trust prices from the client.
 
 mod commands;
+pub mod door;
 pub use baedal_http as error;
 mod extract;
 mod openapi;
@@ -29,7 +30,7 @@ use tower_http::trace::TraceLayer;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// Settings the api runs with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiConfig {
     /// Serve `POST /v1/dev/tokens` (never in production).
     pub dev_mode: bool,
@@ -40,6 +41,27 @@ pub struct ApiConfig {
     pub notify_url: String,
     /// Lifetime of dev tokens.
     pub token_ttl: Duration,
+    /// Which endpoints this process serves.
+    pub role: ApiRole,
+    /// Renders the Prometheus text for `/metrics`, when this process exports metrics.
+    pub metrics: Option<MetricsRender>,
+}
+
+/// Renders the process's metrics in the Prometheus text format.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Which endpoints one api process serves (`baedal api --role`), so the customer-facing order
+/// api keeps taking orders while the store or rider api is down, and each scales on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiRole {
+    /// Catalog, customer orders, dev tokens.
+    Order,
+    /// The store owners' endpoints.
+    Store,
+    /// The riders' endpoints.
+    Rider,
+    /// Everything.
+    All,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -50,6 +72,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub config: Arc<ApiConfig>,
     pub http: reqwest::Client,
+    pub door: Arc<door::PaymentDoor>,
 }
 
 impl AppState {
@@ -66,6 +89,7 @@ impl AppState {
             temporal,
             keys: TokenKeys::new(jwt_secret),
             config: Arc::new(config),
+            door: Arc::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -76,7 +100,8 @@ impl AppState {
 
 /// The whole v1 router with its layers.
 pub fn router(state: AppState) -> Router {
-    routes::all()
+    let role = state.config.role;
+    routes::for_role(role)
         .merge(openapi::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

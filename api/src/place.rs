@@ -8,6 +8,7 @@
 //! another body is refused (422) by the `place` update's validator.
 
 use crate::AppState;
+use crate::door::Admission;
 use crate::error::{ApiError, ApiResult};
 use baedal_domain::{
     DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, geo,
@@ -16,6 +17,7 @@ use baedal_workflows::{OrderWorkflow, PlaceRequest, TASK_QUEUE};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
+use std::time::Instant;
 use temporalio_client::errors::{WorkflowUpdateError, WorkflowUpdateWithStartError};
 use temporalio_client::{
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions,
@@ -212,6 +214,7 @@ fn outcome(o: PlaceOutcome) -> ApiResult<OrderView> {
 }
 
 /// Place the order (or find the one this key already placed) and answer the paid order.
+/// While payment is known to be unavailable the door answers 503 before any workflow starts.
 pub async fn place(
     state: &AppState,
     customer_id: &str,
@@ -219,6 +222,46 @@ pub async fn place(
     body: PlaceOrderBody,
 ) -> ApiResult<OrderView> {
     validate(&body)?;
+    let admission = state.door.admit(Instant::now()).map_err(|secs| {
+        metrics::counter!("baedal_orders_shed_total").increment(1);
+        ApiError::unavailable(
+            "payment_unavailable",
+            "payment is unavailable right now: please pay a little later",
+            secs,
+        )
+    })?;
+    let result = place_admitted(state, customer_id, idempotency_key, body).await;
+    let now = Instant::now();
+    let outcome = match &result {
+        Ok(_) => {
+            state.door.record(None, now);
+            "placed"
+        }
+        Err(e) if e.code == "payment_declined" => {
+            state.door.record(None, now);
+            "declined"
+        }
+        Err(e) if e.code == "payment_unavailable" => {
+            state.door.record(e.retry_after_secs, now);
+            "payment_unavailable"
+        }
+        Err(_) => {
+            if admission == Admission::Probe {
+                state.door.release_probe(now);
+            }
+            "refused"
+        }
+    };
+    metrics::counter!("baedal_place_order_total", "outcome" => outcome).increment(1);
+    result
+}
+
+async fn place_admitted(
+    state: &AppState,
+    customer_id: &str,
+    idempotency_key: &str,
+    body: PlaceOrderBody,
+) -> ApiResult<OrderView> {
     let order_id = order_id_for(customer_id, idempotency_key);
     tracing::Span::current().record("order_id", order_id.as_str());
     let hash = request_hash(&body);

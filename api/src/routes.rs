@@ -1,10 +1,10 @@
 //! The v1 routes, grouped by who calls them.
 
-use crate::AppState;
 use crate::commands::{self, Cmd};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::place::{self, PlaceOrderBody};
+use crate::{ApiRole, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -16,10 +16,18 @@ use serde_json::{Value, json};
 use temporalio_client::WorkflowCountOptions;
 use utoipa::ToSchema;
 
-pub fn all() -> Router<AppState> {
+/// Health, metrics and ops: served by every role.
+fn common() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/ops/payment", get(ops_payment))
+}
+
+/// Catalog and the customer's endpoints.
+fn order_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/dev/tokens", post(dev_token))
         .route("/v1/stores", get(list_stores))
         .route("/v1/stores/{store_id}/menu", get(store_menu))
@@ -27,15 +35,60 @@ pub fn all() -> Router<AppState> {
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel))
         .route("/v1/orders/{id}/confirm", post(confirm))
+}
+
+fn store_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/store/orders", get(store_orders))
         .route("/v1/store/orders/{id}/accept", post(accept))
         .route("/v1/store/orders/{id}/reject", post(reject))
         .route("/v1/store/orders/{id}/start-cooking", post(start_cooking))
         .route("/v1/store/orders/{id}/finish-cooking", post(finish_cooking))
+}
+
+fn rider_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/rider/deliveries", get(rider_board))
         .route("/v1/rider/deliveries/{id}/claim", post(claim))
         .route("/v1/rider/deliveries/{id}/pickup", post(pickup))
         .route("/v1/rider/deliveries/{id}/deliver", post(deliver))
+}
+
+pub fn for_role(role: ApiRole) -> Router<AppState> {
+    let r = common();
+    match role {
+        ApiRole::Order => r.merge(order_routes()),
+        ApiRole::Store => r.merge(store_routes()),
+        ApiRole::Rider => r.merge(rider_routes()),
+        ApiRole::All => r
+            .merge(order_routes())
+            .merge(store_routes())
+            .merge(rider_routes()),
+    }
+}
+
+/// Prometheus metrics of this process (empty when it exports none).
+pub async fn metrics(State(state): State<AppState>) -> String {
+    state
+        .config
+        .metrics
+        .as_ref()
+        .map(|m| m())
+        .unwrap_or_default()
+}
+
+/// The payment breaker (as the worker last published it) and this api's door.
+#[utoipa::path(get, path = "/v1/ops/payment",
+    responses((status = 200, description = "{\"breaker\": {state, calls, failures, ...}, \"door\": {state, retry_after_secs}}"), (status = 403)))]
+pub async fn ops_payment(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Ops)?;
+    let breaker = state.read_model.ops_status("payment_breaker").await?;
+    let (door, retry_after) = state.door.describe(std::time::Instant::now());
+    Ok(Json(json!({
+        "breaker": breaker.as_ref().map(|(b, _)| b.clone()),
+        "breaker_published_at": breaker.map(|(_, at)| at),
+        "door": {"state": door, "retry_after_secs": retry_after},
+    })))
 }
 
 pub async fn not_found() -> ApiError {

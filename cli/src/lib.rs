@@ -6,4 +6,5 @@
 
 pub mod config;
 pub mod devserver;
+pub mod reconcile;
 pub mod system;

@@ -3,8 +3,11 @@
 use anyhow::Context;
 use baedal::config::Common;
 use baedal::devserver;
-use baedal::system::{System, SystemConfig, TemporalSource, connect_temporal};
+use baedal::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource, connect_temporal};
+use baedal_activities::{PaymentBreaker, ServiceClient};
+use baedal_api::{ApiRole, MetricsRender};
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -25,12 +28,25 @@ struct Cli {
 enum Role {
     /// Everything in one process on the embedded defaults: Temporal dev server (SQLite in the
     /// data dir, Web UI), read model, payment, notification, worker and api with a demo catalog.
-    Dev,
+    /// `--no-*` leaves a part out, to run it as a process of its own.
+    Dev {
+        #[arg(long)]
+        no_worker: bool,
+        #[arg(long)]
+        no_api: bool,
+        #[arg(long)]
+        no_payment: bool,
+        #[arg(long)]
+        no_notify: bool,
+    },
     /// The HTTP api only (needs Temporal, the read model and the services running).
     Api {
         /// Serve POST /v1/dev/tokens (never in production).
         #[arg(long, env = "BAEDAL_DEV_TOKENS", default_value_t = false)]
         dev_tokens: bool,
+        /// Which endpoints to serve.
+        #[arg(long, env = "BAEDAL_API_ROLE", value_enum, default_value = "all")]
+        role: ApiRole,
     },
     /// The Temporal worker only (OrderWorkflow and its activities).
     Worker,
@@ -43,6 +59,9 @@ enum Role {
         #[arg(long)]
         seed_demo: bool,
     },
+    /// Compare the payment ledger with the read model; print every mismatch and exit non-zero
+    /// when there is one.
+    Reconcile,
 }
 
 async fn shutdown_signal() {
@@ -70,7 +89,38 @@ async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn dev(c: Common) -> anyhow::Result<()> {
+/// Install the Prometheus recorder; the returned closure renders `/metrics`.
+fn install_metrics() -> anyhow::Result<MetricsRender> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    Ok(Arc::new(move || handle.render()))
+}
+
+/// Serve `/metrics` on BAEDAL_METRICS_ADDR for processes without an api.
+fn spawn_metrics_server(c: &Common, render: MetricsRender) {
+    if let Some(addr) = c.metrics_addr.clone() {
+        tokio::spawn(async move {
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let render = render.clone();
+                    async move { render() }
+                }),
+            );
+            if let Err(e) = serve(&addr, "metrics", app).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
+}
+
+struct DevParts {
+    worker: bool,
+    api: bool,
+    payment: bool,
+    notify: bool,
+}
+
+async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Result<()> {
     let temporal = match &c.temporal_address {
         Some(address) => TemporalSource::Existing {
             address: address.clone(),
@@ -88,16 +138,39 @@ async fn dev(c: Common) -> anyhow::Result<()> {
         namespace: c.temporal_namespace.clone(),
         jwt_secret: c.jwt_secret.clone(),
         service_token: c.service_token.clone(),
-        apis: vec![(bind(&c.api_addr, "api").await?, c.timeouts())],
-        payment: bind(&c.payment_addr, "payment service").await?,
-        notify: bind(&c.notify_addr, "notification service").await?,
+        apis: if parts.api {
+            vec![ApiSpec {
+                listener: bind(&c.api_addr, "api").await?,
+                timeouts: c.timeouts(),
+                role: ApiRole::All,
+            }]
+        } else {
+            vec![]
+        },
+        payment: if parts.payment {
+            Endpoint::Serve(bind(&c.payment_addr, "payment service").await?)
+        } else {
+            Endpoint::External(c.payment_url())
+        },
+        notify: if parts.notify {
+            Endpoint::Serve(bind(&c.notify_addr, "notification service").await?)
+        } else {
+            Endpoint::External(c.notify_url())
+        },
+        worker: parts.worker,
+        breaker: c.breaker.settings()?,
         dev_mode: true,
+        metrics: Some(metrics),
     };
     let mut system = System::start(cfg).await?;
-    let api = &system.api_urls[0];
+    let api = system
+        .api_urls
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("http://{} (not in this process)", c.api_addr));
     println!();
     println!("  baedal is running (data in {})", c.data_dir.display());
-    println!("  api           {api}   (OpenAPI: {api}/openapi.json)");
+    println!("  api           {api}   (OpenAPI: {api}/openapi.json, metrics: {api}/metrics)");
     println!("  payment       {}", system.payment_url);
     println!("  notification  {}", system.notify_url);
     println!("  temporal      {}", system.temporal_address);
@@ -130,9 +203,23 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let c = cli.common;
+    let metrics = install_metrics()?;
     match cli.command {
-        Role::Dev => dev(c).await,
-        Role::Api { dev_tokens } => {
+        Role::Dev {
+            no_worker,
+            no_api,
+            no_payment,
+            no_notify,
+        } => {
+            let parts = DevParts {
+                worker: !no_worker,
+                api: !no_api,
+                payment: !no_payment,
+                notify: !no_notify,
+            };
+            dev(c, parts, metrics).await
+        }
+        Role::Api { dev_tokens, role } => {
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
             let temporal = connect_temporal(
                 &c.temporal_address(),
@@ -150,11 +237,14 @@ async fn main() -> anyhow::Result<()> {
                     payment_url: c.payment_url(),
                     notify_url: c.notify_url(),
                     token_ttl: Duration::from_secs(24 * 3600),
+                    role,
+                    metrics: Some(metrics),
                 },
             );
             serve(&c.api_addr, "api", baedal_api::router(state)).await
         }
         Role::Worker => {
+            spawn_metrics_server(&c, metrics);
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
             let temporal = connect_temporal(
                 &c.temporal_address(),
@@ -162,15 +252,32 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(60),
             )
             .await?;
-            let acts = baedal_activities::OrderActivities::new(
-                c.payment_url(),
-                c.notify_url(),
-                c.service_token.clone(),
-                read_model,
+            let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
+            let breaker = PaymentBreaker::new(payment.clone(), &c.breaker.settings()?);
+            let publisher = baedal_worker::spawn_breaker_publisher(
+                breaker.clone(),
+                read_model.clone(),
+                Duration::from_secs(1),
             );
-            baedal_worker::run(temporal, acts, Default::default(), shutdown_signal()).await
+            let notify = ServiceClient::new(c.notify_url(), c.service_token.clone());
+            let acts =
+                baedal_activities::OrderActivities::new(payment, notify, breaker, read_model);
+            let r = baedal_worker::run(temporal, acts, Default::default(), shutdown_signal()).await;
+            publisher.abort();
+            r
+        }
+        Role::Reconcile => {
+            let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+            let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
+            let report = baedal::reconcile::run(&payment, &read_model).await?;
+            print!("{report}");
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Role::Payment => {
+            spawn_metrics_server(&c, metrics);
             std::fs::create_dir_all(&c.data_dir)?;
             let url = format!("sqlite://{}", c.data_dir.join("payment.db").display());
             let state =
@@ -183,6 +290,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Role::Notify => {
+            spawn_metrics_server(&c, metrics);
             std::fs::create_dir_all(&c.data_dir)?;
             let url = format!("sqlite://{}", c.data_dir.join("notify.db").display());
             let state =

@@ -3,8 +3,8 @@
 
 use crate::devserver::DevServer;
 use anyhow::Context;
-use baedal_activities::OrderActivities;
-use baedal_api::{ApiConfig, AppState};
+use baedal_activities::{BreakerSettings, OrderActivities, PaymentBreaker, ServiceClient};
+use baedal_api::{ApiConfig, ApiRole, AppState, MetricsRender};
 use baedal_domain::Timeouts;
 use baedal_notification::NotifyState;
 use baedal_payment::PaymentState;
@@ -55,7 +55,30 @@ pub enum TemporalSource {
     Existing { address: String },
 }
 
-/// Everything needed to run all roles in one process.
+/// A service this process serves on a listener, or one that runs elsewhere.
+pub enum Endpoint {
+    Serve(TcpListener),
+    External(String),
+}
+
+impl Endpoint {
+    fn url(&self) -> anyhow::Result<String> {
+        Ok(match self {
+            Endpoint::Serve(l) => format!("http://{}", l.local_addr()?),
+            Endpoint::External(u) => u.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// One api this process serves.
+pub struct ApiSpec {
+    pub listener: TcpListener,
+    /// Timer durations the orders it places run with.
+    pub timeouts: Timeouts,
+    pub role: ApiRole,
+}
+
+/// Everything needed to run baedal's parts in one process (all of them for `baedal dev`).
 pub struct SystemConfig {
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -63,11 +86,14 @@ pub struct SystemConfig {
     pub namespace: String,
     pub jwt_secret: String,
     pub service_token: String,
-    /// One api per listener, each placing orders with its own timer durations.
-    pub apis: Vec<(TcpListener, Timeouts)>,
-    pub payment: TcpListener,
-    pub notify: TcpListener,
+    pub apis: Vec<ApiSpec>,
+    pub payment: Endpoint,
+    pub notify: Endpoint,
+    /// Run the worker in this process.
+    pub worker: bool,
+    pub breaker: BreakerSettings,
     pub dev_mode: bool,
+    pub metrics: Option<MetricsRender>,
 }
 
 /// A running system.
@@ -145,46 +171,68 @@ impl System {
             .with_context(|| format!("opening the read model at {}", cfg.database_url))?;
         read_model.seed_demo_catalog().await?;
 
-        let payment_url = format!("http://{}", cfg.payment.local_addr()?);
-        let notify_url = format!("http://{}", cfg.notify.local_addr()?);
+        let payment_url = cfg.payment.url()?;
+        let notify_url = cfg.notify.url()?;
         let db = |name: &str| format!("sqlite://{}", cfg.data_dir.join(name).display());
 
-        let payment =
-            PaymentState::open(&db("payment.db"), &cfg.service_token, &cfg.jwt_secret).await?;
-        tasks.spawn(serve(
-            cfg.payment,
-            baedal_payment::router(payment),
-            stopped(&stop_rx),
-        ));
-        let notify =
-            NotifyState::open(&db("notify.db"), &cfg.service_token, &cfg.jwt_secret).await?;
-        tasks.spawn(serve(
-            cfg.notify,
-            baedal_notification::router(notify),
-            stopped(&stop_rx),
-        ));
+        if let Endpoint::Serve(listener) = cfg.payment {
+            let payment =
+                PaymentState::open(&db("payment.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+            tasks.spawn(serve(
+                listener,
+                baedal_payment::router(payment),
+                stopped(&stop_rx),
+            ));
+        }
+        if let Endpoint::Serve(listener) = cfg.notify {
+            let notify =
+                NotifyState::open(&db("notify.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+            tasks.spawn(serve(
+                listener,
+                baedal_notification::router(notify),
+                stopped(&stop_rx),
+            ));
+        }
 
-        let activities = OrderActivities::new(
-            payment_url.clone(),
-            notify_url.clone(),
-            cfg.service_token.clone(),
-            read_model.clone(),
-        );
-        let worker_client = temporal.clone();
-        let worker_stop = stopped(&stop_rx);
-        // The SDK's worker future is not Send: give it a thread of its own.
-        let worker = tokio::task::spawn_blocking(move || {
-            tokio::runtime::Handle::current().block_on(baedal_worker::run(
-                worker_client,
-                activities,
-                Default::default(),
-                worker_stop,
-            ))
-        });
-        tasks.spawn(async move { worker.await? });
+        if cfg.worker {
+            let payment_client = ServiceClient::new(payment_url.clone(), cfg.service_token.clone());
+            let breaker = PaymentBreaker::new(payment_client.clone(), &cfg.breaker);
+            let publisher = baedal_worker::spawn_breaker_publisher(
+                breaker.clone(),
+                read_model.clone(),
+                Duration::from_secs(1),
+            );
+            let activities = OrderActivities::new(
+                payment_client,
+                ServiceClient::new(notify_url.clone(), cfg.service_token.clone()),
+                breaker,
+                read_model.clone(),
+            );
+            let worker_client = temporal.clone();
+            let worker_stop = stopped(&stop_rx);
+            // The SDK's worker future is not Send: give it a thread of its own.
+            let worker = tokio::task::spawn_blocking(move || {
+                tokio::runtime::Handle::current().block_on(baedal_worker::run(
+                    worker_client,
+                    activities,
+                    Default::default(),
+                    worker_stop,
+                ))
+            });
+            tasks.spawn(async move {
+                let r = worker.await?;
+                publisher.abort();
+                r
+            });
+        }
 
         let mut api_urls = Vec::new();
-        for (listener, timeouts) in cfg.apis {
+        for ApiSpec {
+            listener,
+            timeouts,
+            role,
+        } in cfg.apis
+        {
             api_urls.push(format!("http://{}", listener.local_addr()?));
             let state = AppState::new(
                 read_model.clone(),
@@ -196,6 +244,8 @@ impl System {
                     payment_url: payment_url.clone(),
                     notify_url: notify_url.clone(),
                     token_ttl: Duration::from_secs(24 * 3600),
+                    role,
+                    metrics: cfg.metrics.clone(),
                 },
             );
             tasks.spawn(serve(

@@ -1,49 +1,107 @@
-//! Payment unreachable past the charge budget: the order is not established, the customer is
-//! told to pay a little later (503 + Retry-After), and nothing stays charged. A binary of its own
+//! Payment down: the breaker opens, the api sheds new orders at the door with 503 +
+//! Retry-After without starting workflows, no unpaid order appears, nothing stays charged, and
+//! once payment is back a probe gets through and orders succeed again. A binary of its own
 //! because it switches the shared payment service off.
 
 mod common;
 
-use common::{system, unique};
+use common::{BREAKER, system, unique};
 use reqwest::StatusCode;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use temporalio_client::WorkflowCountOptions;
 
+async fn workflows_with_id(order_id: &str, extra: &str) -> usize {
+    let client = system().temporal().await;
+    client
+        .count_workflows(
+            format!("WorkflowId = '{order_id}'{extra}"),
+            WorkflowCountOptions::default(),
+        )
+        .await
+        .unwrap()
+        .count()
+}
+
 #[tokio::test]
-async fn unavailable_payment_is_503_with_retry_after_and_no_order() {
+async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;
+    let ops = s.token("ops", "ops-1", None).await;
     s.set_payment_faults(json!({"unavailable": true})).await;
+
+    // The first order spends retries until the breaker (min 3 calls) opens under it.
     let key = unique("key");
     let r = s
         .place_on(&s.api, &cust, &key, s.order_body(1, "tok_ok"))
         .await;
-    s.set_payment_faults(json!({"unavailable": false})).await;
-
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     assert_eq!(r.code(), "payment_unavailable");
     let retry: u64 = r.retry_after.expect("Retry-After header").parse().unwrap();
-    assert!(retry > 0);
+    assert!(
+        (1..=BREAKER.open_for.as_secs()).contains(&retry),
+        "Retry-After {retry} is the time until the breaker half-opens"
+    );
+
+    // From now on the door answers without starting a workflow.
+    let shed_key = unique("key");
+    let shed = s
+        .place_on(&s.api, &cust, &shed_key, s.order_body(1, "tok_ok"))
+        .await;
+    assert_eq!(shed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.code(), "payment_unavailable");
+    assert!(shed.retry_after.is_some());
+    let shed_id = baedal_api::order_id_for(&customer_id, &shed_key);
+    assert_eq!(
+        workflows_with_id(&shed_id, "").await,
+        0,
+        "no workflow for a shed order"
+    );
+
+    // Ops see the open breaker and the shedding door.
+    let mut status = json!(null);
+    for _ in 0..30 {
+        status = s.get(&ops, "/v1/ops/payment").await.body;
+        if status["breaker"]["state"] == "open" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status["breaker"]["state"], "open", "{status}");
+    assert_eq!(status["door"]["state"], "shedding");
+    let customer_view = s.get(&cust, "/v1/ops/payment").await;
+    assert_eq!(customer_view.status, StatusCode::FORBIDDEN);
+
+    // No unpaid order anywhere.
     assert_eq!(s.get(&cust, "/v1/orders").await.body["orders"], json!([]));
 
-    // The failed attempt's workflow makes sure nothing stays charged, then closes.
+    // Payment comes back; after Retry-After a probe goes through and orders succeed again.
+    s.set_payment_faults(json!({"unavailable": false})).await;
+    let deadline = Instant::now() + Duration::from_secs(retry + BREAKER.open_for.as_secs() + 10);
+    let placed = loop {
+        let r = s
+            .place_on(&s.api, &cust, &unique("key"), s.order_body(1, "tok_ok"))
+            .await;
+        if r.status == StatusCode::CREATED {
+            break r;
+        }
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+        assert!(Instant::now() < deadline, "orders did not resume");
+        let wait: u64 = r.retry_after.unwrap().parse().unwrap();
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    };
+    assert_eq!(placed.body["status"], "placed");
+
+    // The failed attempt's workflow voided whatever might have been charged, then closed.
     let order_id = baedal_api::order_id_for(&customer_id, &key);
-    let client = s.temporal().await;
     let mut closed = 0;
     for _ in 0..100 {
-        closed = client
-            .count_workflows(
-                format!(
-                    "WorkflowId = '{order_id}' AND ExecutionStatus = 'Completed' \
-                     AND OrderStatus = 'payment_failed'"
-                ),
-                WorkflowCountOptions::default(),
-            )
-            .await
-            .unwrap()
-            .count();
+        closed = workflows_with_id(
+            &order_id,
+            " AND ExecutionStatus = 'Completed' AND OrderStatus = 'payment_failed'",
+        )
+        .await;
         if closed == 1 {
             break;
         }
@@ -54,10 +112,10 @@ async fn unavailable_payment_is_503_with_retry_after_and_no_order() {
         "the unestablished order's workflow closes once payment is back"
     );
     assert_eq!(s.count(&order_id, "charge", "succeeded").await, 0);
-
-    // Payment is back: a new attempt (new key) goes through.
-    let ok = s
-        .place_on(&s.api, &cust, &unique("key"), s.order_body(1, "tok_ok"))
-        .await;
-    assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.body);
+    let mine = s.get(&cust, "/v1/orders").await.body;
+    assert_eq!(
+        mine["orders"].as_array().unwrap().len(),
+        1,
+        "only the paid order exists"
+    );
 }

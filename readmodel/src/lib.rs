@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod db;
+mod ops;
 mod orders;
 
 pub use catalog::{MenuItem, Rider, Store};

@@ -53,3 +53,28 @@ pub async fn run(
     tracing::info!("worker stopped");
     Ok(())
 }
+
+/// Publish the payment breaker's state to the read model every `every`, so the api can show it
+/// at `/v1/ops/payment` whichever process it runs in. Runs until aborted.
+pub fn spawn_breaker_publisher(
+    breaker: baedal_activities::PaymentBreaker,
+    read_model: baedal_readmodel::ReadModel,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let snap = breaker.snapshot().await;
+            let body = serde_json::to_value(&snap).expect("snapshot serializes");
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            if let Err(e) = read_model
+                .put_ops_status("payment_breaker", &body, &now)
+                .await
+            {
+                tracing::warn!(error = %e, "could not publish the breaker state");
+            }
+        }
+    })
+}

@@ -9,7 +9,9 @@
 
 use crate::notify::{self, ESCALATION_SEQ_BASE};
 use crate::options;
-use baedal_activities::{ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, RefundInput};
+use baedal_activities::{
+    ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, RefundInput, breaker,
+};
 use baedal_domain::{
     Actor, Command, HistoryEntry, OrderInput, OrderStatus, OrderView, PaymentInfo, Pickup,
     PlaceFailure, PlaceOutcome, Refusal, decide,
@@ -20,7 +22,9 @@ use std::time::{Duration, SystemTime};
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::{join, select};
-use temporalio_sdk::{CancellableFuture, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{
+    ActivityExecutionError, CancellableFuture, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -370,6 +374,20 @@ impl OrderWorkflow {
     }
 }
 
+/// When to ask the customer to come back: the breaker's time until it half-opens when it is
+/// open (carried in the failure message, so replay reads the same value), else a short default.
+fn retry_after(e: &ActivityExecutionError) -> u64 {
+    const DEFAULT_SECS: u64 = 5;
+    let mut failure = e.failure();
+    while let Some(f) = failure {
+        if let Some(secs) = breaker::retry_after_from_message(&f.message) {
+            return secs.max(1);
+        }
+        failure = f.cause.as_deref();
+    }
+    DEFAULT_SECS
+}
+
 fn rider(req: &CommandRequest) -> String {
     req.actor.id.clone()
 }
@@ -430,14 +448,18 @@ impl OrderWorkflow {
                     retry_after_secs: None,
                 });
             }),
-            Err(_) => ctx.state_mut(|s| {
-                s.status = OrderStatus::PaymentFailed;
-                s.stage = Stage::NotEstablished(PlaceFailure {
-                    code: "payment_unavailable".into(),
-                    message: "payment is unavailable right now: please pay a little later".into(),
-                    retry_after_secs: Some(30),
-                });
-            }),
+            Err(e) => {
+                let retry_after = retry_after(&e);
+                ctx.state_mut(|s| {
+                    s.status = OrderStatus::PaymentFailed;
+                    s.stage = Stage::NotEstablished(PlaceFailure {
+                        code: "payment_unavailable".into(),
+                        message: "payment is unavailable right now: please pay a little later"
+                            .into(),
+                        retry_after_secs: Some(retry_after),
+                    });
+                })
+            }
         }
 
         if ctx.state(|s| s.stage != Stage::Established) {

@@ -8,7 +8,9 @@
 
 #![allow(dead_code)]
 
-use baedal::system::{System, SystemConfig, TemporalSource, connect_temporal};
+use baedal::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource, connect_temporal};
+use baedal_activities::BreakerSettings;
+use baedal_api::ApiRole;
 use baedal_domain::Timeouts;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,6 +26,16 @@ pub const FAST: Timeouts = Timeouts {
     rider_claim_ms: 2_000,
     auto_confirm_ms: 2_000,
 };
+
+/// The tests' breaker: opens after 3 failures, half-opens after 3 s.
+pub static BREAKER: std::sync::LazyLock<BreakerSettings> =
+    std::sync::LazyLock::new(|| BreakerSettings {
+        window: Duration::from_secs(30),
+        min_calls: 3,
+        open_for: Duration::from_secs(3),
+        half_open_calls: 1,
+        ..Default::default()
+    });
 
 pub struct TestSystem {
     pub api: String,
@@ -75,19 +87,27 @@ pub fn system() -> &'static TestSystem {
                     jwt_secret: JWT_SECRET.into(),
                     service_token: SERVICE_TOKEN.into(),
                     apis: vec![
-                        (
-                            listen().await,
-                            Timeouts {
+                        ApiSpec {
+                            listener: listen().await,
+                            timeouts: Timeouts {
                                 store_accept_ms: 600_000,
                                 rider_claim_ms: 600_000,
                                 auto_confirm_ms: 1_800_000,
                             },
-                        ),
-                        (listen().await, FAST),
+                            role: ApiRole::All,
+                        },
+                        ApiSpec {
+                            listener: listen().await,
+                            timeouts: FAST,
+                            role: ApiRole::All,
+                        },
                     ],
-                    payment: listen().await,
-                    notify: listen().await,
+                    payment: Endpoint::Serve(listen().await),
+                    notify: Endpoint::Serve(listen().await),
+                    worker: true,
+                    breaker: BREAKER.clone(),
                     dev_mode: true,
+                    metrics: None,
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");
                 tx.send(TestSystem {

@@ -1,0 +1,289 @@
+//! The circuit breaker around charges (tower-resilience's resilience4j-style breaker).
+//!
+//! When payment is overloaded or down, charging on is pointless and makes it worse: after enough
+//! failures or slow calls in the window the breaker opens, every charge fails at once with a
+//! non-retryable error carrying the time until it half-opens, and the customer is asked to pay a
+//! little later. Declines are answers, not failures: they never trip it. Half-open lets a few
+//! probe charges through; their outcome closes or re-opens it.
+
+use crate::io::{self, CallError, ServiceClient};
+use crate::{ChargeInput, ChargeOutcome};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::ActivityError;
+use tower::{Service, ServiceExt};
+use tower_resilience_circuitbreaker::{
+    CircuitBreaker, CircuitBreakerError, CircuitBreakerHandle, CircuitBreakerLayer, CircuitState,
+    DefaultClassifier, SlidingWindowType,
+};
+
+/// Error type name of the activity failure for an open breaker (non-retryable).
+pub const BREAKER_OPEN: &str = "PaymentBreakerOpen";
+
+/// Breaker settings (each a `BAEDAL_BREAKER_*` setting of the binary).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerSettings {
+    /// How far back the sliding window remembers calls.
+    pub window: Duration,
+    /// Calls needed in the window before rates are judged.
+    pub min_calls: usize,
+    /// Failure rate (0..1] at which it opens.
+    pub failure_rate: f64,
+    /// A call slower than this counts as slow.
+    pub slow_call: Duration,
+    /// Slow-call rate (0..1] at which it opens.
+    pub slow_rate: f64,
+    /// How long it stays open before half-opening.
+    pub open_for: Duration,
+    /// Probe calls let through while half-open.
+    pub half_open_calls: usize,
+}
+
+impl Default for BreakerSettings {
+    /// For a few charges a second: judge the last 30 s once 5 calls are in, open at half of
+    /// them failing or 80% slower than 2 s (the charge budget is 5 s), stay open 10 s, probe
+    /// with 2.
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(30),
+            min_calls: 5,
+            failure_rate: 0.5,
+            slow_call: Duration::from_secs(2),
+            slow_rate: 0.8,
+            open_for: Duration::from_secs(10),
+            half_open_calls: 2,
+        }
+    }
+}
+
+/// Why a guarded charge did not get an answer from the PSP.
+#[derive(Debug, thiserror::Error)]
+pub enum ChargeError {
+    #[error("payment_breaker_open: payment is failing; retry_after={retry_after_secs}s")]
+    Open { retry_after_secs: u64 },
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+impl ChargeError {
+    /// Transient call errors are retried by Temporal within the charge budget; an open breaker
+    /// is not (retrying would only wait out the budget the customer is waiting on).
+    pub fn into_activity_error(self) -> ActivityError {
+        match self {
+            ChargeError::Open { .. } => ActivityError::application(
+                ApplicationFailure::builder(self.to_string())
+                    .type_name(BREAKER_OPEN.to_owned())
+                    .non_retryable(true)
+                    .build(),
+            ),
+            ChargeError::Call(e) => e.into(),
+        }
+    }
+}
+
+/// Parse the `retry_after=<n>s` an open-breaker failure message carries.
+pub fn retry_after_from_message(message: &str) -> Option<u64> {
+    let rest = message.split("retry_after=").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The charge call as a tower service, so the breaker layer can wrap it.
+#[derive(Clone)]
+struct ChargeService(ServiceClient);
+
+impl Service<ChargeInput> for ChargeService {
+    type Response = ChargeOutcome;
+    type Error = CallError;
+    type Future = BoxFuture<'static, Result<ChargeOutcome, CallError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, input: ChargeInput) -> Self::Future {
+        let client = self.0.clone();
+        Box::pin(async move { io::charge(&client, &input).await })
+    }
+}
+
+/// What ops see of the breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerSnapshot {
+    /// `closed`, `open` or `half_open`.
+    pub state: String,
+    pub calls: usize,
+    pub failures: usize,
+    pub slow_calls: usize,
+    pub failure_rate: f64,
+    pub slow_call_rate: f64,
+    /// Seconds until an open breaker half-opens (0 unless open).
+    pub retry_after_secs: u64,
+    pub seconds_in_state: u64,
+}
+
+/// The breaker-guarded payment client. Clones share one circuit.
+#[derive(Clone)]
+pub struct PaymentBreaker {
+    svc: CircuitBreaker<ChargeService, DefaultClassifier>,
+    handle: CircuitBreakerHandle,
+    open_for: Duration,
+}
+
+fn state_name(s: CircuitState) -> &'static str {
+    match s {
+        CircuitState::Closed => "closed",
+        CircuitState::Open => "open",
+        CircuitState::HalfOpen => "half_open",
+    }
+}
+
+impl PaymentBreaker {
+    pub fn new(payment: ServiceClient, s: &BreakerSettings) -> Self {
+        let (layer, handle) = CircuitBreakerLayer::builder()
+            .name("payment")
+            // Time-based: a count-based window would wait for the whole window to fill before
+            // judging, however many calls `min_calls` asks for.
+            .sliding_window_type(SlidingWindowType::TimeBased)
+            .sliding_window_duration(s.window.max(Duration::from_secs(1)))
+            .minimum_number_of_calls(s.min_calls.max(1))
+            .failure_rate_threshold(s.failure_rate)
+            .slow_call_duration_threshold(s.slow_call)
+            .slow_call_rate_threshold(s.slow_rate)
+            .wait_duration_in_open(s.open_for)
+            .permitted_calls_in_half_open(s.half_open_calls.max(1))
+            .on_state_transition(|from, to| {
+                let (from, to) = (state_name(from), state_name(to));
+                if to == "open" {
+                    tracing::warn!(
+                        from,
+                        to,
+                        "payment breaker opened: too many failed or slow charges"
+                    );
+                } else {
+                    tracing::warn!(from, to, "payment breaker changed state");
+                }
+                metrics::counter!("baedal_payment_breaker_transitions_total", "to" => to)
+                    .increment(1);
+            })
+            .build_with_handle()
+            .expect("breaker settings validated by the caller");
+        Self {
+            svc: layer.layer_fn(ChargeService(payment)),
+            handle,
+            open_for: s.open_for,
+        }
+    }
+
+    /// Charge through the breaker.
+    pub async fn charge(&self, input: ChargeInput) -> Result<ChargeOutcome, ChargeError> {
+        let mut svc = self.svc.clone();
+        let ready = svc.ready().await;
+        let result = match ready {
+            Ok(svc) => svc.call(input).await,
+            Err(e) => Err(e),
+        };
+        let outcome = match result {
+            Ok(o) => Ok(o),
+            Err(CircuitBreakerError::Inner(e)) => Err(ChargeError::Call(e)),
+            Err(CircuitBreakerError::OpenCircuit) => {
+                metrics::counter!("baedal_payment_breaker_rejections_total").increment(1);
+                Err(ChargeError::Open {
+                    retry_after_secs: self.snapshot().await.retry_after_secs.max(1),
+                })
+            }
+        };
+        let label = match &outcome {
+            Ok(ChargeOutcome::Approved { .. }) => "approved",
+            Ok(ChargeOutcome::Declined { .. }) => "declined",
+            Err(ChargeError::Open { .. }) => "breaker_open",
+            Err(ChargeError::Call(_)) => "error",
+        };
+        metrics::counter!("baedal_payment_charges_total", "outcome" => label).increment(1);
+        outcome
+    }
+
+    pub async fn snapshot(&self) -> BreakerSnapshot {
+        let m = self.handle.metrics().await;
+        let retry_after_secs = match m.state {
+            CircuitState::Open => self
+                .open_for
+                .saturating_sub(m.time_since_state_change)
+                .as_secs_f64()
+                .ceil() as u64,
+            _ => 0,
+        };
+        metrics::gauge!("baedal_payment_breaker_state").set(match m.state {
+            CircuitState::Closed => 0.0,
+            CircuitState::Open => 1.0,
+            CircuitState::HalfOpen => 2.0,
+        });
+        BreakerSnapshot {
+            state: state_name(m.state).to_owned(),
+            calls: m.total_calls,
+            failures: m.failure_count,
+            slow_calls: m.slow_call_count,
+            failure_rate: m.failure_rate,
+            slow_call_rate: m.slow_call_rate,
+            retry_after_secs,
+            seconds_in_state: m.time_since_state_change.as_secs(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_survives_the_failure_message() {
+        let e = ChargeError::Open {
+            retry_after_secs: 7,
+        };
+        assert_eq!(retry_after_from_message(&e.to_string()), Some(7));
+        assert_eq!(
+            retry_after_from_message("Activity failed: payment_breaker_open: x; retry_after=12s"),
+            Some(12)
+        );
+        assert_eq!(retry_after_from_message("connection refused"), None);
+    }
+
+    /// A payment service that refuses connections: the breaker opens after `min_calls`
+    /// failures and then fails fast without calling it.
+    #[tokio::test]
+    async fn opens_after_min_calls_failures_and_then_fails_fast() {
+        crate::install_crypto_provider();
+        // Port 9 (discard) on loopback: nothing listens, connections are refused at once.
+        let client = ServiceClient::new("http://127.0.0.1:9", "t");
+        let settings = BreakerSettings {
+            min_calls: 3,
+            open_for: Duration::from_secs(30),
+            ..Default::default()
+        };
+        let breaker = PaymentBreaker::new(client, &settings);
+        let input = ChargeInput {
+            order_id: "ord_x".into(),
+            amount: 1000,
+            card_token: "tok_ok".into(),
+        };
+        for _ in 0..3 {
+            assert!(matches!(
+                breaker.charge(input.clone()).await,
+                Err(ChargeError::Call(_))
+            ));
+        }
+        let snap = breaker.snapshot().await;
+        assert_eq!(snap.state, "open");
+        match breaker.charge(input).await {
+            Err(ChargeError::Open { retry_after_secs }) => {
+                assert!((1..=30).contains(&retry_after_secs))
+            }
+            other => panic!("expected an open breaker, got {other:?}"),
+        }
+    }
+}
