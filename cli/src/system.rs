@@ -269,12 +269,24 @@ impl System {
         })
     }
 
-    /// Wait until a part fails (an error) or all stop.
+    /// Wait until a part fails (an error) or stops, including the dev server; never returns
+    /// while everything runs.
     pub async fn wait_for_failure(&mut self) -> anyhow::Result<()> {
-        while let Some(r) = self.tasks.join_next().await {
-            r??;
+        loop {
+            tokio::select! {
+                Some(r) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    r??;
+                    anyhow::bail!("a part of baedal stopped");
+                }
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if let Some(d) = self.devserver.as_mut()
+                        && let Some(status) = d.exited()
+                    {
+                        anyhow::bail!("the Temporal dev server exited ({status})");
+                    }
+                }
+            }
         }
-        Ok(())
     }
 
     /// Stop everything: api and services stop accepting, the worker drains, then the dev

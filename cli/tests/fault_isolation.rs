@@ -1,0 +1,195 @@
+//! Fault isolation with the parts as separate processes: orders are taken and paid while the
+//! store api is down, and reach its board when it returns; with the notification service down
+//! orders still flow, and their notifications arrive, once each, when it is back.
+
+mod procs;
+
+use procs::{Cluster, Part, SERVICE_TOKEN, token};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+async fn post(
+    base: &str,
+    tok: &str,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(tok)
+        .timeout(Duration::from_secs(30));
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(base: &str, tok: &str, path: &str) -> (StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn order_body() -> Value {
+    json!({
+        "store_id": "st_3",
+        "items": [{"menu_item_id": "mi_3_1", "quantity": 1}],
+        "delivery": {"address": "서울 마포구 양화로 1", "region": "mapo", "lat": 37.556, "lon": 126.923},
+        "payment": {"card_token": "tok_ok"}
+    })
+}
+
+async fn inbox(notify: &str, order_id: &str) -> Vec<Value> {
+    let r = reqwest::Client::new()
+        .get(format!("{notify}/v1/notifications?order_id={order_id}"))
+        .bearer_auth(SERVICE_TOKEN)
+        .send()
+        .await;
+    match r {
+        Ok(r) if r.status().is_success() => {
+            let v: Value = r.json().await.unwrap();
+            v["notifications"].as_array().cloned().unwrap_or_default()
+        }
+        _ => vec![],
+    }
+}
+
+#[tokio::test]
+async fn orders_flow_while_store_api_and_notifications_are_down() {
+    baedal_activities::install_crypto_provider();
+    let mut c = Cluster::new("isolation");
+    let (code, out) = c.run(&["migrate", "--seed-demo"]);
+    assert_eq!(code, 0, "{out}");
+    for p in [
+        Part::Temporal,
+        Part::Payment,
+        Part::Notify,
+        Part::Worker,
+        Part::OrderApi,
+        Part::StoreApi,
+        Part::RiderApi,
+    ] {
+        c.start(p);
+    }
+    for url in [
+        &c.order_api,
+        &c.store_api,
+        &c.rider_api,
+        &c.payment,
+        &c.notify,
+    ] {
+        c.wait_healthy(url, 90).await;
+    }
+    let cust = token(&c.order_api, "customer", "iso-cust", None).await;
+    let owner = token(&c.order_api, "store_owner", "iso-owner", Some("st_3")).await;
+
+    // The store api goes down; customers keep ordering and paying.
+    c.kill(Part::StoreApi);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (s, o) = post(
+            &c.order_api,
+            &cust,
+            "/v1/orders",
+            Some(order_body()),
+            Some(&format!("iso-{n}")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+        assert_eq!(o["payment"]["status"], "succeeded");
+        ids.push(o["id"].as_str().unwrap().to_owned());
+    }
+    // The order api does not serve store endpoints: that is the store api's job.
+    let (s, _) = get(&c.order_api, &owner, "/v1/store/orders").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The store api returns and finds the orders on its board.
+    c.start(Part::StoreApi);
+    c.wait_healthy(&c.store_api, 60).await;
+    let (s, board) = get(&c.store_api, &owner, "/v1/store/orders?status=placed").await;
+    assert_eq!(s, StatusCode::OK);
+    for id in &ids {
+        assert!(
+            board.to_string().contains(id.as_str()),
+            "{id} missing from {board}"
+        );
+    }
+
+    // The notification service goes down; an order still goes all the way.
+    c.kill(Part::Notify);
+    let id = ids[0].clone();
+    let rider = token(&c.order_api, "rider", "iso-rider", None).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let (s, b) = post(
+            &c.store_api,
+            &owner,
+            &format!("/v1/store/orders/{id}/{step}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{step}: {b}");
+    }
+    for step in ["claim", "pickup", "deliver"] {
+        let (s, b) = post(
+            &c.rider_api,
+            &rider,
+            &format!("/v1/rider/deliveries/{id}/{step}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{step}: {b}");
+    }
+    let (s, b) = post(
+        &c.order_api,
+        &cust,
+        &format!("/v1/orders/{id}/confirm"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "completed");
+
+    // It comes back: all eight notifications arrive, each once.
+    c.start(Part::Notify);
+    c.wait_healthy(&c.notify, 60).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let seqs = loop {
+        let notes = inbox(&c.notify, &id).await;
+        let mut seqs: Vec<(String, u64)> = notes
+            .iter()
+            .map(|n| {
+                (
+                    n["recipient"].as_str().unwrap().to_owned(),
+                    n["seq"].as_u64().unwrap(),
+                )
+            })
+            .filter(|(r, _)| r == "customer:iso-cust")
+            .collect();
+        seqs.sort();
+        if seqs.len() >= 8 || Instant::now() > deadline {
+            break seqs;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let just_seqs: Vec<u64> = seqs.iter().map(|(_, s)| *s).collect();
+    assert_eq!(
+        just_seqs,
+        (1..=8).collect::<Vec<_>>(),
+        "each notification once, none lost"
+    );
+}

@@ -1,0 +1,258 @@
+//! Harness for tests that run baedal's parts as separate `baedal` processes on one data dir,
+//! the way a deployment runs them, so a test can stop or SIGKILL one part and start it again.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SERVICE_TOKEN: &str = "proc-service-token";
+pub const JWT_SECRET: &str = "proc-jwt-secret";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The parts a test can run, each a `baedal` process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// `baedal dev` with only the Temporal dev server (and the read-model migrations).
+    Temporal,
+    Payment,
+    Notify,
+    Worker,
+    Api,
+    OrderApi,
+    StoreApi,
+    RiderApi,
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    env: Vec<(String, String)>,
+    pub api: String,
+    pub order_api: String,
+    pub store_api: String,
+    pub rider_api: String,
+    pub payment: String,
+    pub notify: String,
+    ports: HashMap<Part, u16>,
+    procs: HashMap<Part, Child>,
+}
+
+impl Cluster {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "baedal-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ports = HashMap::new();
+        for p in [
+            Part::Payment,
+            Part::Notify,
+            Part::Api,
+            Part::OrderApi,
+            Part::StoreApi,
+            Part::RiderApi,
+        ] {
+            ports.insert(p, free_port());
+        }
+        let temporal_port = free_port();
+        let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
+        let env = vec![
+            ("BAEDAL_DATA_DIR", dir.display().to_string()),
+            ("BAEDAL_TEMPORAL_PORT", temporal_port.to_string()),
+            ("BAEDAL_TEMPORAL_UI_PORT", free_port().to_string()),
+            ("BAEDAL_TEMPORAL_CLI", cli.display().to_string()),
+            (
+                "BAEDAL_PAYMENT_ADDR",
+                format!("127.0.0.1:{}", ports[&Part::Payment]),
+            ),
+            (
+                "BAEDAL_NOTIFY_ADDR",
+                format!("127.0.0.1:{}", ports[&Part::Notify]),
+            ),
+            ("BAEDAL_JWT_SECRET", JWT_SECRET.to_owned()),
+            ("BAEDAL_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+            ("BAEDAL_BREAKER_OPEN_FOR", "2s".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let url = |p: Part| format!("http://127.0.0.1:{}", ports[&p]);
+        Self {
+            api: url(Part::Api),
+            order_api: url(Part::OrderApi),
+            store_api: url(Part::StoreApi),
+            rider_api: url(Part::RiderApi),
+            payment: url(Part::Payment),
+            notify: url(Part::Notify),
+            dir,
+            env,
+            ports,
+            procs: HashMap::new(),
+        }
+    }
+
+    fn command(&self, part: Part) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baedal"));
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let api = |cmd: &mut Command, port: u16, role: &str| {
+            cmd.env("BAEDAL_API_ADDR", format!("127.0.0.1:{port}"))
+                .args(["api", "--dev-tokens", "--role", role]);
+        };
+        match part {
+            Part::Temporal => {
+                cmd.args([
+                    "dev",
+                    "--no-worker",
+                    "--no-api",
+                    "--no-payment",
+                    "--no-notify",
+                ]);
+            }
+            Part::Payment => {
+                cmd.arg("payment");
+            }
+            Part::Notify => {
+                cmd.arg("notify");
+            }
+            Part::Worker => {
+                cmd.arg("worker");
+            }
+            Part::Api => api(&mut cmd, self.ports[&Part::Api], "all"),
+            Part::OrderApi => api(&mut cmd, self.ports[&Part::OrderApi], "order"),
+            Part::StoreApi => api(&mut cmd, self.ports[&Part::StoreApi], "store"),
+            Part::RiderApi => api(&mut cmd, self.ports[&Part::RiderApi], "rider"),
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{part:?}.log").to_lowercase()))
+            .unwrap();
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        cmd
+    }
+
+    /// Start `part` (no-op when it is running).
+    pub fn start(&mut self, part: Part) {
+        if self.running(part) {
+            return;
+        }
+        let child = self.command(part).spawn().expect("spawn baedal");
+        self.procs.insert(part, child);
+    }
+
+    pub fn running(&mut self, part: Part) -> bool {
+        match self.procs.get_mut(&part) {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    /// SIGKILL `part`: no shutdown, no draining.
+    pub fn kill(&mut self, part: Part) {
+        if let Some(mut c) = self.procs.remove(&part) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM `part` and wait for it to exit.
+    pub fn stop(&mut self, part: Part) {
+        if let Some(mut c) = self.procs.remove(&part) {
+            // SAFETY: signalling our own child.
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restart parts that exited on their own (a supervisor, as Kubernetes would be).
+    pub fn supervise(&mut self) {
+        let parts: Vec<Part> = self.procs.keys().copied().collect();
+        for p in parts {
+            if !self.running(p) {
+                self.procs.remove(&p);
+                self.start(p);
+            }
+        }
+    }
+
+    /// Wait until `url`/healthz answers.
+    pub async fn wait_healthy(&self, url: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let ok = reqwest::Client::new()
+                .get(format!("{url}/healthz"))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} not healthy after {secs}s; logs in {}",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Run `baedal <args>` to completion; (exit code, stdout).
+    pub fn run(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_baedal"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(args)
+            .output()
+            .expect("run baedal");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let parts: Vec<Part> = self.procs.keys().copied().collect();
+        for p in parts {
+            self.kill(p);
+        }
+    }
+}
+
+/// A dev token from `api`.
+pub async fn token(api: &str, role: &str, sub: &str, store: Option<&str>) -> String {
+    let mut body = serde_json::json!({"role": role, "sub": sub});
+    if let Some(s) = store {
+        body["store_id"] = serde_json::json!(s);
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{api}/v1/dev/tokens"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
