@@ -10,6 +10,7 @@ use crate::io::{self, CallError, ServiceClient};
 use crate::{ChargeInput, ChargeOutcome};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use temporalio_sdk::ApplicationFailure;
@@ -133,6 +134,8 @@ pub struct PaymentBreaker {
     svc: CircuitBreaker<ChargeService, DefaultClassifier>,
     handle: CircuitBreakerHandle,
     open_for: Duration,
+    /// The latest failed charge's error: the reason logged when the breaker opens.
+    last_failure: Arc<Mutex<String>>,
 }
 
 fn state_name(s: CircuitState) -> &'static str {
@@ -145,6 +148,8 @@ fn state_name(s: CircuitState) -> &'static str {
 
 impl PaymentBreaker {
     pub fn new(payment: ServiceClient, s: &BreakerSettings) -> Self {
+        let last_failure = Arc::new(Mutex::new(String::new()));
+        let reason = last_failure.clone();
         let (layer, handle) = CircuitBreakerLayer::builder()
             .name("payment")
             // Time-based: a count-based window would wait for the whole window to fill before
@@ -157,13 +162,15 @@ impl PaymentBreaker {
             .slow_call_rate_threshold(s.slow_rate)
             .wait_duration_in_open(s.open_for)
             .permitted_calls_in_half_open(s.half_open_calls.max(1))
-            .on_state_transition(|from, to| {
+            .on_state_transition(move |from, to| {
                 let (from, to) = (state_name(from), state_name(to));
                 if to == "open" {
+                    let last = reason.lock().map(|r| r.clone()).unwrap_or_default();
                     tracing::warn!(
                         from,
                         to,
-                        "payment breaker opened: too many failed or slow charges"
+                        last_failure = %last,
+                        "payment breaker opened: too many failed or slow charges in the window"
                     );
                 } else {
                     tracing::warn!(from, to, "payment breaker changed state");
@@ -177,6 +184,7 @@ impl PaymentBreaker {
             svc: layer.layer_fn(ChargeService(payment)),
             handle,
             open_for: s.open_for,
+            last_failure,
         }
     }
 
@@ -190,7 +198,12 @@ impl PaymentBreaker {
         };
         let outcome = match result {
             Ok(o) => Ok(o),
-            Err(CircuitBreakerError::Inner(e)) => Err(ChargeError::Call(e)),
+            Err(CircuitBreakerError::Inner(e)) => {
+                if let Ok(mut last) = self.last_failure.lock() {
+                    *last = e.to_string();
+                }
+                Err(ChargeError::Call(e))
+            }
             Err(CircuitBreakerError::OpenCircuit) => {
                 metrics::counter!("baedal_payment_breaker_rejections_total").increment(1);
                 Err(ChargeError::Open {

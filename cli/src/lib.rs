@@ -6,5 +6,6 @@
 
 pub mod config;
 pub mod devserver;
+pub mod loadgen;
 pub mod reconcile;
 pub mod system;

@@ -62,6 +62,18 @@ enum Role {
     /// Compare the payment ledger with the read model; print every mismatch and exit non-zero
     /// when there is one.
     Reconcile,
+    /// Drive full order lifecycles through a running api and report throughput and latency.
+    Loadgen {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Print one JSON object instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 async fn shutdown_signal() {
@@ -265,6 +277,27 @@ async fn main() -> anyhow::Result<()> {
             let r = baedal_worker::run(temporal, acts, Default::default(), shutdown_signal()).await;
             publisher.abort();
             r
+        }
+        Role::Loadgen {
+            api,
+            concurrency,
+            duration,
+            json,
+        } => {
+            baedal_activities::install_crypto_provider();
+            let report = baedal::loadgen::run(baedal::loadgen::Options {
+                api,
+                concurrency: concurrency.max(1),
+                duration,
+                progress: !json,
+            })
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(())
         }
         Role::Reconcile => {
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;

@@ -1,0 +1,454 @@
+//! `baedal loadgen`: simulated customers, store owners and riders driving full order
+//! lifecycles through the public api at a set concurrency for a set time.
+//!
+//! The mix is about 85% completed, 5% canceled before cooking, 5% rejected and 5% declined
+//! cards. Latencies go into HDR histograms (place-order, the other commands, status reads from
+//! the read model); every error is counted by kind and shown, never hidden.
+
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The demo catalog's stores with one menu item each, and a point near each store.
+const STORES: &[(&str, &str, &str, f64, f64)] = &[
+    ("st_1", "mi_1_1", "gangnam", 37.4979, 127.0276),
+    ("st_2", "mi_2_1", "gangnam", 37.5006, 127.0364),
+    ("st_3", "mi_3_1", "mapo", 37.5572, 126.9245),
+    ("st_4", "mi_4_1", "mapo", 37.5495, 126.9139),
+    ("st_5", "mi_5_1", "jongno", 37.5759, 126.9768),
+    ("st_6", "mi_6_1", "jongno", 37.5740, 126.9897),
+    ("st_7", "mi_7_1", "songpa", 37.5133, 127.1001),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Complete,
+    Cancel,
+    Reject,
+    Decline,
+}
+
+fn path_for(n: u64) -> Path {
+    match n % 20 {
+        0 => Path::Cancel,
+        1 => Path::Reject,
+        2 => Path::Decline,
+        _ => Path::Complete,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub api: String,
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub progress: bool,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub concurrency: usize,
+    pub duration_secs: f64,
+    /// Lifecycles that ended as the path meant (completed, canceled, rejected or declined).
+    pub completed: u64,
+    pub completed_by_path: BTreeMap<String, u64>,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub lifecycles_per_sec: f64,
+    pub place_p50_ms: f64,
+    pub place_p99_ms: f64,
+    pub command_p50_ms: f64,
+    pub command_p99_ms: f64,
+    pub status_read_p50_ms: f64,
+    pub status_read_p99_ms: f64,
+    pub requests: u64,
+}
+
+struct Stats {
+    place: Histogram<u64>,
+    command: Histogram<u64>,
+    read: Histogram<u64>,
+    errors: BTreeMap<String, u64>,
+    by_path: BTreeMap<String, u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds")
+}
+
+struct Sim {
+    http: reqwest::Client,
+    api: String,
+    customer: String,
+    owners: Vec<String>,
+    rider: String,
+    stats: Arc<Mutex<Stats>>,
+    requests: Arc<AtomicU64>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Place,
+    Command,
+    Read,
+}
+
+impl Sim {
+    async fn call(
+        &self,
+        kind: Kind,
+        method: Method,
+        path: &str,
+        tok: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<(StatusCode, Value), String> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(tok);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let started = Instant::now();
+        let resp = req.send().await;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = resp.map_err(|e| {
+            if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                "connection".to_owned()
+            }
+        })?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let micros = started.elapsed().as_micros().max(1) as u64;
+        {
+            let mut s = self.stats.lock().expect("stats lock");
+            let h = match kind {
+                Kind::Place => &mut s.place,
+                Kind::Command => &mut s.command,
+                Kind::Read => &mut s.read,
+            };
+            let _ = h.record(micros.min(60_000_000));
+        }
+        Ok((status, body))
+    }
+
+    fn error(&self, kind: String) {
+        *self
+            .stats
+            .lock()
+            .expect("stats lock")
+            .errors
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// A command that must answer 200, then a status read as the customer's app would do.
+    async fn step(
+        &self,
+        tok: &str,
+        path: &str,
+        id: &str,
+        body: Option<Value>,
+    ) -> Result<(), String> {
+        let (s, b) = self
+            .call(Kind::Command, Method::POST, path, tok, body, None)
+            .await?;
+        if s != StatusCode::OK {
+            return Err(format!(
+                "{} {} {}",
+                path_kind(path),
+                s.as_u16(),
+                b["error"]["code"].as_str().unwrap_or("")
+            ));
+        }
+        let (s, _) = self
+            .call(
+                Kind::Read,
+                Method::GET,
+                &format!("/v1/orders/{id}"),
+                &self.customer,
+                None,
+                None,
+            )
+            .await?;
+        if s != StatusCode::OK {
+            return Err(format!("status read {}", s.as_u16()));
+        }
+        Ok(())
+    }
+
+    async fn lifecycle(&self, n: u64) -> Result<Path, String> {
+        let path = path_for(n);
+        let store = STORES[(n as usize) % STORES.len()];
+        let (store_id, item, region, lat, lon) = store;
+        let card = if path == Path::Decline {
+            "tok_declined"
+        } else {
+            "tok_ok"
+        };
+        let body = json!({
+            "store_id": store_id,
+            "items": [{"menu_item_id": item, "quantity": 1 + n % 2}],
+            "delivery": {"address": "loadgen", "region": region, "lat": lat + 0.004, "lon": lon},
+            "payment": {"card_token": card}
+        });
+        let key = uuid::Uuid::new_v4().to_string();
+        let (s, o) = self
+            .call(
+                Kind::Place,
+                Method::POST,
+                "/v1/orders",
+                &self.customer,
+                Some(body),
+                Some(&key),
+            )
+            .await?;
+        match (path, s) {
+            (Path::Decline, StatusCode::PAYMENT_REQUIRED) => return Ok(path),
+            (_, StatusCode::CREATED) => {}
+            (_, s) => {
+                return Err(format!(
+                    "place {} {}",
+                    s.as_u16(),
+                    o["error"]["code"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        let id = o["id"].as_str().unwrap_or_default().to_owned();
+        let owner = &self.owners[(n as usize) % STORES.len()];
+        let store = |step: &str| format!("/v1/store/orders/{id}/{step}");
+        let rider = |step: &str| format!("/v1/rider/deliveries/{id}/{step}");
+        match path {
+            Path::Cancel => {
+                self.step(
+                    &self.customer,
+                    &format!("/v1/orders/{id}/cancel"),
+                    &id,
+                    None,
+                )
+                .await?
+            }
+            Path::Reject => {
+                self.step(
+                    owner,
+                    &store("reject"),
+                    &id,
+                    Some(json!({"reason": "busy"})),
+                )
+                .await?
+            }
+            Path::Complete => {
+                self.step(owner, &store("accept"), &id, None).await?;
+                self.step(owner, &store("start-cooking"), &id, None).await?;
+                self.step(owner, &store("finish-cooking"), &id, None)
+                    .await?;
+                self.step(&self.rider, &rider("claim"), &id, None).await?;
+                self.step(&self.rider, &rider("pickup"), &id, None).await?;
+                self.step(&self.rider, &rider("deliver"), &id, None).await?;
+                self.step(
+                    &self.customer,
+                    &format!("/v1/orders/{id}/confirm"),
+                    &id,
+                    None,
+                )
+                .await?;
+            }
+            Path::Decline => {}
+        }
+        Ok(path)
+    }
+}
+
+fn path_kind(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+async fn dev_token(http: &reqwest::Client, api: &str, body: Value) -> anyhow::Result<String> {
+    let r = http
+        .post(format!("{api}/v1/dev/tokens"))
+        .json(&body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status().is_success(),
+        "POST /v1/dev/tokens answered {}: loadgen needs a dev-mode api (baedal dev, or baedal api --dev-tokens)",
+        r.status()
+    );
+    let v: Value = r.json().await?;
+    Ok(v["token"].as_str().unwrap_or_default().to_owned())
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        return 0.0;
+    }
+    (h.value_at_quantile(q) as f64 / 1000.0 * 10.0).round() / 10.0
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<Report> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(opts.concurrency * 2)
+        .build()?;
+    let api = opts.api.trim_end_matches('/').to_owned();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let customer = dev_token(
+        &http,
+        &api,
+        json!({"role": "customer", "sub": format!("loadgen-{}", &run_id[..8])}),
+    )
+    .await?;
+    let rider = dev_token(
+        &http,
+        &api,
+        json!({"role": "rider", "sub": format!("loadgen-rider-{}", &run_id[..8])}),
+    )
+    .await?;
+    let mut owners = Vec::new();
+    for (store, ..) in STORES {
+        owners.push(dev_token(&http, &api, json!({"role": "store_owner", "sub": format!("loadgen-{store}"), "store_id": store})).await?);
+    }
+    let stats = Arc::new(Mutex::new(Stats {
+        place: histogram(),
+        command: histogram(),
+        read: histogram(),
+        errors: BTreeMap::new(),
+        by_path: BTreeMap::new(),
+    }));
+    let requests = Arc::new(AtomicU64::new(0));
+    let sim = Arc::new(Sim {
+        http,
+        api,
+        customer,
+        owners,
+        rider,
+        stats: stats.clone(),
+        requests: requests.clone(),
+    });
+    let bar = if opts.progress {
+        let b = ProgressBar::new(opts.duration.as_secs());
+        b.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len}s {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + opts.duration;
+    let mut tasks = Vec::new();
+    for _ in 0..opts.concurrency {
+        let (sim, done, failed, counter) =
+            (sim.clone(), done.clone(), failed.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                match sim.lifecycle(n).await {
+                    Ok(path) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                        let name = format!("{path:?}").to_lowercase();
+                        *sim.stats
+                            .lock()
+                            .expect("stats lock")
+                            .by_path
+                            .entry(name)
+                            .or_default() += 1;
+                    }
+                    Err(kind) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        sim.error(kind);
+                    }
+                }
+            }
+        }));
+    }
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let secs = started.elapsed().as_secs_f64();
+        bar.set_position(started.elapsed().as_secs().min(opts.duration.as_secs()));
+        bar.set_message(format!(
+            "{} lifecycles ({:.1}/s), {} errors",
+            done.load(Ordering::Relaxed),
+            done.load(Ordering::Relaxed) as f64 / secs,
+            failed.load(Ordering::Relaxed)
+        ));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let s = stats.lock().expect("stats lock");
+    let completed = done.load(Ordering::Relaxed);
+    Ok(Report {
+        concurrency: opts.concurrency,
+        duration_secs: (elapsed * 10.0).round() / 10.0,
+        completed,
+        completed_by_path: s.by_path.clone(),
+        errors: failed.load(Ordering::Relaxed),
+        errors_by_kind: s.errors.clone(),
+        lifecycles_per_sec: ((completed as f64 / elapsed) * 100.0).round() / 100.0,
+        place_p50_ms: ms(&s.place, 0.5),
+        place_p99_ms: ms(&s.place, 0.99),
+        command_p50_ms: ms(&s.command, 0.5),
+        command_p99_ms: ms(&s.command, 0.99),
+        status_read_p50_ms: ms(&s.read, 0.5),
+        status_read_p99_ms: ms(&s.read, 0.99),
+        requests: requests.load(Ordering::Relaxed),
+    })
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "baedal loadgen: concurrency {}, {:.1}s",
+            self.concurrency, self.duration_secs
+        )?;
+        writeln!(
+            f,
+            "  lifecycles   {} ({:.2}/s) {:?}",
+            self.completed, self.lifecycles_per_sec, self.completed_by_path
+        )?;
+        writeln!(
+            f,
+            "  errors       {} {:?}",
+            self.errors, self.errors_by_kind
+        )?;
+        writeln!(
+            f,
+            "  place-order  p50 {:>7.1} ms   p99 {:>7.1} ms",
+            self.place_p50_ms, self.place_p99_ms
+        )?;
+        writeln!(
+            f,
+            "  commands     p50 {:>7.1} ms   p99 {:>7.1} ms",
+            self.command_p50_ms, self.command_p99_ms
+        )?;
+        writeln!(
+            f,
+            "  status reads p50 {:>7.1} ms   p99 {:>7.1} ms",
+            self.status_read_p50_ms, self.status_read_p99_ms
+        )?;
+        write!(f, "  requests     {}", self.requests)
+    }
+}
