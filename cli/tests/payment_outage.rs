@@ -72,6 +72,23 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     assert_eq!(status["door"]["state"], "shedding");
     let customer_view = s.get(&cust, "/v1/ops/payment").await;
     assert_eq!(customer_view.status, StatusCode::FORBIDDEN);
+    let metrics = reqwest::get(format!("{}/metrics", s.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "baedal_payment_breaker_state 1",
+        "baedal_payment_breaker_transitions_total{to=\"open\"}",
+        "baedal_orders_shed_total",
+        "baedal_payment_charges_total{outcome=\"error\"}",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
 
     // No unpaid order anywhere.
     assert_eq!(s.get(&cust, "/v1/orders").await.body["orders"], json!([]));

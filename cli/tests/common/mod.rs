@@ -107,7 +107,7 @@ pub fn system() -> &'static TestSystem {
                     worker: true,
                     breaker: BREAKER.clone(),
                     dev_mode: true,
-                    metrics: None,
+                    metrics: Some(metrics_render()),
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");
                 tx.send(TestSystem {
@@ -124,6 +124,14 @@ pub fn system() -> &'static TestSystem {
         rx.recv_timeout(Duration::from_secs(180))
             .expect("baedal test system did not start within 180 s")
     })
+}
+
+/// This test binary's Prometheus recorder (one per process).
+fn metrics_render() -> baedal_api::MetricsRender {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("one recorder per test binary");
+    std::sync::Arc::new(move || handle.render())
 }
 
 /// A unique name per test run, so tests sharing the system never see each other's orders.

@@ -1,0 +1,38 @@
+//! `baedal loadgen` drives real lifecycles through the api and reports them without errors.
+
+mod common;
+
+use std::time::Duration;
+
+#[tokio::test]
+async fn loadgen_runs_every_path_without_errors() {
+    let s = common::system();
+    let report = baedal::loadgen::run(baedal::loadgen::Options {
+        api: s.api.clone(),
+        concurrency: 4,
+        duration: Duration::from_secs(4),
+        progress: false,
+    })
+    .await
+    .expect("loadgen runs");
+    assert_eq!(report.errors, 0, "{:?}", report.errors_by_kind);
+    assert!(report.completed >= 4, "{report}");
+    assert!(
+        report.completed_by_path.contains_key("complete"),
+        "{report}"
+    );
+    assert!(report.place_p50_ms > 0.0 && report.place_p99_ms >= report.place_p50_ms);
+    assert!(report.status_read_p99_ms > 0.0);
+    let json = serde_json::to_value(&report).unwrap();
+    for key in [
+        "completed",
+        "errors",
+        "lifecycles_per_sec",
+        "place_p50_ms",
+        "place_p99_ms",
+        "command_p99_ms",
+        "status_read_p99_ms",
+    ] {
+        assert!(json.get(key).is_some(), "--json lacks {key}");
+    }
+}
