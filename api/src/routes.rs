@@ -355,26 +355,6 @@ pub async fn my_orders(
     Ok(Json(json!({ "orders": orders })))
 }
 
-#[utoipa::path(post, path = "/v1/orders/{id}/cancel", params(("id" = String, Path)),
-    responses((status = 200), (status = 404), (status = 409, description = "cooking started")))]
-pub async fn cancel(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<OrderView>> {
-    command(&state, &caller, &id, Role::Customer, Cmd::Cancel, None).await
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/confirm", params(("id" = String, Path)),
-    responses((status = 200), (status = 404), (status = 409)))]
-pub async fn confirm(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<OrderView>> {
-    command(&state, &caller, &id, Role::Customer, Cmd::Confirm, None).await
-}
-
 // ---------------------------------------------------------------------------------------------
 // store owner
 
@@ -410,8 +390,9 @@ pub struct RejectBody {
     reason: String,
 }
 
-macro_rules! store_command {
-    ($name:ident, $path:literal, $cmd:expr) => {
+/// A command endpoint for one role: role check, object check, then the workflow update.
+macro_rules! role_command {
+    ($name:ident, $path:literal, $role:expr, $cmd:expr) => {
         #[utoipa::path(post, path = $path, params(("id" = String, Path)),
                     responses((status = 200), (status = 403), (status = 404), (status = 409)))]
         pub async fn $name(
@@ -419,20 +400,39 @@ macro_rules! store_command {
             caller: Caller,
             Path(id): Path<String>,
         ) -> ApiResult<Json<OrderView>> {
-            command(&state, &caller, &id, Role::StoreOwner, $cmd, None).await
+            command(&state, &caller, &id, $role, $cmd, None).await
         }
     };
 }
 
-store_command!(accept, "/v1/store/orders/{id}/accept", Cmd::Accept);
-store_command!(
+role_command!(
+    cancel,
+    "/v1/orders/{id}/cancel",
+    Role::Customer,
+    Cmd::Cancel
+);
+role_command!(
+    confirm,
+    "/v1/orders/{id}/confirm",
+    Role::Customer,
+    Cmd::Confirm
+);
+role_command!(
+    accept,
+    "/v1/store/orders/{id}/accept",
+    Role::StoreOwner,
+    Cmd::Accept
+);
+role_command!(
     start_cooking,
     "/v1/store/orders/{id}/start-cooking",
+    Role::StoreOwner,
     Cmd::StartCooking
 );
-store_command!(
+role_command!(
     finish_cooking,
     "/v1/store/orders/{id}/finish-cooking",
+    Role::StoreOwner,
     Cmd::FinishCooking
 );
 
@@ -511,22 +511,18 @@ pub async fn rider_board(
     Ok(Json(json!({ "deliveries": deliveries })))
 }
 
-macro_rules! rider_command {
-    ($name:ident, $path:literal, $cmd:expr) => {
-        #[utoipa::path(post, path = $path, params(("id" = String, Path)),
-                    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
-        pub async fn $name(
-            State(state): State<AppState>,
-            caller: Caller,
-            Path(id): Path<String>,
-        ) -> ApiResult<Json<OrderView>> {
-            command(&state, &caller, &id, Role::Rider, $cmd, None).await
-        }
-    };
-}
-
-rider_command!(pickup, "/v1/rider/deliveries/{id}/pickup", Cmd::Pickup);
-rider_command!(deliver, "/v1/rider/deliveries/{id}/deliver", Cmd::Deliver);
+role_command!(
+    pickup,
+    "/v1/rider/deliveries/{id}/pickup",
+    Role::Rider,
+    Cmd::Pickup
+);
+role_command!(
+    deliver,
+    "/v1/rider/deliveries/{id}/deliver",
+    Role::Rider,
+    Cmd::Deliver
+);
 
 /// Claim a ready delivery. Any rider may try; the first claim wins, the rest get 409
 /// `already_claimed`.
