@@ -4,6 +4,7 @@
 //! This crate only wires the other crates together from configuration; it must not hold
 //! order rules, handlers or activities of its own.
 
+pub mod baseline;
 pub mod config;
 pub mod devserver;
 pub mod loadgen;

@@ -73,6 +73,11 @@ enum Role {
         /// Print one JSON object instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Instead of baedal, run a minimal workflow of the same shape (update-with-start with
+        /// one activity, then 7 updates) directly against Temporal (TEMPORAL_ADDRESS or the dev
+        /// server port): the bare engine's figure.
+        #[arg(long)]
+        baseline: bool,
     },
 }
 
@@ -279,10 +284,32 @@ async fn main() -> anyhow::Result<()> {
             r
         }
         Role::Loadgen {
+            concurrency,
+            duration,
+            json,
+            baseline: true,
+            ..
+        } => {
+            let report = baedal::baseline::run(
+                &c.temporal_address(),
+                &c.temporal_namespace,
+                concurrency,
+                duration,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(())
+        }
+        Role::Loadgen {
             api,
             concurrency,
             duration,
             json,
+            baseline: false,
         } => {
             baedal_activities::install_crypto_provider();
             let report = baedal::loadgen::run(baedal::loadgen::Options {

@@ -36,3 +36,14 @@ async fn loadgen_runs_every_path_without_errors() {
         assert!(json.get(key).is_some(), "--json lacks {key}");
     }
 }
+
+#[tokio::test]
+async fn engine_baseline_runs_against_the_same_temporal() {
+    let s = common::system();
+    let report = baedal::baseline::run(&s.temporal_address, "default", 2, Duration::from_secs(3))
+        .await
+        .expect("baseline runs");
+    assert_eq!(report.errors, 0, "{report}");
+    assert!(report.completed >= 1, "{report}");
+    assert!(report.place_p99_ms >= report.place_p50_ms && report.place_p50_ms > 0.0);
+}
