@@ -272,7 +272,6 @@ async fn place_admitted(
         WorkflowIdConflictPolicy::UseExisting,
     )
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-    .update_id(format!("place-{}", &hash[..16]))
     .build();
     let result = state
         .temporal
@@ -305,6 +304,13 @@ async fn place_admitted(
     }
 }
 
+fn expired() -> ApiError {
+    ApiError::conflict(
+        "idempotency_key_expired",
+        "payment was unavailable and this attempt has expired; place the order again with a new Idempotency-Key",
+    )
+}
+
 async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResult<OrderView> {
     let (stored_hash, answer) = state
         .temporal
@@ -323,6 +329,10 @@ async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResul
         ));
     }
     match answer {
+        // The attempt closed without a charge: retrying it cannot help any more.
+        Some(PlaceOutcome::Failed { failure }) if failure.code == "payment_unavailable" => {
+            Err(expired())
+        }
         Some(PlaceOutcome::Placed { order }) => Ok(state
             .read_model
             .get_order(order_id)

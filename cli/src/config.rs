@@ -62,6 +62,10 @@ pub struct Common {
     /// Delivered but not confirmed within this → complete automatically.
     #[arg(long, env = "BAEDAL_AUTO_CONFIRM_AFTER", default_value = "30m", value_parser = humantime::parse_duration)]
     pub auto_confirm_after: Duration,
+    /// A place-order whose payment was unavailable can be retried with the same
+    /// Idempotency-Key for this long; then the attempt expires.
+    #[arg(long, env = "BAEDAL_PAYMENT_RETRY_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub payment_retry_window: Duration,
     /// Where a worker, payment or notification process serves `/metrics` (apis serve it on
     /// their own port).
     #[arg(long, env = "BAEDAL_METRICS_ADDR")]
@@ -153,6 +157,7 @@ impl Common {
             store_accept_ms: self.store_accept_timeout.as_millis() as u64,
             rider_claim_ms: self.rider_claim_timeout.as_millis() as u64,
             auto_confirm_ms: self.auto_confirm_after.as_millis() as u64,
+            payment_retry_ms: self.payment_retry_window.as_millis() as u64,
         }
     }
 }

@@ -110,12 +110,36 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     };
     assert_eq!(placed.body["status"], "placed");
 
-    // The failed attempt's workflow voided whatever might have been charged, then closed.
+    // The customer's retry of the first attempt (same key, same body) now goes through: the
+    // same order, charged once.
+    let retried = s
+        .place_on(&s.api, &cust, &key, s.order_body(1, "tok_ok"))
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{:?}", retried.body);
     let order_id = baedal_api::order_id_for(&customer_id, &key);
+    assert_eq!(retried.body["id"], order_id.as_str());
+    assert_eq!(s.count(&order_id, "charge", "succeeded").await, 1);
+    let mine = s.get(&cust, "/v1/orders").await.body;
+    assert_eq!(
+        mine["orders"].as_array().unwrap().len(),
+        2,
+        "the two paid orders exist"
+    );
+
+    // An attempt nobody retries within the window (3 s on the fast api) expires: any charge is
+    // voided, the workflow closes, and a late retry is told to use a new key.
+    s.set_payment_faults(json!({"unavailable": true})).await;
+    let late_key = unique("key");
+    let r = s
+        .place_on(&s.fast_api, &cust, &late_key, s.order_body(1, "tok_ok"))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    s.set_payment_faults(json!({"unavailable": false})).await;
+    let late_id = baedal_api::order_id_for(&customer_id, &late_key);
     let mut closed = 0;
     for _ in 0..100 {
         closed = workflows_with_id(
-            &order_id,
+            &late_id,
             " AND ExecutionStatus = 'Completed' AND OrderStatus = 'payment_failed'",
         )
         .await;
@@ -126,13 +150,19 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     }
     assert_eq!(
         closed, 1,
-        "the unestablished order's workflow closes once payment is back"
+        "the expired attempt's workflow closes once payment is back"
     );
-    assert_eq!(s.count(&order_id, "charge", "succeeded").await, 0);
-    let mine = s.get(&cust, "/v1/orders").await.body;
-    assert_eq!(
-        mine["orders"].as_array().unwrap().len(),
-        1,
-        "only the paid order exists"
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let late = loop {
+        let r = s
+            .place_on(&s.fast_api, &cust, &late_key, s.order_body(1, "tok_ok"))
+            .await;
+        if r.status != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_secs(r.retry_after.unwrap().parse().unwrap())).await;
+    };
+    assert_eq!(late.status, StatusCode::CONFLICT, "{:?}", late.body);
+    assert_eq!(late.code(), "idempotency_key_expired");
+    assert_eq!(s.count(&late_id, "charge", "succeeded").await, 0);
 }

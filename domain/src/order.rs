@@ -32,6 +32,14 @@ pub struct Timeouts {
     pub store_accept_ms: u64,
     pub rider_claim_ms: u64,
     pub auto_confirm_ms: u64,
+    /// How long an attempt whose payment was unavailable waits for the customer's retry
+    /// (same Idempotency-Key) before it expires and voids any charge.
+    #[serde(default = "default_payment_retry_ms")]
+    pub payment_retry_ms: u64,
+}
+
+fn default_payment_retry_ms() -> u64 {
+    15 * 60 * 1000
 }
 
 /// Everything the workflow needs to run one order: the workflow's start input.

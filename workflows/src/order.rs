@@ -33,6 +33,9 @@ const STORE_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("StoreI
 const CUSTOMER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("CustomerId");
 const REGION: SearchAttributeKey<String> = SearchAttributeKey::keyword("Region");
 
+/// Refusal of a place-order retry whose attempt has expired (the api answers 409).
+pub const EXPIRED: &str = "idempotency_key_expired: payment was unavailable and this attempt has expired; place the order again with a new Idempotency-Key";
+
 /// How much each unanswered rider-claim timer widens the search, and how often it may.
 const RADIUS_STEP_KM: f64 = 2.0;
 const MAX_ESCALATIONS: u32 = 3;
@@ -80,6 +83,10 @@ pub struct OrderWorkflow {
     closing: bool,
     radius_bonus_km: f64,
     escalations: u32,
+    /// A customer retried a place-order whose payment was unavailable: charge again.
+    retry_requested: bool,
+    /// The unavailable attempt was not retried in time and is being voided: refuse retries.
+    expired: bool,
     /// Update handlers still waiting for their change to be projected; `run` does not return
     /// while one is, or its caller would get an error instead of the answer.
     inflight_updates: u32,
@@ -245,10 +252,25 @@ impl OrderWorkflow {
         seen: usize,
         after: Duration,
     ) -> WorkflowResult<bool> {
+        let changed = Box::pin(ctx.wait_condition(move |s: &Self| s.history.len() > seen));
+        Self::condition_or_timeout(ctx, changed, after).await
+    }
+
+    /// Race a condition against a timer: `true` when the timer fired first. The timer is
+    /// cancelled when the condition wins.
+    async fn condition_or_timeout<F>(
+        ctx: &WorkflowContext<Self>,
+        mut condition: std::pin::Pin<Box<F>>,
+        after: Duration,
+    ) -> WorkflowResult<bool>
+    where
+        F: futures::future::FusedFuture<
+                Output = Result<(), temporalio_sdk::WorkflowCancellationError>,
+            >,
+    {
         let mut timer = Box::pin(ctx.timer(after));
-        let mut changed = Box::pin(ctx.wait_condition(move |s: &Self| s.history.len() > seen));
         select! {
-            r = changed => {
+            r = condition => {
                 timer.cancel();
                 r?;
                 Ok(false)
@@ -414,6 +436,8 @@ impl OrderWorkflow {
             closing: false,
             radius_bonus_km: 0.0,
             escalations: 0,
+            retry_requested: false,
+            expired: false,
             inflight_updates: 0,
         }
     }
@@ -421,66 +445,82 @@ impl OrderWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
         let input = ctx.state(|s| s.input.clone());
-        let charged = ctx
-            .execute_activity(
-                OrderActivities::charge,
-                ChargeInput {
-                    order_id: input.order_id.clone(),
-                    amount: input.total,
-                    card_token: input.card_token.clone(),
-                },
-                options::charge(),
-            )
-            .await;
-        let at = rfc3339(ctx.workflow_time());
-        let unreachable = charged.is_err();
-        match charged {
-            Ok(ChargeOutcome::Approved { payment }) => ctx.state_mut(|s| {
-                s.payment = Some(payment);
-                s.stage = Stage::Established;
-                s.record(OrderStatus::Placed, at, None);
-            }),
-            Ok(ChargeOutcome::Declined { .. }) => ctx.state_mut(|s| {
-                s.status = OrderStatus::PaymentFailed;
-                s.stage = Stage::NotEstablished(PlaceFailure {
-                    code: "payment_declined".into(),
-                    message: "the card was declined: use another card".into(),
-                    retry_after_secs: None,
-                });
-            }),
-            Err(e) => {
-                let retry_after = retry_after(&e);
-                ctx.state_mut(|s| {
-                    s.status = OrderStatus::PaymentFailed;
-                    s.stage = Stage::NotEstablished(PlaceFailure {
-                        code: "payment_unavailable".into(),
-                        message: "payment is unavailable right now: please pay a little later"
-                            .into(),
-                        retry_after_secs: Some(retry_after),
-                    });
-                })
-            }
-        }
-
-        if ctx.state(|s| s.stage != Stage::Established) {
-            Self::upsert_search_attributes(ctx);
-            // Give the place update its answer before anything else can take time.
-            ctx.wait_condition(|s: &Self| s.inflight_updates == 0)
-                .await?;
-            if unreachable {
-                // The charge may have landed after we stopped waiting for it: make sure no
-                // money stays taken for an order that does not exist.
-                ctx.execute_activity(
-                    OrderActivities::refund,
-                    RefundInput {
+        // Charge; when payment could not be reached, keep the attempt open for the customer's
+        // retry (same Idempotency-Key, same body) and charge again then: the PSP's idempotency
+        // by order id makes a charge that did land earlier come back as approved, never twice.
+        loop {
+            let charged = ctx
+                .execute_activity(
+                    OrderActivities::charge,
+                    ChargeInput {
                         order_id: input.order_id.clone(),
                         amount: input.total,
+                        card_token: input.card_token.clone(),
                     },
-                    options::refund(),
+                    options::charge(),
                 )
-                .await?;
+                .await;
+            let at = rfc3339(ctx.workflow_time());
+            match charged {
+                Ok(ChargeOutcome::Approved { payment }) => {
+                    ctx.state_mut(|s| {
+                        s.payment = Some(payment);
+                        s.stage = Stage::Established;
+                        s.record(OrderStatus::Placed, at, None);
+                    });
+                    break;
+                }
+                Ok(ChargeOutcome::Declined { .. }) => {
+                    ctx.state_mut(|s| {
+                        s.status = OrderStatus::PaymentFailed;
+                        s.stage = Stage::NotEstablished(PlaceFailure {
+                            code: "payment_declined".into(),
+                            message: "the card was declined: use another card".into(),
+                            retry_after_secs: None,
+                        });
+                    });
+                    Self::upsert_search_attributes(ctx);
+                    // Give the place update its answer before the workflow closes.
+                    ctx.wait_condition(|s: &Self| s.inflight_updates == 0)
+                        .await?;
+                    return Ok(OrderStatus::PaymentFailed);
+                }
+                Err(e) => {
+                    let retry_after = retry_after(&e);
+                    ctx.state_mut(|s| {
+                        s.status = OrderStatus::PaymentFailed;
+                        s.retry_requested = false;
+                        s.stage = Stage::NotEstablished(PlaceFailure {
+                            code: "payment_unavailable".into(),
+                            message: "payment is unavailable right now: please pay a little later"
+                                .into(),
+                            retry_after_secs: Some(retry_after),
+                        });
+                    });
+                    Self::upsert_search_attributes(ctx);
+                    let window = Duration::from_millis(input.timeouts.payment_retry_ms);
+                    let waiting = Box::pin(ctx.wait_condition(|s: &Self| s.retry_requested));
+                    if !Self::condition_or_timeout(ctx, waiting, window).await? {
+                        continue;
+                    }
+                    // Nobody retried: the attempt expires. The charge may have landed after we
+                    // stopped waiting for it, so make sure no money stays taken for an order
+                    // that does not exist.
+                    ctx.state_mut(|s| s.expired = true);
+                    ctx.wait_condition(|s: &Self| s.inflight_updates == 0)
+                        .await?;
+                    ctx.execute_activity(
+                        OrderActivities::refund,
+                        RefundInput {
+                            order_id: input.order_id.clone(),
+                            amount: input.total,
+                        },
+                        options::refund(),
+                    )
+                    .await?;
+                    return Ok(OrderStatus::PaymentFailed);
+                }
             }
-            return Ok(OrderStatus::PaymentFailed);
         }
 
         let (status, notified) = join!(
@@ -500,13 +540,23 @@ impl OrderWorkflow {
         if req.request_hash != self.input.request_hash {
             return Err("idempotency_key_reused: this Idempotency-Key was used for a different order; use a new key".into());
         }
+        if self.expired {
+            return Err(EXPIRED.into());
+        }
         Ok(())
     }
 
     /// Answer the customer's place-order request: the paid order, or why there is none.
     #[update]
     pub async fn place(ctx: &mut WorkflowContext<Self>, _req: PlaceRequest) -> PlaceOutcome {
-        ctx.state_mut(|s| s.inflight_updates += 1);
+        ctx.state_mut(|s| {
+            s.inflight_updates += 1;
+            // A retry after payment was unavailable: charge again and answer that outcome.
+            if matches!(&s.stage, Stage::NotEstablished(f) if f.code == "payment_unavailable") {
+                s.stage = Stage::Charging;
+                s.retry_requested = true;
+            }
+        });
         let _ = ctx
             .wait_condition(|s: &Self| s.place_outcome().is_some())
             .await;

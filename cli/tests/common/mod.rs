@@ -25,6 +25,7 @@ pub const FAST: Timeouts = Timeouts {
     store_accept_ms: 2_000,
     rider_claim_ms: 2_000,
     auto_confirm_ms: 2_000,
+    payment_retry_ms: 3_000,
 };
 
 /// The tests' breaker: opens after 3 failures, half-opens after 3 s.
@@ -93,6 +94,7 @@ pub fn system() -> &'static TestSystem {
                                 store_accept_ms: 600_000,
                                 rider_claim_ms: 600_000,
                                 auto_confirm_ms: 1_800_000,
+                                payment_retry_ms: 900_000,
                             },
                             role: ApiRole::All,
                         },
