@@ -130,6 +130,33 @@ fn spawn_metrics_server(c: &Common, render: MetricsRender) {
     }
 }
 
+/// The read model and a Temporal client, as the api and worker roles need them.
+async fn read_model_and_temporal(
+    c: &Common,
+) -> anyhow::Result<(baedal_readmodel::ReadModel, temporalio_client::Client)> {
+    let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+    let temporal = connect_temporal(
+        &c.temporal_address(),
+        &c.temporal_namespace,
+        Duration::from_secs(60),
+    )
+    .await?;
+    Ok((read_model, temporal))
+}
+
+/// Print a report as one JSON object or as the human summary.
+fn print_report<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
+
 struct DevParts {
     worker: bool,
     api: bool,
@@ -237,13 +264,7 @@ async fn main() -> anyhow::Result<()> {
             dev(c, parts, metrics).await
         }
         Role::Api { dev_tokens, role } => {
-            let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
-            let temporal = connect_temporal(
-                &c.temporal_address(),
-                &c.temporal_namespace,
-                Duration::from_secs(60),
-            )
-            .await?;
+            let (read_model, temporal) = read_model_and_temporal(&c).await?;
             let state = baedal_api::AppState::new(
                 read_model,
                 temporal,
@@ -262,13 +283,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Worker => {
             spawn_metrics_server(&c, metrics);
-            let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
-            let temporal = connect_temporal(
-                &c.temporal_address(),
-                &c.temporal_namespace,
-                Duration::from_secs(60),
-            )
-            .await?;
+            let (read_model, temporal) = read_model_and_temporal(&c).await?;
             let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
             let breaker = PaymentBreaker::new(payment.clone(), &c.breaker.settings()?);
             let publisher = baedal_worker::spawn_breaker_publisher(
@@ -297,12 +312,7 @@ async fn main() -> anyhow::Result<()> {
                 duration,
             )
             .await?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(())
+            print_report(&report, json)
         }
         Role::Loadgen {
             api,
@@ -319,12 +329,7 @@ async fn main() -> anyhow::Result<()> {
                 progress: !json,
             })
             .await?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(())
+            print_report(&report, json)
         }
         Role::Reconcile => {
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
