@@ -116,3 +116,16 @@ fn die_with_parent(cmd: &mut Command) {
         });
     }
 }
+
+/// A free TCP port on loopback below Linux's ephemeral range (32768+), so that servers asking
+/// the kernel for "any free port" (the dev server does, for its HTTP and metrics ports) cannot
+/// take it between our choosing it and binding it. For tests and side-by-side dev instances.
+pub fn free_local_port() -> u16 {
+    for _ in 0..1000 {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found in 20000..32000")
+}

@@ -373,7 +373,7 @@ impl OrderWorkflow {
             let Some(n) = ctx.state_mut(|s| s.outbox.pop_front()) else {
                 return Ok(());
             };
-            ctx.execute_activity(OrderActivities::notify, n, options::notify())
+            ctx.execute_local_activity(OrderActivities::notify, n, options::notify())
                 .await?;
         }
     }
@@ -450,7 +450,7 @@ impl OrderWorkflow {
         // by order id makes a charge that did land earlier come back as approved, never twice.
         loop {
             let charged = ctx
-                .execute_activity(
+                .execute_local_activity(
                     OrderActivities::charge,
                     ChargeInput {
                         order_id: input.order_id.clone(),

@@ -48,13 +48,7 @@ pub struct TestSystem {
 
 static SYSTEM: OnceLock<TestSystem> = OnceLock::new();
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use baedal::devserver::free_local_port as free_port;
 
 /// The shared system, started on first use.
 pub fn system() -> &'static TestSystem {

@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 pub const SERVICE_TOKEN: &str = "proc-service-token";
 pub const JWT_SECRET: &str = "proc-jwt-secret";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use baedal::devserver::free_local_port as free_port;
 
 /// The parts a test can run, each a `baedal` process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
