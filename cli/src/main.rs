@@ -73,6 +73,16 @@ enum Role {
         /// Print one JSON object instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Also read every order through a Temporal query (TEMPORAL_ADDRESS or the dev server
+        /// port) to compare with the read model.
+        #[arg(long)]
+        query_reads: bool,
+        /// Run once per concurrency in this list (e.g. 8,32,128) instead of --concurrency.
+        #[arg(long, value_delimiter = ',')]
+        sweep: Vec<usize>,
+        /// With --sweep: draw lifecycles/s and place-order p99 against concurrency into this SVG.
+        #[arg(long)]
+        plot: Option<std::path::PathBuf>,
         /// Instead of baedal, run a minimal workflow of the same shape (update-with-start with
         /// one activity, then 7 updates) directly against Temporal (TEMPORAL_ADDRESS or the dev
         /// server port): the bare engine's figure.
@@ -319,17 +329,47 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             duration,
             json,
+            query_reads,
+            sweep,
+            plot,
             baseline: false,
         } => {
             baedal_activities::install_crypto_provider();
-            let report = baedal::loadgen::run(baedal::loadgen::Options {
-                api,
-                concurrency: concurrency.max(1),
-                duration,
-                progress: !json,
-            })
-            .await?;
-            print_report(&report, json)
+            let temporal = if query_reads {
+                Some(
+                    connect_temporal(
+                        &c.temporal_address(),
+                        &c.temporal_namespace,
+                        Duration::from_secs(10),
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
+            let levels = if sweep.is_empty() {
+                vec![concurrency]
+            } else {
+                sweep
+            };
+            let mut reports = Vec::new();
+            for level in levels {
+                let report = baedal::loadgen::run(baedal::loadgen::Options {
+                    api: api.clone(),
+                    concurrency: level.max(1),
+                    duration,
+                    progress: !json,
+                    temporal: temporal.clone(),
+                })
+                .await?;
+                print_report(&report, json)?;
+                reports.push(report);
+            }
+            if let Some(path) = plot {
+                std::fs::write(&path, baedal::loadgen::plot_svg(&reports))?;
+                eprintln!("plot written to {}", path.display());
+            }
+            Ok(())
         }
         Role::Reconcile => {
             let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;

@@ -12,6 +12,7 @@ async fn loadgen_runs_every_path_without_errors() {
         concurrency: 4,
         duration: Duration::from_secs(4),
         progress: false,
+        temporal: Some(s.temporal().await),
     })
     .await
     .expect("loadgen runs");
@@ -23,6 +24,11 @@ async fn loadgen_runs_every_path_without_errors() {
     );
     assert!(report.place_p50_ms > 0.0 && report.place_p99_ms >= report.place_p50_ms);
     assert!(report.status_read_p99_ms > 0.0);
+    assert!(report.query_read_p99_ms > 0.0, "query reads measured");
+    let svg = baedal::loadgen::plot_svg(&[report.clone(), report.clone()]);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("polyline") && svg.trim_end().ends_with("</svg>")
+    );
     let json = serde_json::to_value(&report).unwrap();
     for key in [
         "completed",
