@@ -52,6 +52,9 @@ pub struct Options {
     /// Also read each order through a Temporal query after each status read, to compare the
     /// read model with asking the workflow (the api never does the latter).
     pub temporal: Option<temporalio_client::Client>,
+    /// Only place orders (card always approved) and leave them open: for measuring memory with
+    /// many orders in flight.
+    pub place_only: bool,
 }
 
 /// What one run measured.
@@ -100,6 +103,7 @@ struct Sim {
     stats: Arc<Mutex<Stats>>,
     requests: Arc<AtomicU64>,
     temporal: Option<temporalio_client::Client>,
+    place_only: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -219,7 +223,11 @@ impl Sim {
     }
 
     async fn lifecycle(&self, n: u64) -> Result<Path, String> {
-        let path = path_for(n);
+        let path = if self.place_only {
+            Path::Complete
+        } else {
+            path_for(n)
+        };
         let store = STORES[(n as usize) % STORES.len()];
         let (store_id, item, region, lat, lon) = store;
         let card = if path == Path::Decline {
@@ -254,6 +262,9 @@ impl Sim {
                     o["error"]["code"].as_str().unwrap_or("")
                 ));
             }
+        }
+        if self.place_only {
+            return Ok(path);
         }
         let id = o["id"].as_str().unwrap_or_default().to_owned();
         let owner = &self.owners[(n as usize) % STORES.len()];
@@ -367,6 +378,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         stats: stats.clone(),
         requests: requests.clone(),
         temporal: opts.temporal.clone(),
+        place_only: opts.place_only,
     });
     let bar = if opts.progress {
         let b = ProgressBar::new(opts.duration.as_secs());

@@ -80,6 +80,9 @@ enum Role {
         /// Run once per concurrency in this list (e.g. 8,32,128) instead of --concurrency.
         #[arg(long, value_delimiter = ',')]
         sweep: Vec<usize>,
+        /// Only place orders and leave them open (memory with many orders in flight).
+        #[arg(long)]
+        place_only: bool,
         /// With --sweep: draw lifecycles/s and place-order p99 against concurrency into this SVG.
         #[arg(long)]
         plot: Option<std::path::PathBuf>,
@@ -332,6 +335,7 @@ async fn main() -> anyhow::Result<()> {
             query_reads,
             sweep,
             plot,
+            place_only,
             baseline: false,
         } => {
             baedal_activities::install_crypto_provider();
@@ -360,6 +364,7 @@ async fn main() -> anyhow::Result<()> {
                     duration,
                     progress: !json,
                     temporal: temporal.clone(),
+                    place_only,
                 })
                 .await?;
                 print_report(&report, json)?;

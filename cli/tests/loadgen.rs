@@ -13,6 +13,7 @@ async fn loadgen_runs_every_path_without_errors() {
         duration: Duration::from_secs(4),
         progress: false,
         temporal: Some(s.temporal().await),
+        place_only: false,
     })
     .await
     .expect("loadgen runs");
