@@ -66,6 +66,10 @@ pub struct Common {
     /// Idempotency-Key for this long; then the attempt expires.
     #[arg(long, env = "BAEDAL_PAYMENT_RETRY_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub payment_retry_window: Duration,
+    /// Order workflows a worker keeps in memory between tasks (its sticky cache); evicted
+    /// ones are replayed from history on their next task. Trades memory for replay CPU.
+    #[arg(long, env = "BAEDAL_WORKER_CACHE", default_value_t = 500)]
+    pub worker_cache: usize,
     /// Where a worker, payment or notification process serves `/metrics` (apis serve it on
     /// their own port).
     #[arg(long, env = "BAEDAL_METRICS_ADDR")]
@@ -150,6 +154,12 @@ impl Common {
         self.temporal_address
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.temporal_port))
+    }
+
+    pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {
+        baedal_worker::WorkerSettings {
+            max_cached_workflows: self.worker_cache.max(1),
+        }
     }
 
     pub fn timeouts(&self) -> Timeouts {

@@ -215,6 +215,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
             Endpoint::External(c.notify_url())
         },
         worker: parts.worker,
+        worker_settings: c.worker_settings(),
         breaker: c.breaker.settings()?,
         dev_mode: true,
         metrics: Some(metrics),
@@ -307,7 +308,8 @@ async fn main() -> anyhow::Result<()> {
             let notify = ServiceClient::new(c.notify_url(), c.service_token.clone());
             let acts =
                 baedal_activities::OrderActivities::new(payment, notify, breaker, read_model);
-            let r = baedal_worker::run(temporal, acts, Default::default(), shutdown_signal()).await;
+            let r =
+                baedal_worker::run(temporal, acts, c.worker_settings(), shutdown_signal()).await;
             publisher.abort();
             r
         }

@@ -89,8 +89,9 @@ pub struct SystemConfig {
     pub apis: Vec<ApiSpec>,
     pub payment: Endpoint,
     pub notify: Endpoint,
-    /// Run the worker in this process.
+    /// Run the worker in this process, with these settings.
     pub worker: bool,
+    pub worker_settings: baedal_worker::WorkerSettings,
     pub breaker: BreakerSettings,
     pub dev_mode: bool,
     pub metrics: Option<MetricsRender>,
@@ -210,12 +211,13 @@ impl System {
             );
             let worker_client = temporal.clone();
             let worker_stop = stopped(&stop_rx);
+            let worker_settings = cfg.worker_settings.clone();
             // The SDK's worker future is not Send: give it a thread of its own.
             let worker = tokio::task::spawn_blocking(move || {
                 tokio::runtime::Handle::current().block_on(baedal_worker::run(
                     worker_client,
                     activities,
-                    Default::default(),
+                    worker_settings,
                     worker_stop,
                 ))
             });

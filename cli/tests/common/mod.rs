@@ -101,6 +101,7 @@ pub fn system() -> &'static TestSystem {
                     payment: Endpoint::Serve(listen().await),
                     notify: Endpoint::Serve(listen().await),
                     worker: true,
+                    worker_settings: Default::default(),
                     breaker: BREAKER.clone(),
                     dev_mode: true,
                     metrics: Some(metrics_render()),
