@@ -115,6 +115,17 @@ async fn unexpected(service: &'static str, resp: reqwest::Response) -> CallError
     }
 }
 
+/// A ledger line out of a payment-service answer; any non-2xx answer is an error to retry.
+async fn payment_record(resp: reqwest::Response) -> Result<Record, CallError> {
+    if !resp.status().is_success() {
+        return Err(unexpected("payment", resp).await);
+    }
+    resp.json().await.map_err(|source| CallError::Unreachable {
+        service: "payment",
+        source,
+    })
+}
+
 pub async fn charge(
     payment: &ServiceClient,
     input: &ChargeInput,
@@ -131,13 +142,7 @@ pub async fn charge(
         }),
     )
     .await?;
-    if !resp.status().is_success() {
-        return Err(unexpected("payment", resp).await);
-    }
-    let rec: Record = resp.json().await.map_err(|source| CallError::Unreachable {
-        service: "payment",
-        source,
-    })?;
+    let rec = payment_record(resp).await?;
     Ok(if rec.status == "succeeded" {
         ChargeOutcome::Approved {
             payment: rec.into(),
@@ -168,13 +173,7 @@ pub async fn refund(
         // The PSP holds no succeeded charge for this order: nothing to give back.
         return Ok(None);
     }
-    if !resp.status().is_success() {
-        return Err(unexpected("payment", resp).await);
-    }
-    let rec: Record = resp.json().await.map_err(|source| CallError::Unreachable {
-        service: "payment",
-        source,
-    })?;
+    let rec = payment_record(resp).await?;
     Ok(Some(rec.into()))
 }
 

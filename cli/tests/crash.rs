@@ -79,10 +79,8 @@ impl Client {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok());
                 let body: Value = r.json().await.unwrap_or(Value::Null);
-                let payment_said_no = body["error"]["code"] == "payment_unavailable";
-                if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() {
+                if status.is_server_error() {
                     let wait = retry_after.unwrap_or(1).min(3);
-                    let _ = payment_said_no;
                     Answer::Retry(Duration::from_secs(wait))
                 } else {
                     Answer::Done(status, body)
