@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use baedal_domain::{
     DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, geo,
 };
-use baedal_workflows::{OrderWorkflow, PlaceRequest, TASK_QUEUE};
+use baedal_workflows::{OrderWorkflow, PlaceRequest, TASK_QUEUE, start_search_attributes};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -272,6 +272,7 @@ async fn place_admitted(
         WorkflowIdConflictPolicy::UseExisting,
     )
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+    .search_attributes(start_search_attributes(&input))
     .build();
     let result = state
         .temporal

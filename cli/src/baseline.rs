@@ -7,13 +7,14 @@
 
 use crate::system::connect_temporal;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
 };
+use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
@@ -36,15 +37,33 @@ impl BaselineActivities {
     }
 }
 
+/// The same search attribute baedal upserts on every transition (registered on the dev server).
+const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
+
+/// Whether each step also upserts a search attribute, as every order transition does.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct BaselineInput {
+    pub upsert_search_attributes: bool,
+}
+
 #[workflow]
-#[derive(Default)]
 pub struct BaselineWorkflow {
+    input: BaselineInput,
     charged: bool,
     steps: u32,
 }
 
 #[workflow_methods]
 impl BaselineWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: BaselineInput) -> Self {
+        Self {
+            input,
+            charged: false,
+            steps: 0,
+        }
+    }
+
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<u32> {
         ctx.execute_activity(
@@ -78,8 +97,11 @@ impl BaselineWorkflow {
     }
 
     #[update]
-    pub fn step(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) -> u32 {
+    pub fn step(&mut self, ctx: &mut SyncWorkflowContext<Self>, _input: ()) -> u32 {
         self.steps += 1;
+        if self.input.upsert_search_attributes {
+            ctx.upsert_search_attributes([STATUS.value_set(format!("step_{}", self.steps))]);
+        }
         self.steps
     }
 }
@@ -87,6 +109,8 @@ impl BaselineWorkflow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineReport {
     pub concurrency: usize,
+    /// Each step upserted a search attribute (`--baseline-upserts`).
+    pub search_attribute_upserts: bool,
     pub duration_secs: f64,
     pub completed: u64,
     pub errors: u64,
@@ -101,8 +125,14 @@ impl std::fmt::Display for BaselineReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "engine baseline: concurrency {}, {:.1}s",
-            self.concurrency, self.duration_secs
+            "engine baseline{}: concurrency {}, {:.1}s",
+            if self.search_attribute_upserts {
+                " with a search-attribute upsert per step"
+            } else {
+                ""
+            },
+            self.concurrency,
+            self.duration_secs
         )?;
         writeln!(
             f,
@@ -135,6 +165,7 @@ pub async fn run(
     namespace: &str,
     concurrency: usize,
     duration: Duration,
+    input: BaselineInput,
 ) -> anyhow::Result<BaselineReport> {
     let client = connect_temporal(address, namespace, Duration::from_secs(10)).await?;
     let worker_client = client.clone();
@@ -185,7 +216,7 @@ pub async fn run(
                 let r = client
                     .execute_update_with_start_workflow(
                         BaselineWorkflow::run,
-                        (),
+                        input,
                         BaselineWorkflow::place,
                         (),
                         opts,
@@ -240,6 +271,7 @@ pub async fn run(
     );
     Ok(BaselineReport {
         concurrency,
+        search_attribute_upserts: input.upsert_search_attributes,
         duration_secs: (elapsed * 10.0).round() / 10.0,
         completed,
         errors: errors.load(Ordering::Relaxed),

@@ -70,6 +70,10 @@ pub struct Common {
     /// ones are replayed from history on their next task. Trades memory for replay CPU.
     #[arg(long, env = "BAEDAL_WORKER_CACHE", default_value_t = 500)]
     pub worker_cache: usize,
+    /// Concurrent workflow-task polls a worker keeps open (most on its sticky queue). Too few
+    /// and tasks wait in the server's queue while the engine has CPU to spare.
+    #[arg(long, env = "BAEDAL_WORKER_POLLERS", default_value_t = 5)]
+    pub worker_pollers: usize,
     /// Where a worker, payment or notification process serves `/metrics` (apis serve it on
     /// their own port).
     #[arg(long, env = "BAEDAL_METRICS_ADDR")]
@@ -159,6 +163,7 @@ impl Common {
     pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {
         baedal_worker::WorkerSettings {
             max_cached_workflows: self.worker_cache.max(1),
+            workflow_pollers: self.worker_pollers.max(2),
         }
     }
 

@@ -91,6 +91,10 @@ enum Role {
         /// server port): the bare engine's figure.
         #[arg(long)]
         baseline: bool,
+        /// With --baseline: each step also upserts a search attribute, as each order
+        /// transition does (what that contract costs the engine by itself).
+        #[arg(long, requires = "baseline")]
+        baseline_upserts: bool,
     },
 }
 
@@ -318,6 +322,7 @@ async fn main() -> anyhow::Result<()> {
             duration,
             json,
             baseline: true,
+            baseline_upserts,
             ..
         } => {
             let report = baedal::baseline::run(
@@ -325,6 +330,9 @@ async fn main() -> anyhow::Result<()> {
                 &c.temporal_namespace,
                 concurrency,
                 duration,
+                baedal::baseline::BaselineInput {
+                    upsert_search_attributes: baseline_upserts,
+                },
             )
             .await?;
             print_report(&report, json)
@@ -339,6 +347,7 @@ async fn main() -> anyhow::Result<()> {
             plot,
             place_only,
             baseline: false,
+            ..
         } => {
             baedal_activities::install_crypto_provider();
             let temporal = if query_reads {

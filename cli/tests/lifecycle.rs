@@ -20,10 +20,14 @@ const FULL: [&str; 8] = [
 ];
 
 /// Write the order's history where the replay test reads it (set BAEDAL_RECORD_HISTORIES=1).
+/// With `BAEDAL_RECORD_HISTORIES=<version>`, save this order's history as
+/// `workflows/tests/histories/<name>-<version>.json` for the replay test. Keep the files of
+/// earlier versions: orders started by older code may still be running.
 async fn maybe_record(order_id: &str, name: &str) {
-    if std::env::var_os("BAEDAL_RECORD_HISTORIES").is_none() {
+    let Some(version) = std::env::var_os("BAEDAL_RECORD_HISTORIES") else {
         return;
-    }
+    };
+    let name = format!("{name}-{}", version.to_string_lossy());
     let client = system().temporal().await;
     let history = client
         .get_workflow_handle::<baedal_workflows::OrderWorkflow>(order_id.to_owned())
@@ -34,6 +38,25 @@ async fn maybe_record(order_id: &str, name: &str) {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::write(&path, json).unwrap();
+}
+
+/// Wait up to 10 s for exactly one workflow to match the visibility `query` (visibility is
+/// eventually consistent); answer how many matched last.
+async fn visible(query: String) -> usize {
+    let client = system().temporal().await;
+    let mut found = 0;
+    for _ in 0..50 {
+        found = client
+            .count_workflows(query.clone(), WorkflowCountOptions::default())
+            .await
+            .unwrap()
+            .count();
+        if found == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    found
 }
 
 #[tokio::test]
@@ -64,6 +87,14 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
     assert_eq!(got.body["status"], "placed");
     let board = s.get(&owner, "/v1/store/orders?status=placed").await;
     assert!(board.body.to_string().contains(&id));
+    // Ops can filter by the search attributes from the start (set when the workflow starts).
+    let indexed = |status: &str| {
+        format!(
+            "WorkflowId = '{id}' AND StoreId = 'st_1' AND OrderStatus = '{status}' \
+             AND CustomerId = '{customer_id}' AND Region = 'gangnam'"
+        )
+    };
+    assert_eq!(visible(indexed("placed")).await, 1, "indexed as placed");
 
     for (step, want) in [
         ("accept", "accepted"),
@@ -79,6 +110,9 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
             s.get(&cust, &format!("/v1/orders/{id}")).await.body["status"],
             want
         );
+        if step == "accept" {
+            assert_eq!(visible(indexed(want)).await, 1, "status upserted on {step}");
+        }
     }
 
     // The store is at 37.4979,127.0276; a rider 1 km away sees it, one 20 km away does not.
@@ -150,26 +184,11 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
     assert_eq!(seqs, (1..=8).collect::<Vec<u64>>());
 
     // Ops can find the order by its search attributes.
-    let client = s.temporal().await;
-    let mut found = 0;
-    for _ in 0..50 {
-        found = client
-            .count_workflows(
-                format!(
-                    "WorkflowId = '{id}' AND StoreId = 'st_1' AND OrderStatus = 'completed' \
-                     AND CustomerId = '{customer_id}' AND Region = 'gangnam'"
-                ),
-                WorkflowCountOptions::default(),
-            )
-            .await
-            .unwrap()
-            .count();
-        if found == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(found, 1, "search attributes upserted");
+    assert_eq!(
+        visible(indexed("completed")).await,
+        1,
+        "indexed as completed"
+    );
     maybe_record(&id, "completed").await;
 }
 
@@ -277,7 +296,16 @@ async fn declined_card_is_402_and_no_order_exists() {
     assert_eq!(mine.body["orders"], json!([]));
     let board = s.get(&owner, "/v1/store/orders").await;
     assert!(!board.body.to_string().contains(&customer_id));
-    maybe_record(&baedal_api::order_id_for(&customer_id, &key), "declined").await;
+    let order_id = baedal_api::order_id_for(&customer_id, &key);
+    assert_eq!(
+        visible(format!(
+            "WorkflowId = '{order_id}' AND OrderStatus = 'payment_failed'"
+        ))
+        .await,
+        1,
+        "a declined attempt is indexed as payment_failed, not as the placed it started as"
+    );
+    maybe_record(&order_id, "declined").await;
     // The same key again gives the same answer and does not charge again.
     let again = s
         .place_on(&s.api, &cust, &key, s.order_body(1, "tok_declined"))

@@ -2,7 +2,9 @@
 
 mod common;
 
+use baedal::baseline::BaselineInput;
 use std::time::Duration;
+use temporalio_client::WorkflowCountOptions;
 
 #[tokio::test]
 async fn loadgen_runs_every_path_without_errors() {
@@ -47,10 +49,54 @@ async fn loadgen_runs_every_path_without_errors() {
 #[tokio::test]
 async fn engine_baseline_runs_against_the_same_temporal() {
     let s = common::system();
-    let report = baedal::baseline::run(&s.temporal_address, "default", 2, Duration::from_secs(3))
-        .await
-        .expect("baseline runs");
+    let report = baedal::baseline::run(
+        &s.temporal_address,
+        "default",
+        2,
+        Duration::from_secs(3),
+        BaselineInput::default(),
+    )
+    .await
+    .expect("baseline runs");
     assert_eq!(report.errors, 0, "{report}");
     assert!(report.completed >= 1, "{report}");
     assert!(report.place_p99_ms >= report.place_p50_ms && report.place_p50_ms > 0.0);
+}
+
+/// `--baseline-upserts`: every step upserts a search attribute, so the closed baseline
+/// workflows are found by the last step's value.
+#[tokio::test]
+async fn engine_baseline_with_search_attribute_upserts() {
+    let s = common::system();
+    let report = baedal::baseline::run(
+        &s.temporal_address,
+        "default",
+        2,
+        Duration::from_secs(3),
+        BaselineInput {
+            upsert_search_attributes: true,
+        },
+    )
+    .await
+    .expect("baseline runs");
+    assert_eq!(report.errors, 0, "{report}");
+    assert!(report.completed >= 1, "{report}");
+    assert!(report.search_attribute_upserts);
+    let client = s.temporal().await;
+    let mut found = 0;
+    for _ in 0..50 {
+        found = client
+            .count_workflows(
+                "WorkflowType = 'BaselineWorkflow' AND OrderStatus = 'step_7'",
+                WorkflowCountOptions::default(),
+            )
+            .await
+            .expect("count")
+            .count() as u64;
+        if found >= report.completed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(found >= report.completed, "{found} of {report}");
 }

@@ -9,6 +9,7 @@ use baedal_activities::OrderActivities;
 use baedal_workflows::{OrderWorkflow, TASK_QUEUE};
 use std::future::Future;
 use temporalio_client::Client;
+use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// Tuning knobs, with defaults that suit one worker process on a small machine.
@@ -16,6 +17,8 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 pub struct WorkerSettings {
     /// Workflows kept in memory between tasks (sticky cache); evicted ones are replayed.
     pub max_cached_workflows: usize,
+    /// Concurrent workflow-task polls (at least 2: sticky and normal queue).
+    pub workflow_pollers: usize,
 }
 
 impl Default for WorkerSettings {
@@ -25,6 +28,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             max_cached_workflows: 500,
+            workflow_pollers: 5,
         }
     }
 }
@@ -41,6 +45,9 @@ pub async fn run(
         .register_workflow::<OrderWorkflow>()?
         .register_activities(activities)
         .max_cached_workflows(settings.max_cached_workflows)
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
+            settings.workflow_pollers.max(2),
+        ))
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
     let stop = worker.shutdown_handle();

@@ -14,7 +14,7 @@ pub mod notify;
 mod options;
 mod order;
 
-pub use order::{CommandRequest, OrderWorkflow, PlaceRequest};
+pub use order::{CommandRequest, OrderWorkflow, PlaceRequest, start_search_attributes};
 
 /// Task queue the worker polls and the api starts orders on.
 pub const TASK_QUEUE: &str = "baedal-orders";

@@ -2,8 +2,11 @@
 //! would make running orders non-deterministic (a command added, removed or reordered) fails
 //! here before it reaches a worker with orders in flight.
 //!
-//! Record a new history after a deliberate, versioned change with
-//! `temporal workflow show -w <order id> -o json > workflows/tests/histories/<name>.json`.
+//! Each file is `<path>-<version>.json`. `v1`: orders started without search attributes, which
+//! upsert all four on their first transition. `v2`: orders started with them set (the api does
+//! this since the throughput work of issue #4), which upsert only `OrderStatus` and skip
+//! `placed`. Keep every version whose orders may still be running; record a new one after a
+//! deliberate change with `BAEDAL_RECORD_HISTORIES=v3 cargo test -p baedal --test lifecycle`.
 
 use baedal_workflows::OrderWorkflow;
 use temporalio_client::WorkflowHistory;
@@ -27,15 +30,18 @@ async fn replay(name: &str) {
 
 #[tokio::test]
 async fn completed_order_replays() {
-    replay("completed").await;
+    replay("completed-v1").await;
+    replay("completed-v2").await;
 }
 
 #[tokio::test]
 async fn canceled_order_with_refund_replays() {
-    replay("canceled").await;
+    replay("canceled-v1").await;
+    replay("canceled-v2").await;
 }
 
 #[tokio::test]
 async fn declined_order_replays() {
-    replay("declined").await;
+    replay("declined-v1").await;
+    replay("declined-v2").await;
 }
