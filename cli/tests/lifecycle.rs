@@ -6,7 +6,7 @@ use common::{statuses, system, unique};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::Duration;
-use temporalio_client::{WorkflowCountOptions, WorkflowFetchHistoryOptions};
+use temporalio_client::WorkflowFetchHistoryOptions;
 
 const FULL: [&str; 8] = [
     "placed",
@@ -40,23 +40,12 @@ async fn maybe_record(order_id: &str, name: &str) {
     std::fs::write(&path, json).unwrap();
 }
 
-/// Wait up to 10 s for exactly one workflow to match the visibility `query` (visibility is
-/// eventually consistent); answer how many matched last.
+/// Wait up to 10 s for exactly one workflow to match the visibility `query`; answer how many
+/// matched last.
 async fn visible(query: String) -> usize {
-    let client = system().temporal().await;
-    let mut found = 0;
-    for _ in 0..50 {
-        found = client
-            .count_workflows(query.clone(), WorkflowCountOptions::default())
-            .await
-            .unwrap()
-            .count();
-        if found == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    found
+    system()
+        .visible_workflows(&query, Duration::from_secs(10), |n| n == 1)
+        .await
 }
 
 #[tokio::test]

@@ -4,7 +4,6 @@ mod common;
 
 use baedal::baseline::BaselineInput;
 use std::time::Duration;
-use temporalio_client::WorkflowCountOptions;
 
 #[tokio::test]
 async fn loadgen_runs_every_path_without_errors() {
@@ -82,21 +81,12 @@ async fn engine_baseline_with_search_attribute_upserts() {
     assert_eq!(report.errors, 0, "{report}");
     assert!(report.completed >= 1, "{report}");
     assert!(report.search_attribute_upserts);
-    let client = s.temporal().await;
-    let mut found = 0;
-    for _ in 0..50 {
-        found = client
-            .count_workflows(
-                "WorkflowType = 'BaselineWorkflow' AND OrderStatus = 'step_7'",
-                WorkflowCountOptions::default(),
-            )
-            .await
-            .expect("count")
-            .count() as u64;
-        if found >= report.completed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let found = s
+        .visible_workflows(
+            "WorkflowType = 'BaselineWorkflow' AND OrderStatus = 'step_7'",
+            Duration::from_secs(10),
+            |n| n as u64 >= report.completed,
+        )
+        .await as u64;
     assert!(found >= report.completed, "{found} of {report}");
 }

@@ -9,19 +9,6 @@ use common::{BREAKER, system, unique};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use temporalio_client::WorkflowCountOptions;
-
-async fn workflows_with_id(order_id: &str, extra: &str) -> usize {
-    let client = system().temporal().await;
-    client
-        .count_workflows(
-            format!("WorkflowId = '{order_id}'{extra}"),
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .unwrap()
-        .count()
-}
 
 #[tokio::test]
 async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
@@ -54,7 +41,10 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     assert!(shed.retry_after.is_some());
     let shed_id = baedal_api::order_id_for(&customer_id, &shed_key);
     assert_eq!(
-        workflows_with_id(&shed_id, "").await,
+        s.visible_workflows(&format!("WorkflowId = '{shed_id}'"), Duration::ZERO, |_| {
+            true
+        })
+        .await,
         0,
         "no workflow for a shed order"
     );
@@ -136,18 +126,16 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     s.set_payment_faults(json!({"unavailable": false})).await;
     let late_id = baedal_api::order_id_for(&customer_id, &late_key);
-    let mut closed = 0;
-    for _ in 0..100 {
-        closed = workflows_with_id(
-            &late_id,
-            " AND ExecutionStatus = 'Completed' AND OrderStatus = 'payment_failed'",
+    let closed = s
+        .visible_workflows(
+            &format!(
+                "WorkflowId = '{late_id}' AND ExecutionStatus = 'Completed' \
+                 AND OrderStatus = 'payment_failed'"
+            ),
+            Duration::from_secs(30),
+            |n| n == 1,
         )
         .await;
-        if closed == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
     assert_eq!(
         closed, 1,
         "the expired attempt's workflow closes once payment is back"

@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use temporalio_client::WorkflowCountOptions;
 
 pub const SERVICE_TOKEN: &str = "test-service-token";
 pub const JWT_SECRET: &str = "test-jwt-secret";
@@ -344,6 +345,29 @@ impl TestSystem {
         connect_temporal(&self.temporal_address, "default", Duration::from_secs(10))
             .await
             .unwrap()
+    }
+
+    /// How many workflows match the visibility `query`, polled until `enough` holds or
+    /// `within` passes (visibility is eventually consistent): the last count either way.
+    pub async fn visible_workflows(
+        &self,
+        query: &str,
+        within: Duration,
+        enough: impl Fn(usize) -> bool,
+    ) -> usize {
+        let client = self.temporal().await;
+        let deadline = Instant::now() + within;
+        loop {
+            let found = client
+                .count_workflows(query.to_owned(), WorkflowCountOptions::default())
+                .await
+                .unwrap()
+                .count();
+            if enough(found) || Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
