@@ -163,7 +163,7 @@ impl Common {
     pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {
         baedal_worker::WorkerSettings {
             max_cached_workflows: self.worker_cache.max(1),
-            workflow_pollers: self.worker_pollers.max(2),
+            workflow_pollers: self.worker_pollers,
         }
     }
 
