@@ -74,10 +74,11 @@ impl ChargeError {
     /// is not (retrying would only wait out the budget the customer is waiting on).
     pub fn into_activity_error(self) -> ActivityError {
         match self {
-            ChargeError::Open { .. } => ActivityError::application(
+            ChargeError::Open { retry_after_secs } => ActivityError::application(
                 ApplicationFailure::builder(self.to_string())
                     .type_name(BREAKER_OPEN.to_owned())
                     .non_retryable(true)
+                    .details(retry_after_secs)
                     .build(),
             ),
             ChargeError::Call(e) => e.into(),
@@ -85,13 +86,21 @@ impl ChargeError {
     }
 }
 
-/// Parse the `retry_after=<n>s` an open-breaker failure message carries.
-pub fn retry_after_from_message(message: &str) -> Option<u64> {
-    let rest = message.split("retry_after=").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
+/// The seconds until the breaker half-opens, when `e` is a charge failed by an open breaker:
+/// read from the failure's type and details, as the activity sent them.
+pub fn retry_after(e: &temporalio_sdk::ActivityExecutionError) -> Option<u64> {
+    use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+    let mut next = e.failure();
+    while let Some(f) = next {
+        if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
+            && info.r#type == BREAKER_OPEN
+        {
+            let payload = info.details.as_ref()?.payloads.first()?;
+            return serde_json::from_slice(&payload.data).ok();
+        }
+        next = f.cause.as_deref();
+    }
+    None
 }
 
 /// The charge call as a tower service, so the breaker layer can wrap it.
@@ -252,19 +261,6 @@ impl PaymentBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_survives_the_failure_message() {
-        let e = ChargeError::Open {
-            retry_after_secs: 7,
-        };
-        assert_eq!(retry_after_from_message(&e.to_string()), Some(7));
-        assert_eq!(
-            retry_after_from_message("Activity failed: payment_breaker_open: x; retry_after=12s"),
-            Some(12)
-        );
-        assert_eq!(retry_after_from_message("connection refused"), None);
-    }
 
     /// A payment service that refuses connections: the breaker opens after `min_calls`
     /// failures and then fails fast without calling it.

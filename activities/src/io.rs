@@ -5,7 +5,11 @@ use baedal_domain::PaymentInfo;
 use serde::Deserialize;
 use serde_json::json;
 
-/// Why a call to another service failed. All of these are transient: the caller retries.
+/// The payment service's refusal code for a refund of an order it holds no succeeded charge
+/// for: the only refusal that means nothing is owed.
+pub const NO_SUCCEEDED_CHARGE: &str = "no_succeeded_charge";
+
+/// Why a call to another service failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("{service} unreachable: {source}")]
@@ -14,12 +18,38 @@ pub enum CallError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("{service} answered {status}: {body}")]
+    /// A non-2xx answer; `code` is the error code of the body when it has the error shape.
+    #[error("{service} answered {status} {}: {body}", code.as_deref().unwrap_or("(no code)"))]
     Status {
         service: &'static str,
         status: u16,
+        code: Option<String>,
         body: String,
     },
+}
+
+impl CallError {
+    /// A refusal the same request will get again: a 4xx other than timeout, too-many-requests
+    /// and conflict. Everything else (unreachable, 5xx, 408, 429, 409) may pass on a retry.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, CallError::Status { status, .. }
+            if (400..500).contains(status) && ![408, 409, 429].contains(status))
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CallError::Status { code, .. } => code.as_deref(),
+            CallError::Unreachable { .. } => None,
+        }
+    }
+}
+
+/// What a refund request settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundAnswer {
+    Refunded(PaymentInfo),
+    /// The PSP holds no succeeded charge for the order: nothing is owed.
+    NothingCharged,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,9 +138,13 @@ async fn post(
 async fn unexpected(service: &'static str, resp: reqwest::Response) -> CallError {
     let status = resp.status().as_u16();
     let body = resp.text().await.unwrap_or_default();
+    let code = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
     CallError::Status {
         service,
         status,
+        code,
         body: body.chars().take(300).collect(),
     }
 }
@@ -154,10 +188,12 @@ pub async fn charge(
     })
 }
 
+/// Ask for the order's refund. Only the PSP's "no succeeded charge" settles it without money
+/// moving; any other refusal is an error (retried by the caller, never recorded as done).
 pub async fn refund(
     payment: &ServiceClient,
     input: &RefundInput,
-) -> Result<Option<PaymentInfo>, CallError> {
+) -> Result<RefundAnswer, CallError> {
     let resp = post(
         payment,
         "payment",
@@ -169,12 +205,11 @@ pub async fn refund(
         }),
     )
     .await?;
-    if resp.status() == reqwest::StatusCode::CONFLICT {
-        // The PSP holds no succeeded charge for this order: nothing to give back.
-        return Ok(None);
+    match payment_record(resp).await {
+        Ok(rec) => Ok(RefundAnswer::Refunded(rec.into())),
+        Err(e) if e.code() == Some(NO_SUCCEEDED_CHARGE) => Ok(RefundAnswer::NothingCharged),
+        Err(e) => Err(e),
     }
-    let rec = payment_record(resp).await?;
-    Ok(Some(rec.into()))
 }
 
 pub async fn notify(notify: &ServiceClient, input: &NotifyInput) -> Result<(), CallError> {
@@ -189,4 +224,55 @@ pub async fn notify(notify: &ServiceClient, input: &NotifyInput) -> Result<(), C
         return Err(unexpected("notification", resp).await);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baedal_payment::{ChargeRequest, PaymentState};
+
+    /// The real payment service on a free port, and a client for it.
+    async fn payment_service() -> (ServiceClient, PaymentState) {
+        let state = PaymentState::open("sqlite::memory:", "svc", "jwt")
+            .await
+            .unwrap();
+        let app = baedal_payment::router(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (ServiceClient::new(url, "svc"), state)
+    }
+
+    fn refund_of(order_id: &str, amount: i64) -> RefundInput {
+        RefundInput {
+            order_id: order_id.into(),
+            amount,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_no_succeeded_charge_settles_a_refund_without_money() {
+        let (client, state) = payment_service().await;
+        assert_eq!(
+            refund(&client, &refund_of("ord_none", 5000)).await.unwrap(),
+            RefundAnswer::NothingCharged
+        );
+        let charge = ChargeRequest {
+            idempotency_key: "ord_a".into(),
+            order_id: "ord_a".into(),
+            amount: 5000,
+            card_token: "tok_ok".into(),
+        };
+        state.ledger().charge(&charge, true).await.unwrap();
+        // Asking for more than was charged is a refusal, not "nothing owed".
+        let err = refund(&client, &refund_of("ord_a", 9000))
+            .await
+            .expect_err("a refund above the charge is an error to retry and alert");
+        assert_eq!(err.code(), Some("refund_exceeds_charge"));
+        assert!(!err.is_permanent(), "retried: ops may fix the ledger");
+        assert!(matches!(
+            refund(&client, &refund_of("ord_a", 5000)).await.unwrap(),
+            RefundAnswer::Refunded(p) if p.status == "succeeded" && p.amount == 5000
+        ));
+    }
 }

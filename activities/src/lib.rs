@@ -3,24 +3,58 @@
 //! The payment client (charge and refund over HTTP, idempotent by order id), the notification
 //! client (one notification per `(order_id, seq)`) and the read-model projection (a local
 //! activity, guarded by `seq`). Each activity is safe to run more than once: Temporal retries
-//! them, and a crash can replay one that already happened. This crate must not decide order
-//! rules (that is `domain` and `workflows`) and must not be called from the api.
+//! them, and a crash can replay one that already happened. Beside them, the worker's stuck
+//! sweep (alerting ops about orders that stopped moving) lives here, as it is the same
+//! notification I/O. This crate must not decide order rules (that is `domain` and
+//! `workflows`) and must not be called from the api.
 
 pub mod breaker;
 pub mod io;
+pub mod stuck;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, PaymentBreaker};
-pub use io::ServiceClient;
+pub use io::{RefundAnswer, ServiceClient};
 
 use baedal_domain::{OrderView, PaymentInfo};
 use baedal_readmodel::ReadModel;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use temporalio_macros::activities;
+use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// Error type name for an activity failure that must not be retried.
 pub const NON_RETRYABLE: &str = "NonRetryable";
+
+/// Whether an activity failed with a refusal that retrying cannot change ([`NON_RETRYABLE`]).
+pub fn is_permanent(e: &temporalio_sdk::ActivityExecutionError) -> bool {
+    use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+    let mut next = e.failure();
+    while let Some(f) = next {
+        if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
+            && info.r#type == NON_RETRYABLE
+        {
+            return true;
+        }
+        next = f.cause.as_deref();
+    }
+    false
+}
+
+/// A failed call as an activity failure: a permanent refusal (the same request will be
+/// refused again) is typed [`NON_RETRYABLE`]; everything else is retried.
+fn call_failure(e: io::CallError) -> ActivityError {
+    let permanent = e.is_permanent();
+    let failure = ApplicationFailure::builder(e.to_string());
+    ActivityError::application(if permanent {
+        failure
+            .type_name(NON_RETRYABLE.to_owned())
+            .non_retryable(true)
+            .build()
+    } else {
+        failure.build()
+    })
+}
 
 /// Charge the customer's card for a new order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,22 +139,38 @@ impl OrderActivities {
         out.map_err(breaker::ChargeError::into_activity_error)
     }
 
-    /// Refund the order's charge. Idempotency key = `<order_id>:refund`. Answers `None` when
-    /// the PSP holds no charge for the order (nothing to give back).
+    /// Refund the order's charge. Idempotency key = `<order_id>:refund`. Answers `None` only
+    /// when the PSP holds no succeeded charge for the order (nothing to give back). Any other
+    /// refusal (say, "refund exceeds the charge") is alerted and retried until someone fixes
+    /// it: a refund owed is never recorded as done without the money moving.
     #[activity]
     pub async fn refund(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: RefundInput,
     ) -> Result<Option<PaymentInfo>, ActivityError> {
-        let out = io::refund(&self.payment, &input).await;
-        match &out {
-            Ok(p) => tracing::info!(order_id = %input.order_id, refund = ?p, "refund done"),
+        match io::refund(&self.payment, &input).await {
+            Ok(RefundAnswer::Refunded(p)) => {
+                tracing::info!(order_id = %input.order_id, refund = ?p, "refund done");
+                Ok(Some(p))
+            }
+            Ok(RefundAnswer::NothingCharged) => {
+                tracing::info!(order_id = %input.order_id, "no succeeded charge: nothing to refund");
+                Ok(None)
+            }
             Err(e) => {
-                tracing::warn!(order_id = %input.order_id, error = %e, "refund failed, will retry")
+                if let Some(code) = e.code() {
+                    metrics::counter!("baedal_refund_refusals_total", "code" => code.to_owned())
+                        .increment(1);
+                    tracing::error!(order_id = %input.order_id, code, error = %e,
+                        "the PSP refused a refund that is owed; retrying until it goes through (check the ledger)");
+                } else {
+                    tracing::warn!(order_id = %input.order_id, error = %e, "refund failed, will retry");
+                }
+                // Retried whatever the answer: giving up would leave the customer's money taken.
+                Err(ApplicationFailure::new(e.to_string()).into())
             }
         }
-        out.map_err(Into::into)
     }
 
     /// Send the notification for one transition; the service dedups by `(order_id, seq)`.
@@ -131,8 +181,8 @@ impl OrderActivities {
         input: NotifyInput,
     ) -> Result<(), ActivityError> {
         io::notify(&self.notify, &input).await.map_err(|e| {
-            tracing::warn!(order_id = %input.order_id, seq = input.seq, error = %e, "notify failed, will retry");
-            e.into()
+            tracing::warn!(order_id = %input.order_id, seq = input.seq, error = %e, "notify failed");
+            call_failure(e)
         })
     }
 

@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
-use baedal_domain::{OrderView, Refusal};
-use baedal_workflows::{CommandRequest, OrderWorkflow};
+use baedal_domain::OrderView;
+use baedal_workflows::{CommandRequest, OrderWorkflow, refusal_code};
 use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
 
@@ -21,6 +21,7 @@ pub enum Cmd {
     Pickup,
     Deliver,
     Confirm,
+    OpsCancel,
 }
 
 /// Send `cmd` for `order_id` on behalf of `caller`; answers the order as projected after it.
@@ -85,20 +86,27 @@ pub async fn send(
                 .execute_update(OrderWorkflow::confirm, req, opts())
                 .await
         }
+        Cmd::OpsCancel => {
+            handle
+                .execute_update(OrderWorkflow::ops_cancel, req, opts())
+                .await
+        }
     };
     result.map_err(|e| refusal(e, cmd))
 }
 
 fn refusal(e: WorkflowUpdateError, cmd: Cmd) -> ApiError {
     match e {
-        WorkflowUpdateError::Failed(failure) => {
-            let message = failure.message.clone();
-            match Refusal::code_of(&message) {
-                Some("already_claimed") => ApiError::conflict("already_claimed", message),
-                Some("not_found") => ApiError::order_not_found(),
-                _ => ApiError::conflict("invalid_transition", message),
+        WorkflowUpdateError::Failed(failure) => match refusal_code(&failure) {
+            Some("already_claimed") => ApiError::conflict("already_claimed", &failure.message),
+            // Not this rider's delivery: as if it did not exist.
+            Some("not_assigned_rider") => ApiError::order_not_found(),
+            Some("invalid_transition") => {
+                ApiError::conflict("invalid_transition", &failure.message)
             }
-        }
+            // Not a refusal: the update itself failed.
+            _ => ApiError::internal("the order engine", &failure.message),
+        },
         // The workflow has closed: the order is in a terminal status.
         WorkflowUpdateError::NotFound(_) => ApiError::conflict(
             "invalid_transition",

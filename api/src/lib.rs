@@ -10,6 +10,7 @@ pub mod door;
 pub use baedal_http as error;
 mod extract;
 mod openapi;
+mod ops;
 mod place;
 mod routes;
 
@@ -45,6 +46,26 @@ pub struct ApiConfig {
     pub role: ApiRole,
     /// Renders the Prometheus text for `/metrics`, when this process exports metrics.
     pub metrics: Option<MetricsRender>,
+    /// An open order that has not moved for this long is listed as stuck.
+    pub stuck_after: Duration,
+    /// A place-order's Idempotency-Key answers the same for this long, and is refused after.
+    pub idempotency_window: Duration,
+    /// Base URL of the Temporal Web UI and the namespace, for links to an order's workflow.
+    pub temporal_ui: Option<String>,
+    pub namespace: String,
+}
+
+impl ApiConfig {
+    /// Where ops see the order's workflow in the Temporal Web UI.
+    pub fn temporal_ui_link(&self, order_id: &str) -> Option<String> {
+        self.temporal_ui.as_ref().map(|ui| {
+            format!(
+                "{}/namespaces/{}/workflows/{order_id}",
+                ui.trim_end_matches('/'),
+                self.namespace
+            )
+        })
+    }
 }
 
 /// Renders the process's metrics in the Prometheus text format.

@@ -1,6 +1,7 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use crate::AppState;
+use crate::ops::{self, OpsCancelBody};
 use crate::place::{DeliveryRequest, ItemRequest, PaymentRequest, PlaceOrderBody};
 use crate::routes::{self, RejectBody, TokenRequest};
 use axum::Json;
@@ -34,6 +35,9 @@ use utoipa::OpenApi;
         routes::claim,
         routes::pickup,
         routes::deliver,
+        routes::ops_payment,
+        ops::stuck_orders,
+        ops::ops_cancel,
     ),
     components(schemas(
         PlaceOrderBody,
@@ -41,7 +45,8 @@ use utoipa::OpenApi;
         DeliveryRequest,
         PaymentRequest,
         RejectBody,
-        TokenRequest
+        TokenRequest,
+        OpsCancelBody
     ))
 )]
 pub struct ApiDoc;

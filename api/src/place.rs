@@ -1,11 +1,14 @@
 //! Placing an order: validate, price from the catalog, then update-with-start the order's
 //! workflow and wait for the charge.
 //!
-//! Idempotency needs no table of its own: the order id is derived from the customer and the
-//! `Idempotency-Key` (UUIDv5), so a retry addresses the same workflow id; update-with-start with
-//! `UseExisting` re-attaches to it instead of starting another, and the payment service charges
-//! once per order id. The request body's hash travels with the order, so the same key with
-//! another body is refused (422) by the `place` update's validator.
+//! The order id is derived from the customer and the `Idempotency-Key` (UUIDv5), so a retry
+//! addresses the same workflow id; update-with-start with `UseExisting` re-attaches to it
+//! instead of starting another, and the payment service charges once per order id. The api
+//! records each key with its request hash and when it was first seen (`idempotency_keys`): the
+//! same key with another body is refused (422) before anything starts, and a key is answered
+//! the same way for `BAEDAL_IDEMPOTENCY_WINDOW`, then refused (422) whatever the engine still
+//! remembers, so a reused key can never charge again. The hash also travels with the order, so
+//! the `place` update's validator refuses another body too.
 
 use crate::AppState;
 use crate::door::Admission;
@@ -13,7 +16,9 @@ use crate::error::{ApiError, ApiResult};
 use baedal_domain::{
     DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, geo,
 };
-use baedal_workflows::{OrderWorkflow, PlaceRequest, TASK_QUEUE, start_search_attributes};
+use baedal_workflows::{
+    OrderWorkflow, PlaceRequest, TASK_QUEUE, refusal_code, start_search_attributes,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -198,6 +203,7 @@ fn failure(f: PlaceFailure) -> ApiError {
             "payment_declined",
             f.message,
         ),
+        "idempotency_key_expired" => expired(),
         _ => ApiError::unavailable(
             "payment_unavailable",
             f.message,
@@ -265,6 +271,7 @@ async fn place_admitted(
     let order_id = order_id_for(customer_id, idempotency_key);
     tracing::Span::current().record("order_id", order_id.as_str());
     let hash = request_hash(&body);
+    check_key(state, &order_id, customer_id, &hash).await?;
     let input = price(state, &order_id, customer_id, &body, hash.clone()).await?;
     let opts = WorkflowUpdateWithStartOptions::new(
         TASK_QUEUE,
@@ -288,13 +295,12 @@ async fn place_admitted(
         .await;
     match result {
         Ok(o) => outcome(o),
-        Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Failed(f)))
-            if f.message.starts_with("idempotency_key_reused") =>
-        {
-            Err(ApiError::unprocessable(
-                "idempotency_key_reused",
-                f.message.clone(),
-            ))
+        Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Failed(f))) => {
+            match refusal_code(&f) {
+                Some("idempotency_key_reused") => Err(reused()),
+                Some("idempotency_key_expired") => Err(expired()),
+                _ => Err(ApiError::internal("the order engine", &f.message)),
+            }
         }
         // The workflow for this key has already closed: answer what it answered then.
         Err(WorkflowUpdateWithStartError::Start(_))
@@ -303,6 +309,50 @@ async fn place_admitted(
         }
         Err(e) => Err(ApiError::internal("the order engine", e)),
     }
+}
+
+fn reused() -> ApiError {
+    ApiError::unprocessable(
+        "idempotency_key_reused",
+        "this Idempotency-Key was used for a different order; use a new key",
+    )
+}
+
+/// The key's first use, remembered by the api: another body under it is refused at once, and
+/// so is any use after the idempotency window.
+async fn check_key(
+    state: &AppState,
+    order_id: &str,
+    customer_id: &str,
+    hash: &str,
+) -> ApiResult<()> {
+    let now = chrono::Utc::now();
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let key = state
+        .read_model
+        .remember_idempotency_key(order_id, customer_id, hash, &stamp)
+        .await?;
+    if key.request_hash != hash {
+        return Err(reused());
+    }
+    let first = chrono::DateTime::parse_from_rfc3339(&key.first_seen_at)
+        .map_err(|e| ApiError::internal("the idempotency store", e))?;
+    let window = state.config.idempotency_window;
+    let age = (now - first.with_timezone(&chrono::Utc))
+        .to_std()
+        .unwrap_or_default();
+    if age > window {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_too_old",
+            format!(
+                "this Idempotency-Key was first used at {} and keys are kept for {}; \
+                 to order again, send a new key",
+                key.first_seen_at,
+                humantime::format_duration(window)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn expired() -> ApiError {
@@ -324,14 +374,15 @@ async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResul
         .await
         .map_err(|e| ApiError::internal("the order engine", e))?;
     if stored_hash != hash {
-        return Err(ApiError::unprocessable(
-            "idempotency_key_reused",
-            "this Idempotency-Key was used for a different order; use a new key",
-        ));
+        return Err(reused());
     }
     match answer {
-        // The attempt closed without a charge: retrying it cannot help any more.
-        Some(PlaceOutcome::Failed { failure }) if failure.code == "payment_unavailable" => {
+        // The attempt closed without a charge (orders of older workers answer
+        // `payment_unavailable` here): retrying it cannot help any more.
+        Some(PlaceOutcome::Failed { failure })
+            if failure.code == "payment_unavailable"
+                || failure.code == "idempotency_key_expired" =>
+        {
             Err(expired())
         }
         Some(PlaceOutcome::Placed { order }) => Ok(state

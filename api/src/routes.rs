@@ -23,6 +23,8 @@ fn common() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/ops/payment", get(ops_payment))
+        .route("/v1/ops/orders/stuck", get(crate::ops::stuck_orders))
+        .route("/v1/ops/orders/{id}/cancel", post(crate::ops::ops_cancel))
 }
 
 /// Catalog and the customer's endpoints.
@@ -276,7 +278,7 @@ async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiResult
 }
 
 /// Check role and object, then send the command.
-async fn command(
+pub(crate) async fn command(
     state: &AppState,
     caller: &Caller,
     id: &str,

@@ -66,6 +66,23 @@ pub struct Common {
     /// Idempotency-Key for this long; then the attempt expires.
     #[arg(long, env = "BAEDAL_PAYMENT_RETRY_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub payment_retry_window: Duration,
+    /// The longest wait between two retries of a failing notification or projection (the
+    /// notification service or the read model is down). Those retries are the engine's and
+    /// add nothing to an order's history.
+    #[arg(long, env = "BAEDAL_RETRY_CAP", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub retry_cap: Duration,
+    /// An open order that has not moved for this long is listed at /v1/ops/orders/stuck and
+    /// alerted to ops once.
+    #[arg(long, env = "BAEDAL_STUCK_AFTER", default_value = "45m", value_parser = humantime::parse_duration)]
+    pub stuck_after: Duration,
+    /// A place-order's Idempotency-Key returns the same order for this long after its first
+    /// use, and is refused (422) after it. The dev server keeps closed workflows longer.
+    #[arg(long, env = "BAEDAL_IDEMPOTENCY_WINDOW", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub idempotency_window: Duration,
+    /// Base URL of the Temporal Web UI, for links from ops endpoints (default: the dev
+    /// server's UI on BAEDAL_TEMPORAL_UI_PORT).
+    #[arg(long, env = "BAEDAL_TEMPORAL_UI_URL")]
+    pub temporal_ui_url: Option<String>,
     /// Order workflows a worker keeps in memory between tasks (its sticky cache); evicted
     /// ones are replayed from history on their next task. Trades memory for replay CPU.
     #[arg(long, env = "BAEDAL_WORKER_CACHE", default_value_t = 500)]
@@ -173,6 +190,13 @@ impl Common {
             rider_claim_ms: self.rider_claim_timeout.as_millis() as u64,
             auto_confirm_ms: self.auto_confirm_after.as_millis() as u64,
             payment_retry_ms: self.payment_retry_window.as_millis() as u64,
+            retry_cap_ms: self.retry_cap.as_millis() as u64,
         }
+    }
+
+    pub fn temporal_ui_url(&self) -> String {
+        self.temporal_ui_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.temporal_ui_port))
     }
 }

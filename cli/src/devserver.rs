@@ -83,6 +83,36 @@ impl DevServer {
         })
     }
 
+    /// Keep closed workflows in `namespace` for `retention` (the dev server's default is a
+    /// day), so a place-order retried within the idempotency window still finds its answer.
+    pub async fn set_retention(
+        &self,
+        cli: &Path,
+        namespace: &str,
+        retention: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        let hours = retention.as_secs().div_ceil(3600).max(1);
+        let address = self.address.trim_start_matches("http://");
+        let out = Command::new(cli)
+            .args(["operator", "namespace", "update", "--address", address])
+            .args([
+                "--namespace",
+                namespace,
+                "--retention",
+                &format!("{hours}h"),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("running {}", cli.display()))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "setting the retention of namespace {namespace} on the dev server failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
     /// Whether the process has exited (a port clash or a corrupt file shows up here).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()

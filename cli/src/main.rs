@@ -204,6 +204,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
                 listener: bind(&c.api_addr, "api").await?,
                 timeouts: c.timeouts(),
                 role: ApiRole::All,
+                idempotency_window: c.idempotency_window,
             }]
         } else {
             vec![]
@@ -223,6 +224,9 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
         breaker: c.breaker.settings()?,
         dev_mode: true,
         metrics: Some(metrics),
+        stuck_after: c.stuck_after,
+        idempotency_window: c.idempotency_window,
+        temporal_ui: c.temporal_ui_url.clone(),
     };
     let mut system = System::start(cfg).await?;
     let api = system
@@ -295,6 +299,10 @@ async fn main() -> anyhow::Result<()> {
                     token_ttl: Duration::from_secs(24 * 3600),
                     role,
                     metrics: Some(metrics),
+                    stuck_after: c.stuck_after,
+                    idempotency_window: c.idempotency_window,
+                    temporal_ui: Some(c.temporal_ui_url()),
+                    namespace: c.temporal_namespace.clone(),
                 },
             );
             serve(&c.api_addr, "api", baedal_api::router(state)).await
@@ -310,11 +318,18 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(1),
             );
             let notify = ServiceClient::new(c.notify_url(), c.service_token.clone());
+            let sweeper = baedal_worker::spawn_stuck_sweeper(
+                read_model.clone(),
+                notify.clone(),
+                c.stuck_after,
+                baedal::system::sweep_every(c.stuck_after),
+            );
             let acts =
                 baedal_activities::OrderActivities::new(payment, notify, breaker, read_model);
             let r =
                 baedal_worker::run(temporal, acts, c.worker_settings(), shutdown_signal()).await;
             publisher.abort();
+            sweeper.abort();
             r
         }
         Role::Loadgen {
@@ -388,9 +403,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Role::Reconcile => {
-            let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+            let (read_model, temporal) = read_model_and_temporal(&c).await?;
             let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
-            let report = baedal::reconcile::run(&payment, &read_model).await?;
+            let report = baedal::reconcile::run(&payment, &read_model, &temporal).await?;
             print!("{report}");
             if !report.is_clean() {
                 std::process::exit(1);

@@ -2,12 +2,15 @@
 //!
 //! Money and orders must agree: every succeeded charge belongs to an order the customer can see
 //! (or was refunded), no order is charged twice, and each rejected or canceled order has exactly
-//! one refund. Run it when the system is quiet: a refund still being retried shows as missing.
+//! one refund. An order whose workflow was *terminated* (which runs no code, so no refund) and
+//! that still holds the customer's money is a refund owed, whatever its last status says. Run
+//! it when the system is quiet: a refund still being retried shows as missing.
 
 use baedal_activities::ServiceClient;
 use baedal_readmodel::ReadModel;
+use futures::StreamExt;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +48,11 @@ pub enum Mismatch {
         order_id: String,
         status: String,
     },
+    /// The order's workflow was terminated with the customer's money still taken.
+    TerminatedWithMoneyKept {
+        order_id: String,
+        kept: i64,
+    },
 }
 
 impl fmt::Display for Mismatch {
@@ -68,6 +76,11 @@ impl fmt::Display for Mismatch {
             Mismatch::OrderWithoutCharge { order_id, status } => {
                 write!(f, "order without charge: {order_id} is {status}")
             }
+            Mismatch::TerminatedWithMoneyKept { order_id, kept } => write!(
+                f,
+                "refund owed but missing: {order_id} was terminated keeping {kept} won \
+                 (terminate runs no refund: refund it by hand)"
+            ),
         }
     }
 }
@@ -108,8 +121,13 @@ struct Money {
     refunded: i64,
 }
 
-/// Compare; `orders` maps order id → status.
-pub fn compare(ledger: &[LedgerLine], orders: &HashMap<String, String>) -> Report {
+/// Compare; `orders` maps order id → status; `terminated` are the order ids whose workflows
+/// were terminated.
+pub fn compare(
+    ledger: &[LedgerLine],
+    orders: &HashMap<String, String>,
+    terminated: &HashSet<String>,
+) -> Report {
     let mut money: BTreeMap<&str, Money> = BTreeMap::new();
     for l in ledger.iter().filter(|l| l.status == "succeeded") {
         let m = money.entry(l.order_id.as_str()).or_default();
@@ -139,6 +157,15 @@ pub fn compare(ledger: &[LedgerLine], orders: &HashMap<String, String>) -> Repor
                 order_id: order_id.clone(),
                 refunds: m.refunds,
             });
+        }
+        if terminated.contains(*id) {
+            if m.charged > m.refunded {
+                mismatches.push(Mismatch::TerminatedWithMoneyKept {
+                    order_id,
+                    kept: m.charged - m.refunded,
+                });
+            }
+            continue;
         }
         match orders.get(*id) {
             None if m.charged > m.refunded => mismatches.push(Mismatch::ChargeWithoutOrder {
@@ -177,12 +204,25 @@ pub fn compare(ledger: &[LedgerLine], orders: &HashMap<String, String>) -> Repor
     }
 }
 
-/// Fetch the ledger from the payment service and the orders from the read model, and compare.
-pub async fn run(payment: &ServiceClient, read_model: &ReadModel) -> anyhow::Result<Report> {
+/// Fetch the ledger from the payment service, the orders from the read model and the
+/// terminated order workflows from Temporal, and compare.
+pub async fn run(
+    payment: &ServiceClient,
+    read_model: &ReadModel,
+    temporal: &temporalio_client::Client,
+) -> anyhow::Result<Report> {
     let doc = payment.get_json("/v1/payments").await?;
     let ledger: Vec<LedgerLine> = serde_json::from_value(doc["payments"].clone())?;
     let orders: HashMap<String, String> = read_model.order_statuses().await?.into_iter().collect();
-    Ok(compare(&ledger, &orders))
+    let mut terminated = HashSet::new();
+    let mut list = temporal.list_workflows(
+        "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Terminated'",
+        Default::default(),
+    );
+    while let Some(w) = list.next().await {
+        terminated.insert(w?.id().to_owned());
+    }
+    Ok(compare(&ledger, &orders, &terminated))
 }
 
 #[cfg(test)]
@@ -215,7 +255,12 @@ mod tests {
             line("o4", "charge", "succeeded"),
             line("o4", "refund", "succeeded"),
         ];
-        let r = compare(&ledger, &orders(&[("o1", "completed"), ("o2", "canceled")]));
+        let terminated = HashSet::from(["o4".to_owned()]);
+        let r = compare(
+            &ledger,
+            &orders(&[("o1", "completed"), ("o2", "canceled")]),
+            &terminated,
+        );
         assert!(r.is_clean(), "{r}");
     }
 
@@ -231,6 +276,7 @@ mod tests {
             line("refunded-twice", "refund", "succeeded"),
             line("odd-refund", "charge", "succeeded"),
             line("odd-refund", "refund", "succeeded"),
+            line("terminated", "charge", "succeeded"),
         ];
         let r = compare(
             &ledger,
@@ -240,7 +286,10 @@ mod tests {
                 ("refunded-twice", "canceled"),
                 ("odd-refund", "completed"),
                 ("free", "placed"),
+                // Its last projection says cooking, which owes nothing, but nobody will cook.
+                ("terminated", "cooking"),
             ]),
+            &HashSet::from(["terminated".to_owned()]),
         );
         let kinds: Vec<_> = r
             .mismatches
@@ -261,5 +310,12 @@ mod tests {
             );
         }
         assert!(!r.is_clean());
+        assert!(
+            r.mismatches.contains(&Mismatch::TerminatedWithMoneyKept {
+                order_id: "terminated".into(),
+                kept: 10_000
+            }),
+            "{r}"
+        );
     }
 }

@@ -76,6 +76,8 @@ pub struct ApiSpec {
     /// Timer durations the orders it places run with.
     pub timeouts: Timeouts,
     pub role: ApiRole,
+    /// How long a place-order's Idempotency-Key is answered the same way.
+    pub idempotency_window: Duration,
 }
 
 /// Everything needed to run baedal's parts in one process (all of them for `baedal dev`).
@@ -95,6 +97,19 @@ pub struct SystemConfig {
     pub breaker: BreakerSettings,
     pub dev_mode: bool,
     pub metrics: Option<MetricsRender>,
+    /// Open orders that have not moved for this long are stuck (listed, alerted once).
+    pub stuck_after: Duration,
+    /// The longest idempotency window of the apis: the dev server keeps closed workflows
+    /// at least a day longer.
+    pub idempotency_window: Duration,
+    /// The Temporal Web UI of an existing cluster (the dev server's own otherwise).
+    pub temporal_ui: Option<String>,
+}
+
+/// How often the worker sweeps for stuck orders: a tenth of the threshold, between 1 s and a
+/// minute, so an order is alerted about soon after it becomes stuck.
+pub fn sweep_every(stuck_after: Duration) -> Duration {
+    (stuck_after / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 /// A running system.
@@ -167,6 +182,11 @@ impl System {
             }
         };
 
+        if let (Some(d), TemporalSource::DevServer { cli, .. }) = (&devserver, &cfg.temporal) {
+            let retention = cfg.idempotency_window + Duration::from_secs(24 * 3600);
+            d.set_retention(cli, &cfg.namespace, retention).await?;
+        }
+
         let read_model = ReadModel::open(&cfg.database_url)
             .await
             .with_context(|| format!("opening the read model at {}", cfg.database_url))?;
@@ -203,12 +223,15 @@ impl System {
                 read_model.clone(),
                 Duration::from_secs(1),
             );
-            let activities = OrderActivities::new(
-                payment_client,
-                ServiceClient::new(notify_url.clone(), cfg.service_token.clone()),
-                breaker,
+            let notify_client = ServiceClient::new(notify_url.clone(), cfg.service_token.clone());
+            let sweeper = baedal_worker::spawn_stuck_sweeper(
                 read_model.clone(),
+                notify_client.clone(),
+                cfg.stuck_after,
+                sweep_every(cfg.stuck_after),
             );
+            let activities =
+                OrderActivities::new(payment_client, notify_client, breaker, read_model.clone());
             let worker_client = temporal.clone();
             let worker_stop = stopped(&stop_rx);
             let worker_settings = cfg.worker_settings.clone();
@@ -224,15 +247,21 @@ impl System {
             tasks.spawn(async move {
                 let r = worker.await?;
                 publisher.abort();
+                sweeper.abort();
                 r
             });
         }
 
+        let temporal_ui = cfg
+            .temporal_ui
+            .clone()
+            .or_else(|| devserver.as_ref().map(|d| d.ui_url.clone()));
         let mut api_urls = Vec::new();
         for ApiSpec {
             listener,
             timeouts,
             role,
+            idempotency_window,
         } in cfg.apis
         {
             api_urls.push(format!("http://{}", listener.local_addr()?));
@@ -248,6 +277,10 @@ impl System {
                     token_ttl: Duration::from_secs(24 * 3600),
                     role,
                     metrics: cfg.metrics.clone(),
+                    stuck_after: cfg.stuck_after,
+                    idempotency_window,
+                    temporal_ui: temporal_ui.clone(),
+                    namespace: cfg.namespace.clone(),
                 },
             );
             tasks.spawn(serve(
@@ -261,7 +294,7 @@ impl System {
             api_urls,
             payment_url,
             notify_url,
-            temporal_ui: devserver.as_ref().map(|d| d.ui_url.clone()),
+            temporal_ui,
             temporal_address,
             read_model,
             temporal,

@@ -7,10 +7,12 @@
 
 pub mod geo;
 pub mod order;
+pub mod state;
 pub mod status;
 
 pub use order::{
     Actor, Command, DeliveryAddress, HistoryEntry, LineItem, OrderInput, OrderView, PaymentInfo,
     Pickup, PlaceFailure, PlaceOutcome, Refusal, Timeouts, decide,
 };
+pub use state::{ChargeResult, OrderState, Placement};
 pub use status::OrderStatus;

@@ -36,10 +36,19 @@ pub struct Timeouts {
     /// (same Idempotency-Key) before it expires and voids any charge.
     #[serde(default = "default_payment_retry_ms")]
     pub payment_retry_ms: u64,
+    /// The longest wait between two retries of a notification or projection that is failing
+    /// (the service or the database is down). Retries past the first few seconds are the
+    /// engine's regular activity retries, which add nothing to the order's history.
+    #[serde(default = "default_retry_cap_ms")]
+    pub retry_cap_ms: u64,
 }
 
 fn default_payment_retry_ms() -> u64 {
     15 * 60 * 1000
+}
+
+fn default_retry_cap_ms() -> u64 {
+    60 * 1000
 }
 
 /// Everything the workflow needs to run one order: the workflow's start input.
@@ -68,22 +77,39 @@ pub struct Actor {
     pub id: String,
 }
 
-/// A command that moves an order. Timer-driven commands (`StoreTimeout`, `AutoConfirm`) come
-/// from the workflow itself, never from a caller.
+/// A command that moves an order. Timer-driven commands (`StoreTimeout`, `AutoConfirm`) and
+/// `EngineCancel` (a cancel request from Temporal itself: the Web UI's button, `temporal
+/// workflow cancel`) come from the workflow, never from an api caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     Accept,
-    Reject { reason: String },
+    Reject {
+        reason: String,
+    },
     StartCooking,
     FinishCooking,
     Cancel,
-    Claim { rider_id: String },
-    Pickup { rider_id: String },
-    Deliver { rider_id: String },
+    Claim {
+        rider_id: String,
+    },
+    Pickup {
+        rider_id: String,
+    },
+    Deliver {
+        rider_id: String,
+    },
     Confirm,
+    /// Ops cancel a stuck or troubled order from any non-terminal status, with a full refund.
+    OpsCancel {
+        reason: String,
+    },
     StoreTimeout,
     AutoConfirm,
+    /// Temporal was asked to cancel the order's workflow: treated as an ops cancel.
+    EngineCancel {
+        reason: String,
+    },
 }
 
 impl Command {
@@ -98,13 +124,30 @@ impl Command {
             Command::Pickup { .. } => "pickup",
             Command::Deliver { .. } => "deliver",
             Command::Confirm => "confirm",
+            Command::OpsCancel { .. } => "ops_cancel",
             Command::StoreTimeout => "store_timeout",
             Command::AutoConfirm => "auto_confirm",
+            Command::EngineCancel { .. } => "engine_cancel",
+        }
+    }
+
+    /// The reason the history records for the transition this command makes.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Command::Reject { reason } => Some(reason.clone()),
+            Command::OpsCancel { reason } => Some(format!("canceled by ops: {reason}")),
+            Command::EngineCancel { reason } => {
+                Some(format!("canceled through Temporal: {reason}"))
+            }
+            Command::StoreTimeout => Some("the store did not answer in time".to_owned()),
+            Command::AutoConfirm => Some("confirmed automatically after delivery".to_owned()),
+            _ => None,
         }
     }
 }
 
-/// Why a command was refused. The `code` is what the api puts in its 409/404 error body.
+/// Why a command was refused. The `code` is what the api puts in its error body, and the
+/// failure type the refusal carries across the workflow boundary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Refusal {
     /// The command is not allowed in the order's current status.
@@ -116,23 +159,30 @@ pub enum Refusal {
     AlreadyClaimed,
     /// The rider is not the one assigned to this delivery.
     NotAssignedRider,
+    /// A place-order retry whose Idempotency-Key belongs to another request body.
+    IdempotencyKeyReused,
+    /// A place-order retry after its payment attempt expired.
+    AttemptExpired,
 }
 
 impl Refusal {
+    /// Every code a refusal can carry, for turning a failure type back into a refusal kind.
+    pub const CODES: [&'static str; 5] = [
+        "invalid_transition",
+        "already_claimed",
+        "not_assigned_rider",
+        "idempotency_key_reused",
+        "idempotency_key_expired",
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::InvalidTransition { .. } => "invalid_transition",
             Refusal::AlreadyClaimed => "already_claimed",
-            Refusal::NotAssignedRider => "not_found",
+            Refusal::NotAssignedRider => "not_assigned_rider",
+            Refusal::IdempotencyKeyReused => "idempotency_key_reused",
+            Refusal::AttemptExpired => "idempotency_key_expired",
         }
-    }
-
-    /// Parse the `code: message` form the workflow sends back through a failed update.
-    pub fn code_of(message: &str) -> Option<&'static str> {
-        let code = message.split(':').next()?.trim();
-        ["invalid_transition", "already_claimed", "not_found"]
-            .into_iter()
-            .find(|c| *c == code)
     }
 }
 
@@ -150,6 +200,14 @@ impl fmt::Display for Refusal {
             Refusal::NotAssignedRider => {
                 write!(f, "not_found: this delivery is not assigned to you")
             }
+            Refusal::IdempotencyKeyReused => write!(
+                f,
+                "idempotency_key_reused: this Idempotency-Key was used for a different order; use a new key"
+            ),
+            Refusal::AttemptExpired => write!(
+                f,
+                "idempotency_key_expired: payment was unavailable and this attempt has expired; place the order again with a new Idempotency-Key"
+            ),
         }
     }
 }
@@ -189,6 +247,7 @@ pub fn decide(
         (S::RiderAssigned, C::Pickup { rider_id: r }) => assigned(r).map(|_| S::PickedUp),
         (S::PickedUp, C::Deliver { rider_id: r }) => assigned(r).map(|_| S::Delivered),
         (S::Delivered, C::Confirm | C::AutoConfirm) => Ok(S::Completed),
+        (s, C::OpsCancel { .. } | C::EngineCancel { .. }) if !s.is_terminal() => Ok(S::Canceled),
         _ => Err(refuse()),
     }
 }
@@ -288,8 +347,14 @@ mod tests {
                 rider_id: "r1".into(),
             },
             Command::Confirm,
+            Command::OpsCancel {
+                reason: "stuck".into(),
+            },
             Command::StoreTimeout,
             Command::AutoConfirm,
+            Command::EngineCancel {
+                reason: "web ui".into(),
+            },
         ]
     }
 
@@ -306,6 +371,7 @@ mod tests {
             (S::RiderAssigned, "pickup") => S::PickedUp,
             (S::PickedUp, "deliver") => S::Delivered,
             (S::Delivered, "confirm") | (S::Delivered, "auto_confirm") => S::Completed,
+            (s, "ops_cancel" | "engine_cancel") if !s.is_terminal() => S::Canceled,
             _ => return None,
         })
     }
@@ -381,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn refusal_codes_survive_the_message_round_trip() {
+    fn every_refusal_code_is_listed() {
         for r in [
             Refusal::InvalidTransition {
                 status: S::Cooking,
@@ -389,9 +455,23 @@ mod tests {
             },
             Refusal::AlreadyClaimed,
             Refusal::NotAssignedRider,
+            Refusal::IdempotencyKeyReused,
+            Refusal::AttemptExpired,
         ] {
-            assert_eq!(Refusal::code_of(&r.to_string()), Some(r.code()));
+            assert!(Refusal::CODES.contains(&r.code()), "{r}");
         }
-        assert_eq!(Refusal::code_of("something else"), None);
+    }
+
+    #[test]
+    fn ops_can_cancel_any_open_order_and_nothing_closed() {
+        let cancel = Command::OpsCancel { reason: "x".into() };
+        for from in S::ALL {
+            let got = decide(from, Some("r1"), &cancel);
+            if from.is_terminal() {
+                assert_eq!(got.unwrap_err().code(), "invalid_transition", "{from}");
+            } else {
+                assert_eq!(got, Ok(S::Canceled), "{from}");
+            }
+        }
     }
 }

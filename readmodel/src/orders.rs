@@ -197,11 +197,11 @@ impl ReadModel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use baedal_domain::{DeliveryAddress, HistoryEntry, PaymentInfo, Pickup};
 
-    fn view(id: &str, seq: u32, status: OrderStatus, lat: f64) -> OrderView {
+    pub(crate) fn view(id: &str, seq: u32, status: OrderStatus, lat: f64) -> OrderView {
         OrderView {
             id: id.into(),
             status,

@@ -1,9 +1,10 @@
 //! The worker: registers `OrderWorkflow` and the order activities on the task queue and runs
 //! them until asked to stop.
 //!
-//! It owns nothing but wiring and a graceful shutdown (the SDK's initiate-shutdown, then waiting
-//! for `run` to drain), so a SIGTERM does not leave workflow tasks half done. It must not hold
-//! order rules or do I/O of its own.
+//! It owns wiring, a graceful shutdown (the SDK's initiate-shutdown, then waiting for `run` to
+//! drain), so a SIGTERM does not leave workflow tasks half done, and the periodic tasks that
+//! run beside the worker (breaker publisher, stuck sweep). It must not hold order rules or do
+//! I/O of its own: the tasks call into `activities` and `readmodel`.
 
 use baedal_activities::OrderActivities;
 use baedal_workflows::{OrderWorkflow, TASK_QUEUE};
@@ -84,6 +85,27 @@ pub fn spawn_breaker_publisher(
                 .await
             {
                 tracing::warn!(error = %e, "could not publish the breaker state");
+            }
+        }
+    })
+}
+
+/// Sweep for stuck orders every `every` and alert ops once per stuck status (see
+/// `baedal_activities::stuck`). Runs until aborted.
+pub fn spawn_stuck_sweeper(
+    read_model: baedal_readmodel::ReadModel,
+    notify: baedal_activities::ServiceClient,
+    stuck_after: std::time::Duration,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            if let Err(e) = baedal_activities::stuck::sweep(&read_model, &notify, stuck_after).await
+            {
+                tracing::warn!(error = %e, "stuck sweep failed; trying again next round");
             }
         }
     })

@@ -13,8 +13,12 @@
 pub mod notify;
 mod options;
 mod order;
+mod refusal;
 
-pub use order::{CommandRequest, OrderWorkflow, PlaceRequest, start_search_attributes};
+pub use order::{
+    CommandRequest, OUTAGE_PROOF, OrderWorkflow, PlaceRequest, start_search_attributes,
+};
+pub use refusal::refusal_code;
 
 /// Task queue the worker polls and the api starts orders on.
 pub const TASK_QUEUE: &str = "baedal-orders";

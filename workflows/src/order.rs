@@ -1,20 +1,25 @@
 //! `OrderWorkflow`: state, update handlers with validators, and the run loop.
 //!
-//! Update handlers only change state (through `domain::decide`) and then wait until the run
-//! loop has projected that change, so a caller that gets 200 reads its own write from the read
-//! model. All side effects (projection, search attributes, notifications, refunds) happen in
-//! `run`, driven by the state rather than by "the next thing happened": several updates can land
-//! in one workflow task, and each transition still gets its own history entry, projection and
-//! notification.
+//! The order's rules live in `domain::OrderState`; this file only drives it. Update handlers
+//! change the state and then wait until the run loop has projected that change, so a caller
+//! that gets 200 reads its own write from the read model. All side effects (projection, search
+//! attributes, notifications, refunds) happen in the run loop, driven by the state rather than
+//! by "the next thing happened": several updates can land in one workflow task, and each
+//! transition still gets its own history entry, projection and notification.
+//!
+//! Three branches run side by side: the order itself (charge, then commands and timers, then
+//! what is owed), the notifications (sent one by one, in order, never holding the order up),
+//! and a watcher that turns a cancel request from Temporal into a cancel of the order.
 
 use crate::notify::{self, ESCALATION_SEQ_BASE};
 use crate::options;
+use crate::refusal::refused;
 use baedal_activities::{
     ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, RefundInput, breaker,
 };
 use baedal_domain::{
-    Actor, Command, HistoryEntry, OrderInput, OrderStatus, OrderView, PaymentInfo, Pickup,
-    PlaceFailure, PlaceOutcome, Refusal, decide,
+    ChargeResult, Command, OrderInput, OrderState, OrderStatus, OrderView, PaymentInfo, Pickup,
+    PlaceFailure, PlaceOutcome, Placement, Refusal, state::MAX_ESCALATIONS,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -23,7 +28,7 @@ use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributes}
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::{join, select};
 use temporalio_sdk::{
-    ActivityExecutionError, CancellableFuture, WorkflowContext, WorkflowContextView, WorkflowResult,
+    CancellableFuture, WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -33,12 +38,13 @@ const STORE_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("StoreI
 const CUSTOMER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("CustomerId");
 const REGION: SearchAttributeKey<String> = SearchAttributeKey::keyword("Region");
 
-/// Refusal of a place-order retry whose attempt has expired (the api answers 409).
-pub const EXPIRED: &str = "idempotency_key_expired: payment was unavailable and this attempt has expired; place the order again with a new Idempotency-Key";
+/// Patch marker of orders whose notifications and projections survive an outage of any
+/// length (a short local try, then a regular activity the server retries). Orders started
+/// before it replay with the old local-activity retries.
+pub const OUTAGE_PROOF: &str = "outage-proof-delivery";
 
-/// How much each unanswered rider-claim timer widens the search, and how often it may.
-const RADIUS_STEP_KM: f64 = 2.0;
-const MAX_ESCALATIONS: u32 = 3;
+/// How long to ask a customer to wait when payment is unreachable and the breaker gave no time.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
 
 /// The `place` update's input: the hash of the customer's request, so a retry with the same
 /// idempotency key but another body is refused instead of answered with this order.
@@ -50,46 +56,31 @@ pub struct PlaceRequest {
 /// Input of every command update: who is asking, and a reason where the command takes one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRequest {
-    pub actor: Actor,
+    pub actor: baedal_domain::Actor,
     #[serde(default)]
     pub reason: Option<String>,
-}
-
-/// Where the order is relative to its charge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Stage {
-    Charging,
-    Established,
-    NotEstablished(PlaceFailure),
 }
 
 #[workflow]
 pub struct OrderWorkflow {
     input: OrderInput,
-    stage: Stage,
-    status: OrderStatus,
-    payment: Option<PaymentInfo>,
-    refund: Option<PaymentInfo>,
-    rider_id: Option<String>,
-    history: Vec<HistoryEntry>,
+    order: OrderState,
     created_at: String,
-    updated_at: String,
-    /// Bumped on every change to the view; `projected_version` is what the read model has.
-    version: u32,
+    /// What the read model has; the state's version is what it must reach.
     projected_version: u32,
     /// History entries whose notifications are queued.
     notified_seq: u32,
     outbox: VecDeque<NotifyInput>,
     closing: bool,
-    radius_bonus_km: f64,
-    escalations: u32,
-    /// A customer retried a place-order whose payment was unavailable: charge again.
-    retry_requested: bool,
-    /// The unavailable attempt was not retried in time and is being voided: refuse retries.
-    expired: bool,
-    /// Update handlers still waiting for their change to be projected; `run` does not return
-    /// while one is, or its caller would get an error instead of the answer.
+    /// Update handlers still waiting for their change to be projected; the order does not
+    /// close while one is, or its caller would get an error instead of the answer.
     inflight_updates: u32,
+    /// Temporal was asked to cancel this workflow, with this reason.
+    cancel_requested: Option<String>,
+    /// The order was canceled because of that request: the workflow closes as canceled.
+    canceled_by_engine: bool,
+    /// Started with [`OUTAGE_PROOF`] (see there).
+    outage_proof: bool,
 }
 
 fn rfc3339(t: Option<SystemTime>) -> String {
@@ -100,9 +91,10 @@ fn rfc3339(t: Option<SystemTime>) -> String {
 impl OrderWorkflow {
     fn view(&self) -> OrderView {
         let i = &self.input;
+        let o = &self.order;
         OrderView {
             id: i.order_id.clone(),
-            status: self.status,
+            status: o.status(),
             customer_id: i.customer_id.clone(),
             store_id: i.store_id.clone(),
             store_name: i.store_name.clone(),
@@ -115,70 +107,30 @@ impl OrderWorkflow {
                 lat: i.store_lat,
                 lon: i.store_lon,
             },
-            payment: self.payment.clone().unwrap_or(PaymentInfo {
+            payment: o.payment().cloned().unwrap_or(PaymentInfo {
                 id: String::new(),
                 status: "pending".into(),
                 amount: i.total,
             }),
-            refund: self.refund.clone(),
-            rider_id: self.rider_id.clone(),
-            history: self.history.clone(),
+            refund: o.refund().cloned(),
+            rider_id: o.rider_id().map(str::to_owned),
+            history: o.history().to_vec(),
             created_at: self.created_at.clone(),
-            updated_at: self.updated_at.clone(),
-            seq: self.history.len() as u32,
-            version: self.version,
-            search_radius_bonus_km: self.radius_bonus_km,
+            updated_at: o.updated_at().to_owned(),
+            seq: o.history().len() as u32,
+            version: o.version(),
+            search_radius_bonus_km: o.radius_bonus_km(),
         }
-    }
-
-    fn record(&mut self, status: OrderStatus, at: String, reason: Option<String>) -> u32 {
-        self.status = status;
-        self.history.push(HistoryEntry {
-            seq: self.history.len() as u32 + 1,
-            status,
-            at: at.clone(),
-            reason,
-        });
-        self.updated_at = at;
-        self.version += 1;
-        self.version
-    }
-
-    /// The check validators run: refuse at once, leaving no trace in history.
-    fn check(&self, cmd: &Command) -> Result<(), Refusal> {
-        if self.stage != Stage::Established {
-            return Err(Refusal::InvalidTransition {
-                status: self.status,
-                command: cmd.name().to_owned(),
-            });
-        }
-        decide(self.status, self.rider_id.as_deref(), cmd).map(|_| ())
-    }
-
-    /// Apply `cmd`; returns the version the read model must reach before the caller is answered.
-    fn transition(&mut self, cmd: &Command, at: String) -> Result<u32, Refusal> {
-        self.check(cmd)?;
-        let to = decide(self.status, self.rider_id.as_deref(), cmd)?;
-        if let Command::Claim { rider_id } = cmd {
-            self.rider_id = Some(rider_id.clone());
-        }
-        let reason = match cmd {
-            Command::Reject { reason } => Some(reason.clone()),
-            Command::StoreTimeout => Some("the store did not answer in time".to_owned()),
-            Command::AutoConfirm => Some("confirmed automatically after delivery".to_owned()),
-            _ => None,
-        };
-        Ok(self.record(to, at, reason))
     }
 
     /// Queue one notification per history entry not yet notified.
     fn queue_notifications(&mut self) {
-        while (self.notified_seq as usize) < self.history.len() {
-            let entry = &self.history[self.notified_seq as usize];
+        while (self.notified_seq as usize) < self.order.history().len() {
+            let entry = &self.order.history()[self.notified_seq as usize];
             self.outbox.push_back(NotifyInput {
                 order_id: self.input.order_id.clone(),
                 seq: entry.seq,
-                recipients: notify::recipients(&self.input, entry.status, self.rider_id.as_deref()),
+                recipients: notify::recipients(&self.input, entry.status, self.order.rider_id()),
                 status: entry.status.as_str().to_owned(),
                 message: notify::message(&self.input, entry.status),
             });
@@ -186,14 +138,18 @@ impl OrderWorkflow {
         }
     }
 
+    /// The answer to the customer's place request, once there is one.
     fn place_outcome(&self) -> Option<PlaceOutcome> {
-        match &self.stage {
-            Stage::Charging => None,
-            Stage::Established if self.projected_version == 0 => None,
-            Stage::Established => Some(PlaceOutcome::Placed {
+        match self.order.placement() {
+            Placement::Charging => None,
+            Placement::Established if self.projected_version == 0 => None,
+            Placement::Established => Some(PlaceOutcome::Placed {
                 order: Box::new(self.view()),
             }),
-            Stage::NotEstablished(f) => Some(PlaceOutcome::Failed { failure: f.clone() }),
+            _ => self
+                .order
+                .place_failure()
+                .map(|failure| PlaceOutcome::Failed { failure }),
         }
     }
 
@@ -205,7 +161,7 @@ impl OrderWorkflow {
     fn upsert_search_attributes(ctx: &WorkflowContext<Self>) {
         let current = ctx.search_attributes();
         let changed: Vec<_> = ctx
-            .state(|s| indexed(&s.input, s.status))
+            .state(|s| indexed(&s.input, s.order.status()))
             .into_iter()
             .filter(|(key, value)| current.get(key).as_ref() != Some(value))
             .map(|(key, value)| key.value_set(value))
@@ -215,6 +171,89 @@ impl OrderWorkflow {
         }
     }
 
+    /// Wait for `condition` without being ended by a cancel request (the watcher turns that
+    /// into state the conditions look at).
+    async fn wait(ctx: &WorkflowContext<Self>, condition: impl FnMut(&Self) -> bool) {
+        // A wait with a detached token cannot be cancelled, so it only ends by its condition.
+        let _ = ctx
+            .wait_condition_with_options(condition, options::wait())
+            .await;
+    }
+
+    /// Race `condition` against a timer: `true` when the timer fired first. The timer is
+    /// cancelled when the condition wins, so it does not fire later into the history.
+    async fn condition_or_timeout(
+        ctx: &WorkflowContext<Self>,
+        condition: impl FnMut(&Self) -> bool,
+        after: Duration,
+    ) -> bool {
+        let mut condition = Box::pin(ctx.wait_condition_with_options(condition, options::wait()));
+        let mut timer = Box::pin(ctx.timer(options::timer(after)));
+        select! {
+            _ = condition => {
+                timer.cancel();
+                false
+            }
+            _ = timer => true,
+        }
+    }
+
+    /// Write `view` into the read model. A first try as a local activity; if the database is
+    /// down, a regular activity the server retries until it is back. Never fails the order.
+    async fn project(ctx: &WorkflowContext<Self>, view: OrderView) -> WorkflowResult<()> {
+        let (outage_proof, cap) = ctx.state(|s| (s.outage_proof, s.retry_cap()));
+        if !outage_proof {
+            ctx.execute_local_activity(OrderActivities::project, view, options::project_legacy())
+                .await?;
+            return Ok(());
+        }
+        let first = ctx
+            .execute_local_activity(OrderActivities::project, view.clone(), options::first_try())
+            .await;
+        if first.is_err()
+            && let Err(e) = ctx
+                .execute_activity(OrderActivities::project, view, options::until_done(cap))
+                .await
+            && !ctx.is_replaying()
+        {
+            tracing::error!(error = %e, "projection refused for good; the read model misses this change");
+        }
+        Ok(())
+    }
+
+    /// Send one notification; see [`Self::project`] for the two tries.
+    async fn send(ctx: &WorkflowContext<Self>, n: NotifyInput) -> WorkflowResult<()> {
+        let (outage_proof, cap) = ctx.state(|s| (s.outage_proof, s.retry_cap()));
+        if !outage_proof {
+            ctx.execute_local_activity(OrderActivities::notify, n, options::notify_legacy())
+                .await?;
+            return Ok(());
+        }
+        let first = ctx
+            .execute_local_activity(OrderActivities::notify, n.clone(), options::first_try())
+            .await;
+        let Err(e) = first else { return Ok(()) };
+        if baedal_activities::is_permanent(&e) {
+            if !ctx.is_replaying() {
+                tracing::error!(order_id = %n.order_id, seq = n.seq, error = %e, "notification refused for good");
+            }
+            return Ok(());
+        }
+        let (order_id, seq) = (n.order_id.clone(), n.seq);
+        if let Err(e) = ctx
+            .execute_activity(OrderActivities::notify, n, options::until_done(cap))
+            .await
+            && !ctx.is_replaying()
+        {
+            tracing::error!(%order_id, seq, error = %e, "notification refused for good");
+        }
+        Ok(())
+    }
+
+    fn retry_cap(&self) -> Duration {
+        Duration::from_millis(self.input.timeouts.retry_cap_ms.max(100))
+    }
+
     /// Bring the read model, the search attributes and the notification outbox up to date
     /// with the state, however many changes happened since the last call.
     async fn flush(ctx: &WorkflowContext<Self>) -> WorkflowResult<()> {
@@ -222,9 +261,9 @@ impl OrderWorkflow {
             let (view, target, projected, new_entries) = ctx.state(|s| {
                 (
                     s.view(),
-                    s.version,
+                    s.order.version(),
                     s.projected_version,
-                    (s.notified_seq as usize) < s.history.len(),
+                    (s.notified_seq as usize) < s.order.history().len(),
                 )
             });
             if target <= projected {
@@ -239,90 +278,156 @@ impl OrderWorkflow {
                 Self::upsert_search_attributes(ctx);
                 ctx.state_mut(|s| s.queue_notifications());
             }
-            ctx.execute_local_activity(OrderActivities::project, view, options::project())
-                .await?;
+            Self::project(ctx, view).await?;
             ctx.state_mut(|s| s.projected_version = s.projected_version.max(target));
         }
     }
 
-    /// Wait until the history grows past `seen` (answer `false`) or `after` passes with no
-    /// change (answer `true`). The timer is cancelled when a change wins, so it does not fire
-    /// later into the history.
-    async fn changed_or_timeout(
+    /// Charge until the order is established (answers `None`), or end the attempt (answers
+    /// how the workflow closes): declined, or unavailable and not retried in time.
+    async fn charge_until_placed(
         ctx: &WorkflowContext<Self>,
-        seen: usize,
-        after: Duration,
-    ) -> WorkflowResult<bool> {
-        let changed = Box::pin(ctx.wait_condition(move |s: &Self| s.history.len() > seen));
-        Self::condition_or_timeout(ctx, changed, after).await
-    }
-
-    /// Race a condition against a timer: `true` when the timer fired first. The timer is
-    /// cancelled when the condition wins.
-    async fn condition_or_timeout<F>(
-        ctx: &WorkflowContext<Self>,
-        mut condition: std::pin::Pin<Box<F>>,
-        after: Duration,
-    ) -> WorkflowResult<bool>
-    where
-        F: futures::future::FusedFuture<
-                Output = Result<(), temporalio_sdk::WorkflowCancellationError>,
-            >,
-    {
-        let mut timer = Box::pin(ctx.timer(after));
-        select! {
-            r = condition => {
-                timer.cancel();
-                r?;
-                Ok(false)
+    ) -> Option<WorkflowResult<OrderStatus>> {
+        let input = ctx.state(|s| s.input.clone());
+        // When payment could not be reached, keep the attempt open for the customer's retry
+        // (same Idempotency-Key, same body) and charge again then: the PSP's idempotency by
+        // order id makes a charge that did land earlier come back as approved, never twice.
+        loop {
+            let charged = ctx
+                .execute_local_activity(
+                    OrderActivities::charge,
+                    ChargeInput {
+                        order_id: input.order_id.clone(),
+                        amount: input.total,
+                        card_token: input.card_token.clone(),
+                    },
+                    options::charge(),
+                )
+                .await;
+            let result = match charged {
+                Ok(ChargeOutcome::Approved { payment }) => ChargeResult::Approved(payment),
+                Ok(ChargeOutcome::Declined { .. }) => ChargeResult::Declined,
+                Err(e) => ChargeResult::Unavailable {
+                    retry_after_secs: breaker::retry_after(&e)
+                        .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+                        .max(1),
+                },
+            };
+            let at = rfc3339(ctx.workflow_time());
+            ctx.state_mut(|s| s.order.charge_answered(result, at))
+                .expect("a charge in flight takes its answer");
+            match ctx.state(|s| s.order.placement().clone()) {
+                Placement::Established => return None,
+                Placement::Declined => {
+                    Self::upsert_search_attributes(ctx);
+                    return Some(Ok(Self::close(ctx).await));
+                }
+                _ => {}
             }
-            _ = timer => Ok(true),
+            // Unavailable: wait for the customer's retry, a cancel, or the window to pass.
+            Self::upsert_search_attributes(ctx);
+            let window = Duration::from_millis(input.timeouts.payment_retry_ms);
+            let retried_or_canceled = |s: &Self| {
+                *s.order.placement() == Placement::Charging || s.cancel_requested.is_some()
+            };
+            let timed_out = Self::condition_or_timeout(ctx, retried_or_canceled, window).await;
+            if !timed_out && ctx.state(|s| s.cancel_requested.is_none()) {
+                continue;
+            }
+            // The attempt ends. The charge may have landed after we stopped waiting for it, so
+            // make sure no money stays taken for an order that does not exist.
+            ctx.state_mut(|s| {
+                s.canceled_by_engine = s.cancel_requested.is_some();
+                s.order.expire()
+            })
+            .expect("an unavailable attempt expires");
+            Self::wait(ctx, |s| s.inflight_updates == 0).await;
+            let refund = ctx
+                .execute_activity(
+                    OrderActivities::refund,
+                    RefundInput {
+                        order_id: input.order_id.clone(),
+                        amount: input.total,
+                    },
+                    options::refund(),
+                )
+                .await;
+            return Some(match refund {
+                Ok(r) => {
+                    ctx.state_mut(|s| s.order.refunded(r));
+                    Ok(Self::close(ctx).await)
+                }
+                Err(e) => Err(e.into()),
+            });
         }
     }
 
-    /// The order after the charge: wait for commands and timers until a terminal status, then
-    /// settle what is owed.
+    /// Let the place update take its answer, then mark the workflow as closing.
+    async fn close(ctx: &WorkflowContext<Self>) -> OrderStatus {
+        Self::wait(ctx, |s| s.inflight_updates == 0).await;
+        ctx.state_mut(|s| s.closing = true);
+        ctx.state(|s| s.order.status())
+    }
+
+    /// The order after the charge: wait for commands, timers and cancel requests until a
+    /// terminal status, then settle what is owed.
     async fn lifecycle(ctx: WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
         let timeouts = ctx.state(|s| s.input.timeouts);
         loop {
             Self::flush(&ctx).await?;
-            let (status, seen, escalations) =
-                ctx.state(|s| (s.status, s.history.len(), s.escalations));
+            let (status, seen, escalations, cancel) = ctx.state(|s| {
+                (
+                    s.order.status(),
+                    s.order.history().len(),
+                    s.order.escalations(),
+                    s.cancel_requested.clone(),
+                )
+            });
             if status.is_terminal() {
                 break;
             }
-            match status {
-                OrderStatus::Placed => {
-                    let after = Duration::from_millis(timeouts.store_accept_ms);
-                    if Self::changed_or_timeout(&ctx, seen, after).await? {
-                        let at = rfc3339(ctx.workflow_time());
-                        ctx.state_mut(|s| s.transition(&Command::StoreTimeout, at))
-                            .ok();
-                    }
-                }
+            if let Some(reason) = cancel {
+                let at = rfc3339(ctx.workflow_time());
+                ctx.state_mut(|s| {
+                    s.canceled_by_engine = true;
+                    s.order.apply(&Command::EngineCancel { reason }, at)
+                })
+                .expect("an open order can always be canceled");
+                continue;
+            }
+            let changed =
+                move |s: &Self| s.order.history().len() > seen || s.cancel_requested.is_some();
+            // The deadline of this status, if it has one, and what happens when it passes.
+            let deadline = match status {
+                OrderStatus::Placed => Some(timeouts.store_accept_ms),
                 OrderStatus::ReadyForPickup if escalations < MAX_ESCALATIONS => {
-                    let after = Duration::from_millis(timeouts.rider_claim_ms);
-                    if Self::changed_or_timeout(&ctx, seen, after).await? {
-                        ctx.state_mut(|s| s.escalate(after));
-                    }
+                    Some(timeouts.rider_claim_ms)
                 }
-                OrderStatus::Delivered => {
-                    let after = Duration::from_millis(timeouts.auto_confirm_ms);
-                    if Self::changed_or_timeout(&ctx, seen, after).await? {
-                        let at = rfc3339(ctx.workflow_time());
-                        ctx.state_mut(|s| s.transition(&Command::AutoConfirm, at))
-                            .ok();
-                    }
+                OrderStatus::Delivered => Some(timeouts.auto_confirm_ms),
+                _ => None,
+            };
+            let Some(ms) = deadline else {
+                Self::wait(&ctx, changed).await;
+                continue;
+            };
+            let after = Duration::from_millis(ms);
+            if !Self::condition_or_timeout(&ctx, changed, after).await {
+                continue;
+            }
+            let at = rfc3339(ctx.workflow_time());
+            ctx.state_mut(|s| match status {
+                OrderStatus::ReadyForPickup => s.escalate(after),
+                OrderStatus::Placed => {
+                    s.order.apply(&Command::StoreTimeout, at).ok();
                 }
                 _ => {
-                    ctx.wait_condition(move |s: &Self| s.history.len() > seen)
-                        .await?;
+                    s.order.apply(&Command::AutoConfirm, at).ok();
                 }
-            }
+            });
         }
-        let (status, order_id, total) =
-            ctx.state(|s| (s.status, s.input.order_id.clone(), s.input.total));
-        if status.owes_refund() {
+        let owes = ctx.state(|s| s.order.owes_refund());
+        if owes {
+            let (order_id, total) = ctx.state(|s| (s.input.order_id.clone(), s.input.total));
             // Retried until it succeeds: no path ends with money taken and no order.
             let refund = ctx
                 .execute_activity(
@@ -334,33 +439,27 @@ impl OrderWorkflow {
                     options::refund(),
                 )
                 .await?;
-            ctx.state_mut(|s| {
-                s.refund = refund;
-                s.version += 1;
-            });
+            ctx.state_mut(|s| s.order.refunded(refund));
             Self::flush(&ctx).await?;
         }
-        ctx.wait_condition(|s: &Self| s.inflight_updates == 0)
-            .await?;
-        ctx.state_mut(|s| s.closing = true);
-        Ok(status)
+        Ok(Self::close(&ctx).await)
     }
 
     /// Nobody claimed the delivery in time: widen the riders' search radius and tell ops.
     fn escalate(&mut self, waited: Duration) {
-        self.escalations += 1;
-        self.radius_bonus_km += RADIUS_STEP_KM;
-        self.version += 1;
+        if !self.order.escalate() {
+            return;
+        }
         self.outbox.push_back(NotifyInput {
             order_id: self.input.order_id.clone(),
-            seq: ESCALATION_SEQ_BASE + self.escalations,
+            seq: ESCALATION_SEQ_BASE + self.order.escalations(),
             recipients: vec!["ops".to_owned()],
-            status: self.status.as_str().to_owned(),
+            status: self.order.status().as_str().to_owned(),
             message: format!(
                 "[{}] no rider claimed within {}s; search radius widened by {} km",
                 self.input.store_name,
                 waited.as_secs(),
-                self.radius_bonus_km
+                self.order.radius_bonus_km()
             ),
         });
     }
@@ -369,31 +468,61 @@ impl OrderWorkflow {
     /// beside the lifecycle so a notification outage never holds up an order.
     async fn deliver_notifications(ctx: WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
-            ctx.wait_condition(|s: &Self| !s.outbox.is_empty() || s.closing)
-                .await?;
+            Self::wait(&ctx, |s| !s.outbox.is_empty() || s.closing).await;
             let Some(n) = ctx.state_mut(|s| s.outbox.pop_front()) else {
                 return Ok(());
             };
-            ctx.execute_local_activity(OrderActivities::notify, n, options::notify())
-                .await?;
+            Self::send(&ctx, n).await?;
         }
+    }
+
+    /// Turn a cancel request from Temporal (Web UI, `temporal workflow cancel`) into state the
+    /// order's waits look at, so it is handled like an ops cancel: refund, projection and
+    /// notification before the workflow closes. Ends when the order closes.
+    async fn watch_cancel(ctx: WorkflowContext<Self>) {
+        let mut closing =
+            Box::pin(ctx.wait_condition_with_options(|s: &Self| s.closing, options::wait()));
+        let mut requested = Box::pin(ctx.cancelled());
+        select! {
+            reason = requested => {
+                let reason = reason.unwrap_or_else(|| "no reason given".to_owned());
+                if !ctx.is_replaying() {
+                    tracing::warn!(order_id = %ctx.state(|s| s.input.order_id.clone()), %reason,
+                        "Temporal was asked to cancel this order: canceling it with a refund");
+                }
+                ctx.state_mut(|s| s.cancel_requested = Some(reason));
+            }
+            _ = closing => {}
+        }
+    }
+
+    /// The whole order: charge, then the lifecycle beside its notifications.
+    async fn serve(ctx: WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
+        if let Some(ended) = Self::charge_until_placed(&ctx).await {
+            return ended;
+        }
+        let (status, notified) = join!(
+            Self::lifecycle(ctx.clone()),
+            Self::deliver_notifications(ctx.clone())
+        );
+        notified?;
+        status
     }
 
     /// Shared body of the command updates.
     async fn command(ctx: &mut WorkflowContext<Self>, cmd: Command) -> Result<OrderView, BoxError> {
         let at = rfc3339(ctx.workflow_time());
-        let version = ctx.state_mut(|s| s.transition(&cmd, at))?;
+        let version = ctx
+            .state_mut(|s| s.order.apply(&cmd, at))
+            .map_err(refused)?;
         ctx.state_mut(|s| s.inflight_updates += 1);
-        let projected = ctx
-            .wait_condition(move |s: &Self| s.projected_version >= version)
-            .await;
+        Self::wait(ctx, move |s| s.projected_version >= version).await;
         ctx.state_mut(|s| s.inflight_updates -= 1);
-        projected?;
         Ok(ctx.state(|s| s.view()))
     }
 
     fn validate(&self, cmd: Command) -> Result<(), BoxError> {
-        self.check(&cmd).map_err(Into::into)
+        self.order.check(&cmd).map(|_| ()).map_err(refused)
     }
 }
 
@@ -418,22 +547,12 @@ pub fn start_search_attributes(input: &OrderInput) -> SearchAttributes {
     )
 }
 
-/// When to ask the customer to come back: the breaker's time until it half-opens when it is
-/// open (carried in the failure message, so replay reads the same value), else a short default.
-fn retry_after(e: &ActivityExecutionError) -> u64 {
-    const DEFAULT_SECS: u64 = 5;
-    let mut failure = e.failure();
-    while let Some(f) = failure {
-        if let Some(secs) = breaker::retry_after_from_message(&f.message) {
-            return secs.max(1);
-        }
-        failure = f.cause.as_deref();
-    }
-    DEFAULT_SECS
-}
-
 fn rider(req: &CommandRequest) -> String {
     req.actor.id.clone()
+}
+
+fn reason(req: &CommandRequest) -> String {
+    req.reason.clone().unwrap_or_default()
 }
 
 #[workflow_methods]
@@ -443,114 +562,30 @@ impl OrderWorkflow {
         let created_at = rfc3339(ctx.start_time());
         Self {
             input,
-            stage: Stage::Charging,
-            status: OrderStatus::Placed,
-            payment: None,
-            refund: None,
-            rider_id: None,
-            history: Vec::new(),
-            updated_at: created_at.clone(),
+            order: OrderState::new(created_at.clone()),
             created_at,
-            version: 0,
             projected_version: 0,
             notified_seq: 0,
             outbox: VecDeque::new(),
             closing: false,
-            radius_bonus_km: 0.0,
-            escalations: 0,
-            retry_requested: false,
-            expired: false,
             inflight_updates: 0,
+            cancel_requested: None,
+            canceled_by_engine: false,
+            outage_proof: false,
         }
     }
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
-        let input = ctx.state(|s| s.input.clone());
-        // Charge; when payment could not be reached, keep the attempt open for the customer's
-        // retry (same Idempotency-Key, same body) and charge again then: the PSP's idempotency
-        // by order id makes a charge that did land earlier come back as approved, never twice.
-        loop {
-            let charged = ctx
-                .execute_local_activity(
-                    OrderActivities::charge,
-                    ChargeInput {
-                        order_id: input.order_id.clone(),
-                        amount: input.total,
-                        card_token: input.card_token.clone(),
-                    },
-                    options::charge(),
-                )
-                .await;
-            let at = rfc3339(ctx.workflow_time());
-            match charged {
-                Ok(ChargeOutcome::Approved { payment }) => {
-                    ctx.state_mut(|s| {
-                        s.payment = Some(payment);
-                        s.stage = Stage::Established;
-                        s.record(OrderStatus::Placed, at, None);
-                    });
-                    break;
-                }
-                Ok(ChargeOutcome::Declined { .. }) => {
-                    ctx.state_mut(|s| {
-                        s.status = OrderStatus::PaymentFailed;
-                        s.stage = Stage::NotEstablished(PlaceFailure {
-                            code: "payment_declined".into(),
-                            message: "the card was declined: use another card".into(),
-                            retry_after_secs: None,
-                        });
-                    });
-                    Self::upsert_search_attributes(ctx);
-                    // Give the place update its answer before the workflow closes.
-                    ctx.wait_condition(|s: &Self| s.inflight_updates == 0)
-                        .await?;
-                    return Ok(OrderStatus::PaymentFailed);
-                }
-                Err(e) => {
-                    let retry_after = retry_after(&e);
-                    ctx.state_mut(|s| {
-                        s.status = OrderStatus::PaymentFailed;
-                        s.retry_requested = false;
-                        s.stage = Stage::NotEstablished(PlaceFailure {
-                            code: "payment_unavailable".into(),
-                            message: "payment is unavailable right now: please pay a little later"
-                                .into(),
-                            retry_after_secs: Some(retry_after),
-                        });
-                    });
-                    Self::upsert_search_attributes(ctx);
-                    let window = Duration::from_millis(input.timeouts.payment_retry_ms);
-                    let waiting = Box::pin(ctx.wait_condition(|s: &Self| s.retry_requested));
-                    if !Self::condition_or_timeout(ctx, waiting, window).await? {
-                        continue;
-                    }
-                    // Nobody retried: the attempt expires. The charge may have landed after we
-                    // stopped waiting for it, so make sure no money stays taken for an order
-                    // that does not exist.
-                    ctx.state_mut(|s| s.expired = true);
-                    ctx.wait_condition(|s: &Self| s.inflight_updates == 0)
-                        .await?;
-                    ctx.execute_activity(
-                        OrderActivities::refund,
-                        RefundInput {
-                            order_id: input.order_id.clone(),
-                            amount: input.total,
-                        },
-                        options::refund(),
-                    )
-                    .await?;
-                    return Ok(OrderStatus::PaymentFailed);
-                }
-            }
+        let outage_proof = ctx.patched(OUTAGE_PROOF);
+        ctx.state_mut(|s| s.outage_proof = outage_proof);
+        let (ended, ()) = join!(Self::serve(ctx.clone()), Self::watch_cancel(ctx.clone()));
+        let status = ended?;
+        if ctx.state(|s| s.canceled_by_engine) {
+            // Everything owed is settled: close as the cancel that was asked for.
+            return Err(WorkflowTermination::cancelled());
         }
-
-        let (status, notified) = join!(
-            Self::lifecycle(ctx.clone()),
-            Self::deliver_notifications(ctx.clone())
-        );
-        notified?;
-        status
+        Ok(status)
     }
 
     #[update_validator(place)]
@@ -560,12 +595,9 @@ impl OrderWorkflow {
         req: &PlaceRequest,
     ) -> Result<(), BoxError> {
         if req.request_hash != self.input.request_hash {
-            return Err("idempotency_key_reused: this Idempotency-Key was used for a different order; use a new key".into());
+            return Err(refused(Refusal::IdempotencyKeyReused));
         }
-        if self.expired {
-            return Err(EXPIRED.into());
-        }
-        Ok(())
+        self.order.check_place_retry().map_err(refused)
     }
 
     /// Answer the customer's place-order request: the paid order, or why there is none.
@@ -574,21 +606,16 @@ impl OrderWorkflow {
         ctx.state_mut(|s| {
             s.inflight_updates += 1;
             // A retry after payment was unavailable: charge again and answer that outcome.
-            if matches!(&s.stage, Stage::NotEstablished(f) if f.code == "payment_unavailable") {
-                s.stage = Stage::Charging;
-                s.retry_requested = true;
-            }
+            s.order.retry_payment();
         });
-        let _ = ctx
-            .wait_condition(|s: &Self| s.place_outcome().is_some())
-            .await;
+        Self::wait(ctx, |s| s.place_outcome().is_some()).await;
         let outcome = ctx.state(|s| s.place_outcome());
         ctx.state_mut(|s| s.inflight_updates -= 1);
         outcome.unwrap_or(PlaceOutcome::Failed {
             failure: PlaceFailure {
                 code: "payment_unavailable".into(),
-                message: "the order was cancelled before payment finished".into(),
-                retry_after_secs: Some(30),
+                message: "payment has no answer yet: please retry a little later".into(),
+                retry_after_secs: Some(DEFAULT_RETRY_AFTER_SECS),
             },
         })
     }
@@ -612,7 +639,7 @@ impl OrderWorkflow {
         req: &CommandRequest,
     ) -> Result<(), BoxError> {
         self.validate(Command::Reject {
-            reason: req.reason.clone().unwrap_or_default(),
+            reason: reason(req),
         })
     }
     #[update]
@@ -620,8 +647,13 @@ impl OrderWorkflow {
         ctx: &mut WorkflowContext<Self>,
         req: CommandRequest,
     ) -> Result<OrderView, BoxError> {
-        let reason = req.reason.unwrap_or_default();
-        Self::command(ctx, Command::Reject { reason }).await
+        Self::command(
+            ctx,
+            Command::Reject {
+                reason: reason(&req),
+            },
+        )
+        .await
     }
 
     #[update_validator(start_cooking)]
@@ -666,6 +698,31 @@ impl OrderWorkflow {
         _req: CommandRequest,
     ) -> Result<OrderView, BoxError> {
         Self::command(ctx, Command::Cancel).await
+    }
+
+    #[update_validator(ops_cancel)]
+    fn validate_ops_cancel(
+        &self,
+        _: &WorkflowContextView,
+        req: &CommandRequest,
+    ) -> Result<(), BoxError> {
+        self.validate(Command::OpsCancel {
+            reason: reason(req),
+        })
+    }
+    /// Ops cancel the order from any open status: full refund, customer and store notified.
+    #[update]
+    pub async fn ops_cancel(
+        ctx: &mut WorkflowContext<Self>,
+        req: CommandRequest,
+    ) -> Result<OrderView, BoxError> {
+        Self::command(
+            ctx,
+            Command::OpsCancel {
+                reason: reason(&req),
+            },
+        )
+        .await
     }
 
     #[update_validator(claim)]

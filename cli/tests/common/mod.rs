@@ -16,18 +16,27 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use temporalio_client::WorkflowCountOptions;
+use temporalio_client::{
+    WorkflowCountOptions, WorkflowExecutionStatus, WorkflowFetchHistoryOptions,
+};
 
 pub const SERVICE_TOKEN: &str = "test-service-token";
 pub const JWT_SECRET: &str = "test-jwt-secret";
 
-/// Timers of the fast api.
+/// Timers of the fast api (and a one-second cap on notification and projection retries).
 pub const FAST: Timeouts = Timeouts {
     store_accept_ms: 2_000,
     rider_claim_ms: 2_000,
     auto_confirm_ms: 2_000,
     payment_retry_ms: 3_000,
+    retry_cap_ms: 1_000,
 };
+
+/// Open orders that have not moved for this long are stuck in the test system.
+pub const STUCK_AFTER: Duration = Duration::from_secs(4);
+
+/// The idempotency window of the window api (the others keep the default day).
+pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
 
 /// The tests' breaker: opens after 3 failures, half-opens after 3 s.
 pub static BREAKER: std::sync::LazyLock<BreakerSettings> =
@@ -42,12 +51,18 @@ pub static BREAKER: std::sync::LazyLock<BreakerSettings> =
 pub struct TestSystem {
     pub api: String,
     pub fast_api: String,
+    /// An api whose idempotency keys are kept only [`SHORT_WINDOW`].
+    pub window_api: String,
+    /// The read model's SQLite file.
+    pub read_model_path: std::path::PathBuf,
     pub payment: String,
     pub notify: String,
     pub temporal_address: String,
 }
 
 static SYSTEM: OnceLock<TestSystem> = OnceLock::new();
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
 
 use baedal::devserver::free_local_port as free_port;
 
@@ -90,13 +105,22 @@ pub fn system() -> &'static TestSystem {
                                 rider_claim_ms: 600_000,
                                 auto_confirm_ms: 1_800_000,
                                 payment_retry_ms: 900_000,
+                                retry_cap_ms: 60_000,
                             },
                             role: ApiRole::All,
+                            idempotency_window: DAY,
                         },
                         ApiSpec {
                             listener: listen().await,
                             timeouts: FAST,
                             role: ApiRole::All,
+                            idempotency_window: DAY,
+                        },
+                        ApiSpec {
+                            listener: listen().await,
+                            timeouts: FAST,
+                            role: ApiRole::All,
+                            idempotency_window: SHORT_WINDOW,
                         },
                     ],
                     payment: Endpoint::Serve(listen().await),
@@ -106,11 +130,16 @@ pub fn system() -> &'static TestSystem {
                     breaker: BREAKER.clone(),
                     dev_mode: true,
                     metrics: Some(metrics_render()),
+                    stuck_after: STUCK_AFTER,
+                    idempotency_window: DAY,
+                    temporal_ui: None,
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");
                 tx.send(TestSystem {
                     api: sys.api_urls[0].clone(),
                     fast_api: sys.api_urls[1].clone(),
+                    window_api: sys.api_urls[2].clone(),
+                    read_model_path: dir.join("readmodel.db"),
                     payment: sys.payment_url.clone(),
                     notify: sys.notify_url.clone(),
                     temporal_address: sys.temporal_address.clone(),
@@ -297,6 +326,30 @@ impl TestSystem {
         v["notifications"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Switch the notification service off (it answers 503) or on.
+    pub async fn set_notify_unavailable(&self, unavailable: bool) {
+        let r = http()
+            .put(format!("{}/v1/admin/faults", self.notify))
+            .bearer_auth(SERVICE_TOKEN)
+            .json(&json!({"unavailable": unavailable}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// Poll the notification inbox for `query` until `enough` of them arrived (or `secs` pass).
+    pub async fn notifications_until(&self, query: &str, enough: usize, secs: u64) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let got = self.notifications(query).await;
+            if got.len() >= enough || Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     pub async fn set_payment_faults(&self, faults: Value) {
         let r = http()
             .put(format!("{}/v1/admin/faults", self.payment))
@@ -338,6 +391,40 @@ impl TestSystem {
                 r.body
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The order's workflow: its status and the number of events in its history.
+    pub async fn workflow(&self, order_id: &str) -> (WorkflowExecutionStatus, usize) {
+        let client = self.temporal().await;
+        let handle =
+            client.get_workflow_handle::<baedal_workflows::OrderWorkflow>(order_id.to_owned());
+        let described = handle
+            .describe(Default::default())
+            .await
+            .expect("the order's workflow exists");
+        let events = handle
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .expect("history")
+            .len();
+        (described.status(), events)
+    }
+
+    /// Wait until the order's workflow has closed; answer how it closed and its event count.
+    pub async fn closed_workflow(
+        &self,
+        order_id: &str,
+        secs: u64,
+    ) -> (WorkflowExecutionStatus, usize) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, events) = self.workflow(order_id).await;
+            if status != WorkflowExecutionStatus::Running || Instant::now() > deadline {
+                return (status, events);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
 

@@ -20,6 +20,33 @@ pub struct PaymentRecord {
     pub created_at: String,
 }
 
+/// Why a refund was refused. Each has its own error code at the HTTP door, because the caller
+/// must tell them apart: "nothing was charged" settles a refund owed, anything else does not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefundRefusal {
+    #[error("order {order_id} has no succeeded charge: nothing to refund")]
+    NoSucceededCharge { order_id: String },
+    #[error("refund of {requested} exceeds the {charged} charged for order {order_id}")]
+    ExceedsCharge {
+        order_id: String,
+        requested: i64,
+        charged: i64,
+    },
+}
+
+impl RefundRefusal {
+    /// The error code the payment service answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RefundRefusal::NoSucceededCharge { .. } => NO_SUCCEEDED_CHARGE,
+            RefundRefusal::ExceedsCharge { .. } => "refund_exceeds_charge",
+        }
+    }
+}
+
+/// The one refusal code that means a refund is not owed.
+pub const NO_SUCCEEDED_CHARGE: &str = "no_succeeded_charge";
+
 #[derive(Clone, Debug)]
 pub struct Ledger {
     pool: SqlitePool,
@@ -118,11 +145,11 @@ impl Ledger {
     }
 
     /// Refund up to what the order was charged. The inner `Err` is a refusal to explain to
-    /// the caller (nothing was charged, or the amount exceeds the charge).
+    /// the caller: only [`RefundRefusal::NoSucceededCharge`] means nothing is owed.
     pub async fn refund(
         &self,
         req: &RefundRequest,
-    ) -> Result<Result<(PaymentRecord, bool), String>, sqlx::Error> {
+    ) -> Result<Result<(PaymentRecord, bool), RefundRefusal>, sqlx::Error> {
         if let Some(row) = sqlx::query("SELECT * FROM payments WHERE idempotency_key = ?")
             .bind(&req.idempotency_key)
             .fetch_optional(&self.pool)
@@ -139,16 +166,16 @@ impl Ledger {
         .await?
         .get("total");
         if charged == 0 {
-            return Ok(Err(format!(
-                "order {} has no succeeded charge",
-                req.order_id
-            )));
+            return Ok(Err(RefundRefusal::NoSucceededCharge {
+                order_id: req.order_id.clone(),
+            }));
         }
         if req.amount > charged {
-            return Ok(Err(format!(
-                "refund of {} exceeds the {} charged for order {}",
-                req.amount, charged, req.order_id
-            )));
+            return Ok(Err(RefundRefusal::ExceedsCharge {
+                order_id: req.order_id.clone(),
+                requested: req.amount,
+                charged,
+            }));
         }
         self.insert_once(
             &req.idempotency_key,
@@ -211,8 +238,9 @@ mod tests {
             order_id: "ord_2".into(),
             amount,
         };
-        assert!(
-            l.refund(&refund(10_000)).await.unwrap().is_err(),
+        assert_eq!(
+            l.refund(&refund(10_000)).await.unwrap().unwrap_err().code(),
+            NO_SUCCEEDED_CHARGE,
             "nothing charged"
         );
         l.charge(&charge_req("attempt-1", "ord_2"), false)
@@ -225,8 +253,9 @@ mod tests {
         l.charge(&charge_req("attempt-2", "ord_2"), true)
             .await
             .unwrap();
-        assert!(
-            l.refund(&refund(20_000)).await.unwrap().is_err(),
+        assert_eq!(
+            l.refund(&refund(20_000)).await.unwrap().unwrap_err().code(),
+            "refund_exceeds_charge",
             "more than charged"
         );
         let (r1, c1) = l.refund(&refund(10_000)).await.unwrap().unwrap();

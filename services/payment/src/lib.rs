@@ -22,7 +22,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use ledger::{Ledger, PaymentRecord};
+pub use ledger::{Ledger, NO_SUCCEEDED_CHARGE, PaymentRecord, RefundRefusal};
 
 /// What the fault switch can do to requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -169,7 +169,7 @@ async fn refund(
     inject_faults(&state).await?;
     match state.ledger.refund(&req).await.map_err(ledger_down)? {
         Ok((rec, new)) => Ok(created(rec, new)),
-        Err(msg) => Err(ApiError::conflict("nothing_to_refund", msg)),
+        Err(refusal) => Err(ApiError::conflict(refusal.code(), refusal.to_string())),
     }
 }
 

@@ -1,0 +1,69 @@
+//! The stuck sweep: alert ops once about each open order that has sat in one status longer
+//! than `BAEDAL_STUCK_AFTER`.
+//!
+//! A sweep over the read model's open-orders index rather than a timer in every workflow: a
+//! per-status timer would add a started and a canceled event to every transition of every
+//! order (eight more on a completed one) to catch the few that stick. The alert goes through
+//! the notification service like any other, deduplicated by `(order_id, STUCK_SEQ_BASE + seq)`,
+//! and the sweep records it so it is sent once however many workers sweep.
+
+use crate::NotifyInput;
+use crate::io::{self, ServiceClient};
+use baedal_readmodel::ReadModel;
+use std::time::Duration;
+
+/// Notification seq numbers of stuck alerts: `STUCK_SEQ_BASE + <seq of the stuck status>`,
+/// apart from transitions (1..) and rider-search escalations (10,000..).
+pub const STUCK_SEQ_BASE: u32 = 20_000;
+
+/// Alerts sent per sweep at most; the rest wait for the next sweep.
+const BATCH: u32 = 200;
+
+/// One sweep: alert ops about every stuck order not alerted yet. Answers how many alerts went
+/// out; an order whose alert could not be sent is tried again next sweep.
+pub async fn sweep(
+    read_model: &ReadModel,
+    notify: &ServiceClient,
+    stuck_after: Duration,
+) -> Result<usize, sqlx::Error> {
+    let now = chrono::Utc::now();
+    let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let stuck = read_model
+        .stuck_orders_unalerted(&stamp(before), BATCH)
+        .await?;
+    let mut sent = 0;
+    for o in stuck {
+        let alert = NotifyInput {
+            order_id: o.id.clone(),
+            seq: STUCK_SEQ_BASE + o.seq,
+            recipients: vec!["ops".to_owned()],
+            status: o.status.as_str().to_owned(),
+            message: format!(
+                "order {} of store {} has been {} since {} (longer than {}): look into it; \
+                 POST /v1/ops/orders/{}/cancel refunds the customer",
+                o.id,
+                o.store_id,
+                o.status,
+                o.since,
+                humantime::format_duration(stuck_after),
+                o.id
+            ),
+        };
+        match io::notify(notify, &alert).await {
+            Ok(()) => {
+                read_model
+                    .mark_stuck_alerted(&o.id, o.seq, &stamp(now))
+                    .await?;
+                metrics::counter!("baedal_stuck_alerts_total").increment(1);
+                tracing::warn!(order_id = %o.id, status = %o.status, since = %o.since, "order stuck: ops alerted");
+                sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(order_id = %o.id, error = %e, "stuck alert not sent; next sweep retries");
+            }
+        }
+    }
+    Ok(sent)
+}

@@ -1,0 +1,95 @@
+//! Ops endpoints for orders: the stuck list and the ops cancel that unsticks any open order.
+
+use crate::AppState;
+use crate::commands::Cmd;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::routes::command;
+use axum::Json;
+use axum::extract::{Path, State};
+use baedal_auth::Role;
+use baedal_domain::OrderView;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+/// Longest ops-cancel reason, as for a store's reject.
+pub const MAX_REASON_CHARS: usize = 300;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpsCancelBody {
+    /// Why ops cancel the order (1..300 characters); kept in the order's history.
+    reason: String,
+}
+
+/// Cancel any open order with a full refund; the customer and the store are notified.
+#[utoipa::path(post, path = "/v1/ops/orders/{id}/cancel", params(("id" = String, Path)),
+    request_body = OpsCancelBody,
+    responses((status = 200, description = "the order, canceled"), (status = 403), (status = 404),
+        (status = 409, description = "the order has already ended"), (status = 422)))]
+pub async fn ops_cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OpsCancelBody>,
+) -> ApiResult<Json<OrderView>> {
+    caller.require(Role::Ops)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            format!("reason must be 1..{MAX_REASON_CHARS} characters"),
+        ));
+    }
+    command(
+        &state,
+        &caller,
+        &id,
+        Role::Ops,
+        Cmd::OpsCancel,
+        Some(reason.to_owned()),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StuckQuery {
+    limit: Option<u32>,
+}
+
+/// Open orders that have sat in their status longer than `BAEDAL_STUCK_AFTER`, oldest first,
+/// each with a link to its workflow in the Temporal Web UI.
+#[utoipa::path(get, path = "/v1/ops/orders/stuck", params(("limit" = Option<u32>, Query)),
+    responses((status = 200, description = "{\"stuck_after_secs\", \"orders\": [{id, status, since, stuck_for_secs, temporal_ui, ...}]}"),
+        (status = 403)))]
+pub async fn stuck_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<StuckQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Ops)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let now = chrono::Utc::now();
+    let stuck_after = state.config.stuck_after;
+    let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);
+    let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let orders = state.read_model.stuck_orders(&before, limit).await?;
+    let orders: Vec<Value> = orders
+        .into_iter()
+        .map(|o| {
+            let stuck_for = chrono::DateTime::parse_from_rfc3339(&o.since)
+                .map(|since| (now - since.with_timezone(&chrono::Utc)).num_seconds())
+                .unwrap_or_default();
+            let ui = state.config.temporal_ui_link(&o.id);
+            let mut v = serde_json::to_value(&o).unwrap_or_default();
+            v["stuck_for_secs"] = json!(stuck_for);
+            v["temporal_ui"] = json!(ui);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "stuck_after_secs": stuck_after.as_secs(),
+        "orders": orders,
+    })))
+}

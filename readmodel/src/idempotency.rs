@@ -1,0 +1,70 @@
+//! Place-order idempotency keys: when the api first saw each one, and for which request, so a
+//! key is answered the same way for `BAEDAL_IDEMPOTENCY_WINDOW` and refused after it, whatever
+//! the engine still remembers of closed workflows.
+
+use crate::db::ReadModel;
+use sqlx::Row;
+
+/// A key as first seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub order_id: String,
+    pub request_hash: String,
+    /// RFC 3339.
+    pub first_seen_at: String,
+}
+
+impl ReadModel {
+    /// Record the key behind `order_id` unless it is known, and answer it as first seen. Two
+    /// requests racing with one key both get the row of whichever came first.
+    pub async fn remember_idempotency_key(
+        &self,
+        order_id: &str,
+        customer_id: &str,
+        request_hash: &str,
+        now: &str,
+    ) -> Result<IdempotencyKey, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (order_id, customer_id, request_hash, first_seen_at)
+             VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(order_id)
+        .bind(customer_id)
+        .bind(request_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(
+            "SELECT order_id, request_hash, first_seen_at FROM idempotency_keys WHERE order_id = ?",
+        )
+        .bind(order_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(IdempotencyKey {
+            order_id: row.get("order_id"),
+            request_hash: row.get("request_hash"),
+            first_seen_at: row.get("first_seen_at"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ReadModel;
+
+    #[tokio::test]
+    async fn the_first_request_of_a_key_is_what_is_remembered() {
+        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let a = rm
+            .remember_idempotency_key("ord_1", "c1", "hash-a", "2026-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
+        let b = rm
+            .remember_idempotency_key("ord_1", "c1", "hash-b", "2026-01-02T00:00:00.000Z")
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.request_hash, "hash-a");
+        assert_eq!(b.first_seen_at, "2026-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,168 @@
+//! Stuck orders: open orders that have sat in one status too long, for ops to look at and be
+//! alerted about once. Served from the `orders_open_since` partial index.
+
+use crate::db::ReadModel;
+use baedal_domain::OrderStatus;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// An open order that has not moved since `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StuckOrder {
+    pub id: String,
+    pub status: OrderStatus,
+    /// When the order reached its status (RFC 3339).
+    pub since: String,
+    /// Sequence number of that status in the order's history.
+    pub seq: u32,
+    pub store_id: String,
+    pub customer_id: String,
+    pub total: i64,
+}
+
+/// The condition the partial index is built on: written once, used by every query here.
+const OPEN: &str = "status NOT IN ('completed', 'rejected', 'canceled', 'payment_failed')";
+
+fn stuck_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StuckOrder, sqlx::Error> {
+    let status: String = r.get("status");
+    Ok(StuckOrder {
+        id: r.get("id"),
+        status: status
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        since: r.get("updated_at"),
+        seq: r.get::<i64, _>("seq") as u32,
+        store_id: r.get("store_id"),
+        customer_id: r.get("customer_id"),
+        total: r.get("total"),
+    })
+}
+
+impl ReadModel {
+    /// Open orders in their status since before `before` (RFC 3339), oldest first.
+    pub async fn stuck_orders(
+        &self,
+        before: &str,
+        limit: u32,
+    ) -> Result<Vec<StuckOrder>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
+             WHERE {OPEN} AND updated_at < ? ORDER BY updated_at, id LIMIT ?"
+        ))
+        .bind(before)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stuck_from_row).collect()
+    }
+
+    /// Like [`Self::stuck_orders`], but only those whose current status ops have not been
+    /// alerted about yet.
+    pub async fn stuck_orders_unalerted(
+        &self,
+        before: &str,
+        limit: u32,
+    ) -> Result<Vec<StuckOrder>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
+             WHERE {OPEN} AND updated_at < ?
+               AND NOT EXISTS (SELECT 1 FROM stuck_alerts a WHERE a.order_id = orders.id AND a.seq = orders.seq)
+             ORDER BY updated_at, id LIMIT ?"
+        ))
+        .bind(before)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stuck_from_row).collect()
+    }
+
+    /// Record that ops were alerted about `order_id` stuck at `seq`. Idempotent.
+    pub async fn mark_stuck_alerted(
+        &self,
+        order_id: &str,
+        seq: u32,
+        at: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO stuck_alerts (order_id, seq, alerted_at) VALUES (?, ?, ?)
+             ON CONFLICT (order_id, seq) DO NOTHING",
+        )
+        .bind(order_id)
+        .bind(seq as i64)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ReadModel;
+    use crate::orders::tests::view;
+    use baedal_domain::OrderStatus as S;
+
+    #[tokio::test]
+    async fn stuck_lists_open_orders_oldest_first_and_alerts_each_status_once() {
+        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        // view(id, seq, ...) moves at 2026-01-01T00:00:0<seq>Z.
+        rm.project(&view("old", 1, S::Cooking, 37.5)).await.unwrap();
+        rm.project(&view("older", 1, S::Accepted, 37.5))
+            .await
+            .unwrap();
+        rm.project(&view("done", 1, S::Completed, 37.5))
+            .await
+            .unwrap();
+        rm.project(&view("fresh", 5, S::PickedUp, 37.5))
+            .await
+            .unwrap();
+        let cutoff = "2026-01-01T00:00:03Z";
+        let ids = |v: Vec<crate::StuckOrder>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
+        let stuck = ids(rm.stuck_orders(cutoff, 10).await.unwrap());
+        assert_eq!(
+            stuck,
+            vec!["old", "older"],
+            "open, before the cutoff, oldest first (then id)"
+        );
+        assert_eq!(ids(rm.stuck_orders(cutoff, 1).await.unwrap()), vec!["old"]);
+
+        assert_eq!(
+            rm.stuck_orders_unalerted(cutoff, 10).await.unwrap().len(),
+            2
+        );
+        rm.mark_stuck_alerted("old", 1, "t").await.unwrap();
+        rm.mark_stuck_alerted("old", 1, "t").await.unwrap();
+        assert_eq!(
+            ids(rm.stuck_orders_unalerted(cutoff, 10).await.unwrap()),
+            vec!["older"]
+        );
+        // Moving on to another status makes it alertable again if it sticks there too.
+        rm.project(&view("old", 2, S::ReadyForPickup, 37.5))
+            .await
+            .unwrap();
+        let later = "2026-01-01T00:00:09Z";
+        let again = rm.stuck_orders_unalerted(later, 10).await.unwrap();
+        assert!(again.iter().any(|o| o.id == "old" && o.seq == 2));
+    }
+
+    #[tokio::test]
+    async fn the_stuck_list_is_served_by_the_open_orders_index() {
+        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rows = sqlx::query(&format!(
+            "EXPLAIN QUERY PLAN SELECT id FROM orders WHERE {} AND updated_at < 'x'
+             ORDER BY updated_at, id LIMIT 10",
+            super::OPEN
+        ))
+        .fetch_all(&rm.pool)
+        .await
+        .unwrap();
+        let detail: Vec<String> = rows
+            .iter()
+            .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
+            .collect();
+        assert!(
+            detail.iter().any(|d| d.contains("orders_open_since")),
+            "{detail:?}"
+        );
+    }
+}
