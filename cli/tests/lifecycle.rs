@@ -2,11 +2,10 @@
 
 mod common;
 
-use common::{statuses, system, unique};
+use common::{maybe_record, statuses, system, unique};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::Duration;
-use temporalio_client::WorkflowFetchHistoryOptions;
 
 const FULL: [&str; 8] = [
     "placed",
@@ -18,27 +17,6 @@ const FULL: [&str; 8] = [
     "delivered",
     "completed",
 ];
-
-/// Write the order's history where the replay test reads it (set BAEDAL_RECORD_HISTORIES=1).
-/// With `BAEDAL_RECORD_HISTORIES=<version>`, save this order's history as
-/// `workflows/tests/histories/<name>-<version>.json` for the replay test. Keep the files of
-/// earlier versions: orders started by older code may still be running.
-async fn maybe_record(order_id: &str, name: &str) {
-    let Some(version) = std::env::var_os("BAEDAL_RECORD_HISTORIES") else {
-        return;
-    };
-    let name = format!("{name}-{}", version.to_string_lossy());
-    let client = system().temporal().await;
-    let history = client
-        .get_workflow_handle::<baedal_workflows::OrderWorkflow>(order_id.to_owned())
-        .fetch_history(WorkflowFetchHistoryOptions::default());
-    let json = history.to_json().await.unwrap();
-    let path = format!(
-        "{}/../workflows/tests/histories/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::write(&path, json).unwrap();
-}
 
 /// Wait up to 10 s for exactly one workflow to match the visibility `query`; answer how many
 /// matched last.
@@ -283,9 +261,15 @@ async fn declined_card_is_402_and_no_order_exists() {
     assert_eq!(r.code(), "payment_declined");
     let mine = s.get(&cust, "/v1/orders").await;
     assert_eq!(mine.body["orders"], json!([]));
-    let board = s.get(&owner, "/v1/store/orders").await;
-    assert!(!board.body.to_string().contains(&customer_id));
     let order_id = baedal_api::order_id_for(&customer_id, &key);
+    // Not in the read model at all (ops see every order there).
+    let ops = s.token("ops", "ops-1", None).await;
+    let lookup = s.get(&ops, &format!("/v1/orders/{order_id}")).await;
+    assert_eq!(lookup.status, StatusCode::NOT_FOUND, "{:?}", lookup.body);
+    let board = s
+        .get(&owner, "/v1/store/orders?status=payment_failed")
+        .await;
+    assert_eq!(board.body["orders"], json!([]));
     assert_eq!(
         visible(format!(
             "WorkflowId = '{order_id}' AND OrderStatus = 'payment_failed'"
@@ -408,6 +392,8 @@ async fn store_that_never_answers_auto_rejects_with_one_refund() {
             .contains("store did not answer")
     );
     assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
+    s.closed_workflow(&id, 20).await;
+    maybe_record(&id, "store_timeout").await;
 }
 
 #[tokio::test]
@@ -439,6 +425,8 @@ async fn delivered_order_auto_confirms() {
             .unwrap()
             .contains("automatically")
     );
+    s.closed_workflow(&id, 20).await;
+    maybe_record(&id, "auto_confirmed").await;
 }
 
 #[tokio::test]
@@ -468,15 +456,96 @@ async fn unclaimed_delivery_widens_the_search_and_notifies_ops() {
         )
         .await;
     assert!(board.body.to_string().contains(&id), "{}", board.body);
-    let mut ops = Vec::new();
-    for _ in 0..50 {
-        ops = s
+    // Ops hear of the escalation itself (seq 10,001+), not only of a stuck order (20,000+).
+    let escalation = |n: &serde_json::Value| (10_001..20_000).contains(&n["seq"].as_u64().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ops = loop {
+        let ops = s
             .notifications(&format!("recipient=ops&order_id={id}"))
             .await;
-        if !ops.is_empty() {
-            break;
+        if ops.iter().any(escalation) || std::time::Instant::now() > deadline {
+            break ops;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(!ops.is_empty(), "ops notified");
+    };
+    assert!(
+        ops.iter().any(escalation),
+        "ops notified of the widened search: {ops:?}"
+    );
+    maybe_record(&id, "escalated").await;
+}
+
+#[tokio::test]
+async fn a_key_reused_after_its_window_is_refused_and_never_charges_again() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let key = unique("key");
+    let body = s.order_body(1, "tok_ok");
+    let first = s.place_on(&s.window_api, &cust, &key, body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let id = first.body["id"].as_str().unwrap().to_owned();
+    let again = s.place_on(&s.window_api, &cust, &key, body.clone()).await;
+    assert_eq!(
+        again.status,
+        StatusCode::CREATED,
+        "within the window: the same order"
+    );
+    assert_eq!(again.body["id"], id.as_str());
+
+    tokio::time::sleep(common::SHORT_WINDOW + Duration::from_millis(500)).await;
+    let late = s.place_on(&s.window_api, &cust, &key, body).await;
+    assert_eq!(
+        late.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        late.body
+    );
+    assert_eq!(late.code(), "idempotency_key_too_old");
+    assert!(
+        late.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("new key")
+    );
+    let charges = s
+        .payments(&id)
+        .await
+        .into_iter()
+        .filter(|p| p["kind"] == "charge")
+        .count();
+    assert_eq!(charges, 1, "one charge attempt in all: the late reuse charged nothing");
+}
+
+#[tokio::test]
+async fn dev_server_keeps_closed_workflows_longer_than_the_idempotency_window() {
+    let s = system();
+    let cli = baedal::devserver::find_cli().unwrap();
+    let out = std::process::Command::new(cli)
+        .args([
+            "operator",
+            "namespace",
+            "describe",
+            "--namespace",
+            "default",
+            "-o",
+            "json",
+        ])
+        .args([
+            "--address",
+            s.temporal_address.trim_start_matches("http://"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ttl = doc["config"]["workflowExecutionRetentionTtl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no retention in {doc}"));
+    let secs: u64 = ttl.trim_end_matches('s').parse().unwrap();
+    // The test system's window is a day: retention at least that, plus a day.
+    assert!(secs >= 2 * 24 * 3600, "retention {ttl}");
 }

@@ -466,3 +466,23 @@ pub fn statuses(order: &Value) -> Vec<String> {
         .map(|h| h["status"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// With `BAEDAL_RECORD_HISTORIES=<version>`, save this order's history as
+/// `workflows/tests/histories/<name>-<version>.json` for the replay test. Keep the files of
+/// earlier versions: orders started by older code may still be running.
+pub async fn maybe_record(order_id: &str, name: &str) {
+    let Some(version) = std::env::var_os("BAEDAL_RECORD_HISTORIES") else {
+        return;
+    };
+    let name = format!("{name}-{}", version.to_string_lossy());
+    let client = system().temporal().await;
+    let history = client
+        .get_workflow_handle::<baedal_workflows::OrderWorkflow>(order_id.to_owned())
+        .fetch_history(WorkflowFetchHistoryOptions::default());
+    let json = history.to_json().await.unwrap();
+    let path = format!(
+        "{}/../workflows/tests/histories/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::write(&path, json).unwrap();
+}

@@ -1,0 +1,221 @@
+//! Outages much longer than any retry cap or local-activity timeout (the fast api retries
+//! notifications and projections at most a second apart; a local try gives up after 3 s):
+//! with the notification service down, or the read model locked, an order still completes,
+//! its workflow ends Completed, its history stays bounded, and every notification arrives
+//! once, in order, when the service is back. A binary of its own: it switches shared parts off.
+
+mod common;
+
+use common::{maybe_record, statuses, system, unique};
+use reqwest::StatusCode;
+use std::time::{Duration, Instant};
+use temporalio_client::WorkflowExecutionStatus;
+
+/// Thirty times the retry cap, ten times the local try's budget.
+const OUTAGE: Duration = Duration::from_secs(30);
+
+/// At most this many history events for a completed order that lived through one outage: the
+/// 80 of a plain one, plus one fallback activity (scheduled, started, completed) and the
+/// workflow tasks around it. An outage retried inside the workflow would add five per retry.
+const MAX_EVENTS_AFTER_OUTAGE: usize = 95;
+
+/// The two outages switch shared parts off: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Drive the order from placed to completed on the fast api.
+async fn complete(s: &common::TestSystem, id: &str, cust: &str, owner: &str, rider: &str) {
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let r = s
+            .call(
+                &s.fast_api,
+                reqwest::Method::POST,
+                &format!("/v1/store/orders/{id}/{step}"),
+                Some(owner),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    for step in ["claim", "pickup", "deliver"] {
+        let r = s
+            .call(
+                &s.fast_api,
+                reqwest::Method::POST,
+                &format!("/v1/rider/deliveries/{id}/{step}"),
+                Some(rider),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    let r = s
+        .call(
+            &s.fast_api,
+            reqwest::Method::POST,
+            &format!("/v1/orders/{id}/confirm"),
+            Some(cust),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "completed");
+}
+
+#[tokio::test]
+async fn a_long_notification_outage_fails_no_order_and_loses_no_notification() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = system();
+    let customer_id = unique("cust");
+    let cust = s.token("customer", &customer_id, None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+
+    s.set_notify_unavailable(true).await;
+    let started = Instant::now();
+    let id = s.placed_order_on(&s.fast_api, &cust).await;
+    // Commands answer throughout the outage.
+    complete(s, &id, &cust, &owner, &rider).await;
+    let inbox_query = format!("recipient=customer:{customer_id}&order_id={id}");
+    assert!(
+        s.notifications(&inbox_query).await.is_empty(),
+        "the service is down"
+    );
+    if let Some(rest) = OUTAGE.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    let (status, _) = s.workflow(&id).await;
+    assert_eq!(
+        status,
+        WorkflowExecutionStatus::Running,
+        "waiting to notify, not failed"
+    );
+
+    s.set_notify_unavailable(false).await;
+    let got = s.notifications_until(&inbox_query, 8, 30).await;
+    let seqs: Vec<u64> = got.iter().map(|n| n["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>(), "each once, in order");
+    let (status, events) = s.closed_workflow(&id, 30).await;
+    assert_eq!(status, WorkflowExecutionStatus::Completed);
+    assert!(
+        events <= MAX_EVENTS_AFTER_OUTAGE,
+        "{events} history events after a {OUTAGE:?} outage"
+    );
+    let order = s
+        .wait_for(&s.api, &cust, &id, 5, |o| o["status"] == "completed")
+        .await;
+    assert_eq!(statuses(&order).len(), 8);
+    maybe_record(&id, "notify_outage").await;
+}
+
+#[tokio::test]
+async fn a_long_read_model_outage_fails_no_order() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = system();
+    let customer_id = unique("cust");
+    let cust = s.token("customer", &customer_id, None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let id = s.placed_order_on(&s.fast_api, &cust).await;
+
+    // Take the read model's write lock, as a database that refuses writes would.
+    let pool =
+        baedal_readmodel::connect_sqlite(&format!("sqlite://{}", s.read_model_path.display()), 1)
+            .await
+            .unwrap();
+    let mut lock = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let started = Instant::now();
+
+    // The accept waits for its projection, which waits for the database.
+    let accept = {
+        let (id, owner, base) = (id.clone(), owner.clone(), s.fast_api.clone());
+        tokio::spawn(async move {
+            system()
+                .call(
+                    &base,
+                    reqwest::Method::POST,
+                    &format!("/v1/store/orders/{id}/accept"),
+                    Some(&owner),
+                    None,
+                    None,
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(OUTAGE).await;
+    assert!(
+        !accept.is_finished(),
+        "read-your-writes: answered once projected"
+    );
+    let (status, _) = s.workflow(&id).await;
+    assert_eq!(
+        status,
+        WorkflowExecutionStatus::Running,
+        "{:?} into the outage",
+        started.elapsed()
+    );
+
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    let r = tokio::time::timeout(Duration::from_secs(30), accept)
+        .await
+        .expect("the accept answers once the database is back")
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "accepted");
+
+    for step in ["start-cooking", "finish-cooking"] {
+        let r = s
+            .call(
+                &s.fast_api,
+                reqwest::Method::POST,
+                &format!("/v1/store/orders/{id}/{step}"),
+                Some(&owner),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    for step in ["claim", "pickup", "deliver"] {
+        let r = s
+            .call(
+                &s.fast_api,
+                reqwest::Method::POST,
+                &format!("/v1/rider/deliveries/{id}/{step}"),
+                Some(&rider),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    let r = s
+        .call(
+            &s.fast_api,
+            reqwest::Method::POST,
+            &format!("/v1/orders/{id}/confirm"),
+            Some(&cust),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (status, events) = s.closed_workflow(&id, 30).await;
+    assert_eq!(status, WorkflowExecutionStatus::Completed);
+    assert!(events <= MAX_EVENTS_AFTER_OUTAGE, "{events} history events");
+    let got = s
+        .notifications_until(
+            &format!("recipient=customer:{customer_id}&order_id={id}"),
+            8,
+            20,
+        )
+        .await;
+    assert_eq!(got.len(), 8, "every notification once");
+}
