@@ -156,6 +156,16 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
         1,
         "indexed as completed"
     );
+    // A completed order stays within the history budget.
+    let (status, events) = s.closed_workflow(&id, 20).await;
+    assert_eq!(
+        status,
+        temporalio_client::WorkflowExecutionStatus::Completed
+    );
+    assert!(
+        events <= 80,
+        "{events} history events for a completed order"
+    );
     maybe_record(&id, "completed").await;
 }
 
@@ -513,7 +523,10 @@ async fn a_key_reused_after_its_window_is_refused_and_never_charges_again() {
         .into_iter()
         .filter(|p| p["kind"] == "charge")
         .count();
-    assert_eq!(charges, 1, "one charge attempt in all: the late reuse charged nothing");
+    assert_eq!(
+        charges, 1,
+        "one charge attempt in all: the late reuse charged nothing"
+    );
 }
 
 #[tokio::test]

@@ -14,10 +14,27 @@ use temporalio_client::WorkflowExecutionStatus;
 /// Thirty times the retry cap, ten times the local try's budget.
 const OUTAGE: Duration = Duration::from_secs(30);
 
-/// At most this many history events for a completed order that lived through one outage: the
-/// 80 of a plain one, plus one fallback activity (scheduled, started, completed) and the
-/// workflow tasks around it. An outage retried inside the workflow would add five per retry.
-const MAX_EVENTS_AFTER_OUTAGE: usize = 95;
+/// At most this many more history events for a completed order that lived through an outage
+/// than for one that did not, whatever the outage's length: one fallback activity (scheduled,
+/// started, completed) and the workflow task that takes its result (measured: 6). Retries
+/// inside the workflow (the old way) would add five events per retry: 150 for this outage.
+const MAX_EXTRA_EVENTS: usize = 10;
+
+/// The seven commands of an order answer well within this during an outage (they do not wait
+/// for notifications; before the fix each waited ~8 s for a workflow-task heartbeat).
+const COMMANDS_WITHIN: Duration = Duration::from_secs(10);
+
+/// The history length of a plain completed order on the fast api, for comparison.
+async fn plain_completed_events(s: &common::TestSystem) -> usize {
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let id = s.placed_order_on(&s.fast_api, &cust).await;
+    complete(s, &id, &cust, &owner, &rider).await;
+    let (status, events) = s.closed_workflow(&id, 30).await;
+    assert_eq!(status, WorkflowExecutionStatus::Completed);
+    events
+}
 
 /// The two outages switch shared parts off: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -72,12 +89,19 @@ async fn a_long_notification_outage_fails_no_order_and_loses_no_notification() {
     let cust = s.token("customer", &customer_id, None).await;
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let rider = s.token("rider", &unique("rider"), None).await;
+    let plain = plain_completed_events(s).await;
 
     s.set_notify_unavailable(true).await;
     let started = Instant::now();
     let id = s.placed_order_on(&s.fast_api, &cust).await;
     // Commands answer throughout the outage.
+    let commands = Instant::now();
     complete(s, &id, &cust, &owner, &rider).await;
+    assert!(
+        commands.elapsed() < COMMANDS_WITHIN,
+        "the order's commands took {:?} during the outage",
+        commands.elapsed()
+    );
     let inbox_query = format!("recipient=customer:{customer_id}&order_id={id}");
     assert!(
         s.notifications(&inbox_query).await.is_empty(),
@@ -99,9 +123,10 @@ async fn a_long_notification_outage_fails_no_order_and_loses_no_notification() {
     assert_eq!(seqs, (1..=8).collect::<Vec<_>>(), "each once, in order");
     let (status, events) = s.closed_workflow(&id, 30).await;
     assert_eq!(status, WorkflowExecutionStatus::Completed);
+    eprintln!("history events: {plain} without an outage, {events} after a {OUTAGE:?} one");
     assert!(
-        events <= MAX_EVENTS_AFTER_OUTAGE,
-        "{events} history events after a {OUTAGE:?} outage"
+        events <= plain + MAX_EXTRA_EVENTS,
+        "{events} history events after a {OUTAGE:?} outage, {plain} without"
     );
     let order = s
         .wait_for(&s.api, &cust, &id, 5, |o| o["status"] == "completed")
@@ -118,6 +143,7 @@ async fn a_long_read_model_outage_fails_no_order() {
     let cust = s.token("customer", &customer_id, None).await;
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let rider = s.token("rider", &unique("rider"), None).await;
+    let plain = plain_completed_events(s).await;
     let id = s.placed_order_on(&s.fast_api, &cust).await;
 
     // Take the read model's write lock, as a database that refuses writes would.
@@ -209,7 +235,11 @@ async fn a_long_read_model_outage_fails_no_order() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let (status, events) = s.closed_workflow(&id, 30).await;
     assert_eq!(status, WorkflowExecutionStatus::Completed);
-    assert!(events <= MAX_EVENTS_AFTER_OUTAGE, "{events} history events");
+    eprintln!("history events: {plain} without an outage, {events} after a {OUTAGE:?} one");
+    assert!(
+        events <= plain + MAX_EXTRA_EVENTS,
+        "{events} history events after a {OUTAGE:?} outage, {plain} without"
+    );
     let got = s
         .notifications_until(
             &format!("recipient=customer:{customer_id}&order_id={id}"),

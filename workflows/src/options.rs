@@ -69,16 +69,20 @@ pub fn refund() -> ActivityOptions {
 
 /// The first try of a notification or projection: a local activity (one marker in history),
 /// kept short because it holds the workflow task, and with it the answers to the order's
-/// commands. No timer backoff: a failure here hands over to [`until_done`].
+/// commands: two attempts of at most a second each. No timer backoff: a failure here hands
+/// over to [`until_done`]. Bounded by attempts, not by a schedule-to-close timeout: the SDK
+/// core (0.10) gives each local retry a fresh schedule-to-close, so that alone never ends
+/// (measured: a first try with a 3 s schedule-to-close retried for the whole of a 30 s outage).
 pub fn first_try() -> LocalActivityOptions {
     LocalActivityOptions::builder()
         .schedule_to_close_timeout(Duration::from_secs(3))
-        .start_to_close_timeout(Duration::from_secs(2))
+        .start_to_close_timeout(Duration::from_secs(1))
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_millis(200))
                 .backoff_coefficient(2.0)
                 .maximum_interval(Duration::from_secs(1))
+                .maximum_attempts(2)
                 .non_retryable_error_types([baedal_activities::NON_RETRYABLE])
                 .build(),
         )

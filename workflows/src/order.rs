@@ -496,8 +496,15 @@ impl OrderWorkflow {
         }
     }
 
-    /// The whole order: charge, then the lifecycle beside its notifications.
+    /// The whole order: charge, then the lifecycle beside its notifications. However it ends,
+    /// the workflow is marked closing so the cancel watcher stops too.
     async fn serve(ctx: WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
+        let ended = Self::serve_order(ctx.clone()).await;
+        ctx.state_mut(|s| s.closing = true);
+        ended
+    }
+
+    async fn serve_order(ctx: WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
         if let Some(ended) = Self::charge_until_placed(&ctx).await {
             return ended;
         }

@@ -5,8 +5,13 @@
 //! Each file is `<path>-<version>.json`. `v1`: orders started without search attributes, which
 //! upsert all four on their first transition. `v2`: orders started with them set (the api does
 //! this since the throughput work of issue #4), which upsert only `OrderStatus` and skip
-//! `placed`. Keep every version whose orders may still be running; record a new one after a
-//! deliberate change with `BAEDAL_RECORD_HISTORIES=v3 cargo test -p baedal --test lifecycle`.
+//! `placed`. `v3`: orders with the `outage-proof-delivery` patch marker (notifications and
+//! projections fall back to a regular activity), plus histories whose timers fired (store
+//! timeout, rider-claim escalation, auto-confirm, payment-attempt expiry) and the cancels
+//! (ops, and from Temporal itself), and one that lived through a notification outage. Keep
+//! every version whose orders may still be running; record a new one after a deliberate change
+//! with `BAEDAL_RECORD_HISTORIES=v4 cargo test -p baedal --test lifecycle --test ops
+//! --test payment_outage --test outages`.
 
 use baedal_workflows::OrderWorkflow;
 use temporalio_client::WorkflowHistory;
@@ -32,16 +37,38 @@ async fn replay(name: &str) {
 async fn completed_order_replays() {
     replay("completed-v1").await;
     replay("completed-v2").await;
+    replay("completed-v3").await;
 }
 
 #[tokio::test]
 async fn canceled_order_with_refund_replays() {
     replay("canceled-v1").await;
     replay("canceled-v2").await;
+    replay("canceled-v3").await;
 }
 
 #[tokio::test]
 async fn declined_order_replays() {
     replay("declined-v1").await;
     replay("declined-v2").await;
+    replay("declined-v3").await;
+}
+
+#[tokio::test]
+async fn orders_whose_timers_fired_replay() {
+    replay("store_timeout-v3").await;
+    replay("escalated-v3").await;
+    replay("auto_confirmed-v3").await;
+    replay("payment_expired-v3").await;
+}
+
+#[tokio::test]
+async fn ops_and_temporal_cancels_replay() {
+    replay("ops_canceled-v3").await;
+    replay("engine_canceled-v3").await;
+}
+
+#[tokio::test]
+async fn an_order_that_lived_through_a_notification_outage_replays() {
+    replay("notify_outage-v3").await;
 }
