@@ -13,7 +13,12 @@ pub fn recipients(input: &OrderInput, status: OrderStatus, rider: Option<&str>) 
     let rider = rider.map(|r| format!("rider:{r}"));
     let mut to = vec![customer];
     match status {
-        OrderStatus::Placed | OrderStatus::Canceled | OrderStatus::Rejected => to.push(store),
+        OrderStatus::Placed | OrderStatus::Rejected => to.push(store),
+        // An ops cancel can stop an order on the road: the rider carrying it must know.
+        OrderStatus::Canceled => {
+            to.push(store);
+            to.extend(rider);
+        }
         OrderStatus::ReadyForPickup => to.push(format!("riders:{}", input.delivery.region)),
         OrderStatus::RiderAssigned | OrderStatus::PickedUp | OrderStatus::Completed => {
             to.push(store);
@@ -45,5 +50,47 @@ pub fn message(input: &OrderInput, status: OrderStatus) -> String {
             format!("[{s}] 주문이 취소되어 환불됩니다 / canceled, refund issued")
         }
         OrderStatus::PaymentFailed => format!("[{s}] 결제에 실패했습니다 / payment failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baedal_domain::{DeliveryAddress, Timeouts};
+
+    fn input() -> OrderInput {
+        OrderInput {
+            order_id: "ord_1".into(),
+            customer_id: "c1".into(),
+            store_id: "st_1".into(),
+            store_name: "s".into(),
+            store_lat: 37.5,
+            store_lon: 127.0,
+            items: vec![],
+            total: 1000,
+            delivery: DeliveryAddress {
+                address: "a".into(),
+                region: "gangnam".into(),
+                lat: 37.5,
+                lon: 127.0,
+            },
+            card_token: "tok_ok".into(),
+            request_hash: "h".into(),
+            timeouts: Timeouts {
+                store_accept_ms: 1,
+                rider_claim_ms: 1,
+                auto_confirm_ms: 1,
+                payment_retry_ms: 1,
+                retry_cap_ms: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_cancel_reaches_customer_store_and_the_rider_carrying_it() {
+        let on_the_road = recipients(&input(), OrderStatus::Canceled, Some("r1"));
+        assert_eq!(on_the_road, ["customer:c1", "store:st_1", "rider:r1"]);
+        let before_pickup = recipients(&input(), OrderStatus::Canceled, None);
+        assert_eq!(before_pickup, ["customer:c1", "store:st_1"]);
     }
 }
