@@ -37,9 +37,6 @@ pub struct ApiConfig {
     pub dev_mode: bool,
     /// Timer durations new orders are placed with.
     pub timeouts: Timeouts,
-    /// Base URLs checked by `/readyz`.
-    pub payment_url: String,
-    pub notify_url: String,
     /// Lifetime of dev tokens.
     pub token_ttl: Duration,
     /// Which endpoints this process serves.
@@ -92,7 +89,6 @@ pub struct AppState {
     pub temporal: Client,
     pub keys: TokenKeys,
     pub config: Arc<ApiConfig>,
-    pub http: reqwest::Client,
     pub door: Arc<door::PaymentDoor>,
 }
 
@@ -103,18 +99,12 @@ impl AppState {
         jwt_secret: &str,
         config: ApiConfig,
     ) -> Self {
-        // reqwest uses rustls without a default provider here (see baedal-activities).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             read_model,
             temporal,
             keys: TokenKeys::new(jwt_secret),
             config: Arc::new(config),
             door: Arc::default(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(2))
-                .build()
-                .expect("reqwest client with static settings"),
         }
     }
 }

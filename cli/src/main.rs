@@ -294,8 +294,6 @@ async fn main() -> anyhow::Result<()> {
                 baedal_api::ApiConfig {
                     dev_mode: dev_tokens,
                     timeouts: c.timeouts(),
-                    payment_url: c.payment_url(),
-                    notify_url: c.notify_url(),
                     token_ttl: Duration::from_secs(24 * 3600),
                     role,
                     metrics: Some(metrics),

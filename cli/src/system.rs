@@ -272,8 +272,6 @@ impl System {
                 ApiConfig {
                     dev_mode: cfg.dev_mode,
                     timeouts,
-                    payment_url: payment_url.clone(),
-                    notify_url: notify_url.clone(),
                     token_ttl: Duration::from_secs(24 * 3600),
                     role,
                     metrics: cfg.metrics.clone(),

@@ -127,8 +127,20 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
         );
     }
 
-    // The notification service goes down; an order still goes all the way.
+    // The notification service goes down; every api stays ready (it needs only Temporal and
+    // the read model) and an order still goes all the way.
     c.kill(Part::Notify);
+    for api in [&c.order_api, &c.store_api, &c.rider_api] {
+        let r = reqwest::get(format!("{api}/readyz")).await.unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{api} not ready without notifications: {body}"
+        );
+        assert_eq!(body["ready"], true);
+    }
     let id = ids[0].clone();
     let rider = token(&c.order_api, "rider", "iso-rider", None).await;
     for step in ["accept", "start-cooking", "finish-cooking"] {
