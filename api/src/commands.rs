@@ -32,6 +32,7 @@ pub async fn send(
     caller: &Caller,
     reason: Option<String>,
 ) -> ApiResult<OrderView> {
+    crate::door_keeping::waiting_on("the order engine");
     let handle = state
         .temporal
         .get_workflow_handle::<OrderWorkflow>(order_id.to_owned());
@@ -112,6 +113,22 @@ fn refusal(e: WorkflowUpdateError, cmd: Cmd) -> ApiError {
             "invalid_transition",
             format!("cannot {cmd:?} an order that is already finished"),
         ),
+        WorkflowUpdateError::Rpc(status) => engine_error(&status, Some(&status)),
         other => ApiError::internal("the order engine", other),
+    }
+}
+
+/// A failed call to Temporal: unavailable, overloaded or timed out is an outage (503, retry);
+/// anything else a bug (500).
+pub(crate) fn engine_error(
+    e: impl std::fmt::Display,
+    status: Option<&temporalio_client::tonic::Status>,
+) -> ApiError {
+    use temporalio_client::tonic::Code;
+    match status.map(|s| s.code()) {
+        Some(
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted,
+        ) => ApiError::dependency_down("the order engine", e),
+        _ => ApiError::internal("the order engine", e),
     }
 }

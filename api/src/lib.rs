@@ -7,6 +7,7 @@
 
 mod commands;
 pub mod door;
+mod door_keeping;
 pub use baedal_http as error;
 mod extract;
 mod openapi;
@@ -25,6 +26,7 @@ use baedal_readmodel::ReadModel;
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_client::Client;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted; an order is a few hundred bytes.
@@ -50,6 +52,8 @@ pub struct ApiConfig {
     /// Base URL of the Temporal Web UI and the namespace, for links to an order's workflow.
     pub temporal_ui: Option<String>,
     pub namespace: String,
+    /// Every request is answered within this (503 with Retry-After past it).
+    pub request_timeout: Duration,
 }
 
 impl ApiConfig {
@@ -110,6 +114,9 @@ impl AppState {
 }
 
 /// The whole v1 router with its layers.
+/// The whole v1 router with its layers. From the outside in: a request id is set (or taken
+/// from the caller) and echoed, the request's span carries it, a 500 gets it in its body, and
+/// the handler runs under the request deadline.
 pub fn router(state: AppState) -> Router {
     let role = state.config.role;
     routes::for_role(role)
@@ -117,16 +124,32 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            door_keeping::deadline,
+        ))
+        .layer(axum::middleware::from_fn(door_keeping::stamp_request_id))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let request_id = req
+                    .headers()
+                    .get(door_keeping::REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
                 tracing::info_span!(
                     "http",
                     method = %req.method(),
                     path = %req.uri().path(),
+                    request_id,
                     caller = tracing::field::Empty,
                     order_id = tracing::field::Empty,
                 )
             }),
         )
+        .layer(PropagateRequestIdLayer::new(door_keeping::REQUEST_ID))
+        .layer(SetRequestIdLayer::new(
+            door_keeping::REQUEST_ID,
+            MakeRequestUuid,
+        ))
         .with_state(state)
 }

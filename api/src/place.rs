@@ -281,6 +281,7 @@ async fn place_admitted(
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
     .search_attributes(start_search_attributes(&input))
     .build();
+    crate::door_keeping::waiting_on("the order engine (charging the card)");
     let result = state
         .temporal
         .execute_update_with_start_workflow(
@@ -306,6 +307,10 @@ async fn place_admitted(
         Err(WorkflowUpdateWithStartError::Start(_))
         | Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::NotFound(_))) => {
             replay_answer(state, &order_id, &hash).await
+        }
+        Err(WorkflowUpdateWithStartError::Rpc(status))
+        | Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Rpc(status))) => {
+            Err(crate::commands::engine_error(&status, Some(&status)))
         }
         Err(e) => Err(ApiError::internal("the order engine", e)),
     }

@@ -245,6 +245,7 @@ pub async fn store_menu(
 /// The order if `caller` may see it; otherwise the same 404 as for an order that does not exist.
 async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiResult<OrderView> {
     tracing::Span::current().record("order_id", id);
+    crate::door_keeping::waiting_on("the read model");
     let order = state
         .read_model
         .get_order(id)

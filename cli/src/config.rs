@@ -79,6 +79,10 @@ pub struct Common {
     /// use, and is refused (422) after it. The dev server keeps closed workflows longer.
     #[arg(long, env = "BAEDAL_IDEMPOTENCY_WINDOW", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_window: Duration,
+    /// Every api request is answered within this: past it, 503 with Retry-After naming what
+    /// is slow.
+    #[arg(long, env = "BAEDAL_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
     /// Base URL of the Temporal Web UI, for links from ops endpoints (default: the dev
     /// server's UI on BAEDAL_TEMPORAL_UI_PORT).
     #[arg(long, env = "BAEDAL_TEMPORAL_UI_URL")]

@@ -205,6 +205,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
                 timeouts: c.timeouts(),
                 role: ApiRole::All,
                 idempotency_window: c.idempotency_window,
+                request_timeout: c.request_timeout,
             }]
         } else {
             vec![]
@@ -301,6 +302,7 @@ async fn main() -> anyhow::Result<()> {
                     idempotency_window: c.idempotency_window,
                     temporal_ui: Some(c.temporal_ui_url()),
                     namespace: c.temporal_namespace.clone(),
+                    request_timeout: c.request_timeout,
                 },
             );
             serve(&c.api_addr, "api", baedal_api::router(state)).await

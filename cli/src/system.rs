@@ -78,6 +78,8 @@ pub struct ApiSpec {
     pub role: ApiRole,
     /// How long a place-order's Idempotency-Key is answered the same way.
     pub idempotency_window: Duration,
+    /// Each request is answered within this.
+    pub request_timeout: Duration,
 }
 
 /// Everything needed to run baedal's parts in one process (all of them for `baedal dev`).
@@ -262,6 +264,7 @@ impl System {
             timeouts,
             role,
             idempotency_window,
+            request_timeout,
         } in cfg.apis
         {
             api_urls.push(format!("http://{}", listener.local_addr()?));
@@ -279,6 +282,7 @@ impl System {
                     idempotency_window,
                     temporal_ui: temporal_ui.clone(),
                     namespace: cfg.namespace.clone(),
+                    request_timeout,
                 },
             );
             tasks.spawn(serve(

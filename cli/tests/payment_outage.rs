@@ -164,4 +164,43 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     assert_eq!(late.code(), "idempotency_key_expired");
     assert_eq!(s.count(&late_id, "charge", "succeeded").await, 0);
     common::maybe_record(&late_id, "payment_expired").await;
+
+    // A slow PSP: the impatient api (1 s deadline) answers 503 with Retry-After and says what
+    // is slow instead of hanging; the order goes on in the engine and the same key finds it,
+    // charged once.
+    s.set_payment_faults(json!({"latency_ms": 2500})).await;
+    let slow_key = unique("key");
+    let r = s
+        .place_on(
+            &s.impatient_api,
+            &cust,
+            &slow_key,
+            s.order_body(1, "tok_ok"),
+        )
+        .await;
+    s.set_payment_faults(json!({"latency_ms": 0})).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert_eq!(r.code(), "request_timeout");
+    assert!(r.retry_after.is_some());
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the order engine"), "{message}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        let again = s
+            .place_on(
+                &s.impatient_api,
+                &cust,
+                &slow_key,
+                s.order_body(1, "tok_ok"),
+            )
+            .await;
+        if again.status == StatusCode::CREATED || Instant::now() > deadline {
+            break again;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(found.status, StatusCode::CREATED, "{:?}", found.body);
+    let slow_id = baedal_api::order_id_for(&customer_id, &slow_key);
+    assert_eq!(found.body["id"], slow_id.as_str());
+    assert_eq!(s.count(&slow_id, "charge", "succeeded").await, 1);
 }

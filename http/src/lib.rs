@@ -2,6 +2,10 @@
 //! fitting status, and `Retry-After` where the caller should come back later; plus the
 //! service-token guard the internal services share.
 //!
+//! Two kinds of failure on our side are kept apart: a dependency that is down or slow
+//! ([`ApiError::dependency_down`]: 503 with `Retry-After`, retrying helps) and a bug
+//! ([`ApiError::internal`]: 500 with the request id to report, never `Retry-After`).
+//!
 //! Used by the api and the payment and notification services so a client sees one shape
 //! everywhere. It must not know any route or any order rule.
 
@@ -60,13 +64,24 @@ impl ApiError {
         }
     }
 
-    /// A dependency (database, engine) failed: logged in full, answered without internals.
-    pub fn internal(what: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{what} failed");
+    /// A dependency (database, engine) is down or overloaded: retrying shortly may work.
+    pub fn dependency_down(what: &str, err: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %err, "{what} unavailable");
         Self::unavailable(
             "temporarily_unavailable",
             format!("{what} is temporarily unavailable; try again shortly"),
             2,
+        )
+    }
+
+    /// Something failed that retrying will not fix (a bug): logged in full with the request
+    /// id, answered as 500 with that id (the HTTP door adds it) and no `Retry-After`.
+    pub fn internal(what: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "{what} failed unexpectedly");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("{what} failed unexpectedly; this is a bug on our side, report the request_id"),
         )
     }
 }
@@ -87,8 +102,22 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// Unreachable, overloaded or locked is a dependency outage (503); anything else a bug.
     fn from(e: sqlx::Error) -> Self {
-        ApiError::internal("the read model", e)
+        let transient = match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLite's "database is locked" / "busy": another writer holds it for now.
+            sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5" | "6" | "517")),
+            _ => false,
+        };
+        if transient {
+            ApiError::dependency_down("the read model", e)
+        } else {
+            ApiError::internal("the read model", e)
+        }
     }
 }
 

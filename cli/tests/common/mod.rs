@@ -35,6 +35,9 @@ pub const FAST: Timeouts = Timeouts {
 /// Open orders that have not moved for this long are stuck in the test system.
 pub const STUCK_AFTER: Duration = Duration::from_secs(4);
 
+/// The request deadline of the impatient api (the others: 10 s).
+pub const IMPATIENT: Duration = Duration::from_secs(1);
+
 /// The idempotency window of the window api (the others keep the default day).
 pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
 
@@ -53,6 +56,8 @@ pub struct TestSystem {
     pub fast_api: String,
     /// An api whose idempotency keys are kept only [`SHORT_WINDOW`].
     pub window_api: String,
+    /// An api that answers every request within [`IMPATIENT`].
+    pub impatient_api: String,
     /// The read model's SQLite file.
     pub read_model_path: std::path::PathBuf,
     pub payment: String,
@@ -109,18 +114,28 @@ pub fn system() -> &'static TestSystem {
                             },
                             role: ApiRole::All,
                             idempotency_window: DAY,
+                            request_timeout: Duration::from_secs(10),
                         },
                         ApiSpec {
                             listener: listen().await,
                             timeouts: FAST,
                             role: ApiRole::All,
                             idempotency_window: DAY,
+                            request_timeout: Duration::from_secs(10),
                         },
                         ApiSpec {
                             listener: listen().await,
                             timeouts: FAST,
                             role: ApiRole::All,
                             idempotency_window: SHORT_WINDOW,
+                            request_timeout: Duration::from_secs(10),
+                        },
+                        ApiSpec {
+                            listener: listen().await,
+                            timeouts: FAST,
+                            role: ApiRole::All,
+                            idempotency_window: DAY,
+                            request_timeout: IMPATIENT,
                         },
                     ],
                     payment: Endpoint::Serve(listen().await),
@@ -139,6 +154,7 @@ pub fn system() -> &'static TestSystem {
                     api: sys.api_urls[0].clone(),
                     fast_api: sys.api_urls[1].clone(),
                     window_api: sys.api_urls[2].clone(),
+                    impatient_api: sys.api_urls[3].clone(),
                     read_model_path: dir.join("readmodel.db"),
                     payment: sys.payment_url.clone(),
                     notify: sys.notify_url.clone(),

@@ -180,7 +180,7 @@ async fn post_notification(
     let created = state
         .accept(&n)
         .await
-        .map_err(|e| ApiError::internal("the inbox", e))?;
+        .map_err(|e| ApiError::dependency_down("the inbox", e))?;
     let code = if created {
         StatusCode::CREATED
     } else {
@@ -210,7 +210,7 @@ async fn get_notifications(
     let items = state
         .inbox(q.recipient.as_deref(), q.order_id.as_deref())
         .await
-        .map_err(|e| ApiError::internal("the inbox", e))?;
+        .map_err(|e| ApiError::dependency_down("the inbox", e))?;
     Ok(Json(json!({ "notifications": items })))
 }
 

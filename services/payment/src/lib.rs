@@ -128,7 +128,7 @@ fn check_common(key: &str, order_id: &str, amount: i64) -> ApiResult<()> {
 }
 
 fn ledger_down(e: sqlx::Error) -> ApiError {
-    ApiError::internal("the ledger", e)
+    ApiError::dependency_down("the ledger", e)
 }
 
 fn created(rec: PaymentRecord, created: bool) -> Response {

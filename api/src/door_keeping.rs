@@ -1,0 +1,134 @@
+//! What every request passes through on its way in and out: a deadline, a request id, and
+//! the note of what the request is waiting on, so a request that runs out of time is told what
+//! was slow and a bug is answered with the id to report.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::cell::Cell;
+
+/// The header carrying the request id (set on the way in, echoed on the way out).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static WAITING_ON: Cell<&'static str>;
+}
+
+/// Note what the current request is about to wait on ("the order engine", "the read model"),
+/// for the message of a request that runs past its deadline. Outside a request: no effect.
+pub fn waiting_on(what: &'static str) {
+    let _ = WAITING_ON.try_with(|w| w.set(what));
+}
+
+/// Answer 503 with `Retry-After` when the request takes longer than `BAEDAL_REQUEST_TIMEOUT`,
+/// naming what it was waiting on. The work itself is dropped; anything it started in the
+/// engine carries on and a retry with the same key or command finds it.
+pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.request_timeout;
+    WAITING_ON
+        .scope(Cell::new("the api"), async move {
+            match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(resp) => resp,
+                Err(_) => {
+                    let what = WAITING_ON.with(Cell::get);
+                    metrics::counter!("baedal_request_timeouts_total", "waiting_on" => what)
+                        .increment(1);
+                    ApiError::unavailable(
+                        "request_timeout",
+                        format!(
+                            "no answer within {}: {what} is slow right now; retry shortly \
+                             (place-order: with the same Idempotency-Key)",
+                            humantime::format_duration(limit)
+                        ),
+                        1,
+                    )
+                    .into_response()
+                }
+            }
+        })
+        .await
+}
+
+/// Put the request id into the body of every 500, so the caller can report it and ops can
+/// find the log line (the request's span carries the same id).
+pub async fn stamp_request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(
+        |_| serde_json::json!({"error": {"code": "internal_error", "message": "internal error"}}),
+    );
+    doc["error"]["request_id"] = serde_json::Value::String(id);
+    let mut resp = Response::from_parts(parts, Body::from(doc.to_string()));
+    resp.headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+    #[tokio::test]
+    async fn a_bug_is_a_500_with_the_request_id_and_no_retry_after() {
+        let app = Router::new()
+            .route(
+                "/bug",
+                get(|| async { ApiError::internal("the test", "boom").into_response() }),
+            )
+            .route(
+                "/down",
+                get(|| async { ApiError::dependency_down("the test", "gone").into_response() }),
+            )
+            .layer(axum::middleware::from_fn(stamp_request_id))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        let resp = app
+            .clone()
+            .oneshot(Request::get("/bug").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            resp.headers().get("retry-after").is_none(),
+            "bugs are not retried"
+        );
+        let id = resp.headers()[REQUEST_ID].to_str().unwrap().to_owned();
+        let body = axum::body::to_bytes(resp.into_body(), 10_000)
+            .await
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(doc["error"]["code"], "internal_error");
+        assert_eq!(doc["error"]["request_id"], id.as_str());
+        assert!(!id.is_empty());
+
+        let down = app
+            .oneshot(Request::get("/down").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            down.headers().get("retry-after").is_some(),
+            "an outage is retried"
+        );
+    }
+}
