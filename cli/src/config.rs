@@ -5,6 +5,13 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The JWT secret `baedal dev` runs with when none is given. Refused by every other role.
+pub const DEV_JWT_SECRET: &str = "baedal-dev-jwt-secret-change-me";
+/// The service token `baedal dev` runs with when none is given. Refused by every other role.
+pub const DEV_SERVICE_TOKEN: &str = "baedal-dev-service-token";
+/// The shortest secret a role outside `baedal dev` accepts.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Settings shared by every role.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
@@ -29,7 +36,7 @@ pub struct Common {
     #[arg(
         long,
         env = "BAEDAL_JWT_SECRET",
-        default_value = "baedal-dev-jwt-secret-change-me",
+        default_value = DEV_JWT_SECRET,
         hide_env_values = true
     )]
     pub jwt_secret: String,
@@ -37,7 +44,7 @@ pub struct Common {
     #[arg(
         long,
         env = "BAEDAL_SERVICE_TOKEN",
-        default_value = "baedal-dev-service-token",
+        default_value = DEV_SERVICE_TOKEN,
         hide_env_values = true
     )]
     pub service_token: String,
@@ -157,6 +164,34 @@ impl Breaker {
 }
 
 impl Common {
+    /// Outside `baedal dev`, refuse to run on a secret that is unset (the dev default), the
+    /// dev default, or shorter than [`MIN_SECRET_BYTES`]: a forged token or a service call
+    /// must not be one guess away. The error names the variable to set.
+    pub fn require_production_secrets(&self) -> anyhow::Result<()> {
+        for (name, value, dev) in [
+            ("BAEDAL_JWT_SECRET", &self.jwt_secret, DEV_JWT_SECRET),
+            (
+                "BAEDAL_SERVICE_TOKEN",
+                &self.service_token,
+                DEV_SERVICE_TOKEN,
+            ),
+        ] {
+            anyhow::ensure!(
+                value != dev,
+                "{name} is unset or the dev default: set it to a random secret of at least \
+                 {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`); only `baedal dev` runs \
+                 on the dev default"
+            );
+            anyhow::ensure!(
+                value.len() >= MIN_SECRET_BYTES,
+                "{name} is {} bytes: set it to a random secret of at least {MIN_SECRET_BYTES} bytes \
+                 (e.g. `openssl rand -base64 48`)",
+                value.len()
+            );
+        }
+        Ok(())
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

@@ -271,6 +271,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let c = cli.common;
     let metrics = install_metrics()?;
+    if matches!(
+        cli.command,
+        Role::Api { .. } | Role::Worker | Role::Payment | Role::Notify | Role::Reconcile
+    ) {
+        c.require_production_secrets()?;
+    }
     match cli.command {
         Role::Dev {
             no_worker,

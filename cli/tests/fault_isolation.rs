@@ -205,3 +205,55 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
         "each notification once, none lost"
     );
 }
+
+/// Outside `baedal dev`, no role starts on an unset, default or short secret, and the error
+/// names the variable. Checked before anything is bound or connected, so no servers needed.
+#[test]
+fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
+    let good = "x".repeat(40);
+    let cases = [
+        ("payment", None, Some(good.as_str()), "BAEDAL_JWT_SECRET"),
+        ("payment", Some(good.as_str()), None, "BAEDAL_SERVICE_TOKEN"),
+        (
+            "notify",
+            Some(good.as_str()),
+            Some("short"),
+            "BAEDAL_SERVICE_TOKEN",
+        ),
+        (
+            "worker",
+            Some("baedal-dev-jwt-secret-change-me"),
+            Some(good.as_str()),
+            "BAEDAL_JWT_SECRET",
+        ),
+        (
+            "api",
+            Some("too-short-for-a-jwt-secret"),
+            Some(good.as_str()),
+            "BAEDAL_JWT_SECRET",
+        ),
+    ];
+    for (role, jwt, service, named) in cases {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baedal"));
+        cmd.env_remove("BAEDAL_JWT_SECRET")
+            .env_remove("BAEDAL_SERVICE_TOKEN")
+            .env(
+                "BAEDAL_DATA_DIR",
+                std::env::temp_dir().join("baedal-secrets-test"),
+            )
+            .arg(role);
+        if let Some(j) = jwt {
+            cmd.env("BAEDAL_JWT_SECRET", j);
+        }
+        if let Some(t) = service {
+            cmd.env("BAEDAL_SERVICE_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{role} started with a bad {named}");
+        assert!(
+            stderr.contains(named),
+            "{role}: the error should name {named}: {stderr}"
+        );
+    }
+}

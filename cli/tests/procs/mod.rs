@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const SERVICE_TOKEN: &str = "proc-service-token";
-pub const JWT_SECRET: &str = "proc-jwt-secret";
+pub const SERVICE_TOKEN: &str = "proc-service-token-0123456789abcdef";
+pub const JWT_SECRET: &str = "proc-jwt-secret-0123456789abcdefghij";
 
 use baedal::devserver::free_local_port as free_port;
 
