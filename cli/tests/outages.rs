@@ -39,46 +39,43 @@ async fn plain_completed_events(s: &common::TestSystem) -> usize {
 /// The two outages switch shared parts off: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// POST `path` on the fast api as `token`.
+async fn post(s: &common::TestSystem, token: &str, path: &str) -> common::Resp {
+    s.call(
+        &s.fast_api,
+        reqwest::Method::POST,
+        path,
+        Some(token),
+        None,
+        None,
+    )
+    .await
+}
+
+/// The store's, the rider's and the customer's steps after `accept`, each answered 200.
+async fn after_accept(s: &common::TestSystem, id: &str, cust: &str, owner: &str, rider: &str) {
+    let steps = [
+        (owner, format!("/v1/store/orders/{id}/start-cooking")),
+        (owner, format!("/v1/store/orders/{id}/finish-cooking")),
+        (rider, format!("/v1/rider/deliveries/{id}/claim")),
+        (rider, format!("/v1/rider/deliveries/{id}/pickup")),
+        (rider, format!("/v1/rider/deliveries/{id}/deliver")),
+        (cust, format!("/v1/orders/{id}/confirm")),
+    ];
+    let mut last = None;
+    for (token, path) in steps {
+        let r = post(s, token, &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+        last = Some(r);
+    }
+    assert_eq!(last.unwrap().body["status"], "completed");
+}
+
 /// Drive the order from placed to completed on the fast api.
 async fn complete(s: &common::TestSystem, id: &str, cust: &str, owner: &str, rider: &str) {
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .call(
-                &s.fast_api,
-                reqwest::Method::POST,
-                &format!("/v1/store/orders/{id}/{step}"),
-                Some(owner),
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
-    for step in ["claim", "pickup", "deliver"] {
-        let r = s
-            .call(
-                &s.fast_api,
-                reqwest::Method::POST,
-                &format!("/v1/rider/deliveries/{id}/{step}"),
-                Some(rider),
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
-    let r = s
-        .call(
-            &s.fast_api,
-            reqwest::Method::POST,
-            &format!("/v1/orders/{id}/confirm"),
-            Some(cust),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["status"], "completed");
+    let r = post(s, owner, &format!("/v1/store/orders/{id}/accept")).await;
+    assert_eq!(r.status, StatusCode::OK, "accept: {:?}", r.body);
+    after_accept(s, id, cust, owner, rider).await;
 }
 
 #[tokio::test]
@@ -160,16 +157,7 @@ async fn a_long_read_model_outage_fails_no_order() {
 
     // The accept waits for its projection, which waits for the database: past the request
     // deadline (10 s) the caller is told to come back, the command itself stays taken.
-    let r = s
-        .call(
-            &s.fast_api,
-            reqwest::Method::POST,
-            &format!("/v1/store/orders/{id}/accept"),
-            Some(&owner),
-            None,
-            None,
-        )
-        .await;
+    let r = post(s, &owner, &format!("/v1/store/orders/{id}/accept")).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     assert_eq!(r.code(), "request_timeout");
     assert!(r.retry_after.is_some());
@@ -194,44 +182,7 @@ async fn a_long_read_model_outage_fails_no_order() {
         ["placed", "accepted"],
         "the accept went through once"
     );
-
-    for step in ["start-cooking", "finish-cooking"] {
-        let r = s
-            .call(
-                &s.fast_api,
-                reqwest::Method::POST,
-                &format!("/v1/store/orders/{id}/{step}"),
-                Some(&owner),
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
-    for step in ["claim", "pickup", "deliver"] {
-        let r = s
-            .call(
-                &s.fast_api,
-                reqwest::Method::POST,
-                &format!("/v1/rider/deliveries/{id}/{step}"),
-                Some(&rider),
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
-    let r = s
-        .call(
-            &s.fast_api,
-            reqwest::Method::POST,
-            &format!("/v1/orders/{id}/confirm"),
-            Some(&cust),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    after_accept(s, &id, &cust, &owner, &rider).await;
     let (status, events) = s.closed_workflow(&id, 30).await;
     assert_eq!(status, WorkflowExecutionStatus::Completed);
     eprintln!("history events: {plain} without an outage, {events} after a {OUTAGE:?} one");

@@ -45,15 +45,7 @@ impl ReadModel {
         before: &str,
         limit: u32,
     ) -> Result<Vec<StuckOrder>, sqlx::Error> {
-        let rows = sqlx::query(&format!(
-            "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
-             WHERE {OPEN} AND updated_at < ? ORDER BY updated_at, id LIMIT ?"
-        ))
-        .bind(before)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stuck_from_row).collect()
+        self.stuck(before, limit, "").await
     }
 
     /// Like [`Self::stuck_orders`], but only those whose current status ops have not been
@@ -63,11 +55,24 @@ impl ReadModel {
         before: &str,
         limit: u32,
     ) -> Result<Vec<StuckOrder>, sqlx::Error> {
+        self.stuck(
+            before,
+            limit,
+            "AND NOT EXISTS (SELECT 1 FROM stuck_alerts a
+                              WHERE a.order_id = orders.id AND a.seq = orders.seq)",
+        )
+        .await
+    }
+
+    async fn stuck(
+        &self,
+        before: &str,
+        limit: u32,
+        and: &str,
+    ) -> Result<Vec<StuckOrder>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
-             WHERE {OPEN} AND updated_at < ?
-               AND NOT EXISTS (SELECT 1 FROM stuck_alerts a WHERE a.order_id = orders.id AND a.seq = orders.seq)
-             ORDER BY updated_at, id LIMIT ?"
+             WHERE {OPEN} AND updated_at < ? {and} ORDER BY updated_at, id LIMIT ?"
         ))
         .bind(before)
         .bind(limit as i64)

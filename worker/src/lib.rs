@@ -72,11 +72,9 @@ pub fn spawn_breaker_publisher(
     read_model: baedal_readmodel::ReadModel,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
+    every_tick(every, move || {
+        let (breaker, read_model) = (breaker.clone(), read_model.clone());
+        async move {
             let snap = breaker.snapshot().await;
             let body = serde_json::to_value(&snap).expect("snapshot serializes");
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -86,6 +84,22 @@ pub fn spawn_breaker_publisher(
             {
                 tracing::warn!(error = %e, "could not publish the breaker state");
             }
+        }
+    })
+}
+
+/// Run `task` every `every` (a missed tick is skipped, not caught up) until aborted.
+fn every_tick<F, Fut>(every: std::time::Duration, task: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            task().await;
         }
     })
 }
