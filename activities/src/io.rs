@@ -233,9 +233,13 @@ mod tests {
 
     /// The real payment service on a free port, and a client for it.
     async fn payment_service() -> (ServiceClient, PaymentState) {
-        let state = PaymentState::open("sqlite::memory:", "svc", "jwt")
-            .await
-            .unwrap();
+        let state = PaymentState::open(
+            "sqlite::memory:",
+            "svc",
+            baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
+        )
+        .await
+        .unwrap();
         let app = baedal_payment::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -51,12 +51,8 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let token = baedal_auth::bearer(header)
-            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
-        let claims = state
-            .keys
-            .verify(token)
-            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
+        let token = baedal_auth::bearer(header)?;
+        let claims = state.identity.verify(token).await?;
         tracing::Span::current().record("caller", tracing::field::display(&claims.sub));
         Ok(Caller(claims))
     }

@@ -20,7 +20,7 @@ pub use place::order_id_for;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
-use baedal_auth::TokenKeys;
+use baedal_auth::Identity;
 use baedal_domain::Timeouts;
 use baedal_readmodel::ReadModel;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// Settings the api runs with.
 #[derive(Clone)]
 pub struct ApiConfig {
-    /// Serve `POST /v1/dev/tokens` (never in production).
+    /// Serve `POST /v1/dev/tokens`: only `baedal dev` sets this, no other role can.
     pub dev_mode: bool,
     /// Timer durations new orders are placed with.
     pub timeouts: Timeouts,
@@ -91,7 +91,7 @@ pub enum ApiRole {
 pub struct AppState {
     pub read_model: ReadModel,
     pub temporal: Client,
-    pub keys: TokenKeys,
+    pub identity: Identity,
     pub config: Arc<ApiConfig>,
     pub door: Arc<door::PaymentDoor>,
 }
@@ -100,13 +100,13 @@ impl AppState {
     pub fn new(
         read_model: ReadModel,
         temporal: Client,
-        jwt_secret: &str,
+        identity: Identity,
         config: ApiConfig,
     ) -> Self {
         Self {
             read_model,
             temporal,
-            keys: TokenKeys::new(jwt_secret),
+            identity,
             config: Arc::new(config),
             door: Arc::default(),
         }

@@ -185,7 +185,7 @@ pub async fn dev_token(
         }
     }
     let exp = jsonwebtoken_now() + state.config.token_ttl.as_secs();
-    let token = state.keys.sign(&Claims {
+    let token = state.identity.keys().sign(&Claims {
         sub: req.sub,
         role,
         store_id: if role == Role::StoreOwner {

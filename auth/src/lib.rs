@@ -1,14 +1,23 @@
 //! Who is calling: bearer tokens for people (JWT with a role) and for services.
 //!
 //! Shared by the api and the payment and notification services so every door checks tokens the
-//! same way. It only signs and verifies; it must not decide what a role may do with a given
-//! order (that is the api's object-level check) and must not do I/O.
+//! same way: HS256 tokens signed with the shared secret, RS256/ES256 tokens from an identity
+//! provider's JWKS, both with `exp`, `iss` and `aud` checked. Its only I/O is fetching that JWKS.
+//! It must not decide what a role may do with a given order (that is the api's object-level
+//! check).
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+mod identity;
+mod jwks;
+mod keys;
+mod validation;
+
+pub use identity::Identity;
+pub use jwks::Jwks;
+pub use keys::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, Expected, TokenKeys};
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-
 /// The roles of the HTTP contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,69 +58,69 @@ impl FromStr for Role {
     }
 }
 
-/// JWT claims: `sub`, `role`, and `store_id` for store owners.
+/// JWT claims: `sub`, `role`, and `store_id` for store owners. `iss` and `aud` are stamped
+/// and checked by the keys, not carried here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_id: Option<String>,
-    /// Expiry, seconds since the epoch.
+    /// Expiry, seconds since the epoch. Required: `default` only lets a token without it reach
+    /// the validation that names the missing claim.
+    #[serde(default)]
     pub exp: u64,
 }
 
+/// Why a caller was not let in. Each says what to do about it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error("missing bearer token: send 'Authorization: Bearer <token>'")]
     Missing,
-    #[error("invalid or expired token: get a new one")]
+    #[error("invalid token: get a new one")]
     Invalid,
+    #[error("expired token: get a new one")]
+    Expired,
+    #[error(
+        "token was issued by someone else or for another audience (iss/aud): get one for this service"
+    )]
+    WrongAudience,
+    #[error("token lacks the '{0}' claim: get one from this service's identity provider")]
+    MissingClaim(String),
+    #[error("token is signed with an algorithm this service does not accept (HS256, RS256, ES256)")]
+    UnsupportedAlgorithm,
+    #[error(
+        "RS256/ES256 tokens need the identity provider's keys: this service has no BAEDAL_JWT_JWKS_URL"
+    )]
+    NoProviderKeys,
+    #[error("RS256/ES256 token without a 'kid' header: the identity provider must name its key")]
+    MissingKid,
+    #[error("token signed with key '{0}', which the identity provider does not publish")]
+    UnknownKey(String),
+    #[error("the identity provider's keys cannot be fetched ({0}); retry shortly")]
+    KeysUnavailable(String),
     #[error("unknown role '{0}': use customer, store_owner, rider or ops")]
     UnknownRole(String),
     #[error("a store_owner token needs a store_id")]
     StoreIdRequired,
+    #[error("this endpoint takes only the service token (charges and refunds are for the worker)")]
+    ServiceTokenOnly,
+    #[error("this endpoint takes the service token or an ops token")]
+    ServiceOrOpsOnly,
 }
 
-/// Signs and verifies HS256 tokens with one shared secret.
-#[derive(Clone)]
-pub struct TokenKeys {
-    enc: EncodingKey,
-    dec: DecodingKey,
-}
-
-impl fmt::Debug for TokenKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenKeys(..)")
-    }
-}
-
-impl TokenKeys {
-    pub fn new(secret: &str) -> Self {
-        Self {
-            enc: EncodingKey::from_secret(secret.as_bytes()),
-            dec: DecodingKey::from_secret(secret.as_bytes()),
-        }
+impl AuthError {
+    /// The caller is known but may not do this (403), rather than unknown (401).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            AuthError::ServiceTokenOnly | AuthError::ServiceOrOpsOnly
+        )
     }
 
-    pub fn sign(&self, claims: &Claims) -> String {
-        encode(&Header::new(Algorithm::HS256), claims, &self.enc)
-            .expect("HS256 signing of plain claims cannot fail")
-    }
-
-    /// Verify signature and expiry.
-    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.required_spec_claims = ["exp", "sub"].into_iter().map(String::from).collect();
-        let claims = decode::<Claims>(token, &self.dec, &v)
-            .map(|d| d.claims)
-            .map_err(|_| AuthError::Invalid)?;
-        if claims.role == Role::StoreOwner && claims.store_id.is_none() {
-            return Err(AuthError::StoreIdRequired);
-        }
-        if claims.sub.is_empty() {
-            return Err(AuthError::Invalid);
-        }
-        Ok(claims)
+    /// The failure is ours, not the token's: the provider's keys could not be fetched (503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthError::KeysUnavailable(_))
     }
 }
 
@@ -125,19 +134,15 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     Ok(token.trim())
 }
 
-/// Service-to-service check: the shared service token, or an ops person's JWT.
-pub fn service_or_ops(
-    header: Option<&str>,
-    service_token: &str,
-    keys: &TokenKeys,
-) -> Result<(), AuthError> {
+/// Endpoints that move money: the shared service token and nothing else, not even ops.
+pub fn service_token_only(header: Option<&str>, service_token: &str) -> Result<(), AuthError> {
     let token = bearer(header)?;
     if constant_time_eq(token.as_bytes(), service_token.as_bytes()) {
-        return Ok(());
-    }
-    match keys.verify(token)? {
-        c if c.role == Role::Ops => Ok(()),
-        _ => Err(AuthError::Invalid),
+        Ok(())
+    } else if jsonwebtoken::decode_header(token).is_ok() {
+        Err(AuthError::ServiceTokenOnly)
+    } else {
+        Err(AuthError::Invalid)
     }
 }
 
@@ -173,7 +178,7 @@ mod tests {
         let keys = TokenKeys::new("s");
         let mut c = claims(Role::Rider, None);
         c.exp = 1_000;
-        assert_eq!(keys.verify(&keys.sign(&c)), Err(AuthError::Invalid));
+        assert_eq!(keys.verify(&keys.sign(&c)), Err(AuthError::Expired));
     }
 
     #[test]
@@ -193,13 +198,86 @@ mod tests {
     }
 
     #[test]
-    fn services_accept_the_service_token_or_ops() {
+    fn tokens_for_another_issuer_or_audience_are_refused() {
+        let ours = TokenKeys::new("s");
+        let theirs = |issuer: &str, audience: &str| {
+            TokenKeys::with_expected(
+                "s",
+                Expected {
+                    issuer: issuer.into(),
+                    audience: audience.into(),
+                },
+            )
+            .sign(&claims(Role::Ops, None))
+        };
+        assert!(
+            ours.verify(&theirs(DEFAULT_ISSUER, DEFAULT_AUDIENCE))
+                .is_ok()
+        );
+        assert_eq!(
+            ours.verify(&theirs("someone-else", DEFAULT_AUDIENCE)),
+            Err(AuthError::WrongAudience)
+        );
+        assert_eq!(
+            ours.verify(&theirs(DEFAULT_ISSUER, "another-api")),
+            Err(AuthError::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn tokens_without_exp_iss_or_aud_are_refused() {
+        use jsonwebtoken::{EncodingKey, Header, encode};
         let keys = TokenKeys::new("s");
-        assert!(service_or_ops(Some("Bearer svc"), "svc", &keys).is_ok());
+        let raw = |v: serde_json::Value| {
+            encode(&Header::default(), &v, &EncodingKey::from_secret(b"s")).unwrap()
+        };
+        let exp = jsonwebtoken::get_current_timestamp() + 600;
+        let full = serde_json::json!({"sub": "u", "role": "ops", "exp": exp,
+            "iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE});
+        assert!(keys.verify(&raw(full.clone())).is_ok());
+        for claim in ["exp", "iss", "aud"] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(claim);
+            assert_eq!(
+                keys.verify(&raw(v)),
+                Err(AuthError::MissingClaim(claim.into())),
+                "{claim}"
+            );
+        }
+    }
+
+    #[test]
+    fn money_endpoints_take_only_the_service_token() {
+        let keys = TokenKeys::new("s");
+        assert!(service_token_only(Some("Bearer svc"), "svc").is_ok());
         let ops = keys.sign(&claims(Role::Ops, None));
-        assert!(service_or_ops(Some(&format!("Bearer {ops}")), "svc", &keys).is_ok());
+        let refused = service_token_only(Some(&format!("Bearer {ops}")), "svc").unwrap_err();
+        assert_eq!(refused, AuthError::ServiceTokenOnly);
+        assert!(refused.is_forbidden());
+        assert_eq!(
+            service_token_only(Some("Bearer nope"), "svc"),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(service_token_only(None, "svc"), Err(AuthError::Missing));
+    }
+
+    #[tokio::test]
+    async fn reads_take_the_service_token_or_ops() {
+        let keys = TokenKeys::new("s");
+        let id = Identity::new(keys.clone());
+        assert!(id.service_or_ops(Some("Bearer svc"), "svc").await.is_ok());
+        let ops = keys.sign(&claims(Role::Ops, None));
+        assert!(
+            id.service_or_ops(Some(&format!("Bearer {ops}")), "svc")
+                .await
+                .is_ok()
+        );
         let cust = keys.sign(&claims(Role::Customer, None));
-        assert!(service_or_ops(Some(&format!("Bearer {cust}")), "svc", &keys).is_err());
-        assert!(service_or_ops(Some("Bearer nope"), "svc", &keys).is_err());
+        assert_eq!(
+            id.service_or_ops(Some(&format!("Bearer {cust}")), "svc")
+                .await,
+            Err(AuthError::ServiceOrOpsOnly)
+        );
+        assert!(id.service_or_ops(Some("Bearer nope"), "svc").await.is_err());
     }
 }

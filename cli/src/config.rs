@@ -48,6 +48,16 @@ pub struct Common {
         hide_env_values = true
     )]
     pub service_token: String,
+    /// Issuer (`iss`) every user JWT must carry; dev tokens are stamped with it.
+    #[arg(long, env = "BAEDAL_JWT_ISSUER", default_value = baedal_auth::DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+    /// Audience (`aud`) every user JWT must be meant for; dev tokens are stamped with it.
+    #[arg(long, env = "BAEDAL_JWT_AUDIENCE", default_value = baedal_auth::DEFAULT_AUDIENCE)]
+    pub jwt_audience: String,
+    /// The identity provider's JWKS: RS256/ES256 tokens are verified with its keys (by `kid`)
+    /// besides HS256 tokens signed with BAEDAL_JWT_SECRET.
+    #[arg(long, env = "BAEDAL_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
     #[arg(long, env = "BAEDAL_API_ADDR", default_value = "127.0.0.1:8080")]
     pub api_addr: String,
     #[arg(long, env = "BAEDAL_PAYMENT_ADDR", default_value = "127.0.0.1:8081")]
@@ -190,6 +200,22 @@ impl Common {
             );
         }
         Ok(())
+    }
+
+    /// How this process verifies people's tokens (and signs dev tokens).
+    pub fn identity(&self) -> baedal_auth::Identity {
+        let keys = baedal_auth::TokenKeys::with_expected(
+            &self.jwt_secret,
+            baedal_auth::Expected {
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+            },
+        );
+        let identity = baedal_auth::Identity::new(keys);
+        match &self.jwt_jwks_url {
+            Some(url) => identity.with_jwks(baedal_auth::Jwks::new(url)),
+            None => identity,
+        }
     }
 
     pub fn database_url(&self) -> String {

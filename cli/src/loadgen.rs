@@ -323,7 +323,7 @@ async fn dev_token(http: &reqwest::Client, api: &str, body: Value) -> anyhow::Re
         .await?;
     anyhow::ensure!(
         r.status().is_success(),
-        "POST /v1/dev/tokens answered {}: loadgen needs a dev-mode api (baedal dev, or baedal api --dev-tokens)",
+        "POST /v1/dev/tokens answered {}: loadgen gets its tokens from the api of `baedal dev` (no other role serves /v1/dev/tokens)",
         r.status()
     );
     let v: Value = r.json().await?;

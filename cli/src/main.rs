@@ -41,9 +41,6 @@ enum Role {
     },
     /// The HTTP api only (needs Temporal, the read model and the services running).
     Api {
-        /// Serve POST /v1/dev/tokens (never in production).
-        #[arg(long, env = "BAEDAL_DEV_TOKENS", default_value_t = false)]
-        dev_tokens: bool,
         /// Which endpoints to serve.
         #[arg(long, env = "BAEDAL_API_ROLE", value_enum, default_value = "all")]
         role: ApiRole,
@@ -197,7 +194,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
         database_url: c.database_url(),
         temporal,
         namespace: c.temporal_namespace.clone(),
-        jwt_secret: c.jwt_secret.clone(),
+        identity: c.identity(),
         service_token: c.service_token.clone(),
         apis: if parts.api {
             vec![ApiSpec {
@@ -292,14 +289,14 @@ async fn main() -> anyhow::Result<()> {
             };
             dev(c, parts, metrics).await
         }
-        Role::Api { dev_tokens, role } => {
+        Role::Api { role } => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
             let state = baedal_api::AppState::new(
                 read_model,
                 temporal,
-                &c.jwt_secret,
+                c.identity(),
                 baedal_api::ApiConfig {
-                    dev_mode: dev_tokens,
+                    dev_mode: false,
                     timeouts: c.timeouts(),
                     token_ttl: Duration::from_secs(24 * 3600),
                     role,
@@ -423,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&c.data_dir)?;
             let url = format!("sqlite://{}", c.data_dir.join("payment.db").display());
             let state =
-                baedal_payment::PaymentState::open(&url, &c.service_token, &c.jwt_secret).await?;
+                baedal_payment::PaymentState::open(&url, &c.service_token, c.identity()).await?;
             serve(
                 &c.payment_addr,
                 "payment service",
@@ -436,7 +433,7 @@ async fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&c.data_dir)?;
             let url = format!("sqlite://{}", c.data_dir.join("notify.db").display());
             let state =
-                baedal_notification::NotifyState::open(&url, &c.service_token, &c.jwt_secret)
+                baedal_notification::NotifyState::open(&url, &c.service_token, c.identity())
                     .await?;
             serve(
                 &c.notify_addr,

@@ -88,7 +88,8 @@ pub struct SystemConfig {
     pub database_url: String,
     pub temporal: TemporalSource,
     pub namespace: String,
-    pub jwt_secret: String,
+    /// How people's tokens are verified (and dev tokens signed).
+    pub identity: baedal_auth::Identity,
     pub service_token: String,
     pub apis: Vec<ApiSpec>,
     pub payment: Endpoint,
@@ -200,7 +201,8 @@ impl System {
 
         if let Endpoint::Serve(listener) = cfg.payment {
             let payment =
-                PaymentState::open(&db("payment.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+                PaymentState::open(&db("payment.db"), &cfg.service_token, cfg.identity.clone())
+                    .await?;
             tasks.spawn(serve(
                 listener,
                 baedal_payment::router(payment),
@@ -209,7 +211,8 @@ impl System {
         }
         if let Endpoint::Serve(listener) = cfg.notify {
             let notify =
-                NotifyState::open(&db("notify.db"), &cfg.service_token, &cfg.jwt_secret).await?;
+                NotifyState::open(&db("notify.db"), &cfg.service_token, cfg.identity.clone())
+                    .await?;
             tasks.spawn(serve(
                 listener,
                 baedal_notification::router(notify),
@@ -271,7 +274,7 @@ impl System {
             let state = AppState::new(
                 read_model.clone(),
                 temporal.clone(),
-                &cfg.jwt_secret,
+                cfg.identity.clone(),
                 ApiConfig {
                     dev_mode: cfg.dev_mode,
                     timeouts,

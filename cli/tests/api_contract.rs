@@ -131,6 +131,45 @@ async fn missing_forged_and_expired_tokens_are_401() {
     let r = s.get(&expired, "/v1/orders").await;
     assert_error_shape(&r, StatusCode::UNAUTHORIZED, "unauthorized");
 
+    let elsewhere = baedal_auth::TokenKeys::with_expected(
+        JWT_SECRET,
+        baedal_auth::Expected {
+            issuer: "another-system".into(),
+            audience: baedal_auth::DEFAULT_AUDIENCE.into(),
+        },
+    )
+    .sign(&baedal_auth::Claims {
+        sub: "stranger".into(),
+        role: baedal_auth::Role::Ops,
+        store_id: None,
+        exp: u64::MAX / 2,
+    });
+    let r = s.get(&elsewhere, "/v1/orders").await;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("iss/aud")
+    );
+
+    let header = jsonwebtoken::Header::default();
+    let no_exp = jsonwebtoken::encode(
+        &header,
+        &json!({"sub": "forever", "role": "customer",
+            "iss": baedal_auth::DEFAULT_ISSUER, "aud": baedal_auth::DEFAULT_AUDIENCE}),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let r = s.get(&no_exp, "/v1/orders").await;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'exp'")
+    );
+
     let garbage = s.get("garbage", "/v1/orders").await;
     assert_error_shape(&garbage, StatusCode::UNAUTHORIZED, "unauthorized");
 }

@@ -272,9 +272,9 @@ async fn nothing_is_lost_or_charged_twice_across_sigkills() {
         c.wait_healthy(url, 90).await;
     }
     let tokens = Arc::new(Tokens {
-        customer: token(&c.api, "customer", "crash-cust", None).await,
-        owner: token(&c.api, "store_owner", "crash-owner", Some("st_1")).await,
-        rider: token(&c.api, "rider", "crash-rider", None).await,
+        customer: token("customer", "crash-cust", None),
+        owner: token("store_owner", "crash-owner", Some("st_1")),
+        rider: token("rider", "crash-rider", None),
     });
     let told = Arc::new(Mutex::new(Vec::new()));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));

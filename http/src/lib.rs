@@ -123,17 +123,45 @@ impl From<sqlx::Error> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Guard for service endpoints: the shared service token, or an ops person's JWT.
-pub fn require_service(
+fn authorization(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+impl From<baedal_auth::AuthError> for ApiError {
+    /// Unknown caller 401, known but not allowed 403, identity provider unreachable 503.
+    fn from(e: baedal_auth::AuthError) -> Self {
+        if e.is_unavailable() {
+            ApiError::unavailable("identity_provider_unavailable", e.to_string(), 5)
+        } else if e.is_forbidden() {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+        } else {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+        }
+    }
+}
+
+/// Guard for service endpoints that read or flip switches: the service token or an ops JWT.
+pub async fn require_service_or_ops(
     headers: &axum::http::HeaderMap,
     service_token: &str,
-    keys: &baedal_auth::TokenKeys,
+    identity: &baedal_auth::Identity,
 ) -> ApiResult<()> {
-    let h = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    baedal_auth::service_or_ops(h, service_token, keys)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))
+    Ok(identity
+        .service_or_ops(authorization(headers), service_token)
+        .await?)
+}
+
+/// Guard for service endpoints that move money or send messages: the service token only.
+pub fn require_service_token(
+    headers: &axum::http::HeaderMap,
+    service_token: &str,
+) -> ApiResult<()> {
+    Ok(baedal_auth::service_token_only(
+        authorization(headers),
+        service_token,
+    )?)
 }
 
 /// A JSON body for service endpoints, refused in the error shape when it does not parse.

@@ -100,7 +100,7 @@ pub fn system() -> &'static TestSystem {
                         ui_port: free_port(),
                     },
                     namespace: "default".into(),
-                    jwt_secret: JWT_SECRET.into(),
+                    identity: baedal_auth::Identity::new(baedal_auth::TokenKeys::new(JWT_SECRET)),
                     service_token: SERVICE_TOKEN.into(),
                     apis: vec![
                         ApiSpec {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use baedal_auth::TokenKeys;
+use baedal_auth::Identity;
 use baedal_http::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -50,12 +50,16 @@ pub struct InboxEntry {
 pub struct NotifyState {
     pool: SqlitePool,
     service_token: Arc<str>,
-    keys: TokenKeys,
+    identity: Identity,
     unavailable: Arc<AtomicBool>,
 }
 
 impl NotifyState {
-    pub async fn open(db_url: &str, service_token: &str, jwt_secret: &str) -> anyhow::Result<Self> {
+    pub async fn open(
+        db_url: &str,
+        service_token: &str,
+        identity: Identity,
+    ) -> anyhow::Result<Self> {
         let opts = SqliteConnectOptions::from_str(db_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -81,7 +85,7 @@ impl NotifyState {
         Ok(Self {
             pool,
             service_token: service_token.into(),
-            keys: TokenKeys::new(jwt_secret),
+            identity,
             unavailable: Arc::default(),
         })
     }
@@ -153,8 +157,14 @@ impl NotifyState {
     }
 }
 
-fn authorize(state: &NotifyState, headers: &HeaderMap) -> ApiResult<()> {
-    baedal_http::require_service(headers, &state.service_token, &state.keys)
+/// Reads and the fault switch: the service token or an ops person.
+async fn authorize_read(state: &NotifyState, headers: &HeaderMap) -> ApiResult<()> {
+    baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await
+}
+
+/// What moves money or sends messages: the worker's service token only.
+fn authorize_service(state: &NotifyState, headers: &HeaderMap) -> ApiResult<()> {
+    baedal_http::require_service_token(headers, &state.service_token)
 }
 
 async fn post_notification(
@@ -162,7 +172,7 @@ async fn post_notification(
     headers: HeaderMap,
     body: Result<Json<NotificationRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
-    authorize(&state, &headers)?;
+    authorize_service(&state, &headers)?;
     if state.unavailable.load(Ordering::Relaxed) {
         return Err(ApiError::unavailable(
             "unavailable",
@@ -200,7 +210,7 @@ async fn get_notifications(
     headers: HeaderMap,
     Query(q): Query<InboxQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&state, &headers)?;
+    authorize_read(&state, &headers).await?;
     if q.recipient.is_none() && q.order_id.is_none() {
         return Err(ApiError::bad_request(
             "missing_filter",
@@ -225,7 +235,7 @@ async fn put_faults(
     headers: HeaderMap,
     body: Result<Json<Faults>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&state, &headers)?;
+    authorize_read(&state, &headers).await?;
     let f = baedal_http::json_body(body)?;
     state.unavailable.store(f.unavailable, Ordering::Relaxed);
     Ok(Json(json!({"unavailable": f.unavailable})))
@@ -253,9 +263,13 @@ mod tests {
 
     #[tokio::test]
     async fn one_notification_per_order_and_seq() {
-        let s = NotifyState::open("sqlite::memory:", "svc", "jwt")
-            .await
-            .unwrap();
+        let s = NotifyState::open(
+            "sqlite::memory:",
+            "svc",
+            baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
+        )
+        .await
+        .unwrap();
         let n = NotificationRequest {
             order_id: "ord_1".into(),
             seq: 2,

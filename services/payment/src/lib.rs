@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use baedal_auth::TokenKeys;
+use baedal_auth::Identity;
 use baedal_http::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -44,16 +44,20 @@ pub struct PaymentState {
     ledger: Ledger,
     faults: Arc<Mutex<Faults>>,
     service_token: Arc<str>,
-    keys: TokenKeys,
+    identity: Identity,
 }
 
 impl PaymentState {
-    pub async fn open(db_url: &str, service_token: &str, jwt_secret: &str) -> anyhow::Result<Self> {
+    pub async fn open(
+        db_url: &str,
+        service_token: &str,
+        identity: Identity,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             ledger: Ledger::open(db_url).await?,
             faults: Arc::default(),
             service_token: service_token.into(),
-            keys: TokenKeys::new(jwt_secret),
+            identity,
         })
     }
 
@@ -81,8 +85,14 @@ pub struct RefundRequest {
     pub amount: i64,
 }
 
-fn authorize(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
-    baedal_http::require_service(headers, &state.service_token, &state.keys)
+/// Reads and the fault switch: the service token or an ops person.
+async fn authorize_read(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
+    baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await
+}
+
+/// What moves money or sends messages: the worker's service token only.
+fn authorize_service(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
+    baedal_http::require_service_token(headers, &state.service_token)
 }
 
 /// Apply the fault switch: an error when the request should fail.
@@ -145,7 +155,7 @@ async fn charge(
     headers: HeaderMap,
     body: Result<Json<ChargeRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
-    authorize(&state, &headers)?;
+    authorize_service(&state, &headers)?;
     let req = baedal_http::json_body(body)?;
     check_common(&req.idempotency_key, &req.order_id, req.amount)?;
     inject_faults(&state).await?;
@@ -163,7 +173,7 @@ async fn refund(
     headers: HeaderMap,
     body: Result<Json<RefundRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
-    authorize(&state, &headers)?;
+    authorize_service(&state, &headers)?;
     let req = baedal_http::json_body(body)?;
     check_common(&req.idempotency_key, &req.order_id, req.amount)?;
     inject_faults(&state).await?;
@@ -183,7 +193,7 @@ async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&state, &headers)?;
+    authorize_read(&state, &headers).await?;
     let recs = state
         .ledger
         .list(q.order_id.as_deref())
@@ -197,7 +207,7 @@ async fn put_faults(
     headers: HeaderMap,
     body: Result<Json<Faults>, JsonRejection>,
 ) -> ApiResult<Json<Faults>> {
-    authorize(&state, &headers)?;
+    authorize_read(&state, &headers).await?;
     let f = baedal_http::json_body(body)?;
     if !(0.0..=1.0).contains(&f.error_rate) || f.latency_ms > 60_000 {
         return Err(ApiError::unprocessable(
@@ -214,7 +224,7 @@ async fn get_faults(
     State(state): State<PaymentState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Faults>> {
-    authorize(&state, &headers)?;
+    authorize_read(&state, &headers).await?;
     Ok(Json(*state.faults.lock().expect("fault switch lock")))
 }
 
