@@ -32,6 +32,7 @@ use utoipa::OpenApi;
         routes::start_cooking,
         routes::finish_cooking,
         routes::rider_board,
+        routes::rider_delivery,
         routes::claim,
         routes::pickup,
         routes::deliver,

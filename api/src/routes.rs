@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use baedal_auth::{Claims, Role};
-use baedal_domain::{OrderStatus, OrderView, geo};
+use baedal_domain::delivery::{assigned_to, on_the_board};
+use baedal_domain::{DeliveryCard, DeliveryView, OrderStatus, OrderView, geo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use temporalio_client::WorkflowCountOptions;
@@ -51,6 +52,7 @@ fn store_routes() -> Router<AppState> {
 fn rider_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/rider/deliveries", get(rider_board))
+        .route("/v1/rider/deliveries/{id}", get(rider_delivery))
         .route("/v1/rider/deliveries/{id}/claim", post(claim))
         .route("/v1/rider/deliveries/{id}/pickup", post(pickup))
         .route("/v1/rider/deliveries/{id}/deliver", post(deliver))
@@ -254,10 +256,9 @@ async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiResult
     let visible = match caller.role() {
         Role::Customer => order.customer_id == caller.id(),
         Role::StoreOwner => caller.0.store_id.as_deref() == Some(order.store_id.as_str()),
-        Role::Rider => {
-            order.rider_id.as_deref() == Some(caller.id())
-                || (order.rider_id.is_none() && order.status == OrderStatus::ReadyForPickup)
-        }
+        // Riders see deliveries, not orders: only through the rider endpoints, as
+        // DeliveryCard/DeliveryView, and only the one they carry.
+        Role::Rider => assigned_to(&order, caller.id()),
         Role::Ops => true,
     };
     if visible {
@@ -326,6 +327,11 @@ pub async fn get_order(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
+    if caller.role() == Role::Rider {
+        return Err(ApiError::forbidden(
+            "riders read their delivery at GET /v1/rider/deliveries/{id}",
+        ));
+    }
     visible_order(&state, &caller, &id).await.map(Json)
 }
 
@@ -492,29 +498,59 @@ pub async fn rider_board(
         .read_model
         .ready_deliveries_near(q.lat, q.lon, q.radius_km, q.region.as_deref(), 100)
         .await?;
-    let deliveries: Vec<Value> = offers
-        .into_iter()
-        .map(|o| {
-            let mut v = serde_json::to_value(&o.order).unwrap_or_default();
-            v["distance_km"] = json!(o.distance_km);
-            v
-        })
+    let deliveries: Vec<DeliveryCard> = offers
+        .iter()
+        .map(|o| DeliveryCard::new(&o.order, o.distance_km))
         .collect();
     Ok(Json(json!({ "deliveries": deliveries })))
 }
 
-role_command!(
-    pickup,
-    "/v1/rider/deliveries/{id}/pickup",
-    Role::Rider,
-    Cmd::Pickup
-);
-role_command!(
-    deliver,
-    "/v1/rider/deliveries/{id}/deliver",
-    Role::Rider,
-    Cmd::Deliver
-);
+/// The delivery as its assigned rider sees it, with the address to bring it to. Any other
+/// rider gets 404, as for a delivery that does not exist.
+#[utoipa::path(get, path = "/v1/rider/deliveries/{id}", params(("id" = String, Path)),
+    responses((status = 200, description = "the delivery"), (status = 401), (status = 403), (status = 404)))]
+pub async fn rider_delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
+    caller.require(Role::Rider)?;
+    let order = visible_order(&state, &caller, &id).await?;
+    Ok(Json(DeliveryView::new(&order)))
+}
+
+/// A rider's command on their own delivery: 404 for anyone else's.
+async fn rider_command(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    cmd: Cmd,
+) -> ApiResult<Json<DeliveryView>> {
+    let Json(order) = command(state, caller, id, Role::Rider, cmd, None).await?;
+    Ok(Json(DeliveryView::new(&order)))
+}
+
+/// Pick up the assigned delivery at the store.
+#[utoipa::path(post, path = "/v1/rider/deliveries/{id}/pickup", params(("id" = String, Path)),
+    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+pub async fn pickup(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
+    rider_command(&state, &caller, &id, Cmd::Pickup).await
+}
+
+/// Hand the assigned delivery over to the customer.
+#[utoipa::path(post, path = "/v1/rider/deliveries/{id}/deliver", params(("id" = String, Path)),
+    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
+pub async fn deliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
+    rider_command(&state, &caller, &id, Cmd::Deliver).await
+}
 
 /// Claim a ready delivery. Any rider may try; the first claim wins, the rest get 409
 /// `already_claimed`.
@@ -524,15 +560,38 @@ pub async fn claim(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<OrderView>> {
+) -> ApiResult<Json<DeliveryView>> {
     caller.require(Role::Rider)?;
     tracing::Span::current().record("order_id", id.as_str());
-    // The board shows ready deliveries to every rider, so existence is no secret here; the
-    // workflow decides who wins.
-    if state.read_model.get_order(&id).await?.is_none() {
-        return Err(ApiError::order_not_found());
+    let order = state
+        .read_model
+        .get_order(&id)
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    // A delivery on the board (or already this rider's) may be claimed; one another rider took
+    // is a lost race (409, without its status); anything else this rider cannot see.
+    if !(on_the_board(&order) || assigned_to(&order, caller.id())) {
+        return Err(if order.rider_id.is_some() {
+            already_claimed()
+        } else {
+            ApiError::order_not_found()
+        });
     }
-    commands::send(&state, &id, Cmd::Claim, &caller, None)
-        .await
-        .map(Json)
+    match commands::send(&state, &id, Cmd::Claim, &caller, None).await {
+        Ok(order) => Ok(Json(DeliveryView::new(&order))),
+        Err(e) if e.code == "already_claimed" => Err(already_claimed()),
+        // The order moved on since the board showed it (say, it was canceled): say no more
+        // than that it is gone.
+        Err(e) if e.code == "invalid_transition" && !assigned_to(&order, caller.id()) => {
+            Err(ApiError::order_not_found())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn already_claimed() -> ApiError {
+    ApiError::conflict(
+        "already_claimed",
+        "another rider claimed this delivery first; pick another one from the board",
+    )
 }

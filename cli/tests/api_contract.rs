@@ -254,9 +254,15 @@ async fn other_parties_orders_are_hidden_or_forbidden() {
     );
     assert_error_shape(
         &s.get(&rider, &format!("/v1/orders/{id}")).await,
-        StatusCode::NOT_FOUND,
-        "order_not_found",
+        StatusCode::FORBIDDEN,
+        "forbidden",
     );
+    // Nor claim an order that is not on the board, nor learn its status that way.
+    let refused = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
+    assert_error_shape(&refused, StatusCode::NOT_FOUND, "order_not_found");
+    assert!(!refused.body.to_string().contains("placed"));
 
     // None of that changed anything.
     let order = s.get(&alice, &format!("/v1/orders/{id}")).await;
@@ -492,4 +498,110 @@ async fn bad_queries_and_command_bodies_are_422() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "store_id_required",
     );
+}
+
+/// Riders see what they need to decide and to deliver, not more: the board has no customer,
+/// address, payment or history; only the assigned rider gets the address; other riders get
+/// 404 on it and its commands, and a lost claim does not tell the order's status.
+#[tokio::test]
+async fn riders_see_what_they_need_and_not_more() {
+    let s = system();
+    let customer_id = unique("private-cust");
+    let cust = s.token("customer", &customer_id, None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let (a_id, b_id) = (unique("rider-a"), unique("rider-b"));
+    let a = s.token("rider", &a_id, None).await;
+    let b = s.token("rider", &b_id, None).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let r = s
+            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    let address = s.order_body(1, "tok_ok")["delivery"]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Commands answer once projected, so the board already has it.
+    let r = s
+        .get(
+            &a,
+            "/v1/rider/deliveries?lat=37.4979&lon=127.0376&radius_km=3",
+        )
+        .await;
+    let board = r.body["deliveries"]
+        .as_array()
+        .and_then(|d| d.iter().find(|c| c["id"] == id.as_str()).cloned())
+        .expect("the ready delivery is on the board");
+    for field in ["pickup", "distance_km", "region", "total", "store_id"] {
+        assert!(!board[field].is_null(), "the card shows {field}: {board}");
+    }
+    assert_eq!(
+        board["pickup"]["store_name"]
+            .as_str()
+            .map(|n| !n.is_empty()),
+        Some(true)
+    );
+    let card = board.to_string();
+    for secret in [
+        customer_id.as_str(),
+        address.as_str(),
+        "tok_ok",
+        "payment",
+        "history",
+        "customer_id",
+    ] {
+        assert!(!card.contains(secret), "the board leaks {secret}: {card}");
+    }
+
+    // Before a claim the address is nobody's business.
+    assert_error_shape(
+        &s.get(&a, &format!("/v1/rider/deliveries/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    let won = s
+        .post(&a, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
+    assert_eq!(won.status, StatusCode::OK, "{:?}", won.body);
+    assert_eq!(won.body["delivery"]["address"], address.as_str());
+    assert_eq!(won.body["rider_id"], a_id.as_str());
+    let mine = s.get(&a, &format!("/v1/rider/deliveries/{id}")).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(mine.body["delivery"]["address"], address.as_str());
+    assert_eq!(mine.body["status"], "rider_assigned");
+    assert!(!mine.body.to_string().contains(&customer_id));
+    assert!(mine.body["history"].is_null() && mine.body["payment"].is_null());
+
+    // Another rider: 404 on the delivery and its commands; the lost claim says no status.
+    assert_error_shape(
+        &s.get(&b, &format!("/v1/rider/deliveries/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "order_not_found",
+    );
+    for step in ["pickup", "deliver"] {
+        assert_error_shape(
+            &s.post(&b, &format!("/v1/rider/deliveries/{id}/{step}"))
+                .await,
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+        );
+    }
+    let lost = s
+        .post(&b, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
+    assert_error_shape(&lost, StatusCode::CONFLICT, "already_claimed");
+    assert!(!lost.body.to_string().contains("rider_assigned"));
+    assert_error_shape(
+        &s.get(&b, &format!("/v1/orders/{id}")).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let picked = s
+        .post(&a, &format!("/v1/rider/deliveries/{id}/pickup"))
+        .await;
+    assert_eq!(picked.status, StatusCode::OK, "{:?}", picked.body);
+    assert_eq!(picked.body["status"], "picked_up");
+    assert!(!picked.body.to_string().contains(&customer_id));
 }
