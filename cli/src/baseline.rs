@@ -167,7 +167,7 @@ pub async fn run(
     duration: Duration,
     input: BaselineInput,
 ) -> anyhow::Result<BaselineReport> {
-    let client = connect_temporal(address, namespace, Duration::from_secs(10)).await?;
+    let client = connect_temporal(address, namespace, Duration::from_secs(10), None).await?;
     let worker_client = client.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::task::spawn_blocking(move || {

@@ -1,5 +1,6 @@
 //! Every setting is a flag and an environment variable (DESIGN.md "Configuration").
 
+use anyhow::Context;
 use baedal_domain::Timeouts;
 use clap::Args;
 use std::path::PathBuf;
@@ -48,6 +49,15 @@ pub struct Common {
         hide_env_values = true
     )]
     pub service_token: String,
+    /// AES-256 keys sealing every payload sent to Temporal: `id:<base64 of 32 bytes>`,
+    /// comma-separated, the first seals and all open (rotate by listing a new one first).
+    /// Required by every role that talks to Temporal but `baedal dev`, which keeps one in the
+    /// data dir.
+    #[arg(long, env = "BAEDAL_PAYLOAD_KEY", hide_env_values = true)]
+    pub payload_key: Option<String>,
+    /// Where `baedal dev` and `baedal codec-server` serve the Web UI's codec endpoint.
+    #[arg(long, env = "BAEDAL_CODEC_ADDR", default_value = "127.0.0.1:8083")]
+    pub codec_addr: String,
     /// Issuer (`iss`) every user JWT must carry; dev tokens are stamped with it.
     #[arg(long, env = "BAEDAL_JWT_ISSUER", default_value = baedal_auth::DEFAULT_ISSUER)]
     pub jwt_issuer: String,
@@ -202,6 +212,41 @@ impl Common {
         Ok(())
     }
 
+    /// The payload codec of a role outside dev: refuses to run without BAEDAL_PAYLOAD_KEY.
+    pub fn payload_codec(&self) -> anyhow::Result<baedal_codec::EncryptionCodec> {
+        let spec = self.payload_key.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "BAEDAL_PAYLOAD_KEY is unset: card data would reach Temporal in plaintext. Set it \
+                 to `k1:$(openssl rand -base64 32)` (the same on every api and worker)"
+            )
+        })?;
+        Ok(baedal_codec::EncryptionCodec::new(
+            baedal_codec::PayloadKeys::parse(spec)?,
+        ))
+    }
+
+    /// The payload codec of `baedal dev`: BAEDAL_PAYLOAD_KEY if set, else the key kept in the
+    /// data dir (made on first start, so a resumed data dir opens its own history).
+    pub fn dev_payload_codec(&self) -> anyhow::Result<baedal_codec::EncryptionCodec> {
+        if self.payload_key.is_some() {
+            return self.payload_codec();
+        }
+        let path = self.data_dir.join("payload.key");
+        let spec = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                let key = baedal_codec::PayloadKeys::generate();
+                write_private(&path, &key)?;
+                key
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let keys = baedal_codec::PayloadKeys::parse(&spec)
+            .with_context(|| format!("the payload key in {}", path.display()))?;
+        Ok(baedal_codec::EncryptionCodec::new(keys))
+    }
+
     /// How this process verifies people's tokens (and signs dev tokens).
     pub fn identity(&self) -> baedal_auth::Identity {
         let keys = baedal_auth::TokenKeys::with_expected(
@@ -264,4 +309,18 @@ impl Common {
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.temporal_ui_port))
     }
+}
+
+/// Write a secret readable by its owner only.
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
 }

@@ -48,7 +48,14 @@ pub struct DevServer {
 
 impl DevServer {
     /// Start `temporal server start-dev` with its state in `data_dir/temporal.db`.
-    pub fn start(cli: &Path, data_dir: &Path, port: u16, ui_port: u16) -> anyhow::Result<Self> {
+    /// With `ui_codec_endpoint`, the Web UI shows payloads decoded by that codec server.
+    pub fn start(
+        cli: &Path,
+        data_dir: &Path,
+        port: u16,
+        ui_port: u16,
+        ui_codec_endpoint: Option<&str>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let log = std::fs::File::create(data_dir.join("temporal.log"))?;
@@ -65,6 +72,9 @@ impl DevServer {
             .args(["--sqlite-pragma", "journal_mode=wal"])
             .args(["--sqlite-pragma", "synchronous=normal"])
             .args(["--log-level", "warn"]);
+        if let Some(codec) = ui_codec_endpoint {
+            cmd.args(["--ui-codec-endpoint", codec]);
+        }
         for name in baedal_workflows::SEARCH_ATTRIBUTES {
             cmd.args(["--search-attribute", &format!("{name}=Keyword")]);
         }

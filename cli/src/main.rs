@@ -56,6 +56,10 @@ enum Role {
         #[arg(long)]
         seed_demo: bool,
     },
+    /// The codec server for the Temporal Web UI and CLI (`POST /encode`, `/decode`) on
+    /// BAEDAL_CODEC_ADDR, with BAEDAL_PAYLOAD_KEY: run it beside whoever may read payloads and
+    /// set the Web UI's codec endpoint to it. Anyone who can reach it can decode.
+    CodecServer,
     /// Compare the payment ledger with the read model; print every mismatch and exit non-zero
     /// when there is one.
     Reconcile,
@@ -149,10 +153,12 @@ async fn read_model_and_temporal(
     c: &Common,
 ) -> anyhow::Result<(baedal_readmodel::ReadModel, temporalio_client::Client)> {
     let read_model = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+    let codec = c.payload_codec()?;
     let temporal = connect_temporal(
         &c.temporal_address(),
         &c.temporal_namespace,
         Duration::from_secs(60),
+        Some(&codec),
     )
     .await?;
     Ok((read_model, temporal))
@@ -195,6 +201,8 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
         temporal,
         namespace: c.temporal_namespace.clone(),
         identity: c.identity(),
+        payload_codec: c.dev_payload_codec()?,
+        codec_server: Some(bind(&c.codec_addr, "codec server").await?),
         service_token: c.service_token.clone(),
         apis: if parts.api {
             vec![ApiSpec {
@@ -239,7 +247,10 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
     println!("  notification  {}", system.notify_url);
     println!("  temporal      {}", system.temporal_address);
     if let Some(ui) = &system.temporal_ui {
-        println!("  temporal UI   {ui}");
+        println!(
+            "  temporal UI   {ui}   (payloads decoded by the codec server at http://{})",
+            c.codec_addr
+        );
     }
     println!();
     println!(
@@ -273,6 +284,13 @@ async fn main() -> anyhow::Result<()> {
         Role::Api { .. } | Role::Worker | Role::Payment | Role::Notify | Role::Reconcile
     ) {
         c.require_production_secrets()?;
+    }
+    if matches!(
+        cli.command,
+        Role::Api { .. } | Role::Worker | Role::Reconcile | Role::CodecServer
+    ) {
+        // Fail before touching anything: card data must never reach Temporal unsealed.
+        c.payload_codec()?;
     }
     match cli.command {
         Role::Dev {
@@ -374,6 +392,7 @@ async fn main() -> anyhow::Result<()> {
                         &c.temporal_address(),
                         &c.temporal_namespace,
                         Duration::from_secs(10),
+                        Some(&c.dev_payload_codec()?),
                     )
                     .await?,
                 )
@@ -404,6 +423,11 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("plot written to {}", path.display());
             }
             Ok(())
+        }
+        Role::CodecServer => {
+            let codec = c.payload_codec()?;
+            let app = baedal_codec::server::router(codec, Some(&c.temporal_ui_url()));
+            serve(&c.codec_addr, "codec server", app).await
         }
         Role::Reconcile => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;

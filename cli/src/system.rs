@@ -5,6 +5,7 @@ use crate::devserver::DevServer;
 use anyhow::Context;
 use baedal_activities::{BreakerSettings, OrderActivities, PaymentBreaker, ServiceClient};
 use baedal_api::{ApiConfig, ApiRole, AppState, MetricsRender};
+use baedal_codec::EncryptionCodec;
 use baedal_domain::Timeouts;
 use baedal_notification::NotifyState;
 use baedal_payment::PaymentState;
@@ -12,15 +13,22 @@ use baedal_readmodel::ReadModel;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_common::data_converters::{
+    DataConverter, DefaultFailureConverter, PayloadConverter,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Connect to Temporal, retrying for up to `wait` (a dev server takes a few seconds to start).
+/// A client of `namespace` at `address`, retrying for `wait`. With `codec`, every payload it
+/// sends is sealed and every one it receives opened (without, payloads pass as they are: the
+/// bare-engine baseline and tests reading raw history).
 pub async fn connect_temporal(
     address: &str,
     namespace: &str,
     wait: Duration,
+    codec: Option<&EncryptionCodec>,
 ) -> anyhow::Result<Client> {
     let url = Url::parse(address).with_context(|| format!("TEMPORAL_ADDRESS {address}"))?;
     let started = Instant::now();
@@ -29,7 +37,19 @@ pub async fn connect_temporal(
             .identity(format!("baedal@{}", std::process::id()))
             .build();
         match Connection::connect(opts).await {
-            Ok(conn) => return Ok(Client::new(conn, ClientOptions::new(namespace).build())?),
+            Ok(conn) => {
+                let options = match codec {
+                    Some(codec) => ClientOptions::new(namespace)
+                        .data_converter(DataConverter::new(
+                            PayloadConverter::default(),
+                            DefaultFailureConverter::default(),
+                            codec.clone(),
+                        ))
+                        .build(),
+                    None => ClientOptions::new(namespace).build(),
+                };
+                return Ok(Client::new(conn, options)?);
+            }
             Err(e) if started.elapsed() < wait => {
                 tracing::debug!(error = %e, "temporal not reachable yet");
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -90,6 +110,10 @@ pub struct SystemConfig {
     pub namespace: String,
     /// How people's tokens are verified (and dev tokens signed).
     pub identity: baedal_auth::Identity,
+    /// Seals every payload this process sends to Temporal (card data stays out of history).
+    pub payload_codec: EncryptionCodec,
+    /// Serve the codec server here, and point the dev server's Web UI at it.
+    pub codec_server: Option<TcpListener>,
     pub service_token: String,
     pub apis: Vec<ApiSpec>,
     pub payment: Endpoint,
@@ -154,10 +178,23 @@ impl System {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
+        let mut codec_url = None;
+        if let Some(listener) = cfg.codec_server {
+            codec_url = Some(format!("http://{}", listener.local_addr()?));
+            let ui = match &cfg.temporal {
+                TemporalSource::DevServer { ui_port, .. } => {
+                    Some(format!("http://127.0.0.1:{ui_port}"))
+                }
+                TemporalSource::Existing { .. } => cfg.temporal_ui.clone(),
+            };
+            let app = baedal_codec::server::router(cfg.payload_codec.clone(), ui.as_deref());
+            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
+        }
         let mut devserver = None;
         let temporal_address = match &cfg.temporal {
             TemporalSource::DevServer { cli, port, ui_port } => {
-                let d = DevServer::start(cli, &cfg.data_dir, *port, *ui_port)?;
+                let d =
+                    DevServer::start(cli, &cfg.data_dir, *port, *ui_port, codec_url.as_deref())?;
                 let a = d.address.clone();
                 devserver = Some(d);
                 a
@@ -168,6 +205,7 @@ impl System {
             &temporal_address,
             &cfg.namespace,
             Duration::from_secs(60),
+            Some(&cfg.payload_codec),
         )
         .await
         {

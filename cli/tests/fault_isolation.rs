@@ -219,32 +219,65 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
 #[test]
 fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
     let good = "x".repeat(40);
+    let key = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    // (role, BAEDAL_JWT_SECRET, BAEDAL_SERVICE_TOKEN, BAEDAL_PAYLOAD_KEY, the variable named)
     let cases = [
-        ("payment", None, Some(good.as_str()), "BAEDAL_JWT_SECRET"),
-        ("payment", Some(good.as_str()), None, "BAEDAL_SERVICE_TOKEN"),
+        (
+            "payment",
+            None,
+            Some(good.as_str()),
+            None,
+            "BAEDAL_JWT_SECRET",
+        ),
+        (
+            "payment",
+            Some(good.as_str()),
+            None,
+            None,
+            "BAEDAL_SERVICE_TOKEN",
+        ),
         (
             "notify",
             Some(good.as_str()),
             Some("short"),
+            None,
             "BAEDAL_SERVICE_TOKEN",
         ),
         (
             "worker",
             Some("baedal-dev-jwt-secret-change-me"),
             Some(good.as_str()),
+            Some(key),
             "BAEDAL_JWT_SECRET",
         ),
         (
             "api",
             Some("too-short-for-a-jwt-secret"),
             Some(good.as_str()),
+            Some(key),
             "BAEDAL_JWT_SECRET",
         ),
+        // Without a payload key card data would reach Temporal in plaintext.
+        (
+            "api",
+            Some(good.as_str()),
+            Some(good.as_str()),
+            None,
+            "BAEDAL_PAYLOAD_KEY",
+        ),
+        (
+            "worker",
+            Some(good.as_str()),
+            Some(good.as_str()),
+            Some("k1:dG9vLXNob3J0"),
+            "BAEDAL_PAYLOAD_KEY",
+        ),
     ];
-    for (role, jwt, service, named) in cases {
+    for (role, jwt, service, payload_key, named) in cases {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baedal"));
         cmd.env_remove("BAEDAL_JWT_SECRET")
             .env_remove("BAEDAL_SERVICE_TOKEN")
+            .env_remove("BAEDAL_PAYLOAD_KEY")
             .env(
                 "BAEDAL_DATA_DIR",
                 std::env::temp_dir().join("baedal-secrets-test"),
@@ -255,6 +288,9 @@ fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
         }
         if let Some(t) = service {
             cmd.env("BAEDAL_SERVICE_TOKEN", t);
+        }
+        if let Some(k) = payload_key {
+            cmd.env("BAEDAL_PAYLOAD_KEY", k);
         }
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -26,6 +26,97 @@ async fn visible(query: String) -> usize {
         .await
 }
 
+/// Every payload in the history as the server stores it: (metadata, data), base64-decoded.
+fn payloads(
+    v: &serde_json::Value,
+    out: &mut Vec<(serde_json::Map<String, serde_json::Value>, Vec<u8>)>,
+) {
+    use base64::Engine;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .unwrap_or_default()
+    };
+    match v {
+        // A marker's bookkeeping (patch id; local activity seq, attempt, type, times) is
+        // written by the SDK's core itself and holds nothing of the order: only a local
+        // activity's result is ours.
+        serde_json::Value::Object(o) if o.contains_key("marker_name") => {
+            if let Some(result) = o.get("details").and_then(|d| d.get("result")) {
+                payloads(result, out);
+            }
+        }
+        serde_json::Value::Object(o) => {
+            if let (Some(serde_json::Value::Object(meta)), Some(data)) =
+                (o.get("metadata"), o.get("data").and_then(|d| d.as_str()))
+                && meta.contains_key("encoding")
+            {
+                out.push((meta.clone(), b64(data)));
+            }
+            o.values().for_each(|c| payloads(c, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|c| payloads(c, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_card_token_never_reaches_history_in_plaintext() {
+    use base64::Engine;
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    let r = s.post(&cust, &format!("/v1/orders/{id}/cancel")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let raw = s.raw_history(&id).await;
+    let mut found = Vec::new();
+    payloads(&serde_json::from_str(&raw).unwrap(), &mut found);
+    assert!(
+        found.len() >= 4,
+        "start input, charge, refund, updates: {}",
+        found.len()
+    );
+    let sealed = base64::engine::general_purpose::STANDARD.encode("binary/encrypted");
+    let token = b"tok_ok";
+    let mut opened_token = false;
+    for (meta, data) in &found {
+        assert!(
+            !data.windows(token.len()).any(|w| w == token),
+            "a payload in history carries the card token in plaintext: {meta:?}"
+        );
+        if meta.contains_key("type") {
+            continue; // a search attribute: indexed by the server, so never sealed
+        }
+        assert_eq!(
+            meta["encoding"],
+            sealed.as_str(),
+            "every payload is sealed: {meta:?}"
+        );
+        // Those who hold the key (the codec server) can read it back.
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap())
+                .unwrap()
+        };
+        let payload = temporalio_common::protos::temporal::api::common::v1::Payload {
+            metadata: meta.iter().map(|(k, v)| (k.clone(), b64(v))).collect(),
+            data: data.clone(),
+            ..Default::default()
+        };
+        let opened = common::payload_codec()
+            .open(payload)
+            .expect("opens with the key");
+        opened_token |= opened.data.windows(token.len()).any(|w| w == token);
+    }
+    assert!(
+        opened_token,
+        "the charge input, opened with the key, has the token"
+    );
+    // Search attributes stay readable for the Web UI's filters.
+    assert!(raw.contains("OrderStatus"));
+}
+
 #[tokio::test]
 async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
     let s = system();

@@ -22,6 +22,13 @@ use temporalio_client::{
 
 pub const SERVICE_TOKEN: &str = "test-service-token";
 pub const JWT_SECRET: &str = "test-jwt-secret";
+/// The test system's payload key.
+pub const PAYLOAD_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The codec the test system seals payloads with.
+pub fn payload_codec() -> baedal_codec::EncryptionCodec {
+    baedal_codec::EncryptionCodec::new(baedal_codec::PayloadKeys::parse(PAYLOAD_KEY).unwrap())
+}
 
 /// Timers of the fast api (and a one-second cap on notification and projection retries).
 pub const FAST: Timeouts = Timeouts {
@@ -101,6 +108,8 @@ pub fn system() -> &'static TestSystem {
                     },
                     namespace: "default".into(),
                     identity: baedal_auth::Identity::new(baedal_auth::TokenKeys::new(JWT_SECRET)),
+                    payload_codec: payload_codec(),
+                    codec_server: None,
                     service_token: SERVICE_TOKEN.into(),
                     apis: vec![
                         ApiSpec {
@@ -444,9 +453,35 @@ impl TestSystem {
         }
     }
 
+    /// A client that seals and opens payloads as baedal's own do.
     pub async fn temporal(&self) -> temporalio_client::Client {
-        connect_temporal(&self.temporal_address, "default", Duration::from_secs(10))
+        connect_temporal(
+            &self.temporal_address,
+            "default",
+            Duration::from_secs(10),
+            Some(&payload_codec()),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The order's history as the server stores it (and the Web UI or `temporal workflow show`
+    /// shows it without the codec server): JSON, payloads untouched.
+    pub async fn raw_history(&self, order_id: &str) -> String {
+        let client = connect_temporal(
+            &self.temporal_address,
+            "default",
+            Duration::from_secs(10),
+            None,
+        )
+        .await
+        .unwrap();
+        client
+            .get_workflow_handle::<baedal_workflows::OrderWorkflow>(order_id.to_owned())
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .to_json()
             .await
+            .map(|json| String::from_utf8(json).unwrap())
             .unwrap()
     }
 

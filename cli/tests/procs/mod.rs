@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub const SERVICE_TOKEN: &str = "proc-service-token-0123456789abcdef";
 pub const JWT_SECRET: &str = "proc-jwt-secret-0123456789abcdefghij";
+/// The payload key every part of the cluster shares.
+pub const PAYLOAD_KEY: &str = "procs:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 use baedal::devserver::free_local_port as free_port;
 
@@ -76,6 +78,8 @@ impl Cluster {
             ),
             ("BAEDAL_JWT_SECRET", JWT_SECRET.to_owned()),
             ("BAEDAL_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+            ("BAEDAL_PAYLOAD_KEY", PAYLOAD_KEY.to_owned()),
+            ("BAEDAL_CODEC_ADDR", format!("127.0.0.1:{}", free_port())),
             ("BAEDAL_BREAKER_OPEN_FOR", "2s".to_owned()),
             ("RUST_LOG", "warn".to_owned()),
         ]
