@@ -41,6 +41,9 @@ impl std::fmt::Debug for Jwks {
 
 impl Jwks {
     pub fn new(url: impl Into<String>) -> Self {
+        // reqwest's rustls needs a process-wide crypto provider; installing one that is
+        // already installed is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             url: url.into(),
             http: reqwest::Client::new(),
