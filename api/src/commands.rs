@@ -4,99 +4,37 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
-use baedal_domain::OrderView;
-use baedal_workflows::{CommandRequest, OrderWorkflow, refusal_code};
+use baedal_domain::{Action, OrderView};
+use baedal_workflows::{CommandRequest, CommandUpdate, OrderWorkflow, refusal_code};
 use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
 
-/// The commands callers can send (timer commands come only from the workflow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cmd {
-    Accept,
-    Reject,
-    StartCooking,
-    FinishCooking,
-    Cancel,
-    Claim,
-    Pickup,
-    Deliver,
-    Confirm,
-    OpsCancel,
-}
-
-/// Send `cmd` for `order_id` on behalf of `caller`; answers the order as projected after it.
+/// Send `action` for `order_id` on behalf of `caller`; answers the order as projected after it.
 pub async fn send(
     state: &AppState,
     order_id: &str,
-    cmd: Cmd,
+    action: Action,
     caller: &Caller,
     reason: Option<String>,
 ) -> ApiResult<OrderView> {
     crate::door_keeping::waiting_on("the order engine");
-    let handle = state
-        .temporal
-        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned());
     let req = CommandRequest {
         actor: caller.actor(),
         reason,
     };
-    let opts = WorkflowExecuteUpdateOptions::default;
-    let result = match cmd {
-        Cmd::Accept => {
-            handle
-                .execute_update(OrderWorkflow::accept, req, opts())
-                .await
-        }
-        Cmd::Reject => {
-            handle
-                .execute_update(OrderWorkflow::reject, req, opts())
-                .await
-        }
-        Cmd::StartCooking => {
-            handle
-                .execute_update(OrderWorkflow::start_cooking, req, opts())
-                .await
-        }
-        Cmd::FinishCooking => {
-            handle
-                .execute_update(OrderWorkflow::finish_cooking, req, opts())
-                .await
-        }
-        Cmd::Cancel => {
-            handle
-                .execute_update(OrderWorkflow::cancel, req, opts())
-                .await
-        }
-        Cmd::Claim => {
-            handle
-                .execute_update(OrderWorkflow::claim, req, opts())
-                .await
-        }
-        Cmd::Pickup => {
-            handle
-                .execute_update(OrderWorkflow::pickup, req, opts())
-                .await
-        }
-        Cmd::Deliver => {
-            handle
-                .execute_update(OrderWorkflow::deliver, req, opts())
-                .await
-        }
-        Cmd::Confirm => {
-            handle
-                .execute_update(OrderWorkflow::confirm, req, opts())
-                .await
-        }
-        Cmd::OpsCancel => {
-            handle
-                .execute_update(OrderWorkflow::ops_cancel, req, opts())
-                .await
-        }
-    };
-    result.map_err(|e| refusal(e, cmd))
+    state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
+        .execute_update(
+            CommandUpdate(action),
+            req,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .map_err(|e| refusal(e, action))
 }
 
-fn refusal(e: WorkflowUpdateError, cmd: Cmd) -> ApiError {
+fn refusal(e: WorkflowUpdateError, action: Action) -> ApiError {
     match e {
         WorkflowUpdateError::Failed(failure) => match refusal_code(&failure) {
             Some("already_claimed") => ApiError::conflict("already_claimed", &failure.message),
@@ -111,7 +49,7 @@ fn refusal(e: WorkflowUpdateError, cmd: Cmd) -> ApiError {
         // The workflow has closed: the order is in a terminal status.
         WorkflowUpdateError::NotFound(_) => ApiError::conflict(
             "invalid_transition",
-            format!("cannot {cmd:?} an order that is already finished"),
+            format!("cannot {} an order that is already finished", action.name()),
         ),
         WorkflowUpdateError::Rpc(status) => engine_error(&status, Some(&status)),
         other => ApiError::internal("the order engine", other),

@@ -5,6 +5,7 @@
 //! model. The api must never query a workflow on a hot path, never compute order rules of its
 //! own (the workflow's validators decide transitions), and never trust prices from the client.
 
+mod command_routes;
 mod commands;
 pub mod door;
 mod door_keeping;

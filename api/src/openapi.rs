@@ -1,9 +1,10 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use crate::AppState;
-use crate::ops::{self, OpsCancelBody};
+use crate::command_routes::ReasonBody;
+use crate::ops;
 use crate::place::{DeliveryRequest, ItemRequest, PaymentRequest, PlaceOrderBody};
-use crate::routes::{self, RejectBody, TokenRequest};
+use crate::routes::{self, TokenRequest};
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
@@ -24,34 +25,30 @@ use utoipa::OpenApi;
         routes::place_order,
         routes::get_order,
         routes::my_orders,
-        routes::cancel,
-        routes::confirm,
         routes::store_orders,
-        routes::accept,
-        routes::reject,
-        routes::start_cooking,
-        routes::finish_cooking,
         routes::rider_board,
         routes::rider_delivery,
-        routes::claim,
-        routes::pickup,
-        routes::deliver,
         routes::ops_payment,
         ops::stuck_orders,
-        ops::ops_cancel,
     ),
     components(schemas(
         PlaceOrderBody,
         ItemRequest,
         DeliveryRequest,
         PaymentRequest,
-        RejectBody,
+        ReasonBody,
         TokenRequest,
-        OpsCancelBody
     ))
 )]
 pub struct ApiDoc;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+    Router::new().route("/openapi.json", get(|| async { Json(document()) }))
+}
+
+/// The whole document: the annotated routes plus the command routes from the command table.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    crate::command_routes::document(&mut doc);
+    doc
 }

@@ -1,57 +1,14 @@
-//! Ops endpoints for orders: the stuck list and the ops cancel that unsticks any open order.
+//! Ops endpoints for orders: the stuck list (the ops cancel that unsticks an order is one of
+//! the command routes).
 
 use crate::AppState;
-use crate::commands::Cmd;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::routes::command;
+use crate::error::ApiResult;
+use crate::extract::{ApiQuery, Caller};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use baedal_auth::Role;
-use baedal_domain::OrderView;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::ToSchema;
-
-/// Longest ops-cancel reason, as for a store's reject.
-pub const MAX_REASON_CHARS: usize = 300;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OpsCancelBody {
-    /// Why ops cancel the order (1..300 characters); kept in the order's history.
-    reason: String,
-}
-
-/// Cancel any open order with a full refund; the customer and the store are notified.
-#[utoipa::path(post, path = "/v1/ops/orders/{id}/cancel", params(("id" = String, Path)),
-    request_body = OpsCancelBody,
-    responses((status = 200, description = "the order, canceled"), (status = 403), (status = 404),
-        (status = 409, description = "the order has already ended"), (status = 422)))]
-pub async fn ops_cancel(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<OpsCancelBody>,
-) -> ApiResult<Json<OrderView>> {
-    caller.require(Role::Ops)?;
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::unprocessable(
-            "invalid_reason",
-            format!("reason must be 1..{MAX_REASON_CHARS} characters"),
-        ));
-    }
-    command(
-        &state,
-        &caller,
-        &id,
-        Role::Ops,
-        Cmd::OpsCancel,
-        Some(reason.to_owned()),
-    )
-    .await
-}
 
 #[derive(Debug, Deserialize)]
 pub struct StuckQuery {

@@ -1,6 +1,5 @@
 //! The v1 routes, grouped by who calls them.
 
-use crate::commands::{self, Cmd};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::place::{self, PlaceOrderBody};
@@ -10,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use baedal_auth::{Claims, Role};
-use baedal_domain::delivery::{assigned_to, on_the_board};
+use baedal_domain::delivery::assigned_to;
 use baedal_domain::{DeliveryCard, DeliveryView, OrderStatus, OrderView, geo};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,7 +24,6 @@ fn common() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/v1/ops/payment", get(ops_payment))
         .route("/v1/ops/orders/stuck", get(crate::ops::stuck_orders))
-        .route("/v1/ops/orders/{id}/cancel", post(crate::ops::ops_cancel))
 }
 
 /// Catalog and the customer's endpoints.
@@ -36,30 +34,20 @@ fn order_routes() -> Router<AppState> {
         .route("/v1/stores/{store_id}/menu", get(store_menu))
         .route("/v1/orders", post(place_order).get(my_orders))
         .route("/v1/orders/{id}", get(get_order))
-        .route("/v1/orders/{id}/cancel", post(cancel))
-        .route("/v1/orders/{id}/confirm", post(confirm))
 }
 
 fn store_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/store/orders", get(store_orders))
-        .route("/v1/store/orders/{id}/accept", post(accept))
-        .route("/v1/store/orders/{id}/reject", post(reject))
-        .route("/v1/store/orders/{id}/start-cooking", post(start_cooking))
-        .route("/v1/store/orders/{id}/finish-cooking", post(finish_cooking))
+    Router::new().route("/v1/store/orders", get(store_orders))
 }
 
 fn rider_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/rider/deliveries", get(rider_board))
         .route("/v1/rider/deliveries/{id}", get(rider_delivery))
-        .route("/v1/rider/deliveries/{id}/claim", post(claim))
-        .route("/v1/rider/deliveries/{id}/pickup", post(pickup))
-        .route("/v1/rider/deliveries/{id}/deliver", post(deliver))
 }
 
 pub fn for_role(role: ApiRole) -> Router<AppState> {
-    let r = common();
+    let r = common().merge(crate::command_routes::routes(role));
     match role {
         ApiRole::Order => r.merge(order_routes()),
         ApiRole::Store => r.merge(store_routes()),
@@ -245,7 +233,11 @@ pub async fn store_menu(
 // orders: visibility
 
 /// The order if `caller` may see it; otherwise the same 404 as for an order that does not exist.
-async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiResult<OrderView> {
+pub(crate) async fn visible_order(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<OrderView> {
     tracing::Span::current().record("order_id", id);
     crate::door_keeping::waiting_on("the read model");
     let order = state
@@ -266,22 +258,6 @@ async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiResult
     } else {
         Err(ApiError::order_not_found())
     }
-}
-
-/// Check role and object, then send the command.
-pub(crate) async fn command(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    role: Role,
-    cmd: Cmd,
-    reason: Option<String>,
-) -> ApiResult<Json<OrderView>> {
-    caller.require(role)?;
-    visible_order(state, caller, id).await?;
-    commands::send(state, id, cmd, caller, reason)
-        .await
-        .map(Json)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,85 +358,6 @@ pub async fn store_orders(
     Ok(Json(json!({ "orders": orders })))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RejectBody {
-    reason: String,
-}
-
-/// A command endpoint for one role: role check, object check, then the workflow update.
-macro_rules! role_command {
-    ($name:ident, $path:literal, $role:expr, $cmd:expr) => {
-        #[utoipa::path(post, path = $path, params(("id" = String, Path)),
-                    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
-        pub async fn $name(
-            State(state): State<AppState>,
-            caller: Caller,
-            Path(id): Path<String>,
-        ) -> ApiResult<Json<OrderView>> {
-            command(&state, &caller, &id, $role, $cmd, None).await
-        }
-    };
-}
-
-role_command!(
-    cancel,
-    "/v1/orders/{id}/cancel",
-    Role::Customer,
-    Cmd::Cancel
-);
-role_command!(
-    confirm,
-    "/v1/orders/{id}/confirm",
-    Role::Customer,
-    Cmd::Confirm
-);
-role_command!(
-    accept,
-    "/v1/store/orders/{id}/accept",
-    Role::StoreOwner,
-    Cmd::Accept
-);
-role_command!(
-    start_cooking,
-    "/v1/store/orders/{id}/start-cooking",
-    Role::StoreOwner,
-    Cmd::StartCooking
-);
-role_command!(
-    finish_cooking,
-    "/v1/store/orders/{id}/finish-cooking",
-    Role::StoreOwner,
-    Cmd::FinishCooking
-);
-
-#[utoipa::path(post, path = "/v1/store/orders/{id}/reject", params(("id" = String, Path)),
-    request_body = RejectBody,
-    responses((status = 200), (status = 403), (status = 404), (status = 409), (status = 422)))]
-pub async fn reject(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<RejectBody>,
-) -> ApiResult<Json<OrderView>> {
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 300 {
-        return Err(ApiError::unprocessable(
-            "invalid_reason",
-            "reason must be 1..300 characters",
-        ));
-    }
-    command(
-        &state,
-        &caller,
-        &id,
-        Role::StoreOwner,
-        Cmd::Reject,
-        Some(reason.to_owned()),
-    )
-    .await
-}
-
 // ---------------------------------------------------------------------------------------------
 // rider
 
@@ -519,77 +416,7 @@ pub async fn rider_delivery(
     Ok(Json(DeliveryView::new(&order)))
 }
 
-/// A rider's command on their own delivery: 404 for anyone else's.
-async fn rider_command(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    cmd: Cmd,
-) -> ApiResult<Json<DeliveryView>> {
-    let Json(order) = command(state, caller, id, Role::Rider, cmd, None).await?;
-    Ok(Json(DeliveryView::new(&order)))
-}
-
-/// Pick up the assigned delivery at the store.
-#[utoipa::path(post, path = "/v1/rider/deliveries/{id}/pickup", params(("id" = String, Path)),
-    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
-pub async fn pickup(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<DeliveryView>> {
-    rider_command(&state, &caller, &id, Cmd::Pickup).await
-}
-
-/// Hand the assigned delivery over to the customer.
-#[utoipa::path(post, path = "/v1/rider/deliveries/{id}/deliver", params(("id" = String, Path)),
-    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
-pub async fn deliver(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<DeliveryView>> {
-    rider_command(&state, &caller, &id, Cmd::Deliver).await
-}
-
-/// Claim a ready delivery. Any rider may try; the first claim wins, the rest get 409
-/// `already_claimed`.
-#[utoipa::path(post, path = "/v1/rider/deliveries/{id}/claim", params(("id" = String, Path)),
-    responses((status = 200), (status = 403), (status = 404), (status = 409)))]
-pub async fn claim(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<DeliveryView>> {
-    caller.require(Role::Rider)?;
-    tracing::Span::current().record("order_id", id.as_str());
-    let order = state
-        .read_model
-        .get_order(&id)
-        .await?
-        .ok_or_else(ApiError::order_not_found)?;
-    // A delivery on the board (or already this rider's) may be claimed; one another rider took
-    // is a lost race (409, without its status); anything else this rider cannot see.
-    if !(on_the_board(&order) || assigned_to(&order, caller.id())) {
-        return Err(if order.rider_id.is_some() {
-            already_claimed()
-        } else {
-            ApiError::order_not_found()
-        });
-    }
-    match commands::send(&state, &id, Cmd::Claim, &caller, None).await {
-        Ok(order) => Ok(Json(DeliveryView::new(&order))),
-        Err(e) if e.code == "already_claimed" => Err(already_claimed()),
-        // The order moved on since the board showed it (say, it was canceled): say no more
-        // than that it is gone.
-        Err(e) if e.code == "invalid_transition" && !assigned_to(&order, caller.id()) => {
-            Err(ApiError::order_not_found())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn already_claimed() -> ApiError {
+pub(crate) fn already_claimed() -> ApiError {
     ApiError::conflict(
         "already_claimed",
         "another rider claimed this delivery first; pick another one from the board",

@@ -113,15 +113,15 @@ impl Client {
         }
     }
 
-    async fn status(&self, tok: &str, id: &str) -> String {
+    /// The order's status as the holder of `tok` reads it (a rider reads the delivery).
+    async fn status(&self, tok: &str, id: &str, rider: bool) -> String {
+        let path = if rider {
+            format!("/v1/rider/deliveries/{id}")
+        } else {
+            format!("/v1/orders/{id}")
+        };
         let (s, b) = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/orders/{id}"),
-                tok,
-                None,
-                None,
-            )
+            .call(reqwest::Method::GET, &path, tok, None, None)
             .await;
         assert_eq!(s, StatusCode::OK, "{id}: {b}");
         b["status"].as_str().unwrap().to_owned()
@@ -137,7 +137,7 @@ impl Client {
             return;
         }
         assert_eq!(s, StatusCode::CONFLICT, "{path}: {b}");
-        let now = self.status(tok, id).await;
+        let now = self.status(tok, id, path.starts_with("/v1/rider/")).await;
         assert!(
             reached.contains(&now.as_str()),
             "{path} refused ({b}) and the order is {now}"
@@ -214,7 +214,7 @@ async fn lifecycle(client: &Client, t: &Tokens, n: usize, told: &Mutex<Vec<(Stri
                 )
                 .await;
             if s != StatusCode::OK {
-                assert_eq!(client.status(&t.owner, &id).await, "rejected", "{b}");
+                assert_eq!(client.status(&t.owner, &id, false).await, "rejected", "{b}");
             }
         }
         Path::Complete => {
@@ -350,7 +350,11 @@ async fn nothing_is_lost_or_charged_twice_across_sigkills() {
             Path::Reject => "rejected",
             Path::Decline => unreachable!(),
         };
-        assert_eq!(client.status(&tokens.customer, id).await, want, "{id}");
+        assert_eq!(
+            client.status(&tokens.customer, id, false).await,
+            want,
+            "{id}"
+        );
     }
 
     // Money and orders agree once refunds in flight have landed.

@@ -5,12 +5,14 @@
 //! read the clock, draw random numbers or depend on Temporal: the workflow replays this code and
 //! needs the same answer every time.
 
+pub mod commands;
 pub mod delivery;
 pub mod geo;
 pub mod order;
 pub mod state;
 pub mod status;
 
+pub use commands::{Action, MAX_REASON_CHARS, Party, Rule, Statuses};
 pub use delivery::{DeliveryCard, DeliveryView};
 pub use order::{
     Actor, Command, DeliveryAddress, HistoryEntry, LineItem, OrderInput, OrderView, PaymentInfo,

@@ -1,6 +1,7 @@
 //! The order: what a placed order carries, the commands that move it, and the rules that say
 //! which command is allowed in which status.
 
+use crate::commands::{Action, Rule, internal};
 use crate::status::OrderStatus;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -77,71 +78,74 @@ pub struct Actor {
     pub id: String,
 }
 
-/// A command that moves an order. Timer-driven commands (`StoreTimeout`, `AutoConfirm`) and
-/// `EngineCancel` (a cancel request from Temporal itself: the Web UI's button, `temporal
-/// workflow cancel`) come from the workflow, never from an api caller.
+/// A command that moves an order: a person's [`Action`], or one the workflow sends itself —
+/// its timers (`StoreTimeout`, `AutoConfirm`) and `EngineCancel` (a cancel request from
+/// Temporal: the Web UI's button, `temporal workflow cancel`), never an api caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    Accept,
-    Reject {
-        reason: String,
-    },
-    StartCooking,
-    FinishCooking,
-    Cancel,
-    Claim {
-        rider_id: String,
-    },
-    Pickup {
-        rider_id: String,
-    },
-    Deliver {
-        rider_id: String,
-    },
-    Confirm,
-    /// Ops cancel a stuck or troubled order from any non-terminal status, with a full refund.
-    OpsCancel {
-        reason: String,
+    /// `actor` is who sent it (the rider, for a rider's action); `reason` is given where the
+    /// table says the action needs one.
+    Person {
+        action: Action,
+        actor: String,
+        reason: Option<String>,
     },
     StoreTimeout,
     AutoConfirm,
-    /// Temporal was asked to cancel the order's workflow: treated as an ops cancel.
     EngineCancel {
         reason: String,
     },
 }
 
+impl Action {
+    /// This action sent by `actor`, with `reason` where it takes one.
+    pub fn by(self, actor: impl Into<String>, reason: Option<String>) -> Command {
+        Command::Person {
+            action: self,
+            actor: actor.into(),
+            reason,
+        }
+    }
+}
+
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Accept => "accept",
-            Command::Reject { .. } => "reject",
-            Command::StartCooking => "start_cooking",
-            Command::FinishCooking => "finish_cooking",
-            Command::Cancel => "cancel",
-            Command::Claim { .. } => "claim",
-            Command::Pickup { .. } => "pickup",
-            Command::Deliver { .. } => "deliver",
-            Command::Confirm => "confirm",
-            Command::OpsCancel { .. } => "ops_cancel",
+            Command::Person { action, .. } => action.name(),
             Command::StoreTimeout => "store_timeout",
             Command::AutoConfirm => "auto_confirm",
             Command::EngineCancel { .. } => "engine_cancel",
         }
     }
 
+    /// The command's row of the table.
+    pub fn rule(&self) -> Rule {
+        match self {
+            Command::Person { action, .. } => action.rule(),
+            Command::StoreTimeout => internal::STORE_TIMEOUT,
+            Command::AutoConfirm => internal::AUTO_CONFIRM,
+            Command::EngineCancel { .. } => internal::ENGINE_CANCEL,
+        }
+    }
+
     /// The reason the history records for the transition this command makes.
     pub fn reason(&self) -> Option<String> {
         match self {
-            Command::Reject { reason } => Some(reason.clone()),
-            Command::OpsCancel { reason } => Some(format!("canceled by ops: {reason}")),
-            Command::EngineCancel { reason } => {
-                Some(format!("canceled through Temporal: {reason}"))
+            Command::Person {
+                action: Action::OpsCancel,
+                reason,
+                ..
+            } => Some(format!(
+                "canceled by ops: {}",
+                reason.as_deref().unwrap_or_default()
+            )),
+            Command::Person { action, reason, .. } if action.rule().needs_reason => {
+                Some(reason.clone().unwrap_or_default())
             }
-            Command::StoreTimeout => Some("the store did not answer in time".to_owned()),
-            Command::AutoConfirm => Some("confirmed automatically after delivery".to_owned()),
-            _ => None,
+            Command::Person { .. } => None,
+            Command::EngineCancel { reason } => Some(format!("{}: {reason}", self.rule().doc)),
+            Command::StoreTimeout | Command::AutoConfirm => Some(self.rule().doc.to_owned()),
         }
     }
 }
@@ -215,41 +219,37 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// The order state machine: the status `cmd` moves an order to from `status`, given the rider
-/// assigned so far. This is the single source of truth for the DESIGN.md command table; the
-/// workflow's validators and handlers both call it.
+/// assigned so far. The statuses come from the command table ([`Action::rule`]); this adds
+/// only what a row cannot say: who lost a race for a delivery, and who is its rider.
 pub fn decide(
     status: OrderStatus,
     rider_id: Option<&str>,
     cmd: &Command,
 ) -> Result<OrderStatus, Refusal> {
-    use Command as C;
-    use OrderStatus as S;
-    let refuse = || Refusal::InvalidTransition {
-        status,
-        command: cmd.name().to_owned(),
+    let rule = cmd.rule();
+    let actor = match cmd {
+        Command::Person { actor, .. } => Some(actor.as_str()),
+        _ => None,
     };
-    let assigned = |rider: &str| match rider_id {
-        Some(r) if r == rider => Ok(()),
-        _ => Err(Refusal::NotAssignedRider),
-    };
-    match (status, cmd) {
-        (S::Placed, C::Accept) => Ok(S::Accepted),
-        (S::Placed, C::Reject { .. }) => Ok(S::Rejected),
-        (S::Placed, C::StoreTimeout) => Ok(S::Rejected),
-        (S::Placed | S::Accepted, C::Cancel) => Ok(S::Canceled),
-        (S::Accepted, C::StartCooking) => Ok(S::Cooking),
-        (S::Cooking, C::FinishCooking) => Ok(S::ReadyForPickup),
-        (S::ReadyForPickup, C::Claim { .. }) => Ok(S::RiderAssigned),
-        (
-            S::RiderAssigned | S::PickedUp | S::Delivered | S::Completed,
-            C::Claim { rider_id: r },
-        ) if rider_id != Some(r.as_str()) => Err(Refusal::AlreadyClaimed),
-        (S::RiderAssigned, C::Pickup { rider_id: r }) => assigned(r).map(|_| S::PickedUp),
-        (S::PickedUp, C::Deliver { rider_id: r }) => assigned(r).map(|_| S::Delivered),
-        (S::Delivered, C::Confirm | C::AutoConfirm) => Ok(S::Completed),
-        (s, C::OpsCancel { .. } | C::EngineCancel { .. }) if !s.is_terminal() => Ok(S::Canceled),
-        _ => Err(refuse()),
+    if let Command::Person {
+        action: Action::Claim,
+        ..
+    } = cmd
+        && status.has_rider()
+        && rider_id != actor
+    {
+        return Err(Refusal::AlreadyClaimed);
     }
+    if !rule.from.allows(status) {
+        return Err(Refusal::InvalidTransition {
+            status,
+            command: cmd.name().to_owned(),
+        });
+    }
+    if rule.assigned_rider_only && (rider_id.is_none() || rider_id != actor) {
+        return Err(Refusal::NotAssignedRider);
+    }
+    Ok(rule.to)
 }
 
 /// Payment as the order shows it.
@@ -330,32 +330,19 @@ mod tests {
     use super::*;
     use OrderStatus as S;
 
+    /// Every action (by rider r1, with a reason where needed) and the workflow's own commands.
     fn all_commands() -> Vec<Command> {
-        vec![
-            Command::Accept,
-            Command::Reject { reason: "x".into() },
-            Command::StartCooking,
-            Command::FinishCooking,
-            Command::Cancel,
-            Command::Claim {
-                rider_id: "r1".into(),
-            },
-            Command::Pickup {
-                rider_id: "r1".into(),
-            },
-            Command::Deliver {
-                rider_id: "r1".into(),
-            },
-            Command::Confirm,
-            Command::OpsCancel {
-                reason: "stuck".into(),
-            },
-            Command::StoreTimeout,
-            Command::AutoConfirm,
-            Command::EngineCancel {
-                reason: "web ui".into(),
-            },
-        ]
+        Action::ALL
+            .iter()
+            .map(|a| a.by("r1", a.rule().needs_reason.then(|| "x".to_owned())))
+            .chain([
+                Command::StoreTimeout,
+                Command::AutoConfirm,
+                Command::EngineCancel {
+                    reason: "web ui".into(),
+                },
+            ])
+            .collect()
     }
 
     /// The DESIGN.md table, written out: (from, command name) → to, for rider r1 assigned.
@@ -406,7 +393,7 @@ mod tests {
     #[test]
     fn cancel_after_cooking_started_is_an_invalid_transition() {
         for from in [S::Cooking, S::ReadyForPickup, S::RiderAssigned, S::PickedUp] {
-            let err = decide(from, Some("r1"), &Command::Cancel).unwrap_err();
+            let err = decide(from, Some("r1"), &Action::Cancel.by("someone", None)).unwrap_err();
             assert_eq!(err.code(), "invalid_transition");
             assert!(err.to_string().contains(from.as_str()));
         }
@@ -414,7 +401,7 @@ mod tests {
 
     #[test]
     fn second_rider_gets_already_claimed() {
-        let claim = |r: &str| Command::Claim { rider_id: r.into() };
+        let claim = |r: &str| Action::Claim.by(r, None);
         assert_eq!(
             decide(S::RiderAssigned, Some("r1"), &claim("r2")),
             Err(Refusal::AlreadyClaimed)
@@ -430,8 +417,8 @@ mod tests {
 
     #[test]
     fn only_the_assigned_rider_picks_up_and_delivers() {
-        let pickup = |r: &str| Command::Pickup { rider_id: r.into() };
-        let deliver = |r: &str| Command::Deliver { rider_id: r.into() };
+        let pickup = |r: &str| Action::Pickup.by(r, None);
+        let deliver = |r: &str| Action::Deliver.by(r, None);
         assert_eq!(
             decide(S::RiderAssigned, Some("r1"), &pickup("r2")),
             Err(Refusal::NotAssignedRider)
@@ -464,7 +451,7 @@ mod tests {
 
     #[test]
     fn ops_can_cancel_any_open_order_and_nothing_closed() {
-        let cancel = Command::OpsCancel { reason: "x".into() };
+        let cancel = Action::OpsCancel.by("someone", Some("x".into()));
         for from in S::ALL {
             let got = decide(from, Some("r1"), &cancel);
             if from.is_terminal() {

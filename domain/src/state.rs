@@ -5,6 +5,7 @@
 //! rules of which status follows which live here and nowhere else. Time comes in as an
 //! argument (the workflow's clock); nothing here reads a clock.
 
+use crate::commands::Action;
 use crate::order::{Command, HistoryEntry, PaymentInfo, PlaceFailure, Refusal, decide};
 use crate::status::OrderStatus;
 use serde::{Deserialize, Serialize};
@@ -215,8 +216,13 @@ impl OrderState {
     /// Apply `cmd` at `at`; answers the version the change has.
     pub fn apply(&mut self, cmd: &Command, at: String) -> Result<u32, Refusal> {
         let to = self.check(cmd)?;
-        if let Command::Claim { rider_id } = cmd {
-            self.rider_id = Some(rider_id.clone());
+        if let Command::Person {
+            action: Action::Claim,
+            actor,
+            ..
+        } = cmd
+        {
+            self.rider_id = Some(actor.clone());
         }
         Ok(self.record(to, at, cmd.reason()))
     }
@@ -309,9 +315,9 @@ mod tests {
         let mut s = OrderState::new(at(0));
         assert_eq!(s.status(), S::Placed, "indexed as placed while charging");
         for cmd in [
-            Command::Accept,
-            Command::Cancel,
-            Command::OpsCancel { reason: "x".into() },
+            Action::Accept.by("someone", None),
+            Action::Cancel.by("someone", None),
+            Action::OpsCancel.by("someone", Some("x".into())),
         ] {
             assert_eq!(s.check(&cmd).unwrap_err().code(), "invalid_transition");
             assert!(s.apply(&cmd, at(1)).is_err());
@@ -371,18 +377,19 @@ mod tests {
     #[test]
     fn commands_follow_the_table_and_record_reasons() {
         let mut s = established();
-        s.apply(&Command::Accept, at(2)).unwrap();
-        assert!(s.apply(&Command::Accept, at(3)).is_err());
-        s.apply(&Command::StartCooking, at(3)).unwrap();
+        s.apply(&Action::Accept.by("someone", None), at(2)).unwrap();
+        assert!(s.apply(&Action::Accept.by("someone", None), at(3)).is_err());
+        s.apply(&Action::StartCooking.by("someone", None), at(3))
+            .unwrap();
         assert_eq!(
-            s.check(&Command::Cancel).unwrap_err().code(),
+            s.check(&Action::Cancel.by("someone", None))
+                .unwrap_err()
+                .code(),
             "invalid_transition"
         );
         let v = s
             .apply(
-                &Command::OpsCancel {
-                    reason: "kitchen fire".into(),
-                },
+                &Action::OpsCancel.by("someone", Some("kitchen fire".into())),
                 at(4),
             )
             .unwrap();
@@ -400,22 +407,16 @@ mod tests {
     fn the_search_widens_three_times_at_most() {
         let mut s = established();
         for cmd in [
-            Command::Accept,
-            Command::StartCooking,
-            Command::FinishCooking,
+            Action::Accept.by("someone", None),
+            Action::StartCooking.by("someone", None),
+            Action::FinishCooking.by("someone", None),
         ] {
             s.apply(&cmd, at(2)).unwrap();
         }
         assert!(s.escalate() && s.escalate() && s.escalate());
         assert!(!s.escalate());
         assert_eq!(s.radius_bonus_km(), 3.0 * RADIUS_STEP_KM);
-        s.apply(
-            &Command::Claim {
-                rider_id: "r1".into(),
-            },
-            at(3),
-        )
-        .unwrap();
+        s.apply(&Action::Claim.by("r1", None), at(3)).unwrap();
         assert_eq!(s.rider_id(), Some("r1"));
         assert!(!s.escalate(), "an assigned delivery is not escalated");
     }

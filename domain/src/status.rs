@@ -54,6 +54,17 @@ impl OrderStatus {
     }
 
     /// No command moves an order out of a terminal status; its workflow ends there.
+    /// Whether a rider has taken the delivery (claimed it, and maybe more since).
+    pub fn has_rider(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::RiderAssigned
+                | OrderStatus::PickedUp
+                | OrderStatus::Delivered
+                | OrderStatus::Completed
+        )
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

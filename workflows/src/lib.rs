@@ -16,7 +16,8 @@ mod order;
 mod refusal;
 
 pub use order::{
-    CommandRequest, OUTAGE_PROOF, OrderWorkflow, PlaceRequest, start_search_attributes,
+    CommandRequest, CommandUpdate, OUTAGE_PROOF, OrderWorkflow, PlaceRequest,
+    start_search_attributes,
 };
 pub use refusal::refusal_code;
 

@@ -18,8 +18,8 @@ use baedal_activities::{
     ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, RefundInput, breaker,
 };
 use baedal_domain::{
-    ChargeResult, Command, OrderInput, OrderState, OrderStatus, OrderView, PaymentInfo, Pickup,
-    PlaceFailure, PlaceOutcome, Placement, Refusal, state::MAX_ESCALATIONS,
+    Action, ChargeResult, Command, OrderInput, OrderState, OrderStatus, OrderView, PaymentInfo,
+    Pickup, PlaceFailure, PlaceOutcome, Placement, Refusal, state::MAX_ESCALATIONS,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -59,6 +59,28 @@ pub struct CommandRequest {
     pub actor: baedal_domain::Actor,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+impl CommandRequest {
+    /// The domain command this request asks for.
+    pub fn command(&self, action: Action) -> Command {
+        action.by(self.actor.id.clone(), self.reason.clone())
+    }
+}
+
+/// The update that sends `action` to an order: the one the workflow registers under the
+/// action's name. Lets a caller send any action without a match over all of them.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandUpdate(pub Action);
+
+impl temporalio_common::UpdateDefinition for CommandUpdate {
+    type Workflow = <OrderWorkflow as temporalio_common::HasWorkflowDefinition>::Run;
+    type Input = CommandRequest;
+    type Output = OrderView;
+
+    fn name(&self) -> &str {
+        self.0.name()
+    }
 }
 
 #[workflow]
@@ -554,14 +576,12 @@ pub fn start_search_attributes(input: &OrderInput) -> SearchAttributes {
     )
 }
 
-fn rider(req: &CommandRequest) -> String {
-    req.actor.id.clone()
-}
-
-fn reason(req: &CommandRequest) -> String {
-    req.reason.clone().unwrap_or_default()
-}
-
+/// The workflow's methods, with one named update (and its validator) per action of the
+/// domain's command table: `baedal_domain::with_actions!` hands the list in, so every action is
+/// an update of its own name (ops see `accept`, `claim`, … in the Web UI) and none can be
+/// missing.
+macro_rules! order_workflow_methods {
+    ($($variant:ident $name:ident $validator:ident),* $(,)?) => {
 #[workflow_methods]
 impl OrderWorkflow {
     #[init]
@@ -627,198 +647,23 @@ impl OrderWorkflow {
         })
     }
 
-    #[update_validator(accept)]
-    fn validate_accept(&self, _: &WorkflowContextView, _: &CommandRequest) -> Result<(), BoxError> {
-        self.validate(Command::Accept)
-    }
-    #[update]
-    pub async fn accept(
-        ctx: &mut WorkflowContext<Self>,
-        _req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::Accept).await
-    }
-
-    #[update_validator(reject)]
-    fn validate_reject(
-        &self,
-        _: &WorkflowContextView,
-        req: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::Reject {
-            reason: reason(req),
-        })
-    }
-    #[update]
-    pub async fn reject(
-        ctx: &mut WorkflowContext<Self>,
-        req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(
-            ctx,
-            Command::Reject {
-                reason: reason(&req),
-            },
-        )
-        .await
-    }
-
-    #[update_validator(start_cooking)]
-    fn validate_start_cooking(
-        &self,
-        _: &WorkflowContextView,
-        _: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::StartCooking)
-    }
-    #[update]
-    pub async fn start_cooking(
-        ctx: &mut WorkflowContext<Self>,
-        _req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::StartCooking).await
-    }
-
-    #[update_validator(finish_cooking)]
-    fn validate_finish_cooking(
-        &self,
-        _: &WorkflowContextView,
-        _: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::FinishCooking)
-    }
-    #[update]
-    pub async fn finish_cooking(
-        ctx: &mut WorkflowContext<Self>,
-        _req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::FinishCooking).await
-    }
-
-    #[update_validator(cancel)]
-    fn validate_cancel(&self, _: &WorkflowContextView, _: &CommandRequest) -> Result<(), BoxError> {
-        self.validate(Command::Cancel)
-    }
-    #[update]
-    pub async fn cancel(
-        ctx: &mut WorkflowContext<Self>,
-        _req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::Cancel).await
-    }
-
-    #[update_validator(ops_cancel)]
-    fn validate_ops_cancel(
-        &self,
-        _: &WorkflowContextView,
-        req: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::OpsCancel {
-            reason: reason(req),
-        })
-    }
-    /// Ops cancel the order from any open status: full refund, customer and store notified.
-    #[update]
-    pub async fn ops_cancel(
-        ctx: &mut WorkflowContext<Self>,
-        req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(
-            ctx,
-            Command::OpsCancel {
-                reason: reason(&req),
-            },
-        )
-        .await
-    }
-
-    #[update_validator(claim)]
-    fn validate_claim(
-        &self,
-        _: &WorkflowContextView,
-        req: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::Claim {
-            rider_id: rider(req),
-        })
-    }
-    #[update]
-    pub async fn claim(
-        ctx: &mut WorkflowContext<Self>,
-        req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(
-            ctx,
-            Command::Claim {
-                rider_id: rider(&req),
-            },
-        )
-        .await
-    }
-
-    #[update_validator(pickup)]
-    fn validate_pickup(
-        &self,
-        _: &WorkflowContextView,
-        req: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::Pickup {
-            rider_id: rider(req),
-        })
-    }
-    #[update]
-    pub async fn pickup(
-        ctx: &mut WorkflowContext<Self>,
-        req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(
-            ctx,
-            Command::Pickup {
-                rider_id: rider(&req),
-            },
-        )
-        .await
-    }
-
-    #[update_validator(deliver)]
-    fn validate_deliver(
-        &self,
-        _: &WorkflowContextView,
-        req: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::Deliver {
-            rider_id: rider(req),
-        })
-    }
-    #[update]
-    pub async fn deliver(
-        ctx: &mut WorkflowContext<Self>,
-        req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(
-            ctx,
-            Command::Deliver {
-                rider_id: rider(&req),
-            },
-        )
-        .await
-    }
-
-    #[update_validator(confirm)]
-    fn validate_confirm(
-        &self,
-        _: &WorkflowContextView,
-        _: &CommandRequest,
-    ) -> Result<(), BoxError> {
-        self.validate(Command::Confirm)
-    }
-    #[update]
-    pub async fn confirm(
-        ctx: &mut WorkflowContext<Self>,
-        _req: CommandRequest,
-    ) -> Result<OrderView, BoxError> {
-        Self::command(ctx, Command::Confirm).await
-    }
+    $(
+        #[update_validator($name)]
+        fn $validator(
+            &self,
+            _: &WorkflowContextView,
+            req: &CommandRequest,
+        ) -> Result<(), BoxError> {
+            self.validate(req.command(Action::$variant))
+        }
+        #[update]
+        pub async fn $name(
+            ctx: &mut WorkflowContext<Self>,
+            req: CommandRequest,
+        ) -> Result<OrderView, BoxError> {
+            Self::command(ctx, req.command(Action::$variant)).await
+        }
+    )*
 
     /// The placement answer and the request hash it belongs to. The api asks this only when a
     /// retried place-order finds the order's workflow already closed.
@@ -834,3 +679,7 @@ impl OrderWorkflow {
         self.view()
     }
 }
+    };
+}
+
+baedal_domain::with_actions!(order_workflow_methods);

@@ -1,0 +1,283 @@
+//! The command endpoints, derived from the domain's command table (`Action::ALL`,
+//! `Action::rule`): one `POST …/{id}/<action>` per action under its party's prefix, the role
+//! check, the reason body where the table asks for one, and their OpenAPI entries. Nothing
+//! here lists the actions; a new row in the table is a new endpoint.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Caller};
+use crate::routes::{already_claimed, visible_order};
+use crate::{ApiRole, AppState, commands};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use axum::{Json, Router};
+use baedal_auth::Role;
+use baedal_domain::delivery::{assigned_to, on_the_board};
+use baedal_domain::{Action, DeliveryView, MAX_REASON_CHARS, Party};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// The body of an action that needs a reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why (1..300 characters, not only spaces); kept in the order's history.
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
+    reason: String,
+}
+
+/// The role that sends what `party` sends.
+pub fn role_of(party: Party) -> Option<Role> {
+    match party {
+        Party::Customer => Some(Role::Customer),
+        Party::StoreOwner => Some(Role::StoreOwner),
+        Party::Rider => Some(Role::Rider),
+        Party::Ops => Some(Role::Ops),
+        Party::Timer | Party::Engine => None,
+    }
+}
+
+/// Where `action` is sent: its party's prefix, then `{id}`, then the action's name in
+/// kebab-case (without the `ops_` that only tells it apart in the table).
+pub fn path(action: Action) -> String {
+    let prefix = match action.rule().by {
+        Party::Customer => "/v1/orders",
+        Party::StoreOwner => "/v1/store/orders",
+        Party::Rider => "/v1/rider/deliveries",
+        Party::Ops | Party::Timer | Party::Engine => "/v1/ops/orders",
+    };
+    let name = action.name();
+    let segment = name.strip_prefix("ops_").unwrap_or(name).replace('_', "-");
+    format!("{prefix}/{{id}}/{segment}")
+}
+
+/// Whether an api process of `role` serves `action` (ops commands: every process).
+fn serves(role: ApiRole, action: Action) -> bool {
+    matches!(
+        (role, action.rule().by),
+        (ApiRole::All, _)
+            | (_, Party::Ops)
+            | (ApiRole::Order, Party::Customer)
+            | (ApiRole::Store, Party::StoreOwner)
+            | (ApiRole::Rider, Party::Rider)
+    )
+}
+
+/// The command routes an api process of `role` serves.
+pub fn routes(role: ApiRole) -> Router<AppState> {
+    Action::ALL
+        .iter()
+        .filter(|a| serves(role, **a))
+        .fold(Router::new(), |r, a| r.route(&path(*a), handler(*a)))
+}
+
+fn handler(action: Action) -> MethodRouter<AppState> {
+    if action.rule().needs_reason {
+        post(
+            move |State(state): State<AppState>,
+                  caller: Caller,
+                  Path(id): Path<String>,
+                  ApiJson(body): ApiJson<ReasonBody>| async move {
+                act(&state, &caller, action, &id, Some(body.reason)).await
+            },
+        )
+    } else {
+        post(
+            move |State(state): State<AppState>, caller: Caller, Path(id): Path<String>| async move {
+                act(&state, &caller, action, &id, None).await
+            },
+        )
+    }
+}
+
+/// Check the caller's role, the reason and the caller's sight of the order, then send.
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    id: &str,
+    reason: Option<String>,
+) -> ApiResult<Response> {
+    let rule = action.rule();
+    let role = role_of(rule.by).expect("actions are sent by people");
+    caller.require(role)?;
+    let reason = match reason {
+        Some(r) => Some(valid_reason(&r)?),
+        None => None,
+    };
+    if role == Role::Rider {
+        return rider_act(state, caller, action, id).await;
+    }
+    visible_order(state, caller, id).await?;
+    let order = commands::send(state, id, action, caller, reason).await?;
+    Ok(Json(order).into_response())
+}
+
+fn valid_reason(reason: &str) -> ApiResult<String> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            format!("reason must be 1..{MAX_REASON_CHARS} characters"),
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// A rider's action answers the delivery, never the order. A delivery the rider does not
+/// carry is 404; a claim of one on the board is the exception, and a lost claim is 409
+/// without the order's status.
+async fn rider_act(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    id: &str,
+) -> ApiResult<Response> {
+    if action.rule().assigned_rider_only {
+        visible_order(state, caller, id).await?;
+        let order = commands::send(state, id, action, caller, None).await?;
+        return Ok(Json(DeliveryView::new(&order)).into_response());
+    }
+    tracing::Span::current().record("order_id", id);
+    let order = state
+        .read_model
+        .get_order(id)
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    if !(on_the_board(&order) || assigned_to(&order, caller.id())) {
+        return Err(if order.rider_id.is_some() {
+            already_claimed()
+        } else {
+            ApiError::order_not_found()
+        });
+    }
+    match commands::send(state, id, action, caller, None).await {
+        Ok(order) => Ok(Json(DeliveryView::new(&order)).into_response()),
+        Err(e) if e.code == "already_claimed" => Err(already_claimed()),
+        // The order moved on since the board showed it (say, it was canceled): say no more
+        // than that it is gone.
+        Err(e) if e.code == "invalid_transition" && !assigned_to(&order, caller.id()) => {
+            Err(ApiError::order_not_found())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The command endpoints' OpenAPI entries, from the same table.
+pub fn document(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
+    for action in Action::ALL {
+        let rule = action.rule();
+        let Some(role) = role_of(rule.by) else {
+            continue;
+        };
+        let answer = if role == Role::Rider {
+            "the delivery, as its rider sees it"
+        } else {
+            "the order after the command"
+        };
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(action.name()))
+            .summary(Some(rule.doc))
+            .description(Some(format!(
+                "Sent by a {role}; allowed while the order is {}; moves it to {}.",
+                from_text(rule.from),
+                rule.to
+            )))
+            .parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(utoipa::openapi::schema::Object::with_type(
+                        utoipa::openapi::schema::Type::String,
+                    ))),
+            )
+            .response("200", ResponseBuilder::new().description(answer))
+            .response(
+                "401",
+                ResponseBuilder::new().description("no or bad bearer token"),
+            )
+            .response(
+                "403",
+                ResponseBuilder::new().description(format!("not a {role} token")),
+            )
+            .response(
+                "404",
+                ResponseBuilder::new().description("no such order, or not the caller's"),
+            )
+            .response(
+                "409",
+                ResponseBuilder::new().description(
+                    "invalid_transition: not allowed in the order's status (already_claimed: another rider was first)",
+                ),
+            )
+            .response(
+                "503",
+                ResponseBuilder::new().description("the order engine or read model is down: retry after Retry-After"),
+            );
+        if rule.needs_reason {
+            op = op
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ReasonBody")))
+                                .build(),
+                        )
+                        .build(),
+                ))
+                .response(
+                    "422",
+                    ResponseBuilder::new().description("invalid_reason or invalid_body"),
+                )
+                .response(
+                    "415",
+                    ResponseBuilder::new().description("the body is not application/json"),
+                )
+                .response("400", ResponseBuilder::new().description("malformed JSON"));
+        }
+        doc.paths
+            .add_path_operation(path(*action), vec![HttpMethod::Post], op.build());
+    }
+}
+
+fn from_text(from: baedal_domain::Statuses) -> String {
+    match from {
+        baedal_domain::Statuses::AnyOpen => "in any open status".to_owned(),
+        baedal_domain::Statuses::These(these) => these
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_its_contract_path() {
+        let paths: Vec<String> = Action::ALL.iter().map(|a| path(*a)).collect();
+        for want in [
+            "/v1/orders/{id}/cancel",
+            "/v1/orders/{id}/confirm",
+            "/v1/store/orders/{id}/accept",
+            "/v1/store/orders/{id}/reject",
+            "/v1/store/orders/{id}/start-cooking",
+            "/v1/store/orders/{id}/finish-cooking",
+            "/v1/rider/deliveries/{id}/claim",
+            "/v1/rider/deliveries/{id}/pickup",
+            "/v1/rider/deliveries/{id}/deliver",
+            "/v1/ops/orders/{id}/cancel",
+        ] {
+            assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
+        }
+        assert_eq!(paths.len(), 10);
+    }
+}
