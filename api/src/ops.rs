@@ -9,15 +9,19 @@ use axum::extract::State;
 use baedal_auth::Role;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StuckQuery {
+    /// How many orders (1..100, default 100).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
 /// Open orders that have sat in their status longer than `BAEDAL_STUCK_AFTER`, oldest first,
 /// each with a link to its workflow in the Temporal Web UI.
-#[utoipa::path(get, path = "/v1/ops/orders/stuck", params(("limit" = Option<u32>, Query)),
+#[utoipa::path(get, path = "/v1/ops/orders/stuck", params(StuckQuery),
     responses((status = 200, description = "{\"stuck_after_secs\", \"orders\": [{id, status, since, stuck_for_secs, temporal_ui, ...}]}"),
         (status = 403)))]
 pub async fn stuck_orders(
@@ -26,7 +30,7 @@ pub async fn stuck_orders(
     ApiQuery(q): ApiQuery<StuckQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Ops)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = crate::routes::page_limit(q.limit, 100, crate::routes::MAX_PAGE)?;
     let now = chrono::Utc::now();
     let stuck_after = state.config.stuck_after;
     let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);

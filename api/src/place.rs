@@ -35,9 +35,20 @@ pub const MAX_QUANTITY: u32 = 99;
 /// No single order may cost more than this (KRW): a typo guard, not a business limit.
 pub const MAX_TOTAL: i64 = 5_000_000;
 
+/// The longest Idempotency-Key.
+pub const MAX_KEY_CHARS: usize = 255;
+
+/// An Idempotency-Key is 1..255 visible ASCII characters (as the document's pattern says).
+pub fn valid_idempotency_key(key: &str) -> bool {
+    (1..=MAX_KEY_CHARS).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+// The constraints below are the ones `validate` enforces; `\S`: not only spaces.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlaceOrderBody {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub store_id: String,
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<ItemRequest>,
     pub delivery: DeliveryRequest,
     pub payment: PaymentRequest,
@@ -45,20 +56,29 @@ pub struct PlaceOrderBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ItemRequest {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub menu_item_id: String,
+    #[schema(minimum = 1, maximum = 99)]
+    #[serde(deserialize_with = "baedal_http::whole_number")]
     pub quantity: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub address: String,
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub region: String,
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PaymentRequest {
+    /// `tok_ok` is approved and `tok_declined` declined by the test payment service.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub card_token: String,
 }
 
@@ -102,7 +122,6 @@ pub fn validate(body: &PlaceOrderBody) -> ApiResult<()> {
             format!("an order needs 1..{MAX_ITEMS} items"),
         ));
     }
-    let mut seen = HashSet::new();
     for item in &body.items {
         text("items[].menu_item_id", &item.menu_item_id, 64)?;
         if item.quantity == 0 || item.quantity > MAX_QUANTITY {
@@ -111,6 +130,15 @@ pub fn validate(body: &PlaceOrderBody) -> ApiResult<()> {
                 format!("quantity must be 1..{MAX_QUANTITY}"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Rules about what the items are, checked once they are known to exist (so an unknown store
+/// or item is 404 first): each item once.
+fn no_duplicates(items: &[ItemRequest]) -> ApiResult<()> {
+    let mut seen = HashSet::new();
+    for item in items {
         if !seen.insert(item.menu_item_id.as_str()) {
             return Err(ApiError::unprocessable(
                 "duplicate_item",
@@ -169,6 +197,7 @@ async fn price(
             line_total,
         });
     }
+    no_duplicates(&body.items)?;
     if total > MAX_TOTAL {
         return Err(ApiError::unprocessable(
             "total_too_large",
@@ -271,8 +300,10 @@ async fn place_admitted(
     let order_id = order_id_for(customer_id, idempotency_key);
     tracing::Span::current().record("order_id", order_id.as_str());
     let hash = request_hash(&body);
-    check_key(state, &order_id, customer_id, &hash).await?;
+    // Price first: a request for a store or item that does not exist (404) or cannot be had
+    // (409, 422) starts nothing, so its key is not spent on it.
     let input = price(state, &order_id, customer_id, &body, hash.clone()).await?;
+    check_key(state, &order_id, customer_id, &hash).await?;
     let opts = WorkflowUpdateWithStartOptions::new(
         TASK_QUEUE,
         order_id.clone(),

@@ -14,7 +14,7 @@ use baedal_domain::{DeliveryCard, DeliveryView, OrderStatus, OrderView, geo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use temporalio_client::WorkflowCountOptions;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Health, metrics and ops: served by every role.
 fn common() -> Router<AppState> {
@@ -95,6 +95,22 @@ pub async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The most items a list answers at once.
+pub const MAX_PAGE: u32 = 100;
+
+/// `?limit=` as given (default `default`), or 422 outside 1..=`max`: a client asking for more
+/// than the document allows learns so instead of silently getting fewer.
+pub(crate) fn page_limit(limit: Option<u32>, default: u32, max: u32) -> ApiResult<u32> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(_) => Err(ApiError::unprocessable(
+            "invalid_limit",
+            format!("limit must be 1..{max}"),
+        )),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // health
 
@@ -136,6 +152,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 // ---------------------------------------------------------------------------------------------
 // dev tokens
 
+/// The longest `sub` a dev token may carry.
+pub const MAX_SUB_CHARS: usize = 100;
+
+/// Its schema in the document is [`crate::openapi`]'s (a store owner's needs a `store_id`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
@@ -146,7 +166,8 @@ pub struct TokenRequest {
 
 /// Mint a token (dev mode only).
 #[utoipa::path(post, path = "/v1/dev/tokens", request_body = TokenRequest,
-    responses((status = 201, description = "{\"token\"}"), (status = 404, description = "not in dev mode")))]
+    responses((status = 201, description = "{\"token\"}"),
+        (status = 404, description = "not in dev mode, or no such store")))]
 pub async fn dev_token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
@@ -157,10 +178,10 @@ pub async fn dev_token(
     let role: Role = req.role.parse().map_err(|e: baedal_auth::AuthError| {
         ApiError::unprocessable("invalid_role", e.to_string())
     })?;
-    if req.sub.trim().is_empty() || req.sub.len() > 100 {
+    if req.sub.trim().is_empty() || req.sub.chars().count() > MAX_SUB_CHARS {
         return Err(ApiError::unprocessable(
             "invalid_sub",
-            "sub must be 1..100 characters",
+            format!("sub must be 1..{MAX_SUB_CHARS} characters"),
         ));
     }
     if role == Role::StoreOwner {
@@ -198,12 +219,14 @@ fn jsonwebtoken_now() -> u64 {
 // ---------------------------------------------------------------------------------------------
 // catalog
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StoresQuery {
+    /// Only stores in this district.
     region: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/stores", params(("region" = Option<String>, Query)),
+#[utoipa::path(get, path = "/v1/stores", params(StoresQuery),
     responses((status = 200, description = "{\"stores\": [{id,name,region,address,lat,lon}]}")))]
 pub async fn list_stores(
     State(state): State<AppState>,
@@ -265,9 +288,16 @@ pub(crate) async fn visible_order(
 
 /// Place an order and pay for it. Needs an `Idempotency-Key` header.
 #[utoipa::path(post, path = "/v1/orders", request_body = PlaceOrderBody,
-    params(("Idempotency-Key" = String, Header)),
-    responses((status = 201, description = "the paid order"), (status = 400), (status = 402),
-        (status = 404), (status = 422), (status = 503)))]
+    params(("Idempotency-Key" = String, Header,
+        description = "A fresh random value per order (a UUID): the same key and body again answer the same order and charge once",
+        min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+    responses((status = 201, description = "the paid order"),
+        (status = 400, description = "malformed JSON, or a missing or invalid Idempotency-Key"),
+        (status = 402, description = "payment_declined"),
+        (status = 404, description = "no such store or menu item"),
+        (status = 409, description = "item_unavailable: sold out right now"),
+        (status = 422, description = "invalid body, duplicate item, total too large, or the key was used for another body"),
+        (status = 503, description = "payment_unavailable: retry after Retry-After")))]
 pub async fn place_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -275,23 +305,25 @@ pub async fn place_order(
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> ApiResult<(StatusCode, Json<OrderView>)> {
     caller.require(Role::Customer)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
+    let key = headers.get("idempotency-key").ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_idempotency_key",
+            "send an Idempotency-Key header (a fresh random value per order)",
+        )
+    })?;
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| place::valid_idempotency_key(k))
         .ok_or_else(|| {
             ApiError::bad_request(
-                "missing_idempotency_key",
-                "send an Idempotency-Key header (a fresh random value per order)",
+                "invalid_idempotency_key",
+                format!(
+                    "Idempotency-Key must be 1..{} visible ASCII characters (a UUID is a good one)",
+                    place::MAX_KEY_CHARS
+                ),
             )
         })?;
-    if key.len() > 255 {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key may be at most 255 characters",
-        ));
-    }
     let order = place::place(&state, caller.id(), key, body).await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
@@ -311,12 +343,15 @@ pub async fn get_order(
     visible_order(&state, &caller, &id).await.map(Json)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// How many orders (1..100, default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/orders", params(("limit" = Option<u32>, Query)),
+#[utoipa::path(get, path = "/v1/orders", params(ListQuery),
     responses((status = 200, description = "{\"orders\": [...]}, newest first")))]
 pub async fn my_orders(
     State(state): State<AppState>,
@@ -324,7 +359,7 @@ pub async fn my_orders(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Customer)?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let limit = page_limit(q.limit, 50, MAX_PAGE)?;
     let orders = state.read_model.customer_orders(caller.id(), limit).await?;
     Ok(Json(json!({ "orders": orders })))
 }
@@ -332,13 +367,18 @@ pub async fn my_orders(
 // ---------------------------------------------------------------------------------------------
 // store owner
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StoreOrdersQuery {
+    /// Only orders in this status.
+    #[param(schema_with = crate::openapi::status_schema)]
     status: Option<String>,
+    /// How many orders (1..100, default 100).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/store/orders", params(("status" = Option<String>, Query)),
+#[utoipa::path(get, path = "/v1/store/orders", params(StoreOrdersQuery),
     responses((status = 200, description = "{\"orders\": [...]}, oldest first"), (status = 422)))]
 pub async fn store_orders(
     State(state): State<AppState>,
@@ -353,7 +393,7 @@ pub async fn store_orders(
         .transpose()
         .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
     let store = caller.0.store_id.clone().unwrap_or_default();
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = page_limit(q.limit, 100, MAX_PAGE)?;
     let orders = state.read_model.store_orders(&store, status, limit).await?;
     Ok(Json(json!({ "orders": orders })))
 }
@@ -361,17 +401,25 @@ pub async fn store_orders(
 // ---------------------------------------------------------------------------------------------
 // rider
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BoardQuery {
+    /// The rider's latitude.
+    #[param(minimum = -90, maximum = 90)]
     lat: f64,
+    /// The rider's longitude.
+    #[param(minimum = -180, maximum = 180)]
     lon: f64,
+    /// How far the rider will ride to a pickup (more than 0, at most 50).
+    #[param(exclusive_minimum = 0, maximum = 50)]
     radius_km: f64,
+    /// Only deliveries going to this district.
     region: Option<String>,
 }
 
 /// Deliveries ready for pickup within `radius_km`, nearest first.
 #[utoipa::path(get, path = "/v1/rider/deliveries",
-    params(("lat" = f64, Query), ("lon" = f64, Query), ("radius_km" = f64, Query), ("region" = Option<String>, Query)),
+    params(BoardQuery),
     responses((status = 200, description = "{\"deliveries\": [{order..., distance_km}]}"), (status = 422)))]
 pub async fn rider_board(
     State(state): State<AppState>,

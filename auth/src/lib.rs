@@ -29,6 +29,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::Customer, Role::StoreOwner, Role::Rider, Role::Ops];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Customer => "customer",

@@ -12,6 +12,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -170,4 +171,45 @@ pub fn json_body<T>(
 ) -> ApiResult<T> {
     body.map(|axum::Json(v)| v)
         .map_err(|e| ApiError::unprocessable("invalid_body", e.body_text()))
+}
+
+/// Deserialize a `u32` that JSON may write as `4` or `4.0`: JSON Schema's `integer` is any
+/// number without a fraction, so a client generated from the document may send either.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = n
+        .as_u64()
+        .map(|v| v as f64)
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0))
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {n}")))?;
+    if !(0.0..=f64::from(u32::MAX)).contains(&whole) {
+        return Err(D::Error::custom(format!("{n} is out of range")));
+    }
+    Ok(whole as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize)]
+    struct Q {
+        #[serde(deserialize_with = "super::whole_number")]
+        n: u32,
+    }
+
+    fn n(json: &str) -> Result<u32, String> {
+        serde_json::from_str::<Q>(json)
+            .map(|q| q.n)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn whole_numbers_in_either_spelling_and_nothing_else() {
+        assert_eq!(n(r#"{"n": 4}"#), Ok(4));
+        assert_eq!(n(r#"{"n": 4.0}"#), Ok(4));
+        assert!(n(r#"{"n": 4.5}"#).is_err());
+        assert!(n(r#"{"n": -1}"#).is_err());
+        assert!(n(r#"{"n": 4294967296}"#).is_err());
+        assert!(n(r#"{"n": "4"}"#).is_err());
+    }
 }
