@@ -25,7 +25,7 @@ pub async fn sweep(
     read_model: &ReadModel,
     notify: &ServiceClient,
     stuck_after: Duration,
-) -> Result<usize, sqlx::Error> {
+) -> baedal_readmodel::Result<usize> {
     let now = chrono::Utc::now();
     let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);
     let stamp =

@@ -75,7 +75,7 @@ pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Which endpoints one api process serves (`baedal api --role`), so the customer-facing order
 /// api keeps taking orders while the store or rider api is down, and each scales on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiRole {
     /// Catalog, customer orders, dev tokens.
     Order,
@@ -85,6 +85,22 @@ pub enum ApiRole {
     Rider,
     /// Everything.
     All,
+}
+
+impl std::str::FromStr for ApiRole {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "order" => Ok(ApiRole::Order),
+            "store" => Ok(ApiRole::Store),
+            "rider" => Ok(ApiRole::Rider),
+            "all" => Ok(ApiRole::All),
+            other => Err(format!(
+                "unknown api role '{other}': use order, store, rider or all"
+            )),
+        }
+    }
 }
 
 /// What every handler can reach. Cheap to clone.

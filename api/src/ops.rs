@@ -11,11 +11,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
+/// The longest page of the stuck list.
+pub const MAX_STUCK_PAGE: u32 = 500;
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StuckQuery {
-    /// How many orders (1..100, default 100).
-    #[param(minimum = 1, maximum = 100)]
+    /// How many orders (1..500, default 100): the list has no cursor yet, so ops may take a
+    /// longer page here than elsewhere.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -30,7 +34,7 @@ pub async fn stuck_orders(
     ApiQuery(q): ApiQuery<StuckQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Ops)?;
-    let limit = crate::routes::page_limit(q.limit, 100, crate::routes::MAX_PAGE)?;
+    let limit = crate::routes::page_limit(q.limit, 100, MAX_STUCK_PAGE)?;
     let now = chrono::Utc::now();
     let stuck_after = state.config.stuck_after;
     let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);

@@ -487,10 +487,6 @@ mod tests {
             Box::new(|b| b.delivery.address = "  ".into()),
             Box::new(|b| b.payment.card_token = String::new()),
             Box::new(|b| b.store_id = "x".repeat(65)),
-            Box::new(|b| {
-                let dup = b.items[0].clone();
-                b.items.push(dup)
-            }),
         ];
         for (n, mutate) in cases.iter().enumerate() {
             let mut b = body();
@@ -498,5 +494,26 @@ mod tests {
             let err = validate(&b).expect_err(&format!("case {n} should be refused"));
             assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         }
+    }
+
+    #[test]
+    fn an_item_listed_twice_is_refused() {
+        let mut b = body();
+        assert!(no_duplicates(&b.items).is_ok());
+        let dup = b.items[0].clone();
+        b.items.push(dup);
+        assert_eq!(no_duplicates(&b.items).unwrap_err().code, "duplicate_item");
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_up_to_255() {
+        assert!(valid_idempotency_key(
+            "6f1c2a9e-0d4b-4c3e-9f7a-2b1d8e5c4a10"
+        ));
+        assert!(valid_idempotency_key(&"k".repeat(255)));
+        for bad in ["", " ", "a b", "키", "\u{7f}"] {
+            assert!(!valid_idempotency_key(bad), "{bad:?}");
+        }
+        assert!(!valid_idempotency_key(&"k".repeat(256)));
     }
 }

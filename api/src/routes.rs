@@ -69,16 +69,36 @@ pub async fn metrics(State(state): State<AppState>) -> String {
         .unwrap_or_default()
 }
 
-/// The payment breaker (as the worker last published it) and this api's door.
+/// Every live worker's payment breaker (as each last published it), the worst of them, and
+/// this api's door.
 #[utoipa::path(get, path = "/v1/ops/payment",
-    responses((status = 200, description = "{\"breaker\": {state, calls, failures, ...}, \"door\": {state, retry_after_secs}}"), (status = 403)))]
+    responses((status = 200, description = "{\"breaker\": the worst live breaker {state, calls, failures, ...}, \"breakers\": [{worker, breaker, published_at}], \"door\": {state, retry_after_secs}}"), (status = 403)))]
 pub async fn ops_payment(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Role::Ops)?;
-    let breaker = state.read_model.ops_status("payment_breaker").await?;
+    let now = chrono::Utc::now();
+    let ago = |d: std::time::Duration| {
+        (now - chrono::Duration::from_std(d).unwrap_or_default())
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let breakers = state
+        .read_model
+        .live_breakers(
+            &ago(baedal_readmodel::BREAKER_FRESH_FOR),
+            &ago(std::time::Duration::from_secs(24 * 3600)),
+        )
+        .await?;
+    let worst = breakers
+        .iter()
+        .max_by_key(|b| match b.breaker["state"].as_str() {
+            Some("open") => 2,
+            Some("half_open") => 1,
+            _ => 0,
+        })
+        .map(|b| b.breaker.clone());
     let (door, retry_after) = state.door.describe(std::time::Instant::now());
     Ok(Json(json!({
-        "breaker": breaker.as_ref().map(|(b, _)| b.clone()),
-        "breaker_published_at": breaker.map(|(_, at)| at),
+        "breaker": worst,
+        "breakers": breakers,
         "door": {"state": door, "retry_after_secs": retry_after},
     })))
 }

@@ -1,110 +1,17 @@
-//! `baedal loadgen --baseline`: the bare engine's figure to compare baedal against.
-//!
-//! A minimal workflow with the same shape per lifecycle as a completed order (update-with-start
-//! that runs one activity, then seven updates), driven directly against the same Temporal
-//! server with its own in-process worker: no HTTP, no read model, no services, no timers. What
-//! fraction of its lifecycles/s baedal reaches says how much baedal itself costs.
+//! `baedal loadgen --baseline`: drives the engine baseline (`baedal_workflows::baseline`) with
+//! an in-process worker against the same Temporal server and reports its lifecycles/s and
+//! latencies beside baedal's.
 
 use crate::system::connect_temporal;
+use baedal_workflows::baseline::{BaselineInput, BaselineWorkflow, STEPS, TASK_QUEUE};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
 };
-use temporalio_common::search_attributes::SearchAttributeKey;
-use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::{
-    ActivityOptions, Runtime, SyncWorkflowContext, Worker, WorkerOptions, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
-};
-
-const TASK_QUEUE: &str = "baedal-baseline";
-/// Updates after the first, as in a completed order (accept … confirm).
-const STEPS: u32 = 7;
-
-pub struct BaselineActivities;
-
-#[activities]
-impl BaselineActivities {
-    /// Stands in for the charge: answers at once.
-    #[activity]
-    pub async fn charge(_ctx: ActivityContext, amount: i64) -> Result<i64, ActivityError> {
-        Ok(amount)
-    }
-}
-
-/// The same search attribute baedal upserts on every transition (registered on the dev server).
-const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
-
-/// Whether each step also upserts a search attribute, as every order transition does.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct BaselineInput {
-    pub upsert_search_attributes: bool,
-}
-
-#[workflow]
-pub struct BaselineWorkflow {
-    input: BaselineInput,
-    charged: bool,
-    steps: u32,
-}
-
-#[workflow_methods]
-impl BaselineWorkflow {
-    #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: BaselineInput) -> Self {
-        Self {
-            input,
-            charged: false,
-            steps: 0,
-        }
-    }
-
-    #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<u32> {
-        ctx.execute_activity(
-            BaselineActivities::charge,
-            1000,
-            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(5)).build(),
-        )
-        .await?;
-        ctx.state_mut(|s| s.charged = true);
-        ctx.wait_condition(|s: &Self| s.steps >= STEPS).await?;
-        Ok(ctx.state(|s| s.steps))
-    }
-
-    #[update]
-    pub async fn place(ctx: &mut WorkflowContext<Self>, _input: ()) -> bool {
-        let _ = ctx.wait_condition(|s: &Self| s.charged).await;
-        true
-    }
-
-    #[update_validator(step)]
-    fn validate_step(
-        &self,
-        _ctx: &WorkflowContextView,
-        _input: &(),
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if self.charged && self.steps < STEPS {
-            Ok(())
-        } else {
-            Err("invalid_transition".into())
-        }
-    }
-
-    #[update]
-    pub fn step(&mut self, ctx: &mut SyncWorkflowContext<Self>, _input: ()) -> u32 {
-        self.steps += 1;
-        if self.input.upsert_search_attributes {
-            ctx.upsert_search_attributes([STATUS.value_set(format!("step_{}", self.steps))]);
-        }
-        self.steps
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineReport {
@@ -171,21 +78,12 @@ pub async fn run(
     let worker_client = client.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Handle::current().block_on(async move {
-            let runtime = Runtime::from_current_tokio(Default::default())?;
-            let options = WorkerOptions::new(TASK_QUEUE)
-                .register_workflow::<BaselineWorkflow>()?
-                .register_activities(BaselineActivities)
-                .build();
-            let mut worker = Worker::new(&runtime, worker_client, options)?;
-            let stop = worker.shutdown_handle();
-            tokio::spawn(async move {
+        tokio::runtime::Handle::current().block_on(baedal_worker::run_baseline(
+            worker_client,
+            async move {
                 let _ = stop_rx.await;
-                stop();
-            });
-            worker.run().await?;
-            anyhow::Ok(())
-        })
+            },
+        ))
     });
 
     let hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("static bounds");

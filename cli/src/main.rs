@@ -41,8 +41,8 @@ enum Role {
     },
     /// The HTTP api only (needs Temporal, the read model and the services running).
     Api {
-        /// Which endpoints to serve.
-        #[arg(long, env = "BAEDAL_API_ROLE", value_enum, default_value = "all")]
+        /// Which endpoints to serve: order, store, rider or all.
+        #[arg(long, env = "BAEDAL_API_ROLE", default_value = "all")]
         role: ApiRole,
     },
     /// The Temporal worker only (OrderWorkflow and its activities).
@@ -336,6 +336,7 @@ async fn main() -> anyhow::Result<()> {
             let publisher = baedal_worker::spawn_breaker_publisher(
                 breaker.clone(),
                 read_model.clone(),
+                baedal_worker::process_name(),
                 Duration::from_secs(1),
             );
             let notify = ServiceClient::new(c.notify_url(), c.service_token.clone());
@@ -366,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
                 &c.temporal_namespace,
                 concurrency,
                 duration,
-                baedal::baseline::BaselineInput {
+                baedal_workflows::baseline::BaselineInput {
                     upsert_search_attributes: baseline_upserts,
                 },
             )

@@ -1,208 +1,14 @@
-//! `baedal reconcile`: the payment ledger against the read model.
-//!
-//! Money and orders must agree: every succeeded charge belongs to an order the customer can see
-//! (or was refunded), no order is charged twice, and each rejected or canceled order has exactly
-//! one refund. An order whose workflow was *terminated* (which runs no code, so no refund) and
-//! that still holds the customer's money is a refund owed, whatever its last status says. Run
-//! it when the system is quiet: a refund still being retried shows as missing.
+//! `baedal reconcile`: fetch the payment ledger, the read model's orders and the terminated
+//! order workflows, and compare them by the domain's rules (`baedal_domain::reconcile`). Run it
+//! when the system is quiet: a refund still being retried shows as missing.
 
+use anyhow::Context;
 use baedal_activities::ServiceClient;
+use baedal_domain::OrderStatus;
+use baedal_domain::reconcile::{LedgerLine, Report, compare};
 use baedal_readmodel::ReadModel;
 use futures::StreamExt;
-use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LedgerLine {
-    pub order_id: String,
-    pub kind: String,
-    pub amount: i64,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mismatch {
-    /// Money kept for an order nobody can see.
-    ChargeWithoutOrder {
-        order_id: String,
-        kept: i64,
-    },
-    DoubleCharge {
-        order_id: String,
-        charges: usize,
-    },
-    RefundMissing {
-        order_id: String,
-        status: String,
-    },
-    DuplicateRefund {
-        order_id: String,
-        refunds: usize,
-    },
-    RefundWithoutCause {
-        order_id: String,
-        status: String,
-    },
-    OrderWithoutCharge {
-        order_id: String,
-        status: String,
-    },
-    /// The order's workflow was terminated with the customer's money still taken.
-    TerminatedWithMoneyKept {
-        order_id: String,
-        kept: i64,
-    },
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Mismatch::ChargeWithoutOrder { order_id, kept } => {
-                write!(f, "charge without order: {order_id} keeps {kept} won")
-            }
-            Mismatch::DoubleCharge { order_id, charges } => {
-                write!(f, "double charge: {order_id} charged {charges} times")
-            }
-            Mismatch::RefundMissing { order_id, status } => {
-                write!(f, "refund owed but missing: {order_id} is {status}")
-            }
-            Mismatch::DuplicateRefund { order_id, refunds } => {
-                write!(f, "duplicate refund: {order_id} refunded {refunds} times")
-            }
-            Mismatch::RefundWithoutCause { order_id, status } => {
-                write!(f, "refund without cause: {order_id} is {status}")
-            }
-            Mismatch::OrderWithoutCharge { order_id, status } => {
-                write!(f, "order without charge: {order_id} is {status}")
-            }
-            Mismatch::TerminatedWithMoneyKept { order_id, kept } => write!(
-                f,
-                "refund owed but missing: {order_id} was terminated keeping {kept} won \
-                 (terminate runs no refund: refund it by hand)"
-            ),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct Report {
-    pub orders: usize,
-    pub ledger_lines: usize,
-    pub mismatches: Vec<Mismatch>,
-}
-
-impl Report {
-    pub fn is_clean(&self) -> bool {
-        self.mismatches.is_empty()
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for m in &self.mismatches {
-            writeln!(f, "MISMATCH {m}")?;
-        }
-        writeln!(
-            f,
-            "reconciled {} orders against {} ledger lines: {} mismatches",
-            self.orders,
-            self.ledger_lines,
-            self.mismatches.len()
-        )
-    }
-}
-
-#[derive(Default)]
-struct Money {
-    charges: usize,
-    charged: i64,
-    refunds: usize,
-    refunded: i64,
-}
-
-/// Compare; `orders` maps order id → status; `terminated` are the order ids whose workflows
-/// were terminated.
-pub fn compare(
-    ledger: &[LedgerLine],
-    orders: &HashMap<String, String>,
-    terminated: &HashSet<String>,
-) -> Report {
-    let mut money: BTreeMap<&str, Money> = BTreeMap::new();
-    for l in ledger.iter().filter(|l| l.status == "succeeded") {
-        let m = money.entry(l.order_id.as_str()).or_default();
-        match l.kind.as_str() {
-            "charge" => {
-                m.charges += 1;
-                m.charged += l.amount;
-            }
-            "refund" => {
-                m.refunds += 1;
-                m.refunded += l.amount;
-            }
-            _ => {}
-        }
-    }
-    let mut mismatches = Vec::new();
-    for (id, m) in &money {
-        let order_id = id.to_string();
-        if m.charges > 1 {
-            mismatches.push(Mismatch::DoubleCharge {
-                order_id: order_id.clone(),
-                charges: m.charges,
-            });
-        }
-        if m.refunds > 1 {
-            mismatches.push(Mismatch::DuplicateRefund {
-                order_id: order_id.clone(),
-                refunds: m.refunds,
-            });
-        }
-        if terminated.contains(*id) {
-            if m.charged > m.refunded {
-                mismatches.push(Mismatch::TerminatedWithMoneyKept {
-                    order_id,
-                    kept: m.charged - m.refunded,
-                });
-            }
-            continue;
-        }
-        match orders.get(*id) {
-            None if m.charged > m.refunded => mismatches.push(Mismatch::ChargeWithoutOrder {
-                order_id,
-                kept: m.charged - m.refunded,
-            }),
-            None => {}
-            Some(status) => {
-                let owes = status == "rejected" || status == "canceled";
-                if owes && m.refunds == 0 {
-                    mismatches.push(Mismatch::RefundMissing {
-                        order_id,
-                        status: status.clone(),
-                    });
-                } else if !owes && m.refunds > 0 {
-                    mismatches.push(Mismatch::RefundWithoutCause {
-                        order_id,
-                        status: status.clone(),
-                    });
-                }
-            }
-        }
-    }
-    for (id, status) in orders {
-        if money.get(id.as_str()).is_none_or(|m| m.charges == 0) {
-            mismatches.push(Mismatch::OrderWithoutCharge {
-                order_id: id.clone(),
-                status: status.clone(),
-            });
-        }
-    }
-    Report {
-        orders: orders.len(),
-        ledger_lines: ledger.len(),
-        mismatches,
-    }
-}
+use std::collections::{HashMap, HashSet};
 
 /// Fetch the ledger from the payment service, the orders from the read model and the
 /// terminated order workflows from Temporal, and compare.
@@ -213,7 +19,17 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let doc = payment.get_json("/v1/payments").await?;
     let ledger: Vec<LedgerLine> = serde_json::from_value(doc["payments"].clone())?;
-    let orders: HashMap<String, String> = read_model.order_statuses().await?.into_iter().collect();
+    let orders = read_model
+        .order_statuses()
+        .await?
+        .into_iter()
+        .map(|(id, status)| {
+            let status: OrderStatus = status
+                .parse()
+                .with_context(|| format!("order {id} has status '{status}' in the read model"))?;
+            Ok((id, status))
+        })
+        .collect::<anyhow::Result<HashMap<_, _>>>()?;
     let mut terminated = HashSet::new();
     let mut list = temporal.list_workflows(
         "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Terminated'",
@@ -223,99 +39,4 @@ pub async fn run(
         terminated.insert(w?.id().to_owned());
     }
     Ok(compare(&ledger, &orders, &terminated))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(order: &str, kind: &str, status: &str) -> LedgerLine {
-        LedgerLine {
-            order_id: order.into(),
-            kind: kind.into(),
-            amount: 10_000,
-            status: status.into(),
-        }
-    }
-
-    fn orders(list: &[(&str, &str)]) -> HashMap<String, String> {
-        list.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn a_consistent_ledger_is_clean() {
-        let ledger = vec![
-            line("o1", "charge", "succeeded"),
-            line("o2", "charge", "succeeded"),
-            line("o2", "refund", "succeeded"),
-            line("o3", "charge", "declined"),
-            // Charged after the customer was told "unavailable", then voided: nets to zero.
-            line("o4", "charge", "succeeded"),
-            line("o4", "refund", "succeeded"),
-        ];
-        let terminated = HashSet::from(["o4".to_owned()]);
-        let r = compare(
-            &ledger,
-            &orders(&[("o1", "completed"), ("o2", "canceled")]),
-            &terminated,
-        );
-        assert!(r.is_clean(), "{r}");
-    }
-
-    #[test]
-    fn every_kind_of_mismatch_is_reported() {
-        let ledger = vec![
-            line("kept", "charge", "succeeded"),
-            line("twice", "charge", "succeeded"),
-            line("twice", "charge", "succeeded"),
-            line("unrefunded", "charge", "succeeded"),
-            line("refunded-twice", "charge", "succeeded"),
-            line("refunded-twice", "refund", "succeeded"),
-            line("refunded-twice", "refund", "succeeded"),
-            line("odd-refund", "charge", "succeeded"),
-            line("odd-refund", "refund", "succeeded"),
-            line("terminated", "charge", "succeeded"),
-        ];
-        let r = compare(
-            &ledger,
-            &orders(&[
-                ("twice", "completed"),
-                ("unrefunded", "rejected"),
-                ("refunded-twice", "canceled"),
-                ("odd-refund", "completed"),
-                ("free", "placed"),
-                // Its last projection says cooking, which owes nothing, but nobody will cook.
-                ("terminated", "cooking"),
-            ]),
-            &HashSet::from(["terminated".to_owned()]),
-        );
-        let kinds: Vec<_> = r
-            .mismatches
-            .iter()
-            .map(|m| m.to_string().split(':').next().unwrap().to_owned())
-            .collect();
-        for want in [
-            "charge without order",
-            "double charge",
-            "refund owed but missing",
-            "duplicate refund",
-            "refund without cause",
-            "order without charge",
-        ] {
-            assert!(
-                kinds.iter().any(|k| k == want),
-                "{want} missing from {kinds:?}"
-            );
-        }
-        assert!(!r.is_clean());
-        assert!(
-            r.mismatches.contains(&Mismatch::TerminatedWithMoneyKept {
-                order_id: "terminated".into(),
-                kept: 10_000
-            }),
-            "{r}"
-        );
-    }
 }

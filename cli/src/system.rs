@@ -264,6 +264,7 @@ impl System {
             let publisher = baedal_worker::spawn_breaker_publisher(
                 breaker.clone(),
                 read_model.clone(),
+                baedal_worker::process_name(),
                 Duration::from_secs(1),
             );
             let notify_client = ServiceClient::new(notify_url.clone(), cfg.service_token.clone());

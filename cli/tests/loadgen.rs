@@ -2,7 +2,7 @@
 
 mod common;
 
-use baedal::baseline::BaselineInput;
+use baedal_workflows::baseline::BaselineInput;
 use std::time::Duration;
 
 #[tokio::test]

@@ -292,7 +292,7 @@ async fn reconcile_lists_a_terminated_paid_order_as_a_refund_owed() {
             .await
             .unwrap();
         let owed = report.mismatches.iter().any(|m| {
-            matches!(m, baedal::reconcile::Mismatch::TerminatedWithMoneyKept { order_id, kept }
+            matches!(m, baedal_domain::reconcile::Mismatch::TerminatedWithMoneyKept { order_id, kept }
                 if *order_id == id && *kept == 9_000)
         });
         if owed || Instant::now() > deadline {

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod delivery;
 pub mod geo;
 pub mod order;
+pub mod reconcile;
 pub mod state;
 pub mod status;
 

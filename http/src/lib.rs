@@ -102,26 +102,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    /// Unreachable, overloaded or locked is a dependency outage (503); anything else a bug.
-    fn from(e: sqlx::Error) -> Self {
-        let transient = match &e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            // SQLite's "database is locked" / "busy": another writer holds it for now.
-            sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5" | "6" | "517")),
-            _ => false,
-        };
-        if transient {
-            ApiError::dependency_down("the read model", e)
-        } else {
-            ApiError::internal("the read model", e)
-        }
-    }
-}
-
 pub type ApiResult<T> = Result<T, ApiError>;
 
 fn authorization(headers: &axum::http::HeaderMap) -> Option<&str> {

@@ -23,13 +23,6 @@ pub struct MenuItem {
     pub available: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rider {
-    pub id: String,
-    pub name: String,
-    pub region: String,
-}
-
 type DemoStore = (
     &'static str,
     &'static str,
@@ -125,13 +118,6 @@ const DEMO_STORES: &[DemoStore] = &[
     ),
 ];
 
-const DEMO_RIDERS: &[(&str, &str, &str)] = &[
-    ("rd_1", "김배달", "gangnam"),
-    ("rd_2", "이번개", "mapo"),
-    ("rd_3", "박신속", "jongno"),
-    ("rd_4", "최안전", "songpa"),
-];
-
 fn store_from_row(r: &sqlx::sqlite::SqliteRow) -> Store {
     Store {
         id: r.get("id"),
@@ -155,7 +141,7 @@ fn item_from_row(r: &sqlx::sqlite::SqliteRow) -> MenuItem {
 impl ReadModel {
     /// Seed the demo catalog. Idempotent: existing rows are left as they are, so a restarted
     /// `baedal dev` keeps any changes made since.
-    pub async fn seed_demo_catalog(&self) -> Result<(), sqlx::Error> {
+    pub async fn seed_demo_catalog(&self) -> crate::Result<()> {
         let mut tx = self.pool.begin().await?;
         for (id, name, region, address, lat, lon, menu) in DEMO_STORES {
             sqlx::query(
@@ -183,21 +169,11 @@ impl ReadModel {
                 .await?;
             }
         }
-        for (id, name, region) in DEMO_RIDERS {
-            sqlx::query(
-                "INSERT INTO riders (id, name, region) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(region)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     /// Add or replace one store (ops tooling and tests).
-    pub async fn upsert_store(&self, s: &Store) -> Result<(), sqlx::Error> {
+    pub async fn upsert_store(&self, s: &Store) -> crate::Result<()> {
         sqlx::query(
             "INSERT INTO stores (id, name, region, address, lat, lon) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, region = excluded.region,
@@ -210,16 +186,12 @@ impl ReadModel {
         .bind(s.lat)
         .bind(s.lon)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Set a menu item's availability (a sold-out item cannot be ordered).
-    pub async fn set_item_available(
-        &self,
-        item_id: &str,
-        available: bool,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn set_item_available(&self, item_id: &str, available: bool) -> crate::Result<bool> {
         let r = sqlx::query("UPDATE menu_items SET available = ? WHERE id = ?")
             .bind(available as i64)
             .bind(item_id)
@@ -228,7 +200,7 @@ impl ReadModel {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn list_stores(&self, region: Option<&str>) -> Result<Vec<Store>, sqlx::Error> {
+    pub async fn list_stores(&self, region: Option<&str>) -> crate::Result<Vec<Store>> {
         let rows = match region {
             Some(r) => {
                 sqlx::query("SELECT * FROM stores WHERE region = ? ORDER BY id")
@@ -245,7 +217,7 @@ impl ReadModel {
         Ok(rows.iter().map(store_from_row).collect())
     }
 
-    pub async fn get_store(&self, id: &str) -> Result<Option<Store>, sqlx::Error> {
+    pub async fn get_store(&self, id: &str) -> crate::Result<Option<Store>> {
         let row = sqlx::query("SELECT * FROM stores WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -253,26 +225,12 @@ impl ReadModel {
         Ok(row.as_ref().map(store_from_row))
     }
 
-    pub async fn menu(&self, store_id: &str) -> Result<Vec<MenuItem>, sqlx::Error> {
+    pub async fn menu(&self, store_id: &str) -> crate::Result<Vec<MenuItem>> {
         let rows = sqlx::query("SELECT * FROM menu_items WHERE store_id = ? ORDER BY id")
             .bind(store_id)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(item_from_row).collect())
-    }
-
-    pub async fn list_riders(&self) -> Result<Vec<Rider>, sqlx::Error> {
-        let rows = sqlx::query("SELECT * FROM riders ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Rider {
-                id: r.get("id"),
-                name: r.get("name"),
-                region: r.get("region"),
-            })
-            .collect())
     }
 }
 

@@ -23,7 +23,7 @@ impl ReadModel {
         customer_id: &str,
         request_hash: &str,
         now: &str,
-    ) -> Result<IdempotencyKey, sqlx::Error> {
+    ) -> crate::Result<IdempotencyKey> {
         sqlx::query(
             "INSERT INTO idempotency_keys (order_id, customer_id, request_hash, first_seen_at)
              VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",

@@ -1,7 +1,24 @@
-//! Operational status documents (e.g. the payment breaker), published by the worker.
+//! Operational status documents published by running parts: each worker process's payment
+//! breaker, one row per process, so the api can show them all at `/v1/ops/payment` without
+//! reaching into another process.
 
 use crate::db::ReadModel;
 use sqlx::Row;
+use std::time::Duration;
+
+/// A worker publishes its breaker when its state changes, and at least this often.
+pub const BREAKER_HEARTBEAT: Duration = Duration::from_secs(10);
+/// A breaker not published for this long belongs to a worker that is gone.
+pub const BREAKER_FRESH_FOR: Duration = Duration::from_secs(30);
+const BREAKER_PREFIX: &str = "payment_breaker:";
+
+/// One worker's breaker as it last published it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BreakerStatus {
+    pub worker: String,
+    pub breaker: serde_json::Value,
+    pub published_at: String,
+}
 
 impl ReadModel {
     /// Replace the status document `name`.
@@ -10,7 +27,7 @@ impl ReadModel {
         name: &str,
         body: &serde_json::Value,
         updated_at: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> crate::Result<()> {
         sqlx::query(
             "INSERT INTO ops_status (name, body, updated_at) VALUES (?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
@@ -19,15 +36,60 @@ impl ReadModel {
         .bind(body.to_string())
         .bind(updated_at)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
+    }
+
+    /// Publish `worker`'s breaker (replacing what that worker published before).
+    pub async fn publish_breaker(
+        &self,
+        worker: &str,
+        breaker: &serde_json::Value,
+        at: &str,
+    ) -> crate::Result<()> {
+        self.put_ops_status(&format!("{BREAKER_PREFIX}{worker}"), breaker, at)
+            .await
+    }
+
+    /// The breakers published at or after `since` (RFC 3339), one per live worker, by worker;
+    /// rows of workers gone for a day are deleted on the way.
+    pub async fn live_breakers(
+        &self,
+        since: &str,
+        gone_before: &str,
+    ) -> crate::Result<Vec<BreakerStatus>> {
+        sqlx::query("DELETE FROM ops_status WHERE name LIKE ? AND updated_at < ?")
+            .bind(format!("{BREAKER_PREFIX}%"))
+            .bind(gone_before)
+            .execute(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT name, body, updated_at FROM ops_status
+             WHERE name LIKE ? AND updated_at >= ? ORDER BY name",
+        )
+        .bind(format!("{BREAKER_PREFIX}%"))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let name: String = r.get("name");
+                let body: String = r.get("body");
+                BreakerStatus {
+                    worker: name.trim_start_matches(BREAKER_PREFIX).to_owned(),
+                    breaker: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                    published_at: r.get("updated_at"),
+                }
+            })
+            .collect())
     }
 
     /// The status document `name` and when it was published.
     pub async fn ops_status(
         &self,
         name: &str,
-    ) -> Result<Option<(serde_json::Value, String)>, sqlx::Error> {
+    ) -> crate::Result<Option<(serde_json::Value, String)>> {
         let row = sqlx::query("SELECT body, updated_at FROM ops_status WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
@@ -42,7 +104,7 @@ impl ReadModel {
     }
 
     /// Every order id with its status, for reconciliation against the payment ledger.
-    pub async fn order_statuses(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+    pub async fn order_statuses(&self) -> crate::Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT id, status FROM orders ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
@@ -50,5 +112,45 @@ impl ReadModel {
             .iter()
             .map(|r| (r.get("id"), r.get("status")))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn each_worker_keeps_its_own_breaker_and_gone_ones_drop_out() {
+        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        rm.publish_breaker("w1", &json!({"state": "closed"}), "2026-11-25T10:00:05Z")
+            .await
+            .unwrap();
+        rm.publish_breaker("w2", &json!({"state": "open"}), "2026-11-25T10:00:06Z")
+            .await
+            .unwrap();
+        rm.publish_breaker("w3", &json!({"state": "open"}), "2026-11-25T09:00:00Z")
+            .await
+            .unwrap();
+        // w1 publishes again: it replaces its own row, not w2's.
+        rm.publish_breaker("w1", &json!({"state": "half_open"}), "2026-11-25T10:00:07Z")
+            .await
+            .unwrap();
+        let live = rm
+            .live_breakers("2026-11-25T10:00:00Z", "2026-11-24T10:00:00Z")
+            .await
+            .unwrap();
+        let states: Vec<(&str, &str)> = live
+            .iter()
+            .map(|b| (b.worker.as_str(), b.breaker["state"].as_str().unwrap()))
+            .collect();
+        assert_eq!(states, [("w1", "half_open"), ("w2", "open")]);
+        // A worker silent for more than a day is forgotten.
+        let later = rm
+            .live_breakers("2026-11-26T10:00:00Z", "2026-11-25T09:30:00Z")
+            .await
+            .unwrap();
+        assert!(later.is_empty());
+        assert!(rm.ops_status("payment_breaker:w3").await.unwrap().is_none());
     }
 }

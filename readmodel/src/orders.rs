@@ -22,17 +22,17 @@ pub struct DeliveryOffer {
     pub distance_km: f64,
 }
 
-fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<OrderView, sqlx::Error> {
+fn decode(row: &sqlx::sqlite::SqliteRow) -> crate::Result<OrderView> {
     let json: String = row.get("view");
-    serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    serde_json::from_str(&json).map_err(crate::Error::decode)
 }
 
 impl ReadModel {
     /// Store `view` as the order's current state unless a view with the same or a higher
     /// `version` is already there, and record its history entries in the event log. Returns whether the
     /// current view changed. Safe to call any number of times, in any order.
-    pub async fn project(&self, view: &OrderView) -> Result<bool, sqlx::Error> {
-        let json = serde_json::to_string(view).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    pub async fn project(&self, view: &OrderView) -> crate::Result<bool> {
+        let json = serde_json::to_string(view).map_err(crate::Error::encode)?;
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query(
             "INSERT INTO orders (id, version, seq, status, customer_id, store_id, region, rider_id,
@@ -80,7 +80,7 @@ impl ReadModel {
         Ok(changed)
     }
 
-    pub async fn get_order(&self, id: &str) -> Result<Option<OrderView>, sqlx::Error> {
+    pub async fn get_order(&self, id: &str) -> crate::Result<Option<OrderView>> {
         let row = sqlx::query("SELECT view FROM orders WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -93,7 +93,7 @@ impl ReadModel {
         &self,
         customer_id: &str,
         limit: u32,
-    ) -> Result<Vec<OrderView>, sqlx::Error> {
+    ) -> crate::Result<Vec<OrderView>> {
         let rows = sqlx::query(
             "SELECT view FROM orders WHERE customer_id = ? ORDER BY created_at DESC, id LIMIT ?",
         )
@@ -110,7 +110,7 @@ impl ReadModel {
         store_id: &str,
         status: Option<OrderStatus>,
         limit: u32,
-    ) -> Result<Vec<OrderView>, sqlx::Error> {
+    ) -> crate::Result<Vec<OrderView>> {
         let rows = match status {
             Some(st) => sqlx::query(
                 "SELECT view FROM orders WHERE store_id = ? AND status = ?
@@ -140,7 +140,7 @@ impl ReadModel {
         radius_km: f64,
         region: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<DeliveryOffer>, sqlx::Error> {
+    ) -> crate::Result<Vec<DeliveryOffer>> {
         // A bounding box in SQL (1° of latitude ≈ 111 km) cuts the candidates; the exact
         // distance is computed below. Bonus radii are bounded by MAX_BONUS_KM.
         const MAX_BONUS_KM: f64 = 10.0;
@@ -176,7 +176,7 @@ impl ReadModel {
         Ok(offers)
     }
 
-    pub async fn order_events(&self, order_id: &str) -> Result<Vec<OrderEvent>, sqlx::Error> {
+    pub async fn order_events(&self, order_id: &str) -> crate::Result<Vec<OrderEvent>> {
         let rows = sqlx::query(
             "SELECT order_id, seq, status, at, reason FROM order_events WHERE order_id = ? ORDER BY seq",
         )

@@ -23,13 +23,11 @@ pub struct StuckOrder {
 /// The condition the partial index is built on: written once, used by every query here.
 const OPEN: &str = "status NOT IN ('completed', 'rejected', 'canceled', 'payment_failed')";
 
-fn stuck_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StuckOrder, sqlx::Error> {
+fn stuck_from_row(r: &sqlx::sqlite::SqliteRow) -> crate::Result<StuckOrder> {
     let status: String = r.get("status");
     Ok(StuckOrder {
         id: r.get("id"),
-        status: status
-            .parse()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        status: status.parse().map_err(crate::Error::decode)?,
         since: r.get("updated_at"),
         seq: r.get::<i64, _>("seq") as u32,
         store_id: r.get("store_id"),
@@ -40,11 +38,7 @@ fn stuck_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StuckOrder, sqlx::Error
 
 impl ReadModel {
     /// Open orders in their status since before `before` (RFC 3339), oldest first.
-    pub async fn stuck_orders(
-        &self,
-        before: &str,
-        limit: u32,
-    ) -> Result<Vec<StuckOrder>, sqlx::Error> {
+    pub async fn stuck_orders(&self, before: &str, limit: u32) -> crate::Result<Vec<StuckOrder>> {
         self.stuck(before, limit, "").await
     }
 
@@ -54,7 +48,7 @@ impl ReadModel {
         &self,
         before: &str,
         limit: u32,
-    ) -> Result<Vec<StuckOrder>, sqlx::Error> {
+    ) -> crate::Result<Vec<StuckOrder>> {
         self.stuck(
             before,
             limit,
@@ -64,12 +58,7 @@ impl ReadModel {
         .await
     }
 
-    async fn stuck(
-        &self,
-        before: &str,
-        limit: u32,
-        and: &str,
-    ) -> Result<Vec<StuckOrder>, sqlx::Error> {
+    async fn stuck(&self, before: &str, limit: u32, and: &str) -> crate::Result<Vec<StuckOrder>> {
         let rows = sqlx::query(&format!(
             "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
              WHERE {OPEN} AND updated_at < ? {and} ORDER BY updated_at, id LIMIT ?"
@@ -87,7 +76,7 @@ impl ReadModel {
         order_id: &str,
         seq: u32,
         at: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> crate::Result<()> {
         sqlx::query(
             "INSERT INTO stuck_alerts (order_id, seq, alerted_at) VALUES (?, ?, ?)
              ON CONFLICT (order_id, seq) DO NOTHING",
@@ -96,8 +85,8 @@ impl ReadModel {
         .bind(seq as i64)
         .bind(at)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 }
 

@@ -65,27 +65,80 @@ pub async fn run(
     Ok(())
 }
 
-/// Publish the payment breaker's state to the read model every `every`, so the api can show it
-/// at `/v1/ops/payment` whichever process it runs in. Runs until aborted.
+/// Run the engine baseline's worker (`baedal loadgen --baseline`) on `client` until `shutdown`.
+pub async fn run_baseline(
+    client: Client,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use baedal_activities::baseline::BaselineActivities;
+    use baedal_workflows::baseline::{BaselineWorkflow, TASK_QUEUE};
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let options = WorkerOptions::new(TASK_QUEUE)
+        .register_workflow::<BaselineWorkflow>()?
+        .register_activities(BaselineActivities)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+    let stop = worker.shutdown_handle();
+    let stopper = tokio::spawn(async move {
+        shutdown.await;
+        stop();
+    });
+    let result = worker.run().await;
+    stopper.abort();
+    Ok(result?)
+}
+
+/// Publish this process's payment breaker to the read model under `worker` (one row per
+/// process: workers never overwrite each other's), when its state changes and at least every
+/// [`baedal_readmodel::BREAKER_HEARTBEAT`], so the api can show every worker's breaker at
+/// `/v1/ops/payment`. Looks every `every`; runs until aborted.
 pub fn spawn_breaker_publisher(
     breaker: baedal_activities::PaymentBreaker,
     read_model: baedal_readmodel::ReadModel,
+    worker: String,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
+    let last = std::sync::Arc::new(std::sync::Mutex::new(None::<(String, std::time::Instant)>));
     every_tick(every, move || {
-        let (breaker, read_model) = (breaker.clone(), read_model.clone());
+        let (breaker, read_model, worker, last) = (
+            breaker.clone(),
+            read_model.clone(),
+            worker.clone(),
+            last.clone(),
+        );
         async move {
             let snap = breaker.snapshot().await;
+            let due = match &*last.lock().expect("publisher state") {
+                Some((state, at)) => {
+                    *state != snap.state || at.elapsed() >= baedal_readmodel::BREAKER_HEARTBEAT
+                }
+                None => true,
+            };
+            if !due {
+                return;
+            }
             let body = serde_json::to_value(&snap).expect("snapshot serializes");
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            if let Err(e) = read_model
-                .put_ops_status("payment_breaker", &body, &now)
-                .await
-            {
-                tracing::warn!(error = %e, "could not publish the breaker state");
+            match read_model.publish_breaker(&worker, &body, &now).await {
+                Ok(()) => {
+                    *last.lock().expect("publisher state") =
+                        Some((snap.state, std::time::Instant::now()))
+                }
+                Err(e) => tracing::warn!(error = %e, "could not publish the breaker state"),
             }
         }
     })
+}
+
+/// This process's name among the workers: host and process id.
+pub fn process_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 /// Run `task` every `every` (a missed tick is skipped, not caught up) until aborted.
