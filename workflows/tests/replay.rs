@@ -8,20 +8,40 @@
 //! `placed`. `v3`: orders with the `outage-proof-delivery` patch marker (notifications and
 //! projections fall back to a regular activity), plus histories whose timers fired (store
 //! timeout, rider-claim escalation, auto-confirm, payment-attempt expiry) and the cancels
-//! (ops, and from Temporal itself), and one that lived through a notification outage. Keep
+//! (ops, and from Temporal itself), and one that lived through a notification outage. `v4`:
+//! the same paths with every payload sealed by the payload codec (the test key below) and the
+//! updates generated from the domain's command table. Every history replays through a worker
+//! with the codec, as production runs it: plaintext histories pass through it unchanged, so
+//! orders started before encryption was turned on carry on. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
 //! with `BAEDAL_RECORD_HISTORIES=v4 cargo test -p baedal --test lifecycle --test ops
 //! --test payment_outage --test outages`.
 
 use baedal_workflows::OrderWorkflow;
 use temporalio_client::WorkflowHistory;
+use temporalio_common::data_converters::{
+    DataConverter, DefaultFailureConverter, PayloadConverter,
+};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+
+/// The throwaway key the test system seals payloads with (cli/tests/common), so v4 opens.
+const TEST_PAYLOAD_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn codec() -> DataConverter {
+    let keys = baedal_codec::PayloadKeys::parse(TEST_PAYLOAD_KEY).expect("test key");
+    DataConverter::new(
+        PayloadConverter::default(),
+        DefaultFailureConverter::default(),
+        baedal_codec::EncryptionCodec::new(keys),
+    )
+}
 
 async fn replay(name: &str) {
     let path = format!("{}/tests/histories/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let history = WorkflowHistory::from_json(&bytes).expect("history JSON decodes");
     let options = WorkflowReplayerOptions::new()
+        .data_converter(codec())
         .build()
         .register_workflow::<OrderWorkflow>()
         .expect("register OrderWorkflow")
@@ -38,6 +58,7 @@ async fn completed_order_replays() {
     replay("completed-v1").await;
     replay("completed-v2").await;
     replay("completed-v3").await;
+    replay("completed-v4").await;
 }
 
 #[tokio::test]
@@ -45,6 +66,7 @@ async fn canceled_order_with_refund_replays() {
     replay("canceled-v1").await;
     replay("canceled-v2").await;
     replay("canceled-v3").await;
+    replay("canceled-v4").await;
 }
 
 #[tokio::test]
@@ -52,6 +74,7 @@ async fn declined_order_replays() {
     replay("declined-v1").await;
     replay("declined-v2").await;
     replay("declined-v3").await;
+    replay("declined-v4").await;
 }
 
 #[tokio::test]
@@ -60,15 +83,41 @@ async fn orders_whose_timers_fired_replay() {
     replay("escalated-v3").await;
     replay("auto_confirmed-v3").await;
     replay("payment_expired-v3").await;
+    replay("store_timeout-v4").await;
+    replay("escalated-v4").await;
+    replay("auto_confirmed-v4").await;
+    replay("payment_expired-v4").await;
 }
 
 #[tokio::test]
 async fn ops_and_temporal_cancels_replay() {
     replay("ops_canceled-v3").await;
     replay("engine_canceled-v3").await;
+    replay("ops_canceled-v4").await;
+    replay("engine_canceled-v4").await;
 }
 
 #[tokio::test]
 async fn an_order_that_lived_through_a_notification_outage_replays() {
     replay("notify_outage-v3").await;
+    replay("notify_outage-v4").await;
+}
+
+#[tokio::test]
+async fn a_sealed_history_does_not_replay_without_its_key() {
+    let path = format!(
+        "{}/tests/histories/completed-v4.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let history = WorkflowHistory::from_json(&std::fs::read(path).unwrap()).unwrap();
+    let options = WorkflowReplayerOptions::new()
+        .build()
+        .register_workflow::<OrderWorkflow>()
+        .unwrap()
+        .to_owned();
+    let replayer = WorkflowReplayer::new(options).unwrap();
+    assert!(
+        replayer.replay_workflow(history).await.is_err(),
+        "a worker without the key must not make sense of sealed payloads"
+    );
 }
