@@ -87,16 +87,23 @@ async fn decode(State(codec): State<EncryptionCodec>, Json(body): Json<JsonPaylo
     convert(body, |p| codec.open(p))
 }
 
-/// The codec server's routes; `web_ui_origin` (the Web UI's URL) may call it from a browser.
-pub fn router(codec: EncryptionCodec, web_ui_origin: Option<&str>) -> Router {
+/// The codec server's routes; a browser showing the Web UI at `web_ui` may call it (at
+/// either spelling of a loopback address: `127.0.0.1` and `localhost`).
+pub fn router(codec: EncryptionCodec, web_ui: Option<&str>) -> Router {
     let app = Router::new()
         .route("/encode", post(encode))
         .route("/decode", post(decode))
         .with_state(codec);
-    match web_ui_origin.and_then(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()) {
-        Some(origin) => app.layer(
+    let origins: Vec<HeaderValue> = web_ui
+        .map(origins_of)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    match origins.is_empty() {
+        false => app.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list([origin]))
+                .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::POST, Method::OPTIONS])
                 .allow_headers([
                     header::CONTENT_TYPE,
@@ -105,6 +112,19 @@ pub fn router(codec: EncryptionCodec, web_ui_origin: Option<&str>) -> Router {
                 ])
                 .allow_credentials(true),
         ),
-        None => app,
+        true => app,
     }
+}
+
+/// The origins a browser may call from for the Web UI at `url`.
+fn origins_of(url: &str) -> Vec<String> {
+    let origin = url.trim_end_matches('/').to_owned();
+    let twin = if origin.contains("://127.0.0.1") {
+        Some(origin.replacen("://127.0.0.1", "://localhost", 1))
+    } else if origin.contains("://localhost") {
+        Some(origin.replacen("://localhost", "://127.0.0.1", 1))
+    } else {
+        None
+    };
+    std::iter::once(origin).chain(twin).collect()
 }

@@ -79,6 +79,9 @@ async fn the_web_ui_may_call_it_from_the_browser_and_others_may_not() {
     };
     let ok = app.clone().oneshot(preflight(UI)).await.unwrap();
     assert_eq!(ok.headers()["access-control-allow-origin"], UI);
+    let twin = "http://127.0.0.1:8233";
+    let ok = app.clone().oneshot(preflight(twin)).await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], twin);
     let other = app.oneshot(preflight("http://evil.example")).await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
