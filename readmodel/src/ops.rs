@@ -22,7 +22,7 @@ pub struct BreakerStatus {
 
 impl ReadModel {
     /// Replace the status document `name`.
-    pub async fn put_ops_status(
+    async fn put_ops_status(
         &self,
         name: &str,
         body: &serde_json::Value,
@@ -85,24 +85,6 @@ impl ReadModel {
             .collect())
     }
 
-    /// The status document `name` and when it was published.
-    pub async fn ops_status(
-        &self,
-        name: &str,
-    ) -> crate::Result<Option<(serde_json::Value, String)>> {
-        let row = sqlx::query("SELECT body, updated_at FROM ops_status WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| {
-            let body: String = r.get("body");
-            (
-                serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
-                r.get("updated_at"),
-            )
-        }))
-    }
-
     /// Every order id with its status, for reconciliation against the payment ledger.
     pub async fn order_statuses(&self) -> crate::Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT id, status FROM orders ORDER BY id")
@@ -151,6 +133,10 @@ mod tests {
             .await
             .unwrap();
         assert!(later.is_empty());
-        assert!(rm.ops_status("payment_breaker:w3").await.unwrap().is_none());
+        let all = rm
+            .live_breakers("2000-01-01T00:00:00Z", "2000-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        assert!(all.iter().all(|b| b.worker != "w3"), "w3's row was deleted");
     }
 }
