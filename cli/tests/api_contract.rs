@@ -662,4 +662,5 @@ async fn the_openapi_document_holds_for_every_role() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let _ = std::fs::remove_dir_all(&workdir);
 }

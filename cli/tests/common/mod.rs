@@ -90,6 +90,7 @@ pub fn system() -> &'static TestSystem {
                 .build()
                 .unwrap();
             rt.block_on(async move {
+                remove_dirs_of_finished_runs("baedal-test-");
                 let dir = std::env::temp_dir().join(format!(
                     "baedal-test-{}-{}",
                     std::process::id(),
@@ -176,6 +177,27 @@ pub fn system() -> &'static TestSystem {
         rx.recv_timeout(Duration::from_secs(180))
             .expect("baedal test system did not start within 180 s")
     })
+}
+
+/// The shared system lives until its test binary exits, so it cannot remove its own data dir:
+/// each run removes those of earlier runs instead (`<prefix><pid>-…` whose process is gone).
+fn remove_dirs_of_finished_runs(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// This test binary's Prometheus recorder (one per process).

@@ -231,11 +231,13 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Stop every part, then remove the cluster's data dir (also when a test panicked).
     fn drop(&mut self) {
         let parts: Vec<Part> = self.procs.keys().copied().collect();
         for p in parts {
             self.kill(p);
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
