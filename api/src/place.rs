@@ -25,8 +25,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 use temporalio_client::errors::{WorkflowUpdateError, WorkflowUpdateWithStartError};
 use temporalio_client::{
-    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions,
-    WorkflowUpdateWithStartOptions,
+    WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
 };
 use utoipa::ToSchema;
 
@@ -301,8 +301,18 @@ async fn place_admitted(
     tracing::Span::current().record("order_id", order_id.as_str());
     let hash = request_hash(&body);
     // Price first: a request for a store or item that does not exist (404) or cannot be had
-    // (409, 422) starts nothing, so its key is not spent on it.
-    let input = price(state, &order_id, customer_id, &body, hash.clone()).await?;
+    // (409, 422) starts nothing, so its key is not spent on it. But a retry of an order that
+    // exists gets that order, even if its item has sold out or left the menu since.
+    let input = match price(state, &order_id, customer_id, &body, hash.clone()).await {
+        Ok(input) => input,
+        Err(refused) => {
+            if !state.read_model.knows_idempotency_key(&order_id).await? {
+                return Err(refused);
+            }
+            check_key(state, &order_id, customer_id, &hash).await?;
+            return existing_answer(state, &order_id, &hash).await;
+        }
+    };
     check_key(state, &order_id, customer_id, &hash).await?;
     let opts = WorkflowUpdateWithStartOptions::new(
         TASK_QUEUE,
@@ -327,23 +337,57 @@ async fn place_admitted(
         .await;
     match result {
         Ok(o) => outcome(o),
-        Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Failed(f))) => {
-            match refusal_code(&f) {
-                Some("idempotency_key_reused") => Err(reused()),
-                Some("idempotency_key_expired") => Err(expired()),
-                _ => Err(ApiError::internal("the order engine", &f.message)),
-            }
+        Err(WorkflowUpdateWithStartError::Update(e)) => {
+            update_failed(state, &order_id, &hash, e).await
         }
         // The workflow for this key has already closed: answer what it answered then.
-        Err(WorkflowUpdateWithStartError::Start(_))
-        | Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::NotFound(_))) => {
-            replay_answer(state, &order_id, &hash).await
-        }
-        Err(WorkflowUpdateWithStartError::Rpc(status))
-        | Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Rpc(status))) => {
+        Err(WorkflowUpdateWithStartError::Start(_)) => replay_answer(state, &order_id, &hash).await,
+        Err(WorkflowUpdateWithStartError::Rpc(status)) => {
             Err(crate::commands::engine_error(&status, Some(&status)))
         }
         Err(e) => Err(ApiError::internal("the order engine", e)),
+    }
+}
+
+/// The answer for an order this key already placed, from its workflow (or, once closed, what
+/// it answered then), without pricing it again.
+async fn existing_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResult<OrderView> {
+    crate::door_keeping::waiting_on("the order engine");
+    let result = state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
+        .execute_update(
+            OrderWorkflow::place,
+            PlaceRequest {
+                request_hash: hash.to_owned(),
+            },
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    match result {
+        Ok(o) => outcome(o),
+        Err(e) => update_failed(state, order_id, hash, e).await,
+    }
+}
+
+/// The place update did not answer: a refusal, a closed workflow, or the engine.
+async fn update_failed(
+    state: &AppState,
+    order_id: &str,
+    hash: &str,
+    e: WorkflowUpdateError,
+) -> ApiResult<OrderView> {
+    match e {
+        WorkflowUpdateError::Failed(f) => match refusal_code(&f) {
+            Some("idempotency_key_reused") => Err(reused()),
+            Some("idempotency_key_expired") => Err(expired()),
+            _ => Err(ApiError::internal("the order engine", &f.message)),
+        },
+        WorkflowUpdateError::NotFound(_) => replay_answer(state, order_id, hash).await,
+        WorkflowUpdateError::Rpc(status) => {
+            Err(crate::commands::engine_error(&status, Some(&status)))
+        }
+        e => Err(ApiError::internal("the order engine", e)),
     }
 }
 

@@ -387,6 +387,47 @@ async fn declined_card_is_402_and_no_order_exists() {
     assert_eq!(again.status, StatusCode::PAYMENT_REQUIRED);
 }
 
+/// A retry must get the order it placed even when its item has sold out since: the customer
+/// was charged, and a 409 would make them order (and pay) again. A new key is refused.
+#[tokio::test]
+async fn a_retry_after_the_item_sold_out_gets_the_order_it_placed() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    // st_2's last item: no other test orders it, so selling it out disturbs nobody.
+    let body = json!({
+        "store_id": "st_2",
+        "items": [{"menu_item_id": "mi_2_4", "quantity": 1}],
+        "delivery": {"address": "서울 강남구 테헤란로 1", "region": "gangnam", "lat": 37.499, "lon": 127.03},
+        "payment": {"card_token": "tok_ok"}
+    });
+    let key = unique("key");
+    let first = s.place_on(&s.api, &cust, &key, body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let id = first.body["id"].as_str().unwrap().to_owned();
+
+    let read_model =
+        baedal_readmodel::ReadModel::open(&format!("sqlite://{}", s.read_model_path.display()))
+            .await
+            .unwrap();
+    assert!(
+        read_model
+            .set_item_available("mi_2_4", false)
+            .await
+            .unwrap()
+    );
+    let retry = s.place_on(&s.api, &cust, &key, body.clone()).await;
+    let fresh = s
+        .place_on(&s.api, &cust, &unique("key"), body.clone())
+        .await;
+    read_model.set_item_available("mi_2_4", true).await.unwrap();
+
+    assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+    assert_eq!(retry.body["id"], id.as_str());
+    assert_eq!(s.count(&id, "charge", "succeeded").await, 1);
+    assert_eq!(fresh.status, StatusCode::CONFLICT, "{:?}", fresh.body);
+    assert_eq!(fresh.code(), "item_unavailable");
+}
+
 #[tokio::test]
 async fn four_concurrent_requests_with_one_key_make_one_order_and_one_charge() {
     let s = system();

@@ -46,6 +46,15 @@ impl ReadModel {
             first_seen_at: row.get("first_seen_at"),
         })
     }
+
+    /// Whether the key behind `order_id` has been seen (without recording it).
+    pub async fn knows_idempotency_key(&self, order_id: &str) -> crate::Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM idempotency_keys WHERE order_id = ?")
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
 }
 
 #[cfg(test)]
