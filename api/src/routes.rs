@@ -82,10 +82,7 @@ pub async fn ops_payment(State(state): State<AppState>, caller: Caller) -> ApiRe
     };
     let breakers = state
         .read_model
-        .live_breakers(
-            &ago(baedal_readmodel::BREAKER_FRESH_FOR),
-            &ago(std::time::Duration::from_secs(24 * 3600)),
-        )
+        .live_breakers(&ago(baedal_readmodel::BREAKER_FRESH_FOR))
         .await?;
     let worst = breakers
         .iter()

@@ -228,12 +228,29 @@ impl Common {
     /// The payload codec of `baedal dev`: BAEDAL_PAYLOAD_KEY if set, else the key kept in the
     /// data dir (made on first start, so a resumed data dir opens its own history).
     pub fn dev_payload_codec(&self) -> anyhow::Result<baedal_codec::EncryptionCodec> {
+        self.key_or_data_dir_key(true)
+    }
+
+    /// The codec of a client of a running `baedal dev` (loadgen's query reads): its key, never
+    /// a new one.
+    pub fn client_payload_codec(&self) -> anyhow::Result<baedal_codec::EncryptionCodec> {
+        self.key_or_data_dir_key(false)
+    }
+
+    fn key_or_data_dir_key(&self, create: bool) -> anyhow::Result<baedal_codec::EncryptionCodec> {
         if self.payload_key.is_some() {
             return self.payload_codec();
         }
         let path = self.data_dir.join("payload.key");
         let spec = match std::fs::read_to_string(&path) {
             Ok(s) => s,
+            Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!(
+                    "no payload key: set BAEDAL_PAYLOAD_KEY, or BAEDAL_DATA_DIR to the running \
+                     `baedal dev`'s data dir ({} has no payload.key)",
+                    self.data_dir.display()
+                )
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(&self.data_dir)?;
                 let key = baedal_codec::PayloadKeys::generate();

@@ -393,7 +393,7 @@ async fn main() -> anyhow::Result<()> {
                         &c.temporal_address(),
                         &c.temporal_namespace,
                         Duration::from_secs(10),
-                        Some(&c.dev_payload_codec()?),
+                        Some(&c.client_payload_codec()?),
                     )
                     .await?,
                 )

@@ -19,6 +19,6 @@ pub use catalog::{MenuItem, Store};
 pub use db::{ReadModel, connect_sqlite};
 pub use error::{Error, Result};
 pub use idempotency::IdempotencyKey;
-pub use ops::{BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, BreakerStatus};
+pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, BreakerStatus};
 pub use orders::{DeliveryOffer, OrderEvent};
 pub use stuck::StuckOrder;

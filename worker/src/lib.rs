@@ -118,8 +118,17 @@ pub fn spawn_breaker_publisher(
                 return;
             }
             let body = serde_json::to_value(&snap).expect("snapshot serializes");
-            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            match read_model.publish_breaker(&worker, &body, &now).await {
+            let now = chrono::Utc::now();
+            let stamp = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            };
+            let forget = now
+                - chrono::Duration::from_std(baedal_readmodel::BREAKER_FORGOTTEN_AFTER)
+                    .unwrap_or_default();
+            match read_model
+                .publish_breaker(&worker, &body, &stamp(now), &stamp(forget))
+                .await
+            {
                 Ok(()) => {
                     *last.lock().expect("publisher state") =
                         Some((snap.state, std::time::Instant::now()))
