@@ -144,6 +144,10 @@ async fn rider_act(
         .get_order(id)
         .await?
         .ok_or_else(ApiError::order_not_found)?;
+    // Claiming what this rider already holds is a retry whose answer was lost: answer it again.
+    if action == Action::Claim && assigned_to(&order, caller.id()) {
+        return Ok(Json(DeliveryView::new(&order)).into_response());
+    }
     if !(on_the_board(&order) || assigned_to(&order, caller.id())) {
         return Err(if order.rider_id.is_some() {
             already_claimed()
@@ -157,7 +161,14 @@ async fn rider_act(
         // The order moved on since the board showed it (say, it was canceled): say no more
         // than that it is gone.
         Err(e) if e.code == "invalid_transition" && !assigned_to(&order, caller.id()) => {
-            Err(ApiError::order_not_found())
+            // Unless it moved on because this rider's own claim went through and the answer
+            // was lost: a retried claim answers the delivery it holds.
+            match commands::engine_view(state, id).await {
+                Some(now) if action == Action::Claim && assigned_to(&now, caller.id()) => {
+                    Ok(Json(DeliveryView::new(&now)).into_response())
+                }
+                _ => Err(ApiError::order_not_found()),
+            }
         }
         Err(e) => Err(e),
     }

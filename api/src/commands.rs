@@ -34,6 +34,23 @@ pub async fn send(
         .map_err(|e| refusal(e, action))
 }
 
+/// The order as its workflow holds it, or `None` when the engine cannot say. Only for the rare
+/// path where the read model has not yet caught up with a command that went through (a rider
+/// retrying a claim whose answer was lost): never on a hot path, which reads the read model.
+pub async fn engine_view(state: &AppState, order_id: &str) -> Option<OrderView> {
+    state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
+        .query(
+            OrderWorkflow::order,
+            (),
+            temporalio_client::WorkflowQueryOptions::default(),
+        )
+        .await
+        .inspect_err(|e| tracing::debug!(order_id, error = %e, "engine view unavailable"))
+        .ok()
+}
+
 fn refusal(e: WorkflowUpdateError, action: Action) -> ApiError {
     match e {
         WorkflowUpdateError::Failed(failure) => match refusal_code(&failure) {

@@ -294,10 +294,17 @@ pub(crate) async fn visible_order(
         Role::Ops => true,
     };
     if visible {
-        Ok(order)
-    } else {
-        Err(ApiError::order_not_found())
+        return Ok(order);
     }
+    // A rider's claim went through but the projection has not landed yet (say the api died
+    // before answering and the rider retried at once): the engine knows the delivery is theirs.
+    if caller.role() == Role::Rider
+        && let Some(now) = crate::commands::engine_view(state, id).await
+        && assigned_to(&now, caller.id())
+    {
+        return Ok(now);
+    }
+    Err(ApiError::order_not_found())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -573,6 +573,13 @@ async fn riders_see_what_they_need_and_not_more() {
     assert_eq!(mine.body["status"], "rider_assigned");
     assert!(!mine.body.to_string().contains(&customer_id));
     assert!(mine.body["history"].is_null() && mine.body["payment"].is_null());
+    // The winner's retried claim (its answer lost) answers the delivery again, not a conflict.
+    let again = s
+        .post(&a, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert_eq!(again.body["rider_id"], a_id.as_str());
+    assert_eq!(again.body["status"], "rider_assigned");
 
     // Another rider: 404 on the delivery and its commands; the lost claim says no status.
     assert_error_shape(
