@@ -11,6 +11,7 @@ pub mod door;
 mod door_keeping;
 pub use baedal_http as error;
 mod extract;
+mod live;
 mod openapi;
 mod ops;
 mod place;
@@ -55,6 +56,8 @@ pub struct ApiConfig {
     pub namespace: String,
     /// Every request is answered within this (503 with Retry-After past it).
     pub request_timeout: Duration,
+    /// Live streams send a comment this often when idle, so proxies keep them open.
+    pub sse_heartbeat: Duration,
 }
 
 impl ApiConfig {
@@ -111,6 +114,8 @@ pub struct AppState {
     pub identity: Identity,
     pub config: Arc<ApiConfig>,
     pub door: Arc<door::PaymentDoor>,
+    /// The read model's change log as it grows, for live streams.
+    pub feed: baedal_readmodel::Feed,
 }
 
 impl AppState {
@@ -119,8 +124,10 @@ impl AppState {
         temporal: Client,
         identity: Identity,
         config: ApiConfig,
+        feed: baedal_readmodel::Feed,
     ) -> Self {
         Self {
+            feed,
             read_model,
             temporal,
             identity,

@@ -36,6 +36,9 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         routes::store_orders,
         routes::rider_board,
         routes::rider_delivery,
+        crate::live::order_events,
+        crate::live::store_events,
+        crate::live::rider_events,
         routes::ops_payment,
         ops::stuck_orders,
     ),
@@ -204,4 +207,37 @@ fn token_request_schema() -> RefOr<Schema> {
         ],
     }))
     .expect("the token request schema is a schema")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_documented_cursor_pattern_is_the_one_the_read_model_takes() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        for path in ["/v1/orders", "/v1/store/orders"] {
+            let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+            let cursor = params.iter().find(|p| p["name"] == "cursor").unwrap();
+            assert_eq!(
+                cursor["schema"]["pattern"],
+                baedal_readmodel::CURSOR_PATTERN,
+                "{path}"
+            );
+        }
+        for path in [
+            "/v1/orders/{id}/events",
+            "/v1/store/orders/events",
+            "/v1/rider/deliveries/events",
+        ] {
+            let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+            let resume = params
+                .iter()
+                .find(|p| p["name"] == "Last-Event-ID")
+                .unwrap();
+            assert_eq!(resume["in"], "header", "{path}");
+            assert!(resume["schema"]["pattern"].is_string(), "{path}: {resume}");
+            // Not nullable: a header is absent or a text, never `null`.
+            assert_eq!(resume["schema"]["type"], "string", "{path}: {resume}");
+            assert_ne!(resume["required"], true, "{path}: {resume}");
+        }
+    }
 }

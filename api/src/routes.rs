@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use baedal_auth::{Claims, Role};
 use baedal_domain::delivery::assigned_to;
 use baedal_domain::{DeliveryCard, DeliveryView, OrderStatus, OrderView, geo};
+use baedal_readmodel::{Cursor, Scope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use temporalio_client::WorkflowCountOptions;
@@ -34,15 +35,22 @@ fn order_routes() -> Router<AppState> {
         .route("/v1/stores/{store_id}/menu", get(store_menu))
         .route("/v1/orders", post(place_order).get(my_orders))
         .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/events", get(crate::live::order_events))
 }
 
 fn store_routes() -> Router<AppState> {
-    Router::new().route("/v1/store/orders", get(store_orders))
+    Router::new()
+        .route("/v1/store/orders", get(store_orders))
+        .route("/v1/store/orders/events", get(crate::live::store_events))
 }
 
 fn rider_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/rider/deliveries", get(rider_board))
+        .route(
+            "/v1/rider/deliveries/events",
+            get(crate::live::rider_events),
+        )
         .route("/v1/rider/deliveries/{id}", get(rider_delivery))
 }
 
@@ -370,56 +378,69 @@ pub async fn get_order(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// How many orders (1..100, default 50).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-}
-
-#[utoipa::path(get, path = "/v1/orders", params(ListQuery),
-    responses((status = 200, description = "{\"orders\": [...]}, newest first")))]
-pub async fn my_orders(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    caller.require(Role::Customer)?;
-    let limit = page_limit(q.limit, 50, MAX_PAGE)?;
-    let orders = state.read_model.customer_orders(caller.id(), limit).await?;
-    Ok(Json(json!({ "orders": orders })))
-}
-
-// ---------------------------------------------------------------------------------------------
-// store owner
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StoreOrdersQuery {
     /// Only orders in this status.
     #[param(schema_with = crate::openapi::status_schema)]
     status: Option<String>,
-    /// How many orders (1..100, default 100).
+    /// How many orders (1..100, default 50).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Where the page starts: the `next_cursor` of the page before.
+    #[param(pattern = r"^[01]~[0-9T:.Z-]{1,40}~[A-Za-z0-9_-]{1,100}$")]
+    cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/store/orders", params(StoreOrdersQuery),
-    responses((status = 200, description = "{\"orders\": [...]}, oldest first"), (status = 422)))]
-pub async fn store_orders(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<StoreOrdersQuery>,
-) -> ApiResult<Json<Value>> {
-    caller.require(Role::StoreOwner)?;
+/// One page of `scope`'s orders as the lists answer it: `{"orders": [...], "next_cursor"?}`.
+async fn orders_page(state: &AppState, scope: Scope<'_>, q: &ListQuery) -> ApiResult<Json<Value>> {
     let status = q
         .status
         .as_deref()
         .map(str::parse::<OrderStatus>)
         .transpose()
         .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
+    let limit = page_limit(q.limit, 50, MAX_PAGE)?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_cursor", e.to_string()))?;
+    let page = state
+        .read_model
+        .orders_page(scope, status, cursor.as_ref(), limit)
+        .await?;
+    let mut body = json!({ "orders": page.orders });
+    if let Some(next) = page.next_cursor {
+        body["next_cursor"] = json!(next.encode());
+    }
+    Ok(Json(body))
+}
+
+/// The caller's orders: open ones first, newest first within them (or one status).
+#[utoipa::path(get, path = "/v1/orders", params(ListQuery),
+    responses((status = 200, description = "{\"orders\": [...], \"next_cursor\"?}: open orders first, newest first"), (status = 422)))]
+pub async fn my_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Customer)?;
+    orders_page(&state, Scope::Customer(caller.id()), &q).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// store owner
+
+/// The caller's store's orders: open ones first, newest first within them (or one status).
+#[utoipa::path(get, path = "/v1/store/orders", params(ListQuery),
+    responses((status = 200, description = "{\"orders\": [...], \"next_cursor\"?}: open orders first, newest first"), (status = 422)))]
+pub async fn store_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::StoreOwner)?;
     let store = caller.0.store_id.clone().unwrap_or_default();
-    let limit = page_limit(q.limit, 100, MAX_PAGE)?;
-    let orders = state.read_model.store_orders(&store, status, limit).await?;
-    Ok(Json(json!({ "orders": orders })))
+    orders_page(&state, Scope::Store(&store), &q).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,27 +451,22 @@ pub async fn store_orders(
 pub struct BoardQuery {
     /// The rider's latitude.
     #[param(minimum = -90, maximum = 90)]
-    lat: f64,
+    pub(crate) lat: f64,
     /// The rider's longitude.
     #[param(minimum = -180, maximum = 180)]
-    lon: f64,
+    pub(crate) lon: f64,
     /// How far the rider will ride to a pickup (more than 0, at most 50).
     #[param(exclusive_minimum = 0, maximum = 50)]
-    radius_km: f64,
+    pub(crate) radius_km: f64,
     /// Only deliveries going to this district.
-    region: Option<String>,
+    pub(crate) region: Option<String>,
+    /// How many deliveries (1..100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub(crate) limit: Option<u32>,
 }
 
-/// Deliveries ready for pickup within `radius_km`, nearest first.
-#[utoipa::path(get, path = "/v1/rider/deliveries",
-    params(BoardQuery),
-    responses((status = 200, description = "{\"deliveries\": [{order..., distance_km}]}"), (status = 422)))]
-pub async fn rider_board(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<BoardQuery>,
-) -> ApiResult<Json<Value>> {
-    caller.require(Role::Rider)?;
+/// Where a rider is and how far they ride, or 422 saying what is wrong.
+pub(crate) fn valid_board_query(q: &BoardQuery) -> ApiResult<()> {
     if !geo::valid_coordinate(q.lat, q.lon) {
         return Err(ApiError::unprocessable(
             "invalid_coordinates",
@@ -463,9 +479,31 @@ pub async fn rider_board(
             "radius_km must be more than 0 and at most 50",
         ));
     }
+    Ok(())
+}
+
+/// Deliveries waiting for a rider within `radius_km` (plus each order's widened search),
+/// nearest first.
+#[utoipa::path(get, path = "/v1/rider/deliveries",
+    params(BoardQuery),
+    responses((status = 200, description = "{\"deliveries\": [delivery card...]}, nearest first"), (status = 422)))]
+pub async fn rider_board(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BoardQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Rider)?;
+    valid_board_query(&q)?;
+    let limit = page_limit(q.limit, 50, MAX_PAGE)?;
     let offers = state
         .read_model
-        .ready_deliveries_near(q.lat, q.lon, q.radius_km, q.region.as_deref(), 100)
+        .ready_deliveries_near(
+            q.lat,
+            q.lon,
+            q.radius_km,
+            q.region.as_deref(),
+            limit as usize,
+        )
         .await?;
     let deliveries: Vec<DeliveryCard> = offers
         .iter()

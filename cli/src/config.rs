@@ -20,8 +20,15 @@ pub struct Common {
     #[arg(long, env = "BAEDAL_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Read model: a SQLite URL (default: `readmodel.db` in the data dir).
-    #[arg(long, env = "DATABASE_URL")]
+    /// The read model (`sqlite://path` or `postgres://…`; default: SQLite in the data dir).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The payment service's own ledger database (default: SQLite in the data dir).
+    #[arg(long, env = "BAEDAL_PAYMENT_DATABASE_URL", hide_env_values = true)]
+    pub payment_database_url: Option<String>,
+    /// The notification service's own database (default: SQLite in the data dir).
+    #[arg(long, env = "BAEDAL_NOTIFY_DATABASE_URL", hide_env_values = true)]
+    pub notify_database_url: Option<String>,
     /// Address of an existing Temporal frontend (`http://host:7233`); default: the dev server.
     #[arg(long, env = "TEMPORAL_ADDRESS")]
     pub temporal_address: Option<String>,
@@ -110,6 +117,10 @@ pub struct Common {
     /// is slow.
     #[arg(long, env = "BAEDAL_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Live streams (SSE) send a heartbeat comment this often when idle, so proxies and load
+    /// balancers keep them open.
+    #[arg(long, env = "BAEDAL_SSE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub sse_heartbeat: Duration,
     /// Base URL of the Temporal Web UI, for links from ops endpoints (default: the dev
     /// server's UI on BAEDAL_TEMPORAL_UI_PORT).
     #[arg(long, env = "BAEDAL_TEMPORAL_UI_URL")]
@@ -283,7 +294,23 @@ impl Common {
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("readmodel.db").display()))
+            .unwrap_or_else(|| self.sqlite_in_data_dir("readmodel.db"))
+    }
+
+    pub fn payment_database_url(&self) -> String {
+        self.payment_database_url
+            .clone()
+            .unwrap_or_else(|| self.sqlite_in_data_dir("payment.db"))
+    }
+
+    pub fn notify_database_url(&self) -> String {
+        self.notify_database_url
+            .clone()
+            .unwrap_or_else(|| self.sqlite_in_data_dir("notify.db"))
+    }
+
+    fn sqlite_in_data_dir(&self, file: &str) -> String {
+        format!("sqlite://{}", self.data_dir.join(file).display())
     }
 
     pub fn payment_url(&self) -> String {

@@ -5,8 +5,10 @@
 //! order rules, handlers or activities of its own.
 
 pub mod baseline;
+pub mod bench;
 pub mod config;
 pub mod devserver;
 pub mod loadgen;
 pub mod reconcile;
+pub mod seed;
 pub mod system;

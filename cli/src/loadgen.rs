@@ -89,7 +89,7 @@ struct Stats {
     by_path: BTreeMap<String, u64>,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     // 1 µs .. 60 s, 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds")
 }
@@ -315,7 +315,11 @@ fn path_kind(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-async fn dev_token(http: &reqwest::Client, api: &str, body: Value) -> anyhow::Result<String> {
+pub(crate) async fn dev_token(
+    http: &reqwest::Client,
+    api: &str,
+    body: Value,
+) -> anyhow::Result<String> {
     let r = http
         .post(format!("{api}/v1/dev/tokens"))
         .json(&body)
@@ -330,7 +334,7 @@ async fn dev_token(http: &reqwest::Client, api: &str, body: Value) -> anyhow::Re
     Ok(v["token"].as_str().unwrap_or_default().to_owned())
 }
 
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+pub(crate) fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     if h.is_empty() {
         return 0.0;
     }

@@ -25,6 +25,68 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// `GET /v1/orders/{id}` at a fixed rate, beside a Temporal query of the same order.
+    Reads {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// How many Temporal queries (sequential) to compare with.
+        #[arg(long, default_value_t = 500)]
+        queries: u32,
+    },
+    /// Store board, rider board and `GET /v1/orders` over `baedal readmodel seed`'s orders.
+    Boards {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 2000)]
+        requests: u32,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// As given to `baedal readmodel seed`.
+        #[arg(long, default_value_t = 1000)]
+        stores: u32,
+        #[arg(long, default_value_t = 10_000)]
+        customers: u32,
+    },
+    /// Store-stream subscribers and the delay from a command's answer to each one's event.
+    Sse {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 20)]
+        orders: u32,
+        /// The api's process id, to report its resident memory.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReadModelAction {
+    /// Rebuild the orders view (`orders`, `order_events`) from the change log. Idempotent,
+    /// and safe while the system runs.
+    Rebuild,
+    /// Add synthetic orders (most of them closed, some open, some waiting for a rider around
+    /// Seoul) to the read model, for the board benchmarks. Not for a database with real orders.
+    Seed {
+        /// How many orders to add.
+        #[arg(long)]
+        orders: u64,
+        /// Spread over this many stores (`st_bench_<n>`) ...
+        #[arg(long, default_value_t = 1000)]
+        stores: u32,
+        /// ... and this many customers (`c_bench_<n>`).
+        #[arg(long, default_value_t = 10_000)]
+        customers: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Role {
     /// Everything in one process on the embedded defaults: Temporal dev server (SQLite in the
     /// data dir, Web UI), read model, payment, notification, worker and api with a demo catalog.
@@ -51,10 +113,23 @@ enum Role {
     Payment,
     /// The notification service only.
     Notify,
-    /// Apply read-model migrations (and seed the demo catalog with --seed-demo).
+    /// Apply the migrations of every store (the read model at DATABASE_URL, the payment ledger
+    /// at BAEDAL_PAYMENT_DATABASE_URL, the notification store at BAEDAL_NOTIFY_DATABASE_URL;
+    /// SQLite or PostgreSQL each), and seed the demo catalog with --seed-demo. Every role also
+    /// migrates its own store at start; this is the deploy step that does it first.
     Migrate {
         #[arg(long)]
         seed_demo: bool,
+    },
+    /// Measure the read side of a running `baedal dev` (see BENCHMARKS.md); prints JSON.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Read-model maintenance: rebuild the orders view, seed synthetic orders for benchmarks.
+    Readmodel {
+        #[command(subcommand)]
+        action: ReadModelAction,
     },
     /// The codec server for the Temporal Web UI and CLI (`POST /encode`, `/decode`) on
     /// BAEDAL_CODEC_ADDR, with BAEDAL_PAYLOAD_KEY: run it beside whoever may read payloads and
@@ -198,6 +273,8 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
     let cfg = SystemConfig {
         data_dir: c.data_dir.clone(),
         database_url: c.database_url(),
+        payment_database_url: c.payment_database_url(),
+        notify_database_url: c.notify_database_url(),
         temporal,
         namespace: c.temporal_namespace.clone(),
         identity: c.identity(),
@@ -211,6 +288,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
                 role: ApiRole::All,
                 idempotency_window: c.idempotency_window,
                 request_timeout: c.request_timeout,
+                sse_heartbeat: c.sse_heartbeat,
             }]
         } else {
             vec![]
@@ -309,6 +387,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Api { role } => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
+            let feed = read_model
+                .follow(baedal_readmodel::FollowSettings::default())
+                .await?;
             let state = baedal_api::AppState::new(
                 read_model,
                 temporal,
@@ -324,7 +405,9 @@ async fn main() -> anyhow::Result<()> {
                     temporal_ui: Some(c.temporal_ui_url()),
                     namespace: c.temporal_namespace.clone(),
                     request_timeout: c.request_timeout,
+                    sse_heartbeat: c.sse_heartbeat,
                 },
+                feed,
             );
             serve(&c.api_addr, "api", baedal_api::router(state)).await
         }
@@ -443,7 +526,7 @@ async fn main() -> anyhow::Result<()> {
         Role::Payment => {
             spawn_metrics_server(&c, metrics);
             std::fs::create_dir_all(&c.data_dir)?;
-            let url = format!("sqlite://{}", c.data_dir.join("payment.db").display());
+            let url = c.payment_database_url();
             let state =
                 baedal_payment::PaymentState::open(&url, &c.service_token, c.identity()).await?;
             serve(
@@ -456,7 +539,7 @@ async fn main() -> anyhow::Result<()> {
         Role::Notify => {
             spawn_metrics_server(&c, metrics);
             std::fs::create_dir_all(&c.data_dir)?;
-            let url = format!("sqlite://{}", c.data_dir.join("notify.db").display());
+            let url = c.notify_database_url();
             let state =
                 baedal_notification::NotifyState::open(&url, &c.service_token, c.identity())
                     .await?;
@@ -469,11 +552,94 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Migrate { seed_demo } => {
             std::fs::create_dir_all(&c.data_dir)?;
-            let rm = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
-            if seed_demo {
-                rm.seed_demo_catalog().await?;
+            for (what, url, migrations) in [
+                (
+                    "read model",
+                    c.database_url(),
+                    baedal_readmodel::migrations(),
+                ),
+                (
+                    "payment ledger",
+                    c.payment_database_url(),
+                    baedal_payment::migrations(),
+                ),
+                (
+                    "notification store",
+                    c.notify_database_url(),
+                    baedal_notification::migrations(),
+                ),
+            ] {
+                let shown = baedal_db::redact(&url);
+                let settings = baedal_db::PoolSettings {
+                    max_connections: 1,
+                    ..Default::default()
+                };
+                baedal_db::open(&url, settings, &migrations)
+                    .await
+                    .with_context(|| format!("migrating the {what} at {shown}"))?;
+                println!("{what} at {shown} is up to date");
             }
-            println!("read model at {} is up to date", c.database_url());
+            if seed_demo {
+                baedal_readmodel::ReadModel::open(&c.database_url())
+                    .await?
+                    .seed_demo_catalog()
+                    .await?;
+                println!("demo catalog seeded");
+            }
+            Ok(())
+        }
+        Role::Bench { what } => {
+            baedal_activities::install_crypto_provider();
+            let report = match what {
+                BenchWhat::Reads {
+                    api,
+                    rate,
+                    duration,
+                    queries,
+                } => {
+                    let temporal = connect_temporal(
+                        &c.temporal_address(),
+                        &c.temporal_namespace,
+                        Duration::from_secs(10),
+                        Some(&c.client_payload_codec()?),
+                    )
+                    .await?;
+                    baedal::bench::reads(&api, rate, duration, &temporal, queries).await?
+                }
+                BenchWhat::Boards {
+                    api,
+                    requests,
+                    concurrency,
+                    stores,
+                    customers,
+                } => baedal::bench::boards(&api, requests, concurrency, stores, customers).await?,
+                BenchWhat::Sse {
+                    api,
+                    subscribers,
+                    orders,
+                    pid,
+                } => baedal::bench::sse(&api, subscribers, orders, pid).await?,
+            };
+            println!("{report}");
+            Ok(())
+        }
+        Role::Readmodel { action } => {
+            std::fs::create_dir_all(&c.data_dir)?;
+            let rm = baedal_readmodel::ReadModel::open(&c.database_url()).await?;
+            match action {
+                ReadModelAction::Rebuild => {
+                    let done = rm.rebuild().await?;
+                    println!(
+                        "rebuilt {} orders from {} changes in the log",
+                        done.orders, done.changes
+                    );
+                }
+                ReadModelAction::Seed {
+                    orders,
+                    stores,
+                    customers,
+                } => baedal::seed::synthetic_orders(&rm, orders, stores, customers).await?,
+            }
             Ok(())
         }
     }

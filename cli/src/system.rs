@@ -9,7 +9,7 @@ use baedal_codec::EncryptionCodec;
 use baedal_domain::Timeouts;
 use baedal_notification::NotifyState;
 use baedal_payment::PaymentState;
-use baedal_readmodel::ReadModel;
+use baedal_readmodel::{FollowSettings, ReadModel};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
@@ -100,12 +100,19 @@ pub struct ApiSpec {
     pub idempotency_window: Duration,
     /// Each request is answered within this.
     pub request_timeout: Duration,
+    /// Idle live streams get a heartbeat this often.
+    pub sse_heartbeat: Duration,
 }
 
 /// Everything needed to run baedal's parts in one process (all of them for `baedal dev`).
 pub struct SystemConfig {
     pub data_dir: PathBuf,
+    /// The read model's database.
     pub database_url: String,
+    /// The payment ledger's and the notification store's own databases (used by the
+    /// services this process serves).
+    pub payment_database_url: String,
+    pub notify_database_url: String,
     pub temporal: TemporalSource,
     pub namespace: String,
     /// How people's tokens are verified (and dev tokens signed).
@@ -235,12 +242,14 @@ impl System {
 
         let payment_url = cfg.payment.url()?;
         let notify_url = cfg.notify.url()?;
-        let db = |name: &str| format!("sqlite://{}", cfg.data_dir.join(name).display());
 
         if let Endpoint::Serve(listener) = cfg.payment {
-            let payment =
-                PaymentState::open(&db("payment.db"), &cfg.service_token, cfg.identity.clone())
-                    .await?;
+            let payment = PaymentState::open(
+                &cfg.payment_database_url,
+                &cfg.service_token,
+                cfg.identity.clone(),
+            )
+            .await?;
             tasks.spawn(serve(
                 listener,
                 baedal_payment::router(payment),
@@ -248,9 +257,12 @@ impl System {
             ));
         }
         if let Endpoint::Serve(listener) = cfg.notify {
-            let notify =
-                NotifyState::open(&db("notify.db"), &cfg.service_token, cfg.identity.clone())
-                    .await?;
+            let notify = NotifyState::open(
+                &cfg.notify_database_url,
+                &cfg.service_token,
+                cfg.identity.clone(),
+            )
+            .await?;
             tasks.spawn(serve(
                 listener,
                 baedal_notification::router(notify),
@@ -301,12 +313,19 @@ impl System {
             .clone()
             .or_else(|| devserver.as_ref().map(|d| d.ui_url.clone()));
         let mut api_urls = Vec::new();
+        // One follower of the change log for all the apis of this process.
+        let feed = if cfg.apis.is_empty() {
+            None
+        } else {
+            Some(read_model.follow(FollowSettings::default()).await?)
+        };
         for ApiSpec {
             listener,
             timeouts,
             role,
             idempotency_window,
             request_timeout,
+            sse_heartbeat,
         } in cfg.apis
         {
             api_urls.push(format!("http://{}", listener.local_addr()?));
@@ -325,7 +344,9 @@ impl System {
                     temporal_ui: temporal_ui.clone(),
                     namespace: cfg.namespace.clone(),
                     request_timeout,
+                    sse_heartbeat,
                 },
+                feed.clone().expect("followed when there are apis"),
             );
             tasks.spawn(serve(
                 listener,

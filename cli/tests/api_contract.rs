@@ -630,7 +630,8 @@ fn schemathesis() -> std::path::PathBuf {
 
 /// The OpenAPI document tells the truth: schemathesis, with every check, finds nothing as any
 /// role or with no token — every status an operation answers is documented, every constraint
-/// it enforces is stated, and a schema-valid request is never refused for its shape.
+/// it enforces is stated, and a schema-valid request is never refused for its shape. (Live
+/// streams excepted: see the exclusion below.)
 #[tokio::test]
 async fn the_openapi_document_holds_for_every_role() {
     let s = system();
@@ -657,7 +658,11 @@ async fn the_openapi_document_holds_for_every_role() {
                 "--seed",
                 "20261125",
             ])
-            .args(["--no-color", "--generation-database", ":memory:"]);
+            .args(["--no-color", "--generation-database", ":memory:"])
+            // A live stream answers 200 and never ends, which a request-response fuzzer
+            // cannot wait out: the streams' contract (authorization, Last-Event-ID, 422s) is
+            // tested in tests/live.rs.
+            .args(["--exclude-path-regex", "/events$"]);
         if let Some(t) = &token {
             cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
         }

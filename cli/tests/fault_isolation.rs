@@ -3,6 +3,7 @@
 //! orders still flow, and their notifications arrive, once each, when it is back.
 
 mod procs;
+mod sse;
 
 use procs::{Cluster, Part, SERVICE_TOKEN, token};
 use reqwest::StatusCode;
@@ -151,6 +152,18 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
     }
     let id = ids[0].clone();
     let rider = token("rider", "iso-rider", None);
+    // The customer follows the order on the order api while the store api (another process,
+    // beside a separate worker) moves it: the change reaches the stream through the database.
+    let (st, stream, body) = sse::open(
+        &format!("{}/v1/orders/{id}/events", c.order_api),
+        Some(&cust),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let mut stream = stream.unwrap();
+    let first = stream.next_event(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(first.event, "placed");
     for step in ["accept", "start-cooking", "finish-cooking"] {
         let (s, b) = post(
             &c.store_api,
@@ -161,7 +174,13 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
         )
         .await;
         assert_eq!(s, StatusCode::OK, "{step}: {b}");
+        let e = stream.next_event(Duration::from_secs(10)).await;
+        assert_eq!(
+            e.map(|e| e.data["status"].clone()),
+            Some(b["status"].clone())
+        );
     }
+    drop(stream);
     for step in ["claim", "pickup", "deliver"] {
         let (s, b) = post(
             &c.rider_api,
@@ -183,6 +202,16 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["status"], "completed");
+
+    // `baedal readmodel rebuild` on the running system changes nothing that is right.
+    let before = get(&c.store_api, &owner, "/v1/store/orders?limit=100").await;
+    let (code, out) = c.run(&["readmodel", "rebuild"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rebuilt"), "{out}");
+    assert_eq!(
+        get(&c.store_api, &owner, "/v1/store/orders?limit=100").await,
+        before
+    );
 
     // It comes back: all eight notifications arrive, each once.
     c.start(Part::Notify);

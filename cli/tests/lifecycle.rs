@@ -405,10 +405,9 @@ async fn a_retry_after_the_item_sold_out_gets_the_order_it_placed() {
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
     let id = first.body["id"].as_str().unwrap().to_owned();
 
-    let read_model =
-        baedal_readmodel::ReadModel::open(&format!("sqlite://{}", s.read_model_path.display()))
-            .await
-            .unwrap();
+    let read_model = baedal_readmodel::ReadModel::open(&s.read_model_url)
+        .await
+        .unwrap();
     assert!(
         read_model
             .set_item_available("mi_2_4", false)

@@ -280,10 +280,9 @@ async fn reconcile_lists_a_terminated_paid_order_as_a_refund_owed() {
         )
         .await
         .unwrap();
-    let read_model =
-        baedal_readmodel::ReadModel::open(&format!("sqlite://{}", s.read_model_path.display()))
-            .await
-            .unwrap();
+    let read_model = baedal_readmodel::ReadModel::open(&s.read_model_url)
+        .await
+        .unwrap();
     let payment = baedal_activities::ServiceClient::new(s.payment.clone(), common::SERVICE_TOKEN);
     // Visibility is eventually consistent: give the terminated status a moment to show.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -143,16 +143,25 @@ async fn a_long_read_model_outage_fails_no_order() {
     let plain = plain_completed_events(s).await;
     let id = s.placed_order_on(&s.fast_api, &cust).await;
 
-    // Take the read model's write lock, as a database that refuses writes would.
-    let pool =
-        baedal_readmodel::connect_sqlite(&format!("sqlite://{}", s.read_model_path.display()), 1)
-            .await
-            .unwrap();
-    let mut lock = pool.acquire().await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    // Take the read model's write lock, as a database that refuses writes would (SQLite: the
+    // database's one write lock; PostgreSQL: a lock on the orders table that lets reads by).
+    let db = baedal_db::connect(
+        &s.read_model_url,
+        baedal_db::PoolSettings {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut lock = db.pool.acquire().await.unwrap();
+    let take = match db.dialect {
+        baedal_db::Dialect::Sqlite => vec!["BEGIN EXCLUSIVE"],
+        baedal_db::Dialect::Postgres => vec!["BEGIN", "LOCK TABLE orders IN EXCLUSIVE MODE"],
+    };
+    for stmt in take {
+        sqlx::query(stmt).execute(&mut *lock).await.unwrap();
+    }
     let started = Instant::now();
 
     // The accept waits for its projection, which waits for the database: past the request

@@ -79,3 +79,23 @@ pub fn assigned_to(order: &OrderView, rider: &str) -> bool {
 pub fn on_the_board(order: &OrderView) -> bool {
     order.rider_id.is_none() && order.status == OrderStatus::ReadyForPickup
 }
+
+/// The furthest an order's search for a rider ever widens beyond each rider's own radius: the
+/// claim timer's steps ([`crate::state::RADIUS_STEP_KM`] each, at most
+/// [`crate::state::MAX_ESCALATIONS`]). The rider board's index query reaches this far.
+pub const MAX_RADIUS_BONUS_KM: f64 =
+    crate::state::RADIUS_STEP_KM * crate::state::MAX_ESCALATIONS as f64;
+
+/// How far from a rider searching `radius_km` a delivery whose search was widened by
+/// `bonus_km` is offered.
+pub fn reach_km(radius_km: f64, bonus_km: f64) -> f64 {
+    radius_km + bonus_km.clamp(0.0, MAX_RADIUS_BONUS_KM)
+}
+
+/// The distance (km, to the metre) at which `order` is offered to a rider at `lat`/`lon`
+/// searching `radius_km`, or `None` when it is out of reach. The one rule the board and the
+/// riders' live stream share.
+pub fn offered_at(order: &OrderView, lat: f64, lon: f64, radius_km: f64) -> Option<f64> {
+    let d = crate::geo::distance_km(lat, lon, order.pickup.lat, order.pickup.lon);
+    (d <= reach_km(radius_km, order.search_radius_bonus_km)).then(|| (d * 1000.0).round() / 1000.0)
+}

@@ -118,7 +118,7 @@ const DEMO_STORES: &[DemoStore] = &[
     ),
 ];
 
-fn store_from_row(r: &sqlx::sqlite::SqliteRow) -> Store {
+fn store_from_row(r: &sqlx::any::AnyRow) -> Store {
     Store {
         id: r.get("id"),
         name: r.get("name"),
@@ -129,7 +129,7 @@ fn store_from_row(r: &sqlx::sqlite::SqliteRow) -> Store {
     }
 }
 
-fn item_from_row(r: &sqlx::sqlite::SqliteRow) -> MenuItem {
+fn item_from_row(r: &sqlx::any::AnyRow) -> MenuItem {
     MenuItem {
         id: r.get("id"),
         name: r.get("name"),
@@ -142,10 +142,10 @@ impl ReadModel {
     /// Seed the demo catalog. Idempotent: existing rows are left as they are, so a restarted
     /// `baedal dev` keeps any changes made since.
     pub async fn seed_demo_catalog(&self) -> crate::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         for (id, name, region, address, lat, lon, menu) in DEMO_STORES {
             sqlx::query(
-                "INSERT INTO stores (id, name, region, address, lat, lon) VALUES (?, ?, ?, ?, ?, ?)
+                "INSERT INTO stores (id, name, region, address, lat, lon) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(id)
@@ -158,7 +158,7 @@ impl ReadModel {
             .await?;
             for (n, (item, price)) in menu.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO menu_items (id, store_id, name, price, available) VALUES (?, ?, ?, ?, 1)
+                    "INSERT INTO menu_items (id, store_id, name, price, available) VALUES ($1, $2, $3, $4, 1)
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(format!("mi_{}_{}", &id[3..], n + 1))
@@ -175,7 +175,7 @@ impl ReadModel {
     /// Add or replace one store (ops tooling and tests).
     pub async fn upsert_store(&self, s: &Store) -> crate::Result<()> {
         sqlx::query(
-            "INSERT INTO stores (id, name, region, address, lat, lon) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO stores (id, name, region, address, lat, lon) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, region = excluded.region,
              address = excluded.address, lat = excluded.lat, lon = excluded.lon",
         )
@@ -185,17 +185,17 @@ impl ReadModel {
         .bind(&s.address)
         .bind(s.lat)
         .bind(s.lon)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
 
     /// Set a menu item's availability (a sold-out item cannot be ordered).
     pub async fn set_item_available(&self, item_id: &str, available: bool) -> crate::Result<bool> {
-        let r = sqlx::query("UPDATE menu_items SET available = ? WHERE id = ?")
+        let r = sqlx::query("UPDATE menu_items SET available = $1 WHERE id = $2")
             .bind(available as i64)
             .bind(item_id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -203,14 +203,14 @@ impl ReadModel {
     pub async fn list_stores(&self, region: Option<&str>) -> crate::Result<Vec<Store>> {
         let rows = match region {
             Some(r) => {
-                sqlx::query("SELECT * FROM stores WHERE region = ? ORDER BY id")
+                sqlx::query("SELECT * FROM stores WHERE region = $1 ORDER BY id")
                     .bind(r)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.pool())
                     .await?
             }
             None => {
                 sqlx::query("SELECT * FROM stores ORDER BY id")
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.pool())
                     .await?
             }
         };
@@ -218,17 +218,17 @@ impl ReadModel {
     }
 
     pub async fn get_store(&self, id: &str) -> crate::Result<Option<Store>> {
-        let row = sqlx::query("SELECT * FROM stores WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM stores WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         Ok(row.as_ref().map(store_from_row))
     }
 
     pub async fn menu(&self, store_id: &str) -> crate::Result<Vec<MenuItem>> {
-        let rows = sqlx::query("SELECT * FROM menu_items WHERE store_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM menu_items WHERE store_id = $1 ORDER BY id")
             .bind(store_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         Ok(rows.iter().map(item_from_row).collect())
     }
@@ -241,7 +241,9 @@ mod tests {
 
     #[tokio::test]
     async fn demo_catalog_has_six_stores_in_three_districts_and_seeds_idempotently() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
         rm.seed_demo_catalog().await.unwrap();
         rm.seed_demo_catalog().await.unwrap();
         let stores = rm.list_stores(None).await.unwrap();

@@ -1,45 +1,51 @@
-//! Connection, pragmas and migrations.
+//! Connection and migrations (both dialects; see `baedal-db`).
 
-use sqlx::sqlite::SqliteSynchronous;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::str::FromStr;
-use std::time::Duration;
+use baedal_db::{Db, Dialect, Migrations, PoolSettings};
+use sqlx::AnyPool;
+
+/// The read model's migrations, one directory per dialect, the same versions in both.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}
 
 /// Handle to the read model. Cheap to clone (a pool).
 #[derive(Clone, Debug)]
 pub struct ReadModel {
-    pub(crate) pool: SqlitePool,
-}
-
-/// Open (creating if missing) a SQLite database in WAL mode, the settings every baedal store
-/// uses: WAL lets readers run beside the single writer, and a busy timeout turns writer
-/// contention into a short wait instead of an error.
-pub async fn connect_sqlite(url: &str, max_connections: u32) -> crate::Result<SqlitePool> {
-    let opts = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
-    Ok(SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .connect_with(opts)
-        .await?)
+    pub(crate) db: Db,
 }
 
 impl ReadModel {
-    /// Connect to `url` (`sqlite://path` or `sqlite::memory:`) and apply the migrations.
+    /// Connect to `url` (`sqlite://path`, `sqlite::memory:` or `postgres://…`) and apply the
+    /// migrations.
     pub async fn open(url: &str) -> crate::Result<Self> {
-        // Each connection to an in-memory database is a database of its own: keep one.
-        let max = if url.contains(":memory:") { 1 } else { 8 };
-        let pool = connect_sqlite(url, max).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let db = baedal_db::open(url, PoolSettings::default(), &migrations()).await?;
+        Ok(Self { db })
+    }
+
+    /// Connect with a pool of `max_connections` (an api replica sizes it to its share of the
+    /// database's connections) and apply the migrations.
+    pub async fn open_with(url: &str, max_connections: u32) -> crate::Result<Self> {
+        let settings = PoolSettings {
+            max_connections,
+            ..PoolSettings::default()
+        };
+        let db = baedal_db::open(url, settings, &migrations()).await?;
+        Ok(Self { db })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.db.pool
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect
     }
 
     /// Cheap liveness check for `/readyz`.
     pub async fn ping(&self) -> crate::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        Ok(self.db.ping().await?)
     }
 }

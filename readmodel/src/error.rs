@@ -1,6 +1,6 @@
 //! The read model's one error type, classified here where the database is known: a failure
 //! that retrying shortly may fix (unreachable, pool exhausted, SQLite busy or locked) or one
-//! that it will not (a bug or a bad row).
+//! that it will not (a bug or a bad row); `baedal-db` knows which is which per dialect.
 
 /// A read-model failure.
 #[derive(Debug, thiserror::Error)]
@@ -18,15 +18,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Unreachable, overloaded or locked: a dependency outage, worth retrying shortly.
     pub fn is_transient(&self) -> bool {
-        match &self.0 {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            // SQLite's "database is locked" / "busy": another writer holds it for now.
-            sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5" | "6" | "517")),
-            _ => false,
-        }
+        baedal_db::is_transient(&self.0)
     }
 
     /// A row that does not decode as what the read model wrote.

@@ -26,19 +26,19 @@ impl ReadModel {
     ) -> crate::Result<IdempotencyKey> {
         sqlx::query(
             "INSERT INTO idempotency_keys (order_id, customer_id, request_hash, first_seen_at)
-             VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING",
         )
         .bind(order_id)
         .bind(customer_id)
         .bind(request_hash)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         let row = sqlx::query(
-            "SELECT order_id, request_hash, first_seen_at FROM idempotency_keys WHERE order_id = ?",
+            "SELECT order_id, request_hash, first_seen_at FROM idempotency_keys WHERE order_id = $1",
         )
         .bind(order_id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         Ok(IdempotencyKey {
             order_id: row.get("order_id"),
@@ -49,9 +49,9 @@ impl ReadModel {
 
     /// Whether the key behind `order_id` has been seen (without recording it).
     pub async fn knows_idempotency_key(&self, order_id: &str) -> crate::Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM idempotency_keys WHERE order_id = ?")
+        let row = sqlx::query("SELECT 1 FROM idempotency_keys WHERE order_id = $1")
             .bind(order_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         Ok(row.is_some())
     }
@@ -63,7 +63,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_first_request_of_a_key_is_what_is_remembered() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
         let a = rm
             .remember_idempotency_key("ord_1", "c1", "hash-a", "2026-01-01T00:00:00.000Z")
             .await

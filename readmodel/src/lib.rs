@@ -1,24 +1,34 @@
 //! The CQRS read model: the tables the api reads and the worker's projection writes.
 //!
-//! It holds the current view of every established order, its event log, and the catalog
+//! It holds the current view of every established order, its event log (`order_events`),
+//! the change log live streams follow (`order_changes`), and the catalog
 //! (stores, menu items). Writes are idempotent and guarded by each order's `seq`, so a
 //! projection that arrives twice or late changes nothing. Besides the projection, two small
 //! writers: the worker's stuck sweep records which stuck orders ops were alerted about, and
 //! the api records place-order idempotency keys. This crate must not call Temporal or any
 //! service: it is only the database door.
 
+mod boards;
 pub mod catalog;
+mod changes;
 mod db;
 mod error;
+mod follow;
 mod idempotency;
 mod ops;
 mod orders;
+mod rebuild;
 mod stuck;
 
+pub use baedal_db::Dialect;
+pub use boards::{BadCursor, CURSOR_PATTERN, Cursor, Page, Scope};
 pub use catalog::{MenuItem, Store};
-pub use db::{ReadModel, connect_sqlite};
+pub use changes::{Change, Changes};
+pub use db::{ReadModel, migrations};
 pub use error::{Error, Result};
+pub use follow::{FEED_CAPACITY, Feed, FollowSettings};
 pub use idempotency::IdempotencyKey;
 pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, BreakerStatus};
-pub use orders::{DeliveryOffer, OrderEvent};
+pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderEvent};
+pub use rebuild::Rebuilt;
 pub use stuck::StuckOrder;

@@ -31,13 +31,13 @@ impl ReadModel {
         updated_at: &str,
     ) -> crate::Result<()> {
         sqlx::query(
-            "INSERT INTO ops_status (name, body, updated_at) VALUES (?, ?, ?)
+            "INSERT INTO ops_status (name, body, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
         )
         .bind(name)
         .bind(body.to_string())
         .bind(updated_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -54,10 +54,10 @@ impl ReadModel {
     ) -> crate::Result<()> {
         self.put_ops_status(&format!("{BREAKER_PREFIX}{worker}"), breaker, at)
             .await?;
-        sqlx::query("DELETE FROM ops_status WHERE name LIKE ? AND updated_at < ?")
+        sqlx::query("DELETE FROM ops_status WHERE name LIKE $1 AND updated_at < $2")
             .bind(format!("{BREAKER_PREFIX}%"))
             .bind(forget_before)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -66,11 +66,11 @@ impl ReadModel {
     pub async fn live_breakers(&self, since: &str) -> crate::Result<Vec<BreakerStatus>> {
         let rows = sqlx::query(
             "SELECT name, body, updated_at FROM ops_status
-             WHERE name LIKE ? AND updated_at >= ? ORDER BY name",
+             WHERE name LIKE $1 AND updated_at >= $2 ORDER BY name",
         )
         .bind(format!("{BREAKER_PREFIX}%"))
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -89,7 +89,7 @@ impl ReadModel {
     /// Every order id with its status, for reconciliation against the payment ledger.
     pub async fn order_statuses(&self) -> crate::Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT id, status FROM orders ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         Ok(rows
             .iter()
@@ -105,7 +105,9 @@ mod tests {
 
     #[tokio::test]
     async fn each_worker_keeps_its_own_breaker_and_gone_ones_drop_out() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
         let long_ago = "2026-11-24T00:00:00Z";
         rm.publish_breaker(
             "w3",

@@ -1,9 +1,13 @@
-//! Order views and their event log: the projection's writes and the api's reads.
+//! Order views, their event log and their change log: the projection's writes and the api's
+//! reads.
 
 use crate::db::ReadModel;
-use baedal_domain::{OrderStatus, OrderView, geo};
+use baedal_db::Dialect;
+use baedal_domain::OrderView;
+use baedal_domain::delivery::{MAX_RADIUS_BONUS_KM, offered_at};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// One row of an order's event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,117 +26,161 @@ pub struct DeliveryOffer {
     pub distance_km: f64,
 }
 
-fn decode(row: &sqlx::sqlite::SqliteRow) -> crate::Result<OrderView> {
+/// PostgreSQL channel the projection notifies on each commit that appended to the change log.
+pub const CHANGES_CHANNEL: &str = "baedal_order_changes";
+
+/// Any key for `pg_advisory_xact_lock` that serializes appends to the change log (see
+/// [`ReadModel::project`]).
+const CHANGE_LOG_LOCK: i64 = 0x6261_6564_616c; // "baedal"
+
+pub(crate) fn decode(row: &AnyRow) -> crate::Result<OrderView> {
     let json: String = row.get("view");
     serde_json::from_str(&json).map_err(crate::Error::decode)
 }
 
-impl ReadModel {
-    /// Store `view` as the order's current state unless a view with the same or a higher
-    /// `version` is already there, and record its history entries in the event log. Returns whether the
-    /// current view changed. Safe to call any number of times, in any order.
-    pub async fn project(&self, view: &OrderView) -> crate::Result<bool> {
-        let json = serde_json::to_string(view).map_err(crate::Error::encode)?;
-        let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "INSERT INTO orders (id, version, seq, status, customer_id, store_id, region, rider_id,
-                pickup_lat, pickup_lon, radius_bonus_km, total, created_at, updated_at, view)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
-                status = excluded.status, rider_id = excluded.rider_id,
-                radius_bonus_km = excluded.radius_bonus_km, updated_at = excluded.updated_at,
-                view = excluded.view
-             WHERE excluded.version > orders.version",
+/// Which stored version an upsert may replace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard {
+    /// Only an older one (the projection: late or repeated writes change nothing).
+    Newer,
+    /// The same one too (a rebuild rewrites a row from the log's copy of its version).
+    NewerOrSame,
+}
+
+/// Write `view` into `orders` and its history into `order_events`, as `guard` allows; answers
+/// whether `orders` changed.
+pub(crate) async fn upsert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    view: &OrderView,
+    json: &str,
+    guard: Guard,
+) -> crate::Result<bool> {
+    let cmp = match guard {
+        Guard::Newer => ">",
+        Guard::NewerOrSame => ">=",
+    };
+    let changed = sqlx::query(&format!(
+        "INSERT INTO orders (id, version, seq, status, active, customer_id, store_id, region,
+            rider_id, pickup_lat, pickup_lon, radius_bonus_km, total, created_at, updated_at, view)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
+            status = excluded.status, active = excluded.active, customer_id = excluded.customer_id,
+            store_id = excluded.store_id, region = excluded.region, rider_id = excluded.rider_id,
+            pickup_lat = excluded.pickup_lat, pickup_lon = excluded.pickup_lon,
+            radius_bonus_km = excluded.radius_bonus_km, total = excluded.total,
+            created_at = excluded.created_at, updated_at = excluded.updated_at, view = excluded.view
+         WHERE excluded.version {cmp} orders.version"
+    ))
+    .bind(&view.id)
+    .bind(view.version as i64)
+    .bind(view.seq as i64)
+    .bind(view.status.as_str())
+    .bind(!view.status.is_terminal() as i64)
+    .bind(&view.customer_id)
+    .bind(&view.store_id)
+    .bind(&view.region)
+    .bind(&view.rider_id)
+    .bind(view.pickup.lat)
+    .bind(view.pickup.lon)
+    .bind(view.search_radius_bonus_km.clamp(0.0, MAX_RADIUS_BONUS_KM))
+    .bind(view.total)
+    .bind(&view.created_at)
+    .bind(&view.updated_at)
+    .bind(json)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    for h in &view.history {
+        sqlx::query(
+            "INSERT INTO order_events (order_id, seq, status, at, reason) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (order_id, seq) DO NOTHING",
         )
         .bind(&view.id)
-        .bind(view.version as i64)
-        .bind(view.seq as i64)
-        .bind(view.status.as_str())
-        .bind(&view.customer_id)
-        .bind(&view.store_id)
-        .bind(&view.region)
-        .bind(&view.rider_id)
-        .bind(view.pickup.lat)
-        .bind(view.pickup.lon)
-        .bind(view.search_radius_bonus_km)
-        .bind(view.total)
-        .bind(&view.created_at)
-        .bind(&view.updated_at)
-        .bind(&json)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        for h in &view.history {
-            sqlx::query(
-                "INSERT INTO order_events (order_id, seq, status, at, reason) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (order_id, seq) DO NOTHING",
-            )
-            .bind(&view.id)
-            .bind(h.seq as i64)
-            .bind(h.status.as_str())
-            .bind(&h.at)
-            .bind(&h.reason)
-            .execute(&mut *tx)
-            .await?;
+        .bind(h.seq as i64)
+        .bind(h.status.as_str())
+        .bind(&h.at)
+        .bind(&h.reason)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(changed)
+}
+
+impl ReadModel {
+    /// Store `view` as the order's current state unless a view with the same or a higher
+    /// `version` is already there, record its history entries in the event log, and append it
+    /// to the change log when it is new. Returns whether the current view changed. Safe to call
+    /// any number of times, in any order.
+    pub async fn project(&self, view: &OrderView) -> crate::Result<bool> {
+        Ok(self.project_many(std::slice::from_ref(view)).await?[0])
+    }
+
+    /// [`Self::project`] for many views in one transaction (bulk loads, synthetic seeding):
+    /// answers, for each, whether the current view changed.
+    pub async fn project_many(&self, views: &[OrderView]) -> crate::Result<Vec<bool>> {
+        let mut tx = self.pool().begin().await?;
+        let mut changed = Vec::with_capacity(views.len());
+        let mut new = Vec::new();
+        for view in views {
+            let json = serde_json::to_string(view).map_err(crate::Error::encode)?;
+            let c = upsert(&mut tx, view, &json, Guard::Newer).await?;
+            changed.push(c);
+            if c {
+                new.push((view, json));
+            }
+        }
+        if !new.is_empty() {
+            if self.dialect() == Dialect::Postgres {
+                // Positions must become visible in order, or a follower that has read past
+                // one could miss it: one appender at a time, until commit. (SQLite has one
+                // writer anyway.) The lock is taken after the upserts, so it is held only for
+                // the appends and the commit.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CHANGE_LOG_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (view, json) in &new {
+                sqlx::query(
+                    "INSERT INTO order_changes (order_id, version, seq, status, store_id, at, view)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, version) DO NOTHING",
+                )
+                .bind(&view.id)
+                .bind(view.version as i64)
+                .bind(view.seq as i64)
+                .bind(view.status.as_str())
+                .bind(&view.store_id)
+                .bind(&view.updated_at)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if self.dialect() == Dialect::Postgres {
+                // Delivered at commit; wakes every api replica's follower.
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(CHANGES_CHANNEL)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(changed)
     }
 
     pub async fn get_order(&self, id: &str) -> crate::Result<Option<OrderView>> {
-        let row = sqlx::query("SELECT view FROM orders WHERE id = ?")
+        let row = sqlx::query("SELECT view FROM orders WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(decode).transpose()
     }
 
-    /// A customer's own orders, newest first.
-    pub async fn customer_orders(
-        &self,
-        customer_id: &str,
-        limit: u32,
-    ) -> crate::Result<Vec<OrderView>> {
-        let rows = sqlx::query(
-            "SELECT view FROM orders WHERE customer_id = ? ORDER BY created_at DESC, id LIMIT ?",
-        )
-        .bind(customer_id)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode).collect()
-    }
-
-    /// A store's orders, optionally in one status, oldest first (the kitchen's queue order).
-    pub async fn store_orders(
-        &self,
-        store_id: &str,
-        status: Option<OrderStatus>,
-        limit: u32,
-    ) -> crate::Result<Vec<OrderView>> {
-        let rows = match status {
-            Some(st) => sqlx::query(
-                "SELECT view FROM orders WHERE store_id = ? AND status = ?
-                 ORDER BY created_at, id LIMIT ?",
-            )
-            .bind(store_id)
-            .bind(st.as_str())
-            .bind(limit as i64),
-            None => sqlx::query(
-                "SELECT view FROM orders WHERE store_id = ? ORDER BY created_at, id LIMIT ?",
-            )
-            .bind(store_id)
-            .bind(limit as i64),
-        }
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode).collect()
-    }
-
-    /// Deliveries ready for pickup whose pickup is within `radius_km` of the rider (plus the
-    /// order's own widened-search bonus), nearest first; `region` narrows to deliveries going
-    /// to that district.
+    /// Deliveries waiting for a rider whose pickup is within `radius_km` of the rider (plus
+    /// the order's own widened-search bonus), nearest first, at most `limit`; `region` narrows
+    /// to deliveries going to that district. Served by the `orders_rider_board` partial index
+    /// (a bounding box on the pickup's coordinates); ordering and the limit are applied in the
+    /// query, so only the rows answered are decoded.
     pub async fn ready_deliveries_near(
         &self,
         lat: f64,
@@ -141,47 +189,54 @@ impl ReadModel {
         region: Option<&str>,
         limit: usize,
     ) -> crate::Result<Vec<DeliveryOffer>> {
-        // A bounding box in SQL (1° of latitude ≈ 111 km) cuts the candidates; the exact
-        // distance is computed below. Bonus radii are bounded by MAX_BONUS_KM.
-        const MAX_BONUS_KM: f64 = 10.0;
-        let reach = radius_km + MAX_BONUS_KM;
-        let dlat = reach / 111.0;
-        let dlon = reach / (111.0 * lat.to_radians().cos().max(0.01));
-        let rows = sqlx::query(
-            "SELECT view FROM orders WHERE status = 'ready_for_pickup'
-               AND pickup_lat BETWEEN ? AND ? AND pickup_lon BETWEEN ? AND ?
-               AND (? IS NULL OR region = ?)",
-        )
+        // Kilometres per degree: of latitude everywhere, of longitude at the rider's latitude.
+        // An equirectangular distance, exact enough over tens of kilometres to order and cut;
+        // the answered distance is the great-circle one.
+        const KM_PER_DEG: f64 = 111.195;
+        let km_per_deg_lon = KM_PER_DEG * lat.to_radians().cos().max(0.01);
+        let reach = radius_km + MAX_RADIUS_BONUS_KM;
+        let (dlat, dlon) = (reach / KM_PER_DEG, reach / km_per_deg_lon);
+        let d2 = "((pickup_lat - $1) * $3) * ((pickup_lat - $1) * $3)
+                  + ((pickup_lon - $2) * $4) * ((pickup_lon - $2) * $4)";
+        let rows = sqlx::query(&format!(
+            "SELECT view FROM orders
+             WHERE status = 'ready_for_pickup' AND rider_id IS NULL
+               AND pickup_lat BETWEEN $5 AND $6 AND pickup_lon BETWEEN $7 AND $8
+               AND ($9 IS NULL OR region = $9)
+               AND {d2} <= ($10 + radius_bonus_km) * ($10 + radius_bonus_km)
+             ORDER BY {d2}, id LIMIT $11"
+        ))
+        .bind(lat)
+        .bind(lon)
+        .bind(KM_PER_DEG)
+        .bind(km_per_deg_lon)
         .bind(lat - dlat)
         .bind(lat + dlat)
         .bind(lon - dlon)
         .bind(lon + dlon)
         .bind(region)
-        .bind(region)
-        .fetch_all(&self.pool)
+        .bind(radius_km)
+        .bind(limit as i64)
+        .fetch_all(self.pool())
         .await?;
-        let mut offers = Vec::new();
+        let mut offers = Vec::with_capacity(rows.len());
         for row in &rows {
             let order = decode(row)?;
-            let d = geo::distance_km(lat, lon, order.pickup.lat, order.pickup.lon);
-            if d <= radius_km + order.search_radius_bonus_km.min(MAX_BONUS_KM) {
-                offers.push(DeliveryOffer {
-                    order,
-                    distance_km: (d * 1000.0).round() / 1000.0,
-                });
-            }
+            // The flat-earth cut and the great circle can disagree by metres at the edge:
+            // the query decided; this is only the distance to show.
+            let distance_km = offered_at(&order, lat, lon, f64::INFINITY).unwrap_or(0.0);
+            offers.push(DeliveryOffer { order, distance_km });
         }
         offers.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
-        offers.truncate(limit);
         Ok(offers)
     }
 
     pub async fn order_events(&self, order_id: &str) -> crate::Result<Vec<OrderEvent>> {
         let rows = sqlx::query(
-            "SELECT order_id, seq, status, at, reason FROM order_events WHERE order_id = ? ORDER BY seq",
+            "SELECT order_id, seq, status, at, reason FROM order_events WHERE order_id = $1 ORDER BY seq",
         )
         .bind(order_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -199,7 +254,37 @@ impl ReadModel {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use baedal_domain::OrderStatus;
     use baedal_domain::{DeliveryAddress, HistoryEntry, PaymentInfo, Pickup};
+
+    /// How the database would run `sql` (PostgreSQL told to prefer indexes, as it would on
+    /// a big table rather than the test's few rows).
+    pub(crate) async fn plan(rm: &ReadModel, sql: &str) -> String {
+        let mut tx = rm.pool().begin().await.unwrap();
+        let rows = match rm.dialect() {
+            Dialect::Sqlite => sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>("detail"))
+                .collect::<Vec<_>>(),
+            Dialect::Postgres => {
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query(&format!("EXPLAIN {sql}"))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get::<String, _>(0))
+                    .collect()
+            }
+        };
+        rows.join("\n")
+    }
 
     pub(crate) fn view(id: &str, seq: u32, status: OrderStatus, lat: f64) -> OrderView {
         OrderView {
@@ -247,7 +332,9 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn late_and_duplicate_projections_change_nothing() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
         assert!(
             rm.project(&view("o1", 2, OrderStatus::Accepted, 37.5))
                 .await
@@ -280,7 +367,9 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn rider_board_is_nearest_first_within_radius() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
         // ~0.1 km, ~2.2 km and ~11 km north of the rider.
         rm.project(&view("far", 1, OrderStatus::ReadyForPickup, 37.598))
             .await
@@ -305,5 +394,76 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert!(other_region.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_rider_board_cuts_by_index_and_limit_and_reaches_widened_searches() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        // Ten deliveries 1..10 km north of the rider, and one claimed right beside them.
+        for km in 1..=10 {
+            let lat = 37.498 + km as f64 / 111.195;
+            rm.project(&view(
+                &format!("d{km:02}"),
+                1,
+                OrderStatus::ReadyForPickup,
+                lat,
+            ))
+            .await
+            .unwrap();
+        }
+        let mut claimed = view("claimed", 1, OrderStatus::ReadyForPickup, 37.4985);
+        claimed.rider_id = Some("r9".into());
+        rm.project(&claimed).await.unwrap();
+        let board = rm
+            .ready_deliveries_near(37.498, 127.0276, 5.5, None, 3)
+            .await
+            .unwrap();
+        let ids: Vec<_> = board.iter().map(|o| o.order.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["d01", "d02", "d03"],
+            "nearest first, limit in the query"
+        );
+        assert!(
+            (board[0].distance_km - 1.0).abs() < 0.01,
+            "{}",
+            board[0].distance_km
+        );
+        assert_eq!(
+            rm.ready_deliveries_near(37.498, 127.0276, 5.5, None, 100)
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
+        // An order nobody took widens its search: 8 km away reaches a 5.5 km rider once its
+        // bonus covers the difference.
+        let mut wide = view(
+            "d08",
+            2,
+            OrderStatus::ReadyForPickup,
+            37.498 + 8.0 / 111.195,
+        );
+        wide.search_radius_bonus_km = 4.0;
+        rm.project(&wide).await.unwrap();
+        let ids: Vec<String> = rm
+            .ready_deliveries_near(37.498, 127.0276, 5.5, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.order.id)
+            .collect();
+        assert_eq!(ids, ["d01", "d02", "d03", "d04", "d05", "d08"]);
+
+        let plan = plan(
+            &rm,
+            "SELECT view FROM orders WHERE status = 'ready_for_pickup' AND rider_id IS NULL
+               AND pickup_lat BETWEEN 37.3 AND 37.6 AND pickup_lon BETWEEN 126.9 AND 127.1
+             ORDER BY pickup_lat LIMIT 10",
+        )
+        .await;
+        assert!(plan.contains("orders_rider_board"), "{plan}");
     }
 }

@@ -23,7 +23,7 @@ pub struct StuckOrder {
 /// The condition the partial index is built on: written once, used by every query here.
 const OPEN: &str = "status NOT IN ('completed', 'rejected', 'canceled', 'payment_failed')";
 
-fn stuck_from_row(r: &sqlx::sqlite::SqliteRow) -> crate::Result<StuckOrder> {
+fn stuck_from_row(r: &sqlx::any::AnyRow) -> crate::Result<StuckOrder> {
     let status: String = r.get("status");
     Ok(StuckOrder {
         id: r.get("id"),
@@ -61,11 +61,11 @@ impl ReadModel {
     async fn stuck(&self, before: &str, limit: u32, and: &str) -> crate::Result<Vec<StuckOrder>> {
         let rows = sqlx::query(&format!(
             "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
-             WHERE {OPEN} AND updated_at < ? {and} ORDER BY updated_at, id LIMIT ?"
+             WHERE {OPEN} AND updated_at < $1 {and} ORDER BY updated_at, id LIMIT $2"
         ))
         .bind(before)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(stuck_from_row).collect()
     }
@@ -78,13 +78,13 @@ impl ReadModel {
         at: &str,
     ) -> crate::Result<()> {
         sqlx::query(
-            "INSERT INTO stuck_alerts (order_id, seq, alerted_at) VALUES (?, ?, ?)
+            "INSERT INTO stuck_alerts (order_id, seq, alerted_at) VALUES ($1, $2, $3)
              ON CONFLICT (order_id, seq) DO NOTHING",
         )
         .bind(order_id)
         .bind(seq as i64)
         .bind(at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -98,7 +98,9 @@ mod tests {
 
     #[tokio::test]
     async fn stuck_lists_open_orders_oldest_first_and_alerts_each_status_once() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
         // view(id, seq, ...) moves at 2026-01-01T00:00:0<seq>Z.
         rm.project(&view("old", 1, S::Cooking, 37.5)).await.unwrap();
         rm.project(&view("older", 1, S::Accepted, 37.5))
@@ -141,22 +143,18 @@ mod tests {
 
     #[tokio::test]
     async fn the_stuck_list_is_served_by_the_open_orders_index() {
-        let rm = ReadModel::open("sqlite::memory:").await.unwrap();
-        let rows = sqlx::query(&format!(
-            "EXPLAIN QUERY PLAN SELECT id FROM orders WHERE {} AND updated_at < 'x'
-             ORDER BY updated_at, id LIMIT 10",
-            super::OPEN
-        ))
-        .fetch_all(&rm.pool)
-        .await
-        .unwrap();
-        let detail: Vec<String> = rows
-            .iter()
-            .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
-            .collect();
-        assert!(
-            detail.iter().any(|d| d.contains("orders_open_since")),
-            "{detail:?}"
-        );
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        let plan = crate::orders::tests::plan(
+            &rm,
+            &format!(
+                "SELECT id FROM orders WHERE {} AND updated_at < 'x'
+                 ORDER BY updated_at, id LIMIT 10",
+                super::OPEN
+            ),
+        )
+        .await;
+        assert!(plan.contains("orders_open_since"), "{plan}");
     }
 }

@@ -65,12 +65,15 @@ pub struct TestSystem {
     pub window_api: String,
     /// An api that answers every request within [`IMPATIENT`].
     pub impatient_api: String,
-    /// The read model's SQLite file.
-    pub read_model_path: std::path::PathBuf,
+    /// The read model's database (SQLite, or PostgreSQL under `scripts/with-postgres`).
+    pub read_model_url: String,
     pub payment: String,
     pub notify: String,
     pub temporal_address: String,
 }
+
+/// Idle live streams of the test system send a heartbeat this often.
+pub const SSE_HEARTBEAT: Duration = Duration::from_secs(1);
 
 static SYSTEM: OnceLock<TestSystem> = OnceLock::new();
 
@@ -99,9 +102,13 @@ pub fn system() -> &'static TestSystem {
                 let listen =
                     || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
                 let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
+                std::fs::create_dir_all(&dir).unwrap();
+                let read_model_url = baedal_db::scratch_url_in(&dir, "readmodel.db");
                 let cfg = SystemConfig {
                     data_dir: dir.clone(),
-                    database_url: format!("sqlite://{}", dir.join("readmodel.db").display()),
+                    database_url: read_model_url.clone(),
+                    payment_database_url: baedal_db::scratch_url_in(&dir, "payment.db"),
+                    notify_database_url: baedal_db::scratch_url_in(&dir, "notify.db"),
                     temporal: TemporalSource::DevServer {
                         cli,
                         port: free_port(),
@@ -125,6 +132,7 @@ pub fn system() -> &'static TestSystem {
                             role: ApiRole::All,
                             idempotency_window: DAY,
                             request_timeout: Duration::from_secs(10),
+                            sse_heartbeat: SSE_HEARTBEAT,
                         },
                         ApiSpec {
                             listener: listen().await,
@@ -132,6 +140,7 @@ pub fn system() -> &'static TestSystem {
                             role: ApiRole::All,
                             idempotency_window: DAY,
                             request_timeout: Duration::from_secs(10),
+                            sse_heartbeat: SSE_HEARTBEAT,
                         },
                         ApiSpec {
                             listener: listen().await,
@@ -139,6 +148,7 @@ pub fn system() -> &'static TestSystem {
                             role: ApiRole::All,
                             idempotency_window: SHORT_WINDOW,
                             request_timeout: Duration::from_secs(10),
+                            sse_heartbeat: SSE_HEARTBEAT,
                         },
                         ApiSpec {
                             listener: listen().await,
@@ -146,6 +156,7 @@ pub fn system() -> &'static TestSystem {
                             role: ApiRole::All,
                             idempotency_window: DAY,
                             request_timeout: IMPATIENT,
+                            sse_heartbeat: SSE_HEARTBEAT,
                         },
                     ],
                     payment: Endpoint::Serve(listen().await),
@@ -165,7 +176,7 @@ pub fn system() -> &'static TestSystem {
                     fast_api: sys.api_urls[1].clone(),
                     window_api: sys.api_urls[2].clone(),
                     impatient_api: sys.api_urls[3].clone(),
-                    read_model_path: dir.join("readmodel.db"),
+                    read_model_url,
                     payment: sys.payment_url.clone(),
                     notify: sys.notify_url.clone(),
                     temporal_address: sys.temporal_address.clone(),

@@ -65,6 +65,19 @@ impl Cluster {
         let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
         let env = vec![
             ("BAEDAL_DATA_DIR", dir.display().to_string()),
+            // SQLite files in the data dir, or PostgreSQL under `scripts/with-postgres`.
+            (
+                "DATABASE_URL",
+                baedal_db::scratch_url_in(&dir, "readmodel.db"),
+            ),
+            (
+                "BAEDAL_PAYMENT_DATABASE_URL",
+                baedal_db::scratch_url_in(&dir, "payment.db"),
+            ),
+            (
+                "BAEDAL_NOTIFY_DATABASE_URL",
+                baedal_db::scratch_url_in(&dir, "notify.db"),
+            ),
             ("BAEDAL_TEMPORAL_PORT", temporal_port.to_string()),
             ("BAEDAL_TEMPORAL_UI_PORT", free_port().to_string()),
             ("BAEDAL_TEMPORAL_CLI", cli.display().to_string()),

@@ -12,15 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use baedal_auth::Identity;
+use baedal_db::{Db, Migrations, PoolSettings};
 use baedal_http::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// A notification about one order transition, for one or more recipients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,9 +44,17 @@ pub struct InboxEntry {
     pub created_at: String,
 }
 
+/// The notification store's migrations, one directory per dialect.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}
+
 #[derive(Clone)]
 pub struct NotifyState {
-    pool: SqlitePool,
+    db: Db,
     service_token: Arc<str>,
     identity: Identity,
     unavailable: Arc<AtomicBool>,
@@ -60,30 +66,9 @@ impl NotifyState {
         service_token: &str,
         identity: Identity,
     ) -> anyhow::Result<Self> {
-        let opts = SqliteConnectOptions::from_str(db_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10));
-        let max = if db_url.contains(":memory:") { 1 } else { 4 };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(opts)
-            .await?;
-        for stmt in [
-            "CREATE TABLE IF NOT EXISTS notifications (
-                order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
-                message TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (order_id, seq))",
-            "CREATE TABLE IF NOT EXISTS inbox (
-                id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL,
-                order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
-                message TEXT NOT NULL, created_at TEXT NOT NULL,
-                UNIQUE (recipient, order_id, seq))",
-            "CREATE INDEX IF NOT EXISTS inbox_recipient ON inbox (recipient, id)",
-        ] {
-            sqlx::query(stmt).execute(&pool).await?;
-        }
+        let db = baedal_db::open(db_url, PoolSettings::default(), &migrations()).await?;
         Ok(Self {
-            pool,
+            db,
             service_token: service_token.into(),
             identity,
             unavailable: Arc::default(),
@@ -93,10 +78,10 @@ impl NotifyState {
     /// Store a notification once; returns whether it was new.
     pub async fn accept(&self, n: &NotificationRequest) -> Result<bool, sqlx::Error> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.pool.begin().await?;
         let created = sqlx::query(
             "INSERT INTO notifications (order_id, seq, status, message, created_at)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id, seq) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id, seq) DO NOTHING",
         )
         .bind(&n.order_id)
         .bind(n.seq as i64)
@@ -111,7 +96,7 @@ impl NotifyState {
             for r in &n.recipients {
                 sqlx::query(
                     "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 )
                 .bind(r)
                 .bind(&n.order_id)
@@ -133,14 +118,14 @@ impl NotifyState {
         order_id: Option<&str>,
     ) -> Result<Vec<InboxEntry>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT * FROM inbox WHERE (? IS NULL OR recipient = ?) AND (? IS NULL OR order_id = ?)
+            "SELECT * FROM inbox WHERE ($1 IS NULL OR recipient = $2) AND ($3 IS NULL OR order_id = $4)
              ORDER BY id LIMIT 1000",
         )
         .bind(recipient)
         .bind(recipient)
         .bind(order_id)
         .bind(order_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         Ok(rows
             .iter()
@@ -264,7 +249,7 @@ mod tests {
     #[tokio::test]
     async fn one_notification_per_order_and_seq() {
         let s = NotifyState::open(
-            "sqlite::memory:",
+            &baedal_db::scratch_url().await,
             "svc",
             baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
         )

@@ -1,11 +1,18 @@
 //! The ledger: every charge and refund, keyed by idempotency key.
 
 use crate::{ChargeRequest, RefundRequest};
+use baedal_db::{Db, Migrations, PoolSettings};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Row, sqlite::SqliteSynchronous};
-use std::str::FromStr;
-use std::time::Duration;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// The ledger's migrations, one directory per dialect.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}
 
 /// One ledger line, as `GET /v1/payments` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,10 +56,10 @@ pub const NO_SUCCEEDED_CHARGE: &str = "no_succeeded_charge";
 
 #[derive(Clone, Debug)]
 pub struct Ledger {
-    pool: SqlitePool,
+    db: Db,
 }
 
-fn record(r: &sqlx::sqlite::SqliteRow) -> PaymentRecord {
+fn record(r: &AnyRow) -> PaymentRecord {
     PaymentRecord {
         id: r.get("id"),
         order_id: r.get("order_id"),
@@ -64,34 +71,17 @@ fn record(r: &sqlx::sqlite::SqliteRow) -> PaymentRecord {
 }
 
 impl Ledger {
+    /// Connect to `url` (`BAEDAL_PAYMENT_DATABASE_URL`: SQLite or PostgreSQL, the payment
+    /// service's own database) and apply its migrations.
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let max = if url.contains(":memory:") { 1 } else { 4 };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(opts)
-            .await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS payments (
-                id TEXT PRIMARY KEY,
-                idempotency_key TEXT NOT NULL UNIQUE,
-                order_id TEXT NOT NULL,
-                kind TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
-                amount INTEGER NOT NULL,
-                status TEXT NOT NULL,
-                created_at TEXT NOT NULL
-            )",
-        )
-        .execute(&pool)
-        .await?;
-        sqlx::query("CREATE INDEX IF NOT EXISTS payments_order ON payments (order_id)")
-            .execute(&pool)
-            .await?;
-        Ok(Self { pool })
+        let settings = PoolSettings {
+            max_connections: 8,
+            // A lost ledger write would be money nobody can account for.
+            sqlite_synchronous_full: true,
+        };
+        Ok(Self {
+            db: baedal_db::open(url, settings, &migrations()).await?,
+        })
     }
 
     /// Insert unless the key exists; return the stored record and whether it is new. The
@@ -108,7 +98,7 @@ impl Ledger {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let created = sqlx::query(
             "INSERT INTO payments (id, idempotency_key, order_id, kind, amount, status, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&id)
         .bind(key)
@@ -117,13 +107,13 @@ impl Ledger {
         .bind(amount)
         .bind(status)
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?
         .rows_affected()
             == 1;
-        let row = sqlx::query("SELECT * FROM payments WHERE idempotency_key = ?")
+        let row = sqlx::query("SELECT * FROM payments WHERE idempotency_key = $1")
             .bind(key)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.db.pool)
             .await?;
         Ok((record(&row), created))
     }
@@ -150,19 +140,19 @@ impl Ledger {
         &self,
         req: &RefundRequest,
     ) -> Result<Result<(PaymentRecord, bool), RefundRefusal>, sqlx::Error> {
-        if let Some(row) = sqlx::query("SELECT * FROM payments WHERE idempotency_key = ?")
+        if let Some(row) = sqlx::query("SELECT * FROM payments WHERE idempotency_key = $1")
             .bind(&req.idempotency_key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?
         {
             return Ok(Ok((record(&row), false)));
         }
         let charged: i64 = sqlx::query(
-            "SELECT COALESCE(SUM(amount), 0) AS total FROM payments
-             WHERE order_id = ? AND kind = 'charge' AND status = 'succeeded'",
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments
+             WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'",
         )
         .bind(&req.order_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.db.pool)
         .await?
         .get("total");
         if charged == 0 {
@@ -191,14 +181,14 @@ impl Ledger {
     pub async fn list(&self, order_id: Option<&str>) -> Result<Vec<PaymentRecord>, sqlx::Error> {
         let rows = match order_id {
             Some(o) => {
-                sqlx::query("SELECT * FROM payments WHERE order_id = ? ORDER BY created_at, id")
+                sqlx::query("SELECT * FROM payments WHERE order_id = $1 ORDER BY created_at, id")
                     .bind(o)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.db.pool)
                     .await?
             }
             None => {
                 sqlx::query("SELECT * FROM payments ORDER BY created_at, id")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.db.pool)
                     .await?
             }
         };
@@ -221,7 +211,7 @@ mod tests {
 
     #[tokio::test]
     async fn same_key_charges_once() {
-        let l = Ledger::open("sqlite::memory:").await.unwrap();
+        let l = Ledger::open(&baedal_db::scratch_url().await).await.unwrap();
         let req = charge_req("ord_1", "ord_1");
         let (a, created_a) = l.charge(&req, true).await.unwrap();
         let (b, created_b) = l.charge(&req, true).await.unwrap();
@@ -232,7 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn refunds_need_a_succeeded_charge_and_happen_once() {
-        let l = Ledger::open("sqlite::memory:").await.unwrap();
+        let l = Ledger::open(&baedal_db::scratch_url().await).await.unwrap();
         let refund = |amount| RefundRequest {
             idempotency_key: "ord_2:refund".into(),
             order_id: "ord_2".into(),

@@ -22,7 +22,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use ledger::{Ledger, NO_SUCCEEDED_CHARGE, PaymentRecord, RefundRefusal};
+pub use ledger::{Ledger, NO_SUCCEEDED_CHARGE, PaymentRecord, RefundRefusal, migrations};
 
 /// What the fault switch can do to requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -137,8 +137,13 @@ fn check_common(key: &str, order_id: &str, amount: i64) -> ApiResult<()> {
     Ok(())
 }
 
+/// A ledger that cannot answer for now is an outage (503, retry); anything else is a bug (500).
 fn ledger_down(e: sqlx::Error) -> ApiError {
-    ApiError::dependency_down("the ledger", e)
+    if baedal_db::is_transient(&e) {
+        ApiError::dependency_down("the ledger", e)
+    } else {
+        ApiError::internal("the ledger", e)
+    }
 }
 
 fn created(rec: PaymentRecord, created: bool) -> Response {

@@ -45,7 +45,7 @@ async fn call(
 
 async fn payment() -> PaymentState {
     PaymentState::open(
-        "sqlite::memory:",
+        &baedal_db::scratch_url().await,
         SERVICE,
         Identity::new(TokenKeys::new(SECRET)),
     )

@@ -1,0 +1,334 @@
+//! Live status over server-sent events: a customer's order, a store's orders, and the
+//! deliveries near a rider, each change within a second of its commit whichever process
+//! wrote it (the events come from the read model's change log through this process's
+//! [`Feed`], never from an in-process channel of the writer).
+//!
+//! `Last-Event-ID` resumes: the order stream's ids are `<order_id>:<seq>` (the event log's
+//! key), the store and rider streams' the change log's position. What a reconnecting client
+//! missed is read back from the database, then the stream goes live, skipping what it already
+//! sent, so nothing arrives twice. A stream that cannot keep up with the feed (a slow client)
+//! is told it lagged and catches up from the database one batch at a time: memory per stream
+//! stays at most one batch, however slow the client. Comments every `BAEDAL_SSE_HEARTBEAT`
+//! (15 s) keep idle connections open through proxies.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiQuery, Caller};
+use crate::routes::{BoardQuery, valid_board_query, visible_order};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use baedal_auth::Role;
+use baedal_domain::delivery::{offered_at, on_the_board};
+use baedal_domain::{DeliveryCard, OrderStatus, OrderView};
+use baedal_readmodel::{Change, Changes, ReadModel};
+use futures::Stream;
+use serde_json::json;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// Changes read from the log per catch-up step.
+const BATCH: u32 = 200;
+
+/// What one stream shows and how far it got.
+enum Kind {
+    /// One order's status changes, by `seq` (`None`: not connected yet; start at the current
+    /// status).
+    Order { id: String, sent_seq: Option<u32> },
+    /// Every change of one store's orders, by log position.
+    Store { store_id: String, sent_pos: i64 },
+    /// Deliveries appearing on the board near a rider, or taken from it, by log position.
+    Rider {
+        lat: f64,
+        lon: f64,
+        radius_km: f64,
+        sent_pos: i64,
+    },
+}
+
+impl Kind {
+    /// The events `c` makes on this stream (none if it is not this stream's or already sent).
+    fn events(&mut self, c: &Change) -> Vec<Event> {
+        let o = &c.order;
+        match self {
+            Kind::Order { id, sent_seq } => {
+                if o.id != *id {
+                    return Vec::new();
+                }
+                let from = sent_seq.unwrap_or(o.seq.saturating_sub(1));
+                let evs = o
+                    .history
+                    .iter()
+                    .filter(|h| h.seq > from)
+                    .map(|h| {
+                        let data = json!({"order_id": o.id, "seq": h.seq, "status": h.status,
+                            "at": h.at, "reason": h.reason, "order": o});
+                        event(h.status, format!("{}:{}", o.id, h.seq), &data)
+                    })
+                    .collect();
+                *sent_seq = Some(from.max(o.seq));
+                evs
+            }
+            Kind::Store { store_id, sent_pos } => {
+                if c.pos <= *sent_pos {
+                    return Vec::new();
+                }
+                *sent_pos = c.pos;
+                if o.store_id != *store_id {
+                    return Vec::new();
+                }
+                vec![event(o.status, c.pos.to_string(), o)]
+            }
+            Kind::Rider {
+                lat,
+                lon,
+                radius_km,
+                sent_pos,
+            } => {
+                if c.pos <= *sent_pos {
+                    return Vec::new();
+                }
+                *sent_pos = c.pos;
+                let Some(d) = offered_at(o, *lat, *lon, *radius_km) else {
+                    return Vec::new();
+                };
+                if on_the_board(o) || left_the_board(o) {
+                    vec![event(o.status, c.pos.to_string(), &DeliveryCard::new(o, d))]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    /// Read back from the log what the stream has not sent yet (one batch).
+    async fn catch_up(&mut self, rm: &ReadModel) -> baedal_readmodel::Result<(Vec<Event>, bool)> {
+        let (changes, full) = match self {
+            Kind::Order { id, .. } => (rm.latest_change(id).await?.into_iter().collect(), false),
+            Kind::Store { store_id, sent_pos } => {
+                let batch = rm
+                    .changes_after(*sent_pos, Changes::Store(store_id), BATCH)
+                    .await?;
+                let full = batch.len() == BATCH as usize;
+                (batch, full)
+            }
+            Kind::Rider { sent_pos, .. } => {
+                let batch = rm.changes_after(*sent_pos, Changes::All, BATCH).await?;
+                let full = batch.len() == BATCH as usize;
+                (batch, full)
+            }
+        };
+        let events = changes.iter().flat_map(|c| self.events(c)).collect();
+        Ok((events, full))
+    }
+}
+
+/// Whether `o`'s latest change took it off the rider board (claimed, or canceled while
+/// waiting): riders who saw it there are told it is gone.
+fn left_the_board(o: &OrderView) -> bool {
+    let h = &o.history;
+    h.len() >= 2 && h[h.len() - 2].status == OrderStatus::ReadyForPickup
+}
+
+fn event(status: OrderStatus, id: String, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(status.as_str())
+        .id(id)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().comment("unencodable event"))
+}
+
+struct Follow {
+    rm: ReadModel,
+    rx: broadcast::Receiver<Arc<Change>>,
+    kind: Kind,
+    backlog: VecDeque<Event>,
+    catch_up: bool,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        loop {
+            if let Some(e) = self.backlog.pop_front() {
+                return Some((Ok(e), self));
+            }
+            if self.catch_up {
+                match self.kind.catch_up(&self.rm).await {
+                    Ok((events, more)) => {
+                        self.backlog.extend(events);
+                        self.catch_up = more;
+                    }
+                    Err(e) => {
+                        // The client reconnects with its Last-Event-ID and loses nothing.
+                        tracing::warn!(error = %e, "live stream could not read the change log; closing it");
+                        return None;
+                    }
+                }
+                continue;
+            }
+            match self.rx.recv().await {
+                Ok(c) => {
+                    let events = self.kind.events(&c);
+                    self.backlog.extend(events);
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    metrics::counter!("baedal_sse_lagged_total").increment(missed);
+                    self.catch_up = true;
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+fn stream(
+    state: &AppState,
+    kind: Kind,
+    catch_up: bool,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let follow = Follow {
+        rm: state.read_model.clone(),
+        rx: state.feed.subscribe(),
+        kind,
+        backlog: VecDeque::new(),
+        catch_up,
+    };
+    Sse::new(futures::stream::unfold(follow, Follow::next))
+        .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat))
+}
+
+fn last_event_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// `Last-Event-ID` of the order stream, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct OrderResume {
+    /// Resume after this event (`<order_id>:<seq>`, as the stream sent it).
+    #[param(
+        rename = "Last-Event-ID",
+        pattern = r"^[A-Za-z0-9_-]{1,100}:[0-9]{1,9}$"
+    )]
+    #[param(required = false)]
+    last_event_id: String,
+}
+
+/// `Last-Event-ID` of the store and rider streams, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct StreamResume {
+    /// Resume after this stream position (as the stream sent it).
+    #[param(rename = "Last-Event-ID", pattern = r"^[0-9]{1,18}$")]
+    #[param(required = false)]
+    last_event_id: String,
+}
+
+fn bad_last_event_id(expected: &str) -> ApiError {
+    ApiError::unprocessable(
+        "invalid_last_event_id",
+        format!(
+            "Last-Event-ID must be {expected}, as this stream sent it; reconnect without it to start from now"
+        ),
+    )
+}
+
+/// A stream position as the store and rider streams send it.
+fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    last_event_id(headers)
+        .map(|v| {
+            Some(v)
+                .filter(|v| (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(|| bad_last_event_id("a stream position"))
+        })
+        .transpose()
+}
+
+/// The order's status changes as they happen: the current status first, then each change.
+/// With `Last-Event-ID: <order_id>:<seq>`, every change after that seq first.
+#[utoipa::path(get, path = "/v1/orders/{id}/events", params(("id" = String, Path), OrderResume),
+    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` `<order_id>:<seq>`, data `{order_id, seq, status, at, reason, order}`",
+        content_type = "text/event-stream"), (status = 404), (status = 422)))]
+pub async fn order_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    if caller.role() == Role::Rider {
+        return Err(ApiError::forbidden(
+            "riders follow deliveries at GET /v1/rider/deliveries/events",
+        ));
+    }
+    visible_order(&state, &caller, &id).await?;
+    // The seq after the colon resumes; what precedes it is this order's id as the stream sent
+    // it (any order id is taken: the stream only ever shows this order).
+    let sent_seq = last_event_id(&headers)
+        .map(|v| {
+            v.rsplit_once(':')
+                .filter(|(order, seq)| {
+                    (1..=100).contains(&order.len())
+                        && order
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && (1..=9).contains(&seq.len())
+                })
+                .and_then(|(_, seq)| seq.parse::<u32>().ok())
+                .ok_or_else(|| bad_last_event_id("`<order_id>:<seq>`"))
+        })
+        .transpose()?;
+    Ok(stream(&state, Kind::Order { id, sent_seq }, true))
+}
+
+/// Every change of the caller's store's orders, new ones included, from now on (or, with
+/// `Last-Event-ID`, from after that position).
+#[utoipa::path(get, path = "/v1/store/orders/events",
+    params(StreamResume),
+    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data the order",
+        content_type = "text/event-stream"), (status = 422)))]
+pub async fn store_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    caller.require(Role::StoreOwner)?;
+    let store_id = caller.0.store_id.clone().unwrap_or_default();
+    let resume = position(&headers)?;
+    let kind = Kind::Store {
+        store_id,
+        sent_pos: resume.unwrap_or(0),
+    };
+    Ok(stream(&state, kind, resume.is_some()))
+}
+
+/// Deliveries appearing on the board within reach of the rider (`ready_for_pickup`) and
+/// leaving it (`rider_assigned`, `canceled`), as board cards: nothing the board would not show.
+#[utoipa::path(get, path = "/v1/rider/deliveries/events",
+    params(BoardQuery, StreamResume),
+    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data a delivery card",
+        content_type = "text/event-stream"), (status = 422)))]
+pub async fn rider_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BoardQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    caller.require(Role::Rider)?;
+    valid_board_query(&q)?;
+    let resume = position(&headers)?;
+    let kind = Kind::Rider {
+        lat: q.lat,
+        lon: q.lon,
+        radius_km: q.radius_km,
+        sent_pos: resume.unwrap_or(0),
+    };
+    Ok(stream(&state, kind, resume.is_some()))
+}

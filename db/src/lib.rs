@@ -1,0 +1,288 @@
+//! The one door to a SQL database for every baedal store (read model, payment ledger,
+//! notification store): SQLite, the embedded default of `baedal dev`, or PostgreSQL, chosen by
+//! the URL's scheme at run time.
+//!
+//! Why sqlx's `Any` driver and not a type parameter or twin modules: baedal's queries are plain
+//! SQL that both dialects accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`), so one query
+//! text serves both, picked at run time from configuration, and the rest of the code names one
+//! pool type. What the dialects do differently lives here (connection settings, which
+//! migrations, which errors are worth retrying) or is asked of [`Dialect`] at the few places a
+//! query must differ. Each store keeps `migrations/sqlite` and `migrations/postgres` beside each
+//! other, the same versions in both. This crate must not know any store's tables.
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sqlx;
+
+/// Which SQL dialect a database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect of `url`, or an error that names the schemes baedal understands.
+    pub fn of(url: &str) -> Result<Self, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Dialect::Postgres)
+        } else {
+            Err(sqlx::Error::Configuration(
+                format!(
+                    "unsupported database URL {:?}: use sqlite://path or postgres://user:pass@host/db",
+                    redact(url)
+                )
+                .into(),
+            ))
+        }
+    }
+}
+
+/// A store's migrations, one directory per dialect (`sqlx::migrate!("./migrations/sqlite")`).
+pub struct Migrations {
+    pub sqlite: Migrator,
+    pub postgres: Migrator,
+}
+
+/// How a store wants its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// SQLite's `synchronous`: `FULL` where a lost write would lose money (the ledger),
+    /// `NORMAL` elsewhere (WAL keeps the database consistent either way).
+    pub sqlite_synchronous_full: bool,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            sqlite_synchronous_full: false,
+        }
+    }
+}
+
+/// A connection pool and the dialect it speaks. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+    /// Where it connects (holds the password: never log it, see [`redact`]). PostgreSQL's
+    /// `LISTEN` needs a connection of its own.
+    pub url: String,
+}
+
+/// Connect to `url` and bring its schema up to date with `migrations`.
+pub async fn open(
+    url: &str,
+    settings: PoolSettings,
+    migrations: &Migrations,
+) -> Result<Db, sqlx::Error> {
+    let db = connect(url, settings).await?;
+    db.migrate(migrations).await?;
+    Ok(db)
+}
+
+/// Connect to `url` without migrating (`baedal migrate` and `open` migrate).
+pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let dialect = Dialect::of(url)?;
+    let (url, max) = match dialect {
+        // A SQLite file is created when missing; each connection to an in-memory database
+        // is a database of its own, so keep one.
+        Dialect::Sqlite if url.contains(":memory:") => (url.to_owned(), 1),
+        Dialect::Sqlite if !url.contains("mode=") => (
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }),
+            settings.max_connections,
+        ),
+        _ => (url.to_owned(), settings.max_connections),
+    };
+    let opts = AnyConnectOptions::from_str(&url)?;
+    let synchronous = if settings.sqlite_synchronous_full {
+        "FULL"
+    } else {
+        "NORMAL"
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if dialect == Dialect::Sqlite {
+                    // WAL lets readers run beside the single writer; a busy timeout turns
+                    // writer contention into a short wait instead of an error.
+                    conn.execute(
+                        format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                        )
+                        .as_str(),
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await?;
+    Ok(Db { pool, dialect, url })
+}
+
+impl Db {
+    /// Apply the dialect's pending migrations. Safe to run from several processes at once
+    /// (sqlx takes an advisory lock on PostgreSQL; SQLite serializes writers).
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), sqlx::Error> {
+        let m = match self.dialect {
+            Dialect::Sqlite => &migrations.sqlite,
+            Dialect::Postgres => &migrations.postgres,
+        };
+        m.run(&self.pool)
+            .await
+            .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+    }
+
+    /// Cheap liveness check for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Whether retrying shortly may fix `e`: the database is unreachable, overloaded, restarting,
+/// or (SQLite) busy; or (PostgreSQL) the transaction lost a serialization race or deadlock.
+/// Anything else is a bug or a bad row, which retrying will not fix.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_RECOVERY.
+            Some("5" | "6" | "517") => true,
+            // PostgreSQL: serialization failure, deadlock, too many connections, shutting
+            // down, starting up, and the connection exception class.
+            Some("40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03") => true,
+            Some(code) => code.starts_with("08"),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// For tests: the PostgreSQL server to test against, from `BAEDAL_TEST_POSTGRES_URL` (an
+/// admin URL; `scripts/with-postgres` starts a throwaway one and sets it). Unset: test on SQLite.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("BAEDAL_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// For tests: a new, empty database on the server at `admin_url`, and its URL. Each test gets
+/// its own, so tests run in parallel without seeing each other's rows.
+pub async fn scratch_postgres(admin_url: &str) -> Result<String, sqlx::Error> {
+    use sqlx::Connection;
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let name = format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    admin.close().await?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
+}
+
+/// For tests: a fresh database of the dialect under test: a new PostgreSQL database when
+/// `BAEDAL_TEST_POSTGRES_URL` is set, else an in-memory SQLite one.
+pub async fn scratch_url() -> String {
+    match test_postgres() {
+        Some(admin) => scratch_postgres(&admin)
+            .await
+            .expect("creating a scratch database on BAEDAL_TEST_POSTGRES_URL"),
+        None => "sqlite::memory:".to_owned(),
+    }
+}
+
+/// For harnesses that start baedal's processes: a fresh database of the dialect under test,
+/// either a new PostgreSQL database or the SQLite file `file` in `dir`. Blocks (on a thread of
+/// its own, so it may be called from inside a runtime too).
+pub fn scratch_url_in(dir: &std::path::Path, file: &str) -> String {
+    match test_postgres() {
+        Some(admin) => std::thread::spawn(move || {
+            tokio_block_on(scratch_postgres(&admin))
+                .expect("creating a scratch database on BAEDAL_TEST_POSTGRES_URL")
+        })
+        .join()
+        .expect("scratch database thread"),
+        None => format!("sqlite://{}", dir.join(file).display()),
+    }
+}
+
+fn tokio_block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the scratch database")
+        .block_on(f)
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_follows_the_scheme_and_unknown_ones_are_refused_without_the_password() {
+        assert_eq!(Dialect::of("sqlite://x.db").unwrap(), Dialect::Sqlite);
+        assert_eq!(Dialect::of("sqlite::memory:").unwrap(), Dialect::Sqlite);
+        assert_eq!(
+            Dialect::of("postgres://u:p@h/db").unwrap(),
+            Dialect::Postgres
+        );
+        assert_eq!(
+            Dialect::of("postgresql://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
+        let e = Dialect::of("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("postgres://") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(redact("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redact("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+    }
+}

@@ -1,0 +1,20 @@
+-- Each notification once per (order, status change), and each recipient's inbox.
+CREATE TABLE IF NOT EXISTS notifications (
+    order_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (order_id, seq)
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (recipient, order_id, seq)
+);
+CREATE INDEX IF NOT EXISTS inbox_recipient ON inbox (recipient, id);
