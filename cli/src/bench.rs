@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn summary(h: &Histogram<u64>) -> Value {
-    json!({"count": h.len(), "p50_ms": ms(h, 0.5), "p90_ms": ms(h, 0.9), "p99_ms": ms(h, 0.99), "max_ms": ms(h, 1.0)})
+    json!({"count": h.len(), "p50_ms": ms(h, 0.5), "p90_ms": ms(h, 0.9), "p99_ms": ms(h, 0.99), "max_ms": ms(h, 1.0),
+        "p50_us": h.value_at_quantile(0.5), "p99_us": h.value_at_quantile(0.99)})
 }
 
 fn record(h: &Mutex<Histogram<u64>>, since: Instant) {
@@ -54,6 +55,51 @@ async fn place(
     Ok(r.json().await?)
 }
 
+/// GETs of `url` sent on a fixed schedule of `rate` per second for `duration`, whether or not
+/// earlier ones answered: (latencies, errors, the rate achieved).
+async fn open_loop(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    rate: u32,
+    duration: Duration,
+) -> (Histogram<u64>, u64, f64) {
+    let hist = Arc::new(Mutex::new(histogram()));
+    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    while started.elapsed() < duration {
+        ticker.tick().await;
+        let (http, url, tok, hist, errors) = (
+            http.clone(),
+            url.to_owned(),
+            token.to_owned(),
+            hist.clone(),
+            errors.clone(),
+        );
+        tasks.spawn(async move {
+            let t = Instant::now();
+            match http.get(url).bearer_auth(tok).send().await {
+                Ok(r) if r.status().is_success() => {
+                    let _ = r.bytes().await;
+                    record(&hist, t);
+                }
+                _ => {
+                    errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let errors = errors.load(std::sync::atomic::Ordering::Relaxed);
+    let h = hist.lock().expect("histogram").clone();
+    let achieved = (h.len() + errors) as f64 / started.elapsed().as_secs_f64();
+    (h, errors, achieved)
+}
+
 /// Status reads at `rate` per second for `duration`, and `queries` Temporal queries.
 pub async fn reads(
     api: &str,
@@ -78,39 +124,23 @@ pub async fn reads(
             .send()
             .await?;
     }
-    let hist = Arc::new(Mutex::new(histogram()));
-    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    while started.elapsed() < duration {
-        ticker.tick().await;
-        let (http, url, tok, hist, errors) = (
-            http.clone(),
-            format!("{api}/v1/orders/{id}"),
-            customer.clone(),
-            hist.clone(),
-            errors.clone(),
-        );
-        tasks.spawn(async move {
-            let t = Instant::now();
-            match http.get(url).bearer_auth(tok).send().await {
-                Ok(r) if r.status().is_success() => {
-                    let _ = r.bytes().await;
-                    record(&hist, t);
-                }
-                _ => {
-                    errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        });
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
-    let sent =
-        hist.lock().expect("histogram").len() + errors.load(std::sync::atomic::Ordering::Relaxed);
-    let achieved = sent as f64 / started.elapsed().as_secs_f64();
+    let (read, errors, achieved) = open_loop(
+        &http,
+        &format!("{api}/v1/orders/{id}"),
+        &customer,
+        rate,
+        duration,
+    )
+    .await;
+    // The same loop on /healthz: what HTTP alone costs here (no token, no database).
+    let (floor, _, _) = open_loop(
+        &http,
+        &format!("{api}/healthz"),
+        &customer,
+        rate,
+        duration / 2,
+    )
+    .await;
 
     let qhist = Mutex::new(histogram());
     let handle = temporal.get_workflow_handle::<baedal_workflows::OrderWorkflow>(id.clone());
@@ -125,27 +155,30 @@ pub async fn reads(
             .await?;
         record(&qhist, t);
     }
-    let read = hist.lock().expect("histogram").clone();
     let query = qhist.into_inner().expect("histogram");
-    let speedup = ms(&query, 0.5) / ms(&read, 0.5).max(0.001);
+    let speedup = query.value_at_quantile(0.5) as f64 / read.value_at_quantile(0.5).max(1) as f64;
     Ok(json!({
         "bench": "reads",
         "target_rate_per_s": rate,
         "achieved_rate_per_s": (achieved * 10.0).round() / 10.0,
-        "errors": errors.load(std::sync::atomic::Ordering::Relaxed),
+        "errors": errors,
         "read_model_get": summary(&read),
+        "http_floor_healthz": summary(&floor),
         "temporal_query": summary(&query),
         "p50_speedup": (speedup * 10.0).round() / 10.0,
     }))
 }
 
 /// `requests` reads of each board, `concurrency` at a time, over seeded orders.
+#[allow(clippy::too_many_arguments)]
 pub async fn boards(
     api: &str,
     requests: u32,
     concurrency: usize,
     stores: u32,
     customers: u32,
+    limit: u32,
+    radius_km: f64,
 ) -> anyhow::Result<Value> {
     let http = client(concurrency * 2)?;
     let mut out = serde_json::Map::new();
@@ -164,25 +197,25 @@ pub async fn boards(
     let boards: Vec<(&str, Vec<Req>)> = vec![
         (
             "store_board",
-            owners.iter().map(|t| ("/v1/store/orders?limit=50".to_owned(), t.clone())).collect(),
+            owners.iter().map(|t| (format!("/v1/store/orders?limit={limit}"), t.clone())).collect(),
         ),
         (
             "store_board_page_2",
-            owners.iter().map(|t| ("/v1/store/orders?limit=50&cursor=0~2026-10-01T00:00:00.000Z~ord_bench_99999999".to_owned(), t.clone())).collect(),
+            owners.iter().map(|t| (format!("/v1/store/orders?limit={limit}&cursor=0~2026-10-01T00:00:00.000Z~ord_bench_99999999"), t.clone())).collect(),
         ),
         (
             "store_board_status",
-            owners.iter().map(|t| ("/v1/store/orders?status=completed&limit=50".to_owned(), t.clone())).collect(),
+            owners.iter().map(|t| (format!("/v1/store/orders?status=completed&limit={limit}"), t.clone())).collect(),
         ),
         (
             "customer_orders",
-            custs.iter().map(|t| ("/v1/orders?limit=50".to_owned(), t.clone())).collect(),
+            custs.iter().map(|t| (format!("/v1/orders?limit={limit}"), t.clone())).collect(),
         ),
         (
             "rider_board",
             [(37.5665, 126.978), (37.4979, 127.0276), (37.5572, 126.9245), (37.5133, 127.1001)]
                 .iter()
-                .map(|(lat, lon)| (format!("/v1/rider/deliveries?lat={lat}&lon={lon}&radius_km=3&limit=50"), rider.clone()))
+                .map(|(lat, lon)| (format!("/v1/rider/deliveries?lat={lat}&lon={lon}&radius_km={radius_km}&limit={limit}"), rider.clone()))
                 .collect(),
         ),
     ];

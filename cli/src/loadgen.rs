@@ -325,11 +325,13 @@ pub(crate) async fn dev_token(
         .json(&body)
         .send()
         .await?;
-    anyhow::ensure!(
-        r.status().is_success(),
-        "POST /v1/dev/tokens answered {}: loadgen gets its tokens from the api of `baedal dev` (no other role serves /v1/dev/tokens)",
-        r.status()
-    );
+    let status = r.status();
+    if status == reqwest::StatusCode::NOT_FOUND || !status.is_success() {
+        let body = r.text().await.unwrap_or_default();
+        anyhow::bail!(
+            "POST /v1/dev/tokens answered {status} {body}: tokens come from the api of `baedal dev` (no other role serves /v1/dev/tokens), for stores in its catalog"
+        );
+    }
     let v: Value = r.json().await?;
     Ok(v["token"].as_str().unwrap_or_default().to_owned())
 }

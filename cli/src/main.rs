@@ -51,6 +51,12 @@ enum BenchWhat {
         stores: u32,
         #[arg(long, default_value_t = 10_000)]
         customers: u32,
+        /// Page size asked of every board.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// The rider board's radius.
+        #[arg(long, default_value_t = 3.0)]
+        radius_km: f64,
     },
     /// Store-stream subscribers and the delay from a command's answer to each one's event.
     Sse {
@@ -612,7 +618,20 @@ async fn main() -> anyhow::Result<()> {
                     concurrency,
                     stores,
                     customers,
-                } => baedal::bench::boards(&api, requests, concurrency, stores, customers).await?,
+                    limit,
+                    radius_km,
+                } => {
+                    baedal::bench::boards(
+                        &api,
+                        requests,
+                        concurrency,
+                        stores,
+                        customers,
+                        limit,
+                        radius_km,
+                    )
+                    .await?
+                }
                 BenchWhat::Sse {
                     api,
                     subscribers,

@@ -131,6 +131,19 @@ pub async fn synthetic_orders(
     customers: u32,
 ) -> anyhow::Result<()> {
     let began = std::time::Instant::now();
+    // The stores go into the catalog too, so their owners can be given tokens.
+    let mut place = Rng(1);
+    for store in 0..stores {
+        rm.upsert_store(&baedal_readmodel::Store {
+            id: format!("st_bench_{store}"),
+            name: format!("벤치 가게 {store}"),
+            region: ["gangnam", "mapo", "jongno", "songpa"][store as usize % 4].into(),
+            address: "서울 어딘가 1".into(),
+            lat: place.between(37.45, 37.65),
+            lon: place.between(126.85, 127.15),
+        })
+        .await?;
+    }
     let mut rng = Rng(20261125);
     let mut n = 0;
     while n < total {

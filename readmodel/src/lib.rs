@@ -29,6 +29,6 @@ pub use error::{Error, Result};
 pub use follow::{FEED_CAPACITY, Feed, FollowSettings};
 pub use idempotency::IdempotencyKey;
 pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, BreakerStatus};
-pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderEvent};
+pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderDocument, OrderEvent};
 pub use rebuild::Rebuilt;
 pub use stuck::StuckOrder;

@@ -26,6 +26,14 @@ pub struct DeliveryOffer {
     pub distance_km: f64,
 }
 
+/// An order's view as stored (JSON of [`OrderView`]) and its owners.
+#[derive(Debug, Clone)]
+pub struct OrderDocument {
+    pub customer_id: String,
+    pub store_id: String,
+    pub json: String,
+}
+
 /// PostgreSQL channel the projection notifies on each commit that appended to the change log.
 pub const CHANGES_CHANNEL: &str = "baedal_order_changes";
 
@@ -168,6 +176,20 @@ impl ReadModel {
         Ok(changed)
     }
 
+    /// The order's stored view as JSON text, with who may see it: the status read's hot path
+    /// answers the text as stored, without decoding and encoding it again.
+    pub async fn order_document(&self, id: &str) -> crate::Result<Option<OrderDocument>> {
+        let row = sqlx::query("SELECT customer_id, store_id, view FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| OrderDocument {
+            customer_id: r.get("customer_id"),
+            store_id: r.get("store_id"),
+            json: r.get("view"),
+        }))
+    }
+
     pub async fn get_order(&self, id: &str) -> crate::Result<Option<OrderView>> {
         let row = sqlx::query("SELECT view FROM orders WHERE id = $1")
             .bind(id)
@@ -198,13 +220,18 @@ impl ReadModel {
         let (dlat, dlon) = (reach / KM_PER_DEG, reach / km_per_deg_lon);
         let d2 = "((pickup_lat - $1) * $3) * ((pickup_lat - $1) * $3)
                   + ((pickup_lon - $2) * $4) * ((pickup_lon - $2) * $4)";
+        // The inner query runs on the covering partial index alone (no row is read for a
+        // candidate); only the `limit` rows it keeps are fetched with their views.
         let rows = sqlx::query(&format!(
-            "SELECT view FROM orders
-             WHERE status = 'ready_for_pickup' AND rider_id IS NULL
-               AND pickup_lat BETWEEN $5 AND $6 AND pickup_lon BETWEEN $7 AND $8
-               AND ($9 IS NULL OR region = $9)
-               AND {d2} <= ($10 + radius_bonus_km) * ($10 + radius_bonus_km)
-             ORDER BY {d2}, id LIMIT $11"
+            "SELECT o.view FROM orders o JOIN (
+                SELECT id, {d2} AS d2 FROM orders
+                 WHERE status = 'ready_for_pickup' AND rider_id IS NULL
+                   AND pickup_lat BETWEEN $5 AND $6 AND pickup_lon BETWEEN $7 AND $8
+                   AND ($9 IS NULL OR region = $9)
+                   AND {d2} <= ($10 + radius_bonus_km) * ($10 + radius_bonus_km)
+                 ORDER BY d2, id LIMIT $11
+             ) near ON o.id = near.id
+             ORDER BY near.d2, near.id"
         ))
         .bind(lat)
         .bind(lon)
@@ -459,11 +486,15 @@ pub(crate) mod tests {
 
         let plan = plan(
             &rm,
-            "SELECT view FROM orders WHERE status = 'ready_for_pickup' AND rider_id IS NULL
+            "SELECT id FROM orders WHERE status = 'ready_for_pickup' AND rider_id IS NULL
                AND pickup_lat BETWEEN 37.3 AND 37.6 AND pickup_lon BETWEEN 126.9 AND 127.1
+               AND region = 'gangnam' AND radius_bonus_km < 5
              ORDER BY pickup_lat LIMIT 10",
         )
         .await;
         assert!(plan.contains("orders_rider_board"), "{plan}");
+        if rm.dialect() == Dialect::Sqlite {
+            assert!(plan.contains("COVERING INDEX orders_rider_board"), "{plan}");
+        }
     }
 }
