@@ -144,9 +144,17 @@ async fn rider_act(
         .get_order(id)
         .await?
         .ok_or_else(ApiError::order_not_found)?;
-    // Claiming what this rider already holds is a retry whose answer was lost: answer it again.
-    if action == Action::Claim && assigned_to(&order, caller.id()) {
-        return Ok(Json(DeliveryView::new(&order)).into_response());
+    // Claiming what this rider already holds is a retry whose answer was lost: answer it
+    // again, once the engine confirms it. The read model alone is not enough: a projection
+    // runs inside a workflow task, and a worker that dies before completing that task leaves
+    // the read model one step ahead of the order's durable history (the engine then redoes
+    // the step or never does it). When the engine does not hold the claim, send it.
+    if action == Action::Claim
+        && assigned_to(&order, caller.id())
+        && let Some(now) = commands::engine_view(state, id).await
+        && assigned_to(&now, caller.id())
+    {
+        return Ok(Json(DeliveryView::new(&now)).into_response());
     }
     if !(on_the_board(&order) || assigned_to(&order, caller.id())) {
         return Err(if order.rider_id.is_some() {

@@ -18,6 +18,7 @@ mod place;
 mod routes;
 
 pub use place::order_id_for;
+pub use routes::temporal_answers;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

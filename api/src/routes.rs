@@ -142,7 +142,7 @@ pub(crate) fn page_limit(limit: Option<u32>, default: u32, max: u32) -> ApiResul
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "process up")))]
 pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+    baedal_http::healthz().await
 }
 
 /// Ready when what the api cannot serve without answers: Temporal and the read model. Not the
@@ -152,27 +152,20 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db = state.read_model.ping().await.is_ok();
-    let temporal = state
-        .temporal
+    let temporal = temporal_answers(&state.temporal).await;
+    baedal_http::readiness(&[("read_model", db), ("temporal", temporal)])
+}
+
+/// Whether Temporal answers a cheap visibility call in this client's namespace (the worker's
+/// readiness uses it too).
+pub async fn temporal_answers(temporal: &temporalio_client::Client) -> bool {
+    temporal
         .count_workflows(
             "WorkflowType = 'OrderWorkflow'",
             WorkflowCountOptions::default(),
         )
         .await
-        .is_ok();
-    let ready = db && temporal;
-    let code = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        code,
-        Json(json!({
-            "ready": ready,
-            "checks": {"read_model": db, "temporal": temporal}
-        })),
-    )
+        .is_ok()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ pub struct Common {
     /// Where the embedded stores live (Temporal, read model, ledger, inbox).
     #[arg(long, env = "BAEDAL_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Read model: a SQLite URL (default: `readmodel.db` in the data dir).
-    /// The read model (`sqlite://path` or `postgres://…`; default: SQLite in the data dir).
+    /// The read model (`sqlite://path` or `postgres://…`; default: `readmodel.db` in the data
+    /// dir).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// The payment service's own ledger database (default: SQLite in the data dir).

@@ -55,6 +55,68 @@ pub struct Options {
     /// Only place orders (card always approved) and leave them open: for measuring memory with
     /// many orders in flight.
     pub place_only: bool,
+    /// Where the simulated users' tokens come from.
+    pub tokens: Tokens,
+}
+
+/// Where loadgen's users get their tokens.
+#[derive(Clone, Debug)]
+pub enum Tokens {
+    /// `POST /v1/dev/tokens` of a `baedal dev` api.
+    Dev,
+    /// Signed here with the deployment's HS256 secret, issuer and audience, as its identity
+    /// provider would issue them (a deployment serves no dev tokens).
+    Signed(baedal_auth::TokenKeys),
+}
+
+impl Tokens {
+    async fn get(
+        &self,
+        http: &reqwest::Client,
+        api: &str,
+        role: baedal_auth::Role,
+        sub: String,
+        store_id: Option<&str>,
+    ) -> anyhow::Result<String> {
+        match self {
+            Tokens::Dev => {
+                let mut body = json!({"role": role.as_str(), "sub": sub});
+                if let Some(store) = store_id {
+                    body["store_id"] = json!(store);
+                }
+                dev_token(http, api, body).await
+            }
+            Tokens::Signed(keys) => {
+                let exp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs()
+                    + 24 * 3600;
+                Ok(keys.sign(&baedal_auth::Claims {
+                    sub,
+                    role,
+                    store_id: store_id.map(Into::into),
+                    exp,
+                }))
+            }
+        }
+    }
+}
+
+/// How often one request is sent again after it was lost in flight (see [`Lost`]).
+const MAX_RESENDS: u32 = 8;
+
+/// A request that never got a decision from baedal: the connection broke, or the gateway said
+/// its upstream did (502/504 without baedal's error body) — what a client sees when the api
+/// replica serving it dies — or the api's deadline passed while the engine redelivered the
+/// order's work from a worker that died (503 `request_timeout`, with Retry-After). Safe to
+/// send again, as the contract says: place-order carries its Idempotency-Key, and a command
+/// that did go through is recognised by the order's history.
+fn lost_in_flight(status: StatusCode, body: &Value) -> bool {
+    match status {
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => body["error"]["code"].is_null(),
+        StatusCode::SERVICE_UNAVAILABLE => body["error"]["code"] == "request_timeout",
+        _ => false,
+    }
 }
 
 /// What one run measured.
@@ -67,6 +129,9 @@ pub struct Report {
     pub completed_by_path: BTreeMap<String, u64>,
     pub errors: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Requests lost in flight (connection broken, 502/504 from a gateway whose upstream died,
+    /// 503 `request_timeout`) and sent again; their lifecycles went on and are not errors.
+    pub lost_in_flight: u64,
     pub lifecycles_per_sec: f64,
     pub place_p50_ms: f64,
     pub place_p99_ms: f64,
@@ -102,6 +167,7 @@ struct Sim {
     rider: String,
     stats: Arc<Mutex<Stats>>,
     requests: Arc<AtomicU64>,
+    lost: Arc<AtomicU64>,
     temporal: Option<temporalio_client::Client>,
     place_only: bool,
 }
@@ -114,7 +180,50 @@ enum Kind {
 }
 
 impl Sim {
+    /// One request, sent again (same body, same key) while it is lost in flight.
     async fn call(
+        &self,
+        kind: Kind,
+        method: Method,
+        path: &str,
+        tok: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<(StatusCode, Value), String> {
+        self.call_resending(kind, method, path, tok, body, key)
+            .await
+            .map(|(status, body, _)| (status, body))
+    }
+
+    /// [`Self::call`], also telling how many times the request was sent again.
+    async fn call_resending(
+        &self,
+        kind: Kind,
+        method: Method,
+        path: &str,
+        tok: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<(StatusCode, Value, u32), String> {
+        let mut resent = 0;
+        loop {
+            let answer = self
+                .send_once(kind, method.clone(), path, tok, body.clone(), key)
+                .await;
+            let lost = match &answer {
+                Err(kind) => kind == "connection",
+                Ok((status, body)) => lost_in_flight(*status, body),
+            };
+            if !lost || resent >= MAX_RESENDS {
+                return answer.map(|(status, body)| (status, body, resent));
+            }
+            resent += 1;
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(resent))).await;
+        }
+    }
+
+    async fn send_once(
         &self,
         kind: Kind,
         method: Method,
@@ -144,7 +253,10 @@ impl Sim {
             }
         })?;
         let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let body: Value = match resp.bytes().await {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+            Err(_) => return Err("connection".to_owned()),
+        };
         let micros = started.elapsed().as_micros().max(1) as u64;
         {
             let mut s = self.stats.lock().expect("stats lock");
@@ -156,6 +268,29 @@ impl Sim {
             let _ = h.record(micros.min(60_000_000));
         }
         Ok((status, body))
+    }
+
+    /// The order as its customer reads it (`GET /v1/orders/{id}`).
+    async fn read(&self, id: &str) -> Result<(StatusCode, Value), String> {
+        self.call(
+            Kind::Read,
+            Method::GET,
+            &format!("/v1/orders/{id}"),
+            &self.customer,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Whether `id`'s history already holds `status`: a command whose first try was lost in
+    /// flight went through, and its resend was refused as a repeat.
+    async fn reached(&self, id: &str, status: &str) -> Result<bool, String> {
+        let (s, order) = self.read(id).await?;
+        Ok(s == StatusCode::OK
+            && order["history"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|e| e["status"] == status)))
     }
 
     fn error(&self, kind: String) {
@@ -176,10 +311,13 @@ impl Sim {
         id: &str,
         body: Option<Value>,
     ) -> Result<(), String> {
-        let (s, b) = self
-            .call(Kind::Command, Method::POST, path, tok, body, None)
+        let (s, b, resent) = self
+            .call_resending(Kind::Command, Method::POST, path, tok, body, None)
             .await?;
-        if s != StatusCode::OK {
+        let repeat = s == StatusCode::CONFLICT
+            && resent > 0
+            && self.reached(id, status_after(path_kind(path))).await?;
+        if s != StatusCode::OK && !repeat {
             return Err(format!(
                 "{} {} {}",
                 path_kind(path),
@@ -187,16 +325,7 @@ impl Sim {
                 b["error"]["code"].as_str().unwrap_or("")
             ));
         }
-        let (s, _) = self
-            .call(
-                Kind::Read,
-                Method::GET,
-                &format!("/v1/orders/{id}"),
-                &self.customer,
-                None,
-                None,
-            )
-            .await?;
+        let (s, _) = self.read(id).await?;
         if s != StatusCode::OK {
             return Err(format!("status read {}", s.as_u16()));
         }
@@ -315,6 +444,22 @@ fn path_kind(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// The status a command's path leads to (DESIGN.md's command table, as the api names them).
+fn status_after(command: &str) -> &'static str {
+    match command {
+        "accept" => "accepted",
+        "reject" => "rejected",
+        "start-cooking" => "cooking",
+        "finish-cooking" => "ready_for_pickup",
+        "claim" => "rider_assigned",
+        "pickup" => "picked_up",
+        "deliver" => "delivered",
+        "confirm" => "completed",
+        "cancel" => "canceled",
+        _ => "",
+    }
+}
+
 pub(crate) async fn dev_token(
     http: &reqwest::Client,
     api: &str,
@@ -350,21 +495,16 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         .build()?;
     let api = opts.api.trim_end_matches('/').to_owned();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let customer = dev_token(
-        &http,
-        &api,
-        json!({"role": "customer", "sub": format!("loadgen-{}", &run_id[..8])}),
-    )
-    .await?;
-    let rider = dev_token(
-        &http,
-        &api,
-        json!({"role": "rider", "sub": format!("loadgen-rider-{}", &run_id[..8])}),
-    )
-    .await?;
+    let tok = |role, sub: String, store: Option<&'static str>| {
+        let (http, api, tokens) = (&http, &api, &opts.tokens);
+        async move { tokens.get(http, api, role, sub, store).await }
+    };
+    use baedal_auth::Role;
+    let customer = tok(Role::Customer, format!("loadgen-{}", &run_id[..8]), None).await?;
+    let rider = tok(Role::Rider, format!("loadgen-rider-{}", &run_id[..8]), None).await?;
     let mut owners = Vec::new();
     for (store, ..) in STORES {
-        owners.push(dev_token(&http, &api, json!({"role": "store_owner", "sub": format!("loadgen-{store}"), "store_id": store})).await?);
+        owners.push(tok(Role::StoreOwner, format!("loadgen-{store}"), Some(store)).await?);
     }
     let stats = Arc::new(Mutex::new(Stats {
         place: histogram(),
@@ -375,6 +515,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         by_path: BTreeMap::new(),
     }));
     let requests = Arc::new(AtomicU64::new(0));
+    let lost = Arc::new(AtomicU64::new(0));
     let sim = Arc::new(Sim {
         http,
         api,
@@ -383,6 +524,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         rider,
         stats: stats.clone(),
         requests: requests.clone(),
+        lost: lost.clone(),
         temporal: opts.temporal.clone(),
         place_only: opts.place_only,
     });
@@ -453,6 +595,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         completed_by_path: s.by_path.clone(),
         errors: failed.load(Ordering::Relaxed),
         errors_by_kind: s.errors.clone(),
+        lost_in_flight: lost.load(Ordering::Relaxed),
         lifecycles_per_sec: ((completed as f64 / elapsed) * 100.0).round() / 100.0,
         place_p50_ms: ms(&s.place, 0.5),
         place_p99_ms: ms(&s.place, 0.99),
@@ -483,6 +626,13 @@ impl std::fmt::Display for Report {
             "  errors       {} {:?}",
             self.errors, self.errors_by_kind
         )?;
+        if self.lost_in_flight > 0 {
+            writeln!(
+                f,
+                "  lost in flight and sent again: {} requests",
+                self.lost_in_flight
+            )?;
+        }
         writeln!(
             f,
             "  place-order  p50 {:>7.1} ms   p99 {:>7.1} ms",

@@ -34,7 +34,7 @@ enum BenchWhat {
         rate: u32,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
-        /// How many Temporal queries (sequential) to compare with.
+        /// How many reads and Temporal queries, one at a time each, to compare the p50s of.
         #[arg(long, default_value_t = 500)]
         queries: u32,
     },
@@ -177,6 +177,11 @@ enum Role {
         /// transition does (what that contract costs the engine by itself).
         #[arg(long, requires = "baseline")]
         baseline_upserts: bool,
+        /// Sign the simulated users' tokens with BAEDAL_JWT_SECRET (and BAEDAL_JWT_ISSUER,
+        /// BAEDAL_JWT_AUDIENCE) instead of asking /v1/dev/tokens, which only `baedal dev`
+        /// serves: for driving a deployment (scripts/cluster-local).
+        #[arg(long)]
+        sign_tokens: bool,
     },
 }
 
@@ -211,17 +216,33 @@ fn install_metrics() -> anyhow::Result<MetricsRender> {
     Ok(Arc::new(move || handle.render()))
 }
 
-/// Serve `/metrics` on BAEDAL_METRICS_ADDR for processes without an api.
-fn spawn_metrics_server(c: &Common, render: MetricsRender) {
+/// What a process without an HTTP door of its own (the worker) reports at `/readyz`.
+type ReadyCheck =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<(&'static str, bool)>> + Send + Sync>;
+
+/// Serve `/metrics` on BAEDAL_METRICS_ADDR for processes without an api; with `ready`, also
+/// `/healthz` and `/readyz` there (the worker's probes).
+fn spawn_metrics_server(c: &Common, render: MetricsRender, ready: Option<ReadyCheck>) {
     if let Some(addr) = c.metrics_addr.clone() {
         tokio::spawn(async move {
-            let app = axum::Router::new().route(
+            let mut app = axum::Router::new().route(
                 "/metrics",
                 axum::routing::get(move || {
                     let render = render.clone();
                     async move { render() }
                 }),
             );
+            if let Some(ready) = ready {
+                app = app
+                    .route("/healthz", axum::routing::get(baedal_http::healthz))
+                    .route(
+                        "/readyz",
+                        axum::routing::get(move || {
+                            let ready = ready.clone();
+                            async move { baedal_http::readiness(&ready().await) }
+                        }),
+                    );
+            }
             if let Err(e) = serve(&addr, "metrics", app).await {
                 tracing::error!(error = %e, "metrics server stopped");
             }
@@ -418,8 +439,22 @@ async fn main() -> anyhow::Result<()> {
             serve(&c.api_addr, "api", baedal_api::router(state)).await
         }
         Role::Worker => {
-            spawn_metrics_server(&c, metrics);
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
+            // Ready when it can take tasks and record what they do: Temporal and the read
+            // model answer. Payment and notification outages are the activities' to retry.
+            let ready: ReadyCheck = {
+                let (rm, t) = (read_model.clone(), temporal.clone());
+                Arc::new(move || {
+                    let (rm, t) = (rm.clone(), t.clone());
+                    Box::pin(async move {
+                        vec![
+                            ("read_model", rm.ping().await.is_ok()),
+                            ("temporal", baedal_api::temporal_answers(&t).await),
+                        ]
+                    })
+                })
+            };
+            spawn_metrics_server(&c, metrics, Some(ready));
             let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
             let breaker = PaymentBreaker::new(payment.clone(), &c.breaker.settings()?);
             let publisher = baedal_worker::spawn_breaker_publisher(
@@ -472,9 +507,15 @@ async fn main() -> anyhow::Result<()> {
             sweep,
             plot,
             place_only,
+            sign_tokens,
             baseline: false,
             ..
         } => {
+            let tokens = if sign_tokens {
+                baedal::loadgen::Tokens::Signed(c.identity().keys().clone())
+            } else {
+                baedal::loadgen::Tokens::Dev
+            };
             baedal_activities::install_crypto_provider();
             let temporal = if query_reads {
                 Some(
@@ -503,6 +544,7 @@ async fn main() -> anyhow::Result<()> {
                     progress: !json,
                     temporal: temporal.clone(),
                     place_only,
+                    tokens: tokens.clone(),
                 })
                 .await?;
                 print_report(&report, json)?;
@@ -530,7 +572,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Role::Payment => {
-            spawn_metrics_server(&c, metrics);
+            spawn_metrics_server(&c, metrics, None);
             std::fs::create_dir_all(&c.data_dir)?;
             let url = c.payment_database_url();
             let state =
@@ -543,7 +585,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Role::Notify => {
-            spawn_metrics_server(&c, metrics);
+            spawn_metrics_server(&c, metrics, None);
             std::fs::create_dir_all(&c.data_dir)?;
             let url = c.notify_database_url();
             let state =

@@ -137,9 +137,16 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
     }
 
     // The notification service goes down; every api stays ready (it needs only Temporal and
-    // the read model) and an order still goes all the way.
+    // the read model), so do the worker (probed on its metrics port) and the payment service
+    // (its own database), and an order still goes all the way.
     c.kill(Part::Notify);
-    for api in [&c.order_api, &c.store_api, &c.rider_api] {
+    for api in [
+        &c.order_api,
+        &c.store_api,
+        &c.rider_api,
+        &c.worker_admin,
+        &c.payment,
+    ] {
         let r = reqwest::get(format!("{api}/readyz")).await.unwrap();
         let status = r.status();
         let body: Value = r.json().await.unwrap();
@@ -149,6 +156,10 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
             "{api} not ready without notifications: {body}"
         );
         assert_eq!(body["ready"], true);
+        assert!(
+            body["checks"].as_object().is_some_and(|c| !c.is_empty()),
+            "{api}/readyz names its checks: {body}"
+        );
     }
     let id = ids[0].clone();
     let rider = token("rider", "iso-rider", None);

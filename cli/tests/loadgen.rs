@@ -15,10 +15,12 @@ async fn loadgen_runs_every_path_without_errors() {
         progress: false,
         temporal: Some(s.temporal().await),
         place_only: false,
+        tokens: baedal::loadgen::Tokens::Dev,
     })
     .await
     .expect("loadgen runs");
     assert_eq!(report.errors, 0, "{:?}", report.errors_by_kind);
+    assert_eq!(report.lost_in_flight, 0, "nothing was killed: {report}");
     assert!(report.completed >= 4, "{report}");
     assert!(
         report.completed_by_path.contains_key("complete"),

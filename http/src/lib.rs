@@ -169,6 +169,29 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Er
     Ok(whole as u32)
 }
 
+/// The answer of a role's `/readyz`: 200 when every check passed, else 503; the body names
+/// each check, so an operator sees which dependency keeps the pod out of rotation. A role
+/// lists only what it cannot serve without (a probe on anything else turns another part's
+/// outage into this one's).
+pub fn readiness(checks: &[(&str, bool)]) -> (StatusCode, Json<serde_json::Value>) {
+    let ready = checks.iter().all(|(_, ok)| *ok);
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let by_name: serde_json::Map<String, serde_json::Value> = checks
+        .iter()
+        .map(|(name, ok)| ((*name).to_owned(), json!(ok)))
+        .collect();
+    (code, Json(json!({"ready": ready, "checks": by_name})))
+}
+
+/// `/healthz` of every role: the process is up and answering.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Deserialize)]

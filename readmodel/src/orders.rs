@@ -49,7 +49,11 @@ pub(crate) fn decode(row: &AnyRow) -> crate::Result<OrderView> {
 /// Which stored version an upsert may replace.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Guard {
-    /// Only an older one (the projection: late or repeated writes change nothing).
+    /// An older one, or the same version with other content (the projection: late or
+    /// repeated writes change nothing). The second case repairs a phantom: a projection runs
+    /// inside a workflow task, and when the worker dies before completing that task, the
+    /// engine redoes the step from durable history, perhaps differently (another rider's
+    /// claim, another time), and projects the same version again; the engine's is the truth.
     Newer,
     /// The same one too (a rebuild rewrites a row from the log's copy of its version).
     NewerOrSame,
@@ -63,9 +67,12 @@ pub(crate) async fn upsert(
     json: &str,
     guard: Guard,
 ) -> crate::Result<bool> {
-    let cmp = match guard {
-        Guard::Newer => ">",
-        Guard::NewerOrSame => ">=",
+    let replaces = match guard {
+        Guard::Newer => {
+            "excluded.version > orders.version
+             OR (excluded.version = orders.version AND excluded.view <> orders.view)"
+        }
+        Guard::NewerOrSame => "excluded.version >= orders.version",
     };
     let changed = sqlx::query(&format!(
         "INSERT INTO orders (id, version, seq, status, active, customer_id, store_id, region,
@@ -77,7 +84,7 @@ pub(crate) async fn upsert(
             pickup_lat = excluded.pickup_lat, pickup_lon = excluded.pickup_lon,
             radius_bonus_km = excluded.radius_bonus_km, total = excluded.total,
             created_at = excluded.created_at, updated_at = excluded.updated_at, view = excluded.view
-         WHERE excluded.version {cmp} orders.version"
+         WHERE {replaces}"
     ))
     .bind(&view.id)
     .bind(view.version as i64)
@@ -102,7 +109,9 @@ pub(crate) async fn upsert(
     for h in &view.history {
         sqlx::query(
             "INSERT INTO order_events (order_id, seq, status, at, reason) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (order_id, seq) DO NOTHING",
+             ON CONFLICT (order_id, seq) DO UPDATE SET status = excluded.status,
+                at = excluded.at, reason = excluded.reason
+             WHERE order_events.status <> excluded.status OR order_events.at <> excluded.at",
         )
         .bind(&view.id)
         .bind(h.seq as i64)
@@ -150,6 +159,16 @@ impl ReadModel {
                     .await?;
             }
             for (view, json) in &new {
+                // A repaired phantom (see [`Guard::Newer`]) takes its version's place in the
+                // log at a new position, so followers deliver the truth and a rebuild keeps it.
+                sqlx::query(
+                    "DELETE FROM order_changes WHERE order_id = $1 AND version = $2 AND view <> $3",
+                )
+                .bind(&view.id)
+                .bind(view.version as i64)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(
                     "INSERT INTO order_changes (order_id, version, seq, status, store_id, at, view)
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, version) DO NOTHING",
@@ -389,6 +408,57 @@ pub(crate) mod tests {
         assert_eq!(
             rm.get_order("o1").await.unwrap().unwrap().status,
             OrderStatus::Cooking
+        );
+    }
+
+    #[tokio::test]
+    async fn the_engines_redo_of_a_lost_step_replaces_its_phantom() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        rm.project(&view("o2", 3, OrderStatus::ReadyForPickup, 37.5))
+            .await
+            .unwrap();
+        // Rider A's claim was projected by a workflow task that never completed (its worker
+        // died); the engine redid the step from durable history as rider B's claim, at the
+        // same version.
+        let mut phantom = view("o2", 4, OrderStatus::RiderAssigned, 37.5);
+        phantom.rider_id = Some("rider-a".into());
+        let mut truth = phantom.clone();
+        truth.rider_id = Some("rider-b".into());
+        truth.history[3].at = "2026-01-01T00:00:09Z".into();
+        truth.updated_at = "2026-01-01T00:00:09Z".into();
+        assert!(rm.project(&phantom).await.unwrap());
+        assert!(rm.project(&truth).await.unwrap(), "the truth replaces it");
+        let got = rm.get_order("o2").await.unwrap().unwrap();
+        assert_eq!(got.rider_id.as_deref(), Some("rider-b"));
+        let events = rm.order_events("o2").await.unwrap();
+        assert_eq!(events.len(), 4);
+        assert_eq!(events[3].at, "2026-01-01T00:00:09Z");
+        // The change log holds the truth at that version, once, after the phantom's place.
+        let change = rm.latest_change("o2").await.unwrap().unwrap();
+        assert_eq!(change.order.rider_id.as_deref(), Some("rider-b"));
+        let log = rm
+            .changes_after(0, crate::Changes::Order("o2"), 100)
+            .await
+            .unwrap();
+        assert_eq!(log.iter().filter(|c| c.order.version == 4).count(), 1);
+        assert_eq!(log.last().unwrap().pos, change.pos);
+        // The truth again, or the phantom's late retry of an older version: nothing changes.
+        assert!(!rm.project(&truth).await.unwrap());
+        assert!(
+            !rm.project(&view("o2", 3, OrderStatus::ReadyForPickup, 37.5))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            rm.get_order("o2")
+                .await
+                .unwrap()
+                .unwrap()
+                .rider_id
+                .as_deref(),
+            Some("rider-b")
         );
     }
 

@@ -38,6 +38,8 @@ pub struct Cluster {
     pub rider_api: String,
     pub payment: String,
     pub notify: String,
+    /// The worker's `/healthz`, `/readyz` and `/metrics` (BAEDAL_METRICS_ADDR).
+    pub worker_admin: String,
     ports: HashMap<Part, u16>,
     procs: HashMap<Part, Child>,
 }
@@ -54,6 +56,7 @@ impl Cluster {
         for p in [
             Part::Payment,
             Part::Notify,
+            Part::Worker,
             Part::Api,
             Part::OrderApi,
             Part::StoreApi,
@@ -107,6 +110,7 @@ impl Cluster {
             rider_api: url(Part::RiderApi),
             payment: url(Part::Payment),
             notify: url(Part::Notify),
+            worker_admin: url(Part::Worker),
             dir,
             env,
             ports,
@@ -138,7 +142,11 @@ impl Cluster {
                 cmd.arg("notify");
             }
             Part::Worker => {
-                cmd.arg("worker");
+                cmd.env(
+                    "BAEDAL_METRICS_ADDR",
+                    format!("127.0.0.1:{}", self.ports[&Part::Worker]),
+                )
+                .arg("worker");
             }
             Part::Api => api(&mut cmd, self.ports[&Part::Api], "all"),
             Part::OrderApi => api(&mut cmd, self.ports[&Part::OrderApi], "order"),

@@ -226,13 +226,15 @@ async fn put_faults(
     Ok(Json(json!({"unavailable": f.unavailable})))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// Ready when its own database answers: the one thing this service cannot serve without.
+async fn readyz(State(state): State<NotifyState>) -> (StatusCode, Json<serde_json::Value>) {
+    baedal_http::readiness(&[("database", state.db.ping().await.is_ok())])
 }
 
 pub fn router(state: NotifyState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(baedal_http::healthz))
+        .route("/readyz", get(readyz))
         .route(
             "/v1/notifications",
             get(get_notifications).post(post_notification),

@@ -118,6 +118,11 @@ impl Ledger {
         Ok((record(&row), created))
     }
 
+    /// Whether the ledger's database answers (`/readyz`).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        self.db.ping().await
+    }
+
     pub async fn charge(
         &self,
         req: &ChargeRequest,

@@ -233,13 +233,15 @@ async fn get_faults(
     Ok(Json(*state.faults.lock().expect("fault switch lock")))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// Ready when its own database answers: the one thing this service cannot serve without.
+async fn readyz(State(state): State<PaymentState>) -> (StatusCode, Json<serde_json::Value>) {
+    baedal_http::readiness(&[("database", state.ledger.ping().await.is_ok())])
 }
 
 pub fn router(state: PaymentState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(baedal_http::healthz))
+        .route("/readyz", get(readyz))
         .route("/v1/charges", post(charge))
         .route("/v1/refunds", post(refund))
         .route("/v1/payments", get(list))
