@@ -89,6 +89,10 @@ pub struct NotifyInput {
     pub recipients: Vec<String>,
     pub status: String,
     pub message: String,
+    /// The order's store, on a notification of a status change (the events webhooks get);
+    /// absent on alerts to ops (escalations, stuck orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
 }
 
 /// Configuration and clients the activities share. Built once per worker process.

@@ -50,6 +50,7 @@ pub async fn sweep(
                 humantime::format_duration(stuck_after),
                 o.id
             ),
+            store_id: None,
         };
         match io::notify(notify, &alert).await {
             Ok(()) => {

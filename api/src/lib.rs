@@ -11,6 +11,7 @@ pub mod door;
 mod door_keeping;
 pub use baedal_http as error;
 mod extract;
+pub mod hooks;
 mod live;
 mod openapi;
 mod ops;
@@ -59,6 +60,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Live streams send a comment this often when idle, so proxies keep them open.
     pub sse_heartbeat: Duration,
+    /// The notification service that keeps webhook subscriptions (`/v1/hooks`).
+    pub hooks: Option<hooks::HookService>,
 }
 
 impl ApiConfig {
@@ -117,6 +120,8 @@ pub struct AppState {
     pub door: Arc<door::PaymentDoor>,
     /// The read model's change log as it grows, for live streams.
     pub feed: baedal_readmodel::Feed,
+    /// For the notification service's hooks door.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -134,11 +139,20 @@ impl AppState {
             identity,
             config: Arc::new(config),
             door: Arc::default(),
+            http: {
+                // reqwest's TLS needs a process-wide crypto provider; a library user may not
+                // have installed one.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+            }
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(8))
+            .build()
+            .expect("an http client"),
         }
     }
 }
 
-/// The whole v1 router with its layers.
 /// The whole v1 router with its layers. From the outside in: a request id is set (or taken
 /// from the caller) and echoed, the request's span carries it, a 500 gets it in its body, and
 /// the handler runs under the request deadline.

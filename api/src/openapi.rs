@@ -41,6 +41,12 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         crate::live::rider_events,
         routes::ops_payment,
         ops::stuck_orders,
+        crate::hooks::create,
+        crate::hooks::list,
+        crate::hooks::delete,
+        crate::hooks::deliveries,
+        crate::hooks::rotate_secret,
+        crate::hooks::retry,
     ),
     components(schemas(
         PlaceOrderBody,
@@ -49,6 +55,8 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         PaymentRequest,
         ReasonBody,
         TokenRequest,
+        crate::hooks::NewHook,
+        crate::hooks::EventType,
     ))
 )]
 pub struct ApiDoc;

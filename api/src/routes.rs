@@ -26,6 +26,23 @@ fn common() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/v1/ops/payment", get(ops_payment))
         .route("/v1/ops/orders/stuck", get(crate::ops::stuck_orders))
+        .route(
+            "/v1/hooks",
+            get(crate::hooks::list).post(crate::hooks::create),
+        )
+        .route(
+            "/v1/hooks/{id}",
+            axum::routing::delete(crate::hooks::delete),
+        )
+        .route("/v1/hooks/{id}/deliveries", get(crate::hooks::deliveries))
+        .route(
+            "/v1/hooks/{id}/rotate-secret",
+            post(crate::hooks::rotate_secret),
+        )
+        .route(
+            "/v1/hooks/{id}/deliveries/{delivery_id}/retry",
+            post(crate::hooks::retry),
+        )
 }
 
 /// Catalog and the customer's endpoints.

@@ -137,6 +137,17 @@ pub struct Common {
     /// their own port).
     #[arg(long, env = "BAEDAL_METRICS_ADDR")]
     pub metrics_addr: Option<String>,
+    /// Let webhooks point at loopback, private, link-local and metadata addresses, and use
+    /// plain http: for tests with a local receiver only (`baedal dev` refuses them too).
+    #[arg(long, env = "BAEDAL_HOOKS_ALLOW_PRIVATE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
+    pub hooks_allow_private: bool,
+    /// Waits between a webhook delivery's attempts, comma-separated (default: the Standard
+    /// Webhooks schedule, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h).
+    #[arg(long, env = "BAEDAL_HOOKS_RETRY_SCHEDULE", value_delimiter = ',', value_parser = humantime::parse_duration)]
+    pub hooks_retry_schedule: Vec<Duration>,
+    /// A webhook whose every delivery has failed for this long is disabled (its owner is told).
+    #[arg(long, env = "BAEDAL_HOOKS_DISABLE_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub hooks_disable_after: Duration,
     #[command(flatten)]
     pub breaker: Breaker,
 }
@@ -329,6 +340,19 @@ impl Common {
         self.temporal_address
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.temporal_port))
+    }
+
+    /// How the notification service delivers webhooks.
+    pub fn hook_delivery(&self) -> baedal_notification::delivery::DeliverySettings {
+        let mut settings = baedal_notification::delivery::DeliverySettings {
+            allow_private: self.hooks_allow_private,
+            disable_after: self.hooks_disable_after,
+            ..Default::default()
+        };
+        if !self.hooks_retry_schedule.is_empty() {
+            settings.schedule = self.hooks_retry_schedule.clone();
+        }
+        settings
     }
 
     pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {

@@ -325,6 +325,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
         } else {
             Endpoint::External(c.payment_url())
         },
+        hook_delivery: c.hook_delivery(),
         notify: if parts.notify {
             Endpoint::Serve(bind(&c.notify_addr, "notification service").await?)
         } else {
@@ -381,6 +382,9 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn".into()),
         )
         .init();
+    // One TLS crypto provider for every HTTPS client in the process (JWKS, webhooks, the
+    // api's calls to the notification service), whatever the role.
+    baedal_activities::install_crypto_provider();
     let cli = Cli::parse();
     let c = cli.common;
     let metrics = install_metrics()?;
@@ -433,6 +437,10 @@ async fn main() -> anyhow::Result<()> {
                     namespace: c.temporal_namespace.clone(),
                     request_timeout: c.request_timeout,
                     sse_heartbeat: c.sse_heartbeat,
+                    hooks: Some(baedal_api::hooks::HookService {
+                        url: c.notify_url(),
+                        service_token: c.service_token.clone(),
+                    }),
                 },
                 feed,
             );
@@ -588,9 +596,13 @@ async fn main() -> anyhow::Result<()> {
             spawn_metrics_server(&c, metrics, None);
             std::fs::create_dir_all(&c.data_dir)?;
             let url = c.notify_database_url();
-            let state =
-                baedal_notification::NotifyState::open(&url, &c.service_token, c.identity())
-                    .await?;
+            let state = baedal_notification::NotifyState::open(
+                &url,
+                &c.service_token,
+                c.identity(),
+                c.hook_delivery(),
+            )
+            .await?;
             serve(
                 &c.notify_addr,
                 "notification service",

@@ -125,6 +125,8 @@ pub struct SystemConfig {
     pub apis: Vec<ApiSpec>,
     pub payment: Endpoint,
     pub notify: Endpoint,
+    /// How the notification service this process serves delivers webhooks.
+    pub hook_delivery: baedal_notification::delivery::DeliverySettings,
     /// Run the worker in this process, with these settings.
     pub worker: bool,
     pub worker_settings: baedal_worker::WorkerSettings,
@@ -261,6 +263,7 @@ impl System {
                 &cfg.notify_database_url,
                 &cfg.service_token,
                 cfg.identity.clone(),
+                cfg.hook_delivery.clone(),
             )
             .await?;
             tasks.spawn(serve(
@@ -345,6 +348,10 @@ impl System {
                     namespace: cfg.namespace.clone(),
                     request_timeout,
                     sse_heartbeat,
+                    hooks: Some(baedal_api::hooks::HookService {
+                        url: notify_url.clone(),
+                        service_token: cfg.service_token.clone(),
+                    }),
                 },
                 feed.clone().expect("followed when there are apis"),
             );

@@ -155,6 +155,7 @@ impl OrderWorkflow {
                 recipients: notify::recipients(&self.input, entry.status, self.order.rider_id()),
                 status: entry.status.as_str().to_owned(),
                 message: notify::message(&self.input, entry.status),
+                store_id: Some(self.input.store_id.clone()),
             });
             self.notified_seq += 1;
         }
@@ -483,6 +484,7 @@ impl OrderWorkflow {
                 waited.as_secs(),
                 self.order.radius_bonus_km()
             ),
+            store_id: None,
         });
     }
 

@@ -26,6 +26,21 @@ pub const JWT_SECRET: &str = "test-jwt-secret";
 pub const PAYLOAD_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// The codec the test system seals payloads with.
+/// Webhooks of the shared test system: local receivers allowed, and a schedule of seconds
+/// instead of a day (the same shape: each wait longer than the last).
+pub fn hook_delivery() -> baedal_notification::delivery::DeliverySettings {
+    baedal_notification::delivery::DeliverySettings {
+        allow_private: true,
+        schedule: [300, 600, 1200, 2000, 3000]
+            .into_iter()
+            .map(Duration::from_millis)
+            .collect(),
+        disable_after: Duration::from_secs(3600),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
 pub fn payload_codec() -> baedal_codec::EncryptionCodec {
     baedal_codec::EncryptionCodec::new(baedal_codec::PayloadKeys::parse(PAYLOAD_KEY).unwrap())
 }
@@ -161,6 +176,7 @@ pub fn system() -> &'static TestSystem {
                     ],
                     payment: Endpoint::Serve(listen().await),
                     notify: Endpoint::Serve(listen().await),
+                    hook_delivery: hook_delivery(),
                     worker: true,
                     worker_settings: Default::default(),
                     breaker: BREAKER.clone(),

@@ -15,6 +15,19 @@ pub const PAYLOAD_KEY: &str = "procs:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
 
 use baedal::devserver::free_local_port as free_port;
 
+/// Free ports, none twice: each is free when chosen but bound only later, by a process, so
+/// two choices could otherwise land on the same port (and one part answer for another).
+fn distinct_ports(n: usize) -> Vec<u16> {
+    let mut ports: Vec<u16> = Vec::with_capacity(n);
+    while ports.len() < n {
+        let p = free_port();
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    ports
+}
+
 /// The parts a test can run, each a `baedal` process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Part {
@@ -52,6 +65,7 @@ impl Cluster {
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
+        let mut fresh = distinct_ports(10).into_iter();
         let mut ports = HashMap::new();
         for p in [
             Part::Payment,
@@ -62,9 +76,10 @@ impl Cluster {
             Part::StoreApi,
             Part::RiderApi,
         ] {
-            ports.insert(p, free_port());
+            ports.insert(p, fresh.next().unwrap());
         }
-        let temporal_port = free_port();
+        let temporal_port = fresh.next().unwrap();
+        let (ui_port, codec_port) = (fresh.next().unwrap(), fresh.next().unwrap());
         let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
         let env = vec![
             ("BAEDAL_DATA_DIR", dir.display().to_string()),
@@ -82,7 +97,7 @@ impl Cluster {
                 baedal_db::scratch_url_in(&dir, "notify.db"),
             ),
             ("BAEDAL_TEMPORAL_PORT", temporal_port.to_string()),
-            ("BAEDAL_TEMPORAL_UI_PORT", free_port().to_string()),
+            ("BAEDAL_TEMPORAL_UI_PORT", ui_port.to_string()),
             ("BAEDAL_TEMPORAL_CLI", cli.display().to_string()),
             (
                 "BAEDAL_PAYMENT_ADDR",
@@ -95,7 +110,7 @@ impl Cluster {
             ("BAEDAL_JWT_SECRET", JWT_SECRET.to_owned()),
             ("BAEDAL_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
             ("BAEDAL_PAYLOAD_KEY", PAYLOAD_KEY.to_owned()),
-            ("BAEDAL_CODEC_ADDR", format!("127.0.0.1:{}", free_port())),
+            ("BAEDAL_CODEC_ADDR", format!("127.0.0.1:{codec_port}")),
             ("BAEDAL_BREAKER_OPEN_FOR", "2s".to_owned()),
             ("RUST_LOG", "warn".to_owned()),
         ]

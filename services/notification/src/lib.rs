@@ -1,9 +1,14 @@
-//! The notification service: accepts one notification per `(order_id, seq)` and keeps an inbox
-//! per recipient (customer, store, rider, ops), reached over real HTTP.
+//! The notification service: accepts one notification per `(order_id, seq)`, keeps an inbox
+//! per recipient (customer, store, rider, ops), and delivers each to the webhooks that
+//! subscribed to it (signed, at least once, retried over about a day), reached over real HTTP.
 //!
-//! Delivery to KakaoTalk-style channels and webhooks hangs off this inbox; the service must not
-//! call back into baedal, and a notification sent twice for the same `(order_id, seq)` is
-//! stored once.
+//! It must not call back into baedal, a notification sent twice for the same `(order_id, seq)`
+//! is stored (and delivered) once, and no order ever waits for a webhook receiver.
+
+pub mod delivery;
+pub mod hooks;
+mod hooks_http;
+pub mod ssrf;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -30,6 +35,10 @@ pub struct NotificationRequest {
     pub recipients: Vec<String>,
     pub status: String,
     pub message: String,
+    /// The order's store, on a notification of a status change (the events webhooks get);
+    /// absent on alerts to ops (escalations, stuck orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
 }
 
 /// One inbox entry.
@@ -58,21 +67,35 @@ pub struct NotifyState {
     service_token: Arc<str>,
     identity: Identity,
     unavailable: Arc<AtomicBool>,
+    hooks: hooks::Hooks,
+    deliverer: delivery::Deliverer,
+    allow_private_hooks: bool,
 }
 
 impl NotifyState {
+    /// Open the store and start delivering what it owes to webhooks.
     pub async fn open(
         db_url: &str,
         service_token: &str,
         identity: Identity,
+        delivery: delivery::DeliverySettings,
     ) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = baedal_db::open(db_url, PoolSettings::default(), &migrations()).await?;
+        let allow_private_hooks = delivery.allow_private;
         Ok(Self {
+            hooks: hooks::Hooks::new(db.clone()),
+            deliverer: delivery::spawn(db.clone(), delivery),
             db,
             service_token: service_token.into(),
             identity,
             unavailable: Arc::default(),
+            allow_private_hooks,
         })
+    }
+
+    pub fn hooks(&self) -> &hooks::Hooks {
+        &self.hooks
     }
 
     /// Store a notification once; returns whether it was new.
@@ -93,6 +116,7 @@ impl NotifyState {
         .rows_affected()
             == 1;
         if created {
+            hooks::Hooks::enqueue(&mut tx, n, &now).await?;
             for r in &n.recipients {
                 sqlx::query(
                     "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
@@ -109,6 +133,9 @@ impl NotifyState {
             }
         }
         tx.commit().await?;
+        if created {
+            self.deliverer.wake();
+        }
         Ok(created)
     }
 
@@ -240,6 +267,7 @@ pub fn router(state: NotifyState) -> Router {
             get(get_notifications).post(post_notification),
         )
         .route("/v1/admin/faults", put(put_faults))
+        .merge(hooks_http::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
 }
@@ -254,6 +282,7 @@ mod tests {
             &baedal_db::scratch_url().await,
             "svc",
             baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
+            delivery::DeliverySettings::default(),
         )
         .await
         .unwrap();
@@ -263,6 +292,7 @@ mod tests {
             recipients: vec!["customer:c1".into(), "store:st_1".into()],
             status: "accepted".into(),
             message: "accepted".into(),
+            store_id: Some("st_1".into()),
         };
         assert!(s.accept(&n).await.unwrap());
         assert!(!s.accept(&n).await.unwrap());

@@ -1,0 +1,339 @@
+//! `/v1/hooks`: webhook subscriptions, for ops (every order) and store owners (their store's
+//! orders). The api authorizes the caller and names the owner; the notification service owns
+//! the hooks and delivers to them, so this module only validates and forwards. Another
+//! owner's hook is 404, as an order is.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use baedal_auth::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Where the notification service is, and the token it takes from the api.
+#[derive(Debug, Clone)]
+pub struct HookService {
+    pub url: String,
+    pub service_token: String,
+}
+
+/// What a hook URL looks like: http(s); an IPv4 address or a DNS name whose last label starts
+/// with a letter (a numeric one would read as an address) and without `--` (no punycode
+/// labels); an optional port; a path of plain characters (no credentials, query or fragment).
+/// Every URL it matches parses. The schema states the same pattern (a test keeps the two
+/// equal).
+pub const URL_PATTERN: &str = "^https?://((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|([a-z0-9]+(-[a-z0-9]+)*\\.)*[a-z][a-z0-9]*(-[a-z0-9]+)*)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[A-Za-z0-9._~-]*)*$";
+/// The longest hook URL.
+pub const MAX_URL_CHARS: usize = 2048;
+
+static URL_RE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(URL_PATTERN).expect("a valid pattern"));
+
+/// A new hook.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHook {
+    /// Where events are POSTed: https, on the public internet (private, loopback, link-local
+    /// and metadata addresses are refused unless the deployment sets
+    /// BAEDAL_HOOKS_ALLOW_PRIVATE=1).
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = "^https?://((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|([a-z0-9]+(-[a-z0-9]+)*\\.)*[a-z][a-z0-9]*(-[a-z0-9]+)*)(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[A-Za-z0-9._~-]*)*$"
+    )]
+    pub url: String,
+    /// Event types (`order.<status>`), or `["*"]` for all.
+    #[schema(min_items = 1, max_items = 12)]
+    pub events: Vec<EventType>,
+}
+
+impl NewHook {
+    /// The constraints the schema states, enforced.
+    fn check(&self) -> ApiResult<()> {
+        if self.url.chars().count() > MAX_URL_CHARS || !URL_RE.is_match(&self.url) {
+            return Err(ApiError::unprocessable(
+                "invalid_hook_url",
+                "url must be http(s)://host[:port][/path], without credentials, query or fragment, at most 2048 characters",
+            ));
+        }
+        if self.events.is_empty() || self.events.len() > 12 {
+            return Err(ApiError::unprocessable(
+                "invalid_hook",
+                "events must list 1..12 event types (or [\"*\"])",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An event type a hook can subscribe to.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub enum EventType {
+    #[serde(rename = "*")]
+    All,
+    #[serde(rename = "order.placed")]
+    Placed,
+    #[serde(rename = "order.accepted")]
+    Accepted,
+    #[serde(rename = "order.cooking")]
+    Cooking,
+    #[serde(rename = "order.ready_for_pickup")]
+    ReadyForPickup,
+    #[serde(rename = "order.rider_assigned")]
+    RiderAssigned,
+    #[serde(rename = "order.picked_up")]
+    PickedUp,
+    #[serde(rename = "order.delivered")]
+    Delivered,
+    #[serde(rename = "order.completed")]
+    Completed,
+    #[serde(rename = "order.rejected")]
+    Rejected,
+    #[serde(rename = "order.canceled")]
+    Canceled,
+    #[serde(rename = "order.payment_failed")]
+    PaymentFailed,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// How many deliveries, newest first (1..100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+/// Whose hooks the caller manages: ops all orders', a store owner their store's.
+fn owner(caller: &Caller) -> ApiResult<String> {
+    match caller.role() {
+        Role::Ops => Ok("ops".into()),
+        Role::StoreOwner => caller
+            .0
+            .store_id
+            .as_deref()
+            .map(|s| format!("store:{s}"))
+            .ok_or_else(|| ApiError::forbidden("a store owner's token must carry store_id")),
+        _ => Err(ApiError::forbidden("hooks are for ops and store owners")),
+    }
+}
+
+/// Send one request to the notification service's hooks door and answer what it answered.
+async fn forward(
+    state: &AppState,
+    caller: &Caller,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&NewHook>,
+) -> ApiResult<Response> {
+    let owner = owner(caller)?;
+    let Some(service) = &state.config.hooks else {
+        return Err(ApiError::unavailable(
+            "hooks_unavailable",
+            "this api has no notification service configured (BAEDAL_NOTIFY_URL)",
+            30,
+        ));
+    };
+    crate::door_keeping::waiting_on("the notification service");
+    let mut req = state
+        .http
+        .request(
+            method,
+            format!("{}{path}", service.url.trim_end_matches('/')),
+        )
+        .bearer_auth(&service.service_token)
+        .header("x-baedal-owner", owner);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| ApiError::dependency_down("the notification service", e))?;
+    let status = StatusCode::from_u16(resp.status().as_u16())
+        .map_err(|e| ApiError::internal("the notification service's status", e))?;
+    if status.is_server_error() {
+        return Err(ApiError::dependency_down(
+            "the notification service",
+            format!("it answered {status}"),
+        ));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| ApiError::dependency_down("the notification service", e))?;
+    let mut out = Response::builder().status(status);
+    if !bytes.is_empty() {
+        out = out.header(header::CONTENT_TYPE, "application/json");
+    }
+    out.body(Body::from(bytes))
+        .map_err(|e| ApiError::internal("answering a hook request", e))
+}
+
+/// Subscribe a URL to order events. The answer carries the signing secret (`whsec_…`), shown
+/// this once: deliveries are signed with it (Standard Webhooks `webhook-signature`).
+#[utoipa::path(post, path = "/v1/hooks", request_body = NewHook,
+    responses((status = 201, description = "{id, owner, url, events, created_at, secret}"),
+        (status = 403, description = "not ops or a store owner"),
+        (status = 422, description = "bad URL (not https, private address, unresolvable) or events")))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewHook>,
+) -> ApiResult<Response> {
+    owner(&caller)?;
+    body.check()?;
+    forward(
+        &state,
+        &caller,
+        reqwest::Method::POST,
+        "/v1/hooks",
+        Some(&body),
+    )
+    .await
+}
+
+/// The caller's hooks (without their secrets).
+#[utoipa::path(get, path = "/v1/hooks",
+    responses((status = 200, description = "{\"hooks\": [{id, owner, url, events, created_at, disabled_at, disabled_reason}]}"),
+        (status = 403)))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    forward(&state, &caller, reqwest::Method::GET, "/v1/hooks", None).await
+}
+
+/// Delete a hook: nothing more is delivered to it.
+#[utoipa::path(delete, path = "/v1/hooks/{id}", params(("id" = String, Path, description = "hook id")),
+    responses((status = 204), (status = 403), (status = 404, description = "no such hook of yours")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    forward(
+        &state,
+        &caller,
+        reqwest::Method::DELETE,
+        &format!("/v1/hooks/{}", encode(&id)),
+        None,
+    )
+    .await
+}
+
+/// A hook's deliveries, newest first: attempts, the receiver's last status code, the last error.
+#[utoipa::path(get, path = "/v1/hooks/{id}/deliveries",
+    params(("id" = String, Path, description = "hook id"), DeliveriesQuery),
+    responses((status = 200, description = "{\"deliveries\": [{id, order_id, seq, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at}]}"),
+        (status = 403), (status = 404, description = "no such hook of yours")))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+) -> ApiResult<Response> {
+    let limit = crate::routes::page_limit(q.limit, 50, 100)?;
+    forward(
+        &state,
+        &caller,
+        reqwest::Method::GET,
+        &format!("/v1/hooks/{}/deliveries?limit={limit}", encode(&id)),
+        None,
+    )
+    .await
+}
+
+/// A new signing secret; the old one keeps signing beside it for 24 hours, so receivers can
+/// switch without missing a delivery.
+#[utoipa::path(post, path = "/v1/hooks/{id}/rotate-secret", params(("id" = String, Path, description = "hook id")),
+    responses((status = 200, description = "{id, owner, url, events, created_at, secret, previous_secret_valid_for_secs}"),
+        (status = 403), (status = 404, description = "no such hook of yours")))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    forward(
+        &state,
+        &caller,
+        reqwest::Method::POST,
+        &format!("/v1/hooks/{}/rotate-secret", encode(&id)),
+        None,
+    )
+    .await
+}
+
+/// Deliver one event to the hook once more, now.
+#[utoipa::path(post, path = "/v1/hooks/{id}/deliveries/{delivery_id}/retry",
+    params(("id" = String, Path, description = "hook id"), ("delivery_id" = String, Path, description = "delivery id (the webhook-id)")),
+    responses((status = 202, description = "{\"queued\": true}"), (status = 403),
+        (status = 404, description = "no such delivery of yours"),
+        (status = 409, description = "the hook is disabled")))]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    forward(
+        &state,
+        &caller,
+        reqwest::Method::POST,
+        &format!(
+            "/v1/hooks/{}/deliveries/{}/retry",
+            encode(&id),
+            encode(&delivery_id)
+        ),
+        None,
+    )
+    .await
+}
+
+/// A path segment as sent on: anything but an id's own characters is escaped.
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_states_the_url_pattern_the_api_enforces() {
+        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
+        let url = &doc["components"]["schemas"]["NewHook"]["properties"]["url"];
+        assert_eq!(url["pattern"], URL_PATTERN);
+        assert_eq!(url["maxLength"], MAX_URL_CHARS);
+        for ok in [
+            "https://hooks.example.com/baedal",
+            "http://127.0.0.1:8080/h",
+            "https://a.b",
+            "http://o.8.a.x3",
+            "http://10.0.0.255/",
+        ] {
+            assert!(reqwest::Url::parse(ok).is_ok(), "{ok}");
+            assert!(URL_RE.is_match(ok), "{ok}");
+        }
+        for bad in [
+            "ftp://x.com/",
+            "https://u:p@x.com/",
+            "https://x.com/?q=1",
+            "https://x.com:99999/",
+            "https://x.com:65536/",
+            "https://-x.com/",
+            "https://x.com/#f",
+            "http://o.8.a.3",
+            "http://1.2.3",
+            "http://256.1.1.1/",
+            "https://xn--zz.com/",
+        ] {
+            assert!(!URL_RE.is_match(bad), "{bad}");
+        }
+    }
+}
