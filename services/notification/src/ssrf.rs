@@ -15,7 +15,7 @@ pub enum Refused {
     #[error("the hook URL is not a valid absolute URL: {0}")]
     Invalid(String),
     #[error(
-        "hook URLs must use https (http only with BAEDAL_HOOKS_ALLOW_PRIVATE=1 or in baedal dev)"
+        "hook URLs must use https (plain http only where BAEDAL_HOOKS_ALLOW_PRIVATE=1, for tests)"
     )]
     NotHttps,
     #[error("hook URLs must not carry credentials")]
