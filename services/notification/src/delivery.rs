@@ -143,6 +143,8 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
     let mut per_hook: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let settings = Arc::new(settings);
     loop {
+        // Forget the limits of hooks with nothing in flight (deleted ones among them).
+        per_hook.retain(|_, s| s.available_permits() < settings.per_hook);
         match due(&db, 128).await {
             Ok(batch) => {
                 for (d, url, secrets) in batch {
@@ -386,19 +388,15 @@ pub async fn record(
             .bind(&d.id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "UPDATE hooks SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL",
+            let since: Option<String> = sqlx::query(
+                "UPDATE hooks SET failing_since = COALESCE(failing_since, $1) WHERE id = $2
+                 RETURNING failing_since",
             )
             .bind(&now)
             .bind(&d.hook_id)
-            .execute(&mut *tx)
-            .await?;
-            let since: Option<String> =
-                sqlx::query("SELECT failing_since FROM hooks WHERE id = $1")
-                    .bind(&d.hook_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .and_then(|r| r.get("failing_since"));
+            .fetch_optional(&mut *tx)
+            .await?
+            .and_then(|r| r.get("failing_since"));
             let failing_for = since
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
                 .map(|s| chrono::Utc::now() - s.with_timezone(&chrono::Utc))
