@@ -112,6 +112,13 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Erro
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings a connection when it is returned to the pool (dropping one that broke
+        // or was left mid-transaction) and, by default, again before handing it out. The
+        // second ping is a whole extra round trip on every query (to SQLite's worker thread
+        // or across the network to PostgreSQL), a third of a status read's database time;
+        // a connection that died while idle fails its next query instead, which callers
+        // already treat as transient (`is_transient`), and `idle_timeout` retires idle ones.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {
