@@ -93,6 +93,9 @@ pub struct NotifyInput {
     /// absent on alerts to ops (escalations, stuck orders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_id: Option<String>,
+    /// What a message to a person names (store, items, total, ETA), on a status change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<baedal_domain::OrderBrief>,
 }
 
 /// Configuration and clients the activities share. Built once per worker process.

@@ -51,6 +51,7 @@ pub async fn sweep(
                 o.id
             ),
             store_id: None,
+            order: None,
         };
         match io::notify(notify, &alert).await {
             Ok(()) => {

@@ -121,7 +121,7 @@ fn owner(caller: &Caller) -> ApiResult<String> {
     }
 }
 
-/// Send one request to the notification service's hooks door and answer what it answered.
+/// Send one request about `caller`'s hooks to the notification service.
 async fn forward(
     state: &AppState,
     caller: &Caller,
@@ -129,7 +129,18 @@ async fn forward(
     path: &str,
     body: Option<&NewHook>,
 ) -> ApiResult<Response> {
-    let owner = owner(caller)?;
+    forward_as(state, owner(caller)?, method, path, body).await
+}
+
+/// Send one request to the notification service on behalf of `owner` (whom the api has
+/// authorized: `ops`, `store:<id>`, `customer:<id>`) and answer what it answered.
+pub(crate) async fn forward_as(
+    state: &AppState,
+    owner: String,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> ApiResult<Response> {
     let Some(service) = &state.config.hooks else {
         return Err(ApiError::unavailable(
             "hooks_unavailable",
@@ -170,7 +181,7 @@ async fn forward(
         out = out.header(header::CONTENT_TYPE, "application/json");
     }
     out.body(Body::from(bytes))
-        .map_err(|e| ApiError::internal("answering a hook request", e))
+        .map_err(|e| ApiError::internal("answering a notification-service request", e))
 }
 
 /// Subscribe a URL to order events. The answer carries the signing secret (`whsec_…`), shown

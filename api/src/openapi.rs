@@ -47,6 +47,8 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         crate::hooks::deliveries,
         crate::hooks::rotate_secret,
         crate::hooks::retry,
+        crate::me::get_prefs,
+        crate::me::put_prefs,
     ),
     components(schemas(
         PlaceOrderBody,
@@ -57,6 +59,7 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         TokenRequest,
         crate::hooks::NewHook,
         crate::hooks::EventType,
+        crate::me::NotificationPrefs,
     ))
 )]
 pub struct ApiDoc;

@@ -54,6 +54,10 @@ fn order_routes() -> Router<AppState> {
         .route("/v1/orders", post(place_order).get(my_orders))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/events", get(crate::live::order_events))
+        .route(
+            "/v1/me/notifications",
+            get(crate::me::get_prefs).put(crate::me::put_prefs),
+        )
 }
 
 fn store_routes() -> Router<AppState> {

@@ -148,6 +148,16 @@ pub struct Common {
     /// A webhook whose every delivery has failed for this long is disabled (its owner is told).
     #[arg(long, env = "BAEDAL_HOOKS_DISABLE_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
     pub hooks_disable_after: Duration,
+    /// The KakaoTalk message provider's send URL (an AlimTalk gateway); unset, the KakaoTalk
+    /// channel is off and customers hear through their inbox only.
+    #[arg(long, env = "BAEDAL_KAKAO_URL")]
+    pub kakao_url: Option<String>,
+    /// The provider's API key (sent as a bearer token).
+    #[arg(long, env = "BAEDAL_KAKAO_KEY", hide_env_values = true)]
+    pub kakao_key: Option<String>,
+    /// The KakaoTalk channel's sender key (발신 프로필 키) the templates are approved for.
+    #[arg(long, env = "BAEDAL_KAKAO_SENDER")]
+    pub kakao_sender: Option<String>,
     #[command(flatten)]
     pub breaker: Breaker,
 }
@@ -353,6 +363,27 @@ impl Common {
             settings.schedule = self.hooks_retry_schedule.clone();
         }
         settings
+    }
+
+    /// The KakaoTalk channel, when BAEDAL_KAKAO_URL is set (then the key and sender must be).
+    pub fn kakao(&self) -> anyhow::Result<Option<baedal_notification::kakao::KakaoSettings>> {
+        let Some(url) = self.kakao_url.clone().filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            url.starts_with("https://") || url.starts_with("http://"),
+            "BAEDAL_KAKAO_URL must be the provider's http(s) send URL, not {url:?}"
+        );
+        let need = |name: &str, v: &Option<String>| {
+            v.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                anyhow::anyhow!("BAEDAL_KAKAO_URL is set but {name} is not: set both, or neither")
+            })
+        };
+        Ok(Some(baedal_notification::kakao::KakaoSettings::new(
+            url,
+            need("BAEDAL_KAKAO_KEY", &self.kakao_key)?,
+            need("BAEDAL_KAKAO_SENDER", &self.kakao_sender)?,
+        )))
     }
 
     pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {

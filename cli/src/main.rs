@@ -326,6 +326,7 @@ async fn dev(c: Common, parts: DevParts, metrics: MetricsRender) -> anyhow::Resu
             Endpoint::External(c.payment_url())
         },
         hook_delivery: c.hook_delivery(),
+        kakao: c.kakao()?,
         notify: if parts.notify {
             Endpoint::Serve(bind(&c.notify_addr, "notification service").await?)
         } else {
@@ -601,6 +602,7 @@ async fn main() -> anyhow::Result<()> {
                 &c.service_token,
                 c.identity(),
                 c.hook_delivery(),
+                c.kakao()?,
             )
             .await?;
             serve(

@@ -127,6 +127,8 @@ pub struct SystemConfig {
     pub notify: Endpoint,
     /// How the notification service this process serves delivers webhooks.
     pub hook_delivery: baedal_notification::delivery::DeliverySettings,
+    /// The KakaoTalk channel of the notification service this process serves, if any.
+    pub kakao: Option<baedal_notification::kakao::KakaoSettings>,
     /// Run the worker in this process, with these settings.
     pub worker: bool,
     pub worker_settings: baedal_worker::WorkerSettings,
@@ -264,6 +266,7 @@ impl System {
                 &cfg.service_token,
                 cfg.identity.clone(),
                 cfg.hook_delivery.clone(),
+                cfg.kakao.clone(),
             )
             .await?;
             tasks.spawn(serve(

@@ -318,6 +318,7 @@ async fn hooks_cannot_point_inside_the_deployment() {
         "svc-token",
         baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt-secret")),
         baedal_notification::delivery::DeliverySettings::default(),
+        None,
     )
     .await
     .unwrap();

@@ -6,6 +6,7 @@
 //! needs the same answer every time.
 
 pub mod commands;
+pub mod contact;
 pub mod delivery;
 pub mod geo;
 pub mod order;
@@ -16,8 +17,8 @@ pub mod status;
 pub use commands::{Action, MAX_REASON_CHARS, Party, Rule, Statuses};
 pub use delivery::{DeliveryCard, DeliveryView};
 pub use order::{
-    Actor, Command, DeliveryAddress, HistoryEntry, LineItem, OrderInput, OrderView, PaymentInfo,
-    Pickup, PlaceFailure, PlaceOutcome, Refusal, Timeouts, decide,
+    Actor, Command, DeliveryAddress, HistoryEntry, LineItem, OrderBrief, OrderInput, OrderView,
+    PaymentInfo, Pickup, PlaceFailure, PlaceOutcome, Refusal, Timeouts, decide,
 };
 pub use state::{ChargeResult, OrderState, Placement};
 pub use status::OrderStatus;

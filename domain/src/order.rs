@@ -17,6 +17,37 @@ pub struct LineItem {
     pub line_total: i64,
 }
 
+/// What a message to a person says about their order (a KakaoTalk template's variables): set
+/// by the workflow on each status change, from what the order was placed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBrief {
+    pub store_name: String,
+    /// [`summary`] of the items.
+    pub summary: String,
+    /// What the customer paid, in won.
+    pub total: i64,
+    /// Minutes until the food is at the door, where baedal knows it (once picked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_minutes: Option<u32>,
+}
+
+/// How an order is named in a message: the first item and how many other lines it has
+/// ("김치찌개 2개 외 1건", the way Korean delivery apps say it).
+pub fn summary(items: &[LineItem]) -> String {
+    let Some(first) = items.first() else {
+        return String::new();
+    };
+    let mut s = first.name.clone();
+    if first.quantity > 1 {
+        s.push_str(&format!(" {}개", first.quantity));
+    }
+    if items.len() > 1 {
+        s.push_str(&format!(" 외 {}건", items.len() - 1));
+    }
+    s
+}
+
 /// Where the food goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryAddress {
@@ -329,6 +360,24 @@ pub enum PlaceOutcome {
 mod tests {
     use super::*;
     use OrderStatus as S;
+
+    #[test]
+    fn an_order_is_summed_up_by_its_first_item_and_how_many_more() {
+        let line = |name: &str, quantity| LineItem {
+            menu_item_id: "m".into(),
+            name: name.into(),
+            unit_price: 1,
+            quantity,
+            line_total: quantity as i64,
+        };
+        assert_eq!(summary(&[]), "");
+        assert_eq!(summary(&[line("김치찌개", 1)]), "김치찌개");
+        assert_eq!(summary(&[line("김치찌개", 2)]), "김치찌개 2개");
+        assert_eq!(
+            summary(&[line("김치찌개", 2), line("공기밥", 1), line("콜라", 3)]),
+            "김치찌개 2개 외 2건"
+        );
+    }
 
     /// Every action (by rider r1, with a reason where needed) and the workflow's own commands.
     fn all_commands() -> Vec<Command> {

@@ -1,6 +1,6 @@
 //! Who hears about each transition, and what they are told.
 
-use baedal_domain::{OrderInput, OrderStatus};
+use baedal_domain::{OrderBrief, OrderInput, OrderStatus, geo, order};
 
 /// Notification seq numbers at and above this are escalations to ops, not transitions, so they
 /// never collide with a transition's `(order_id, seq)` dedup key.
@@ -27,6 +27,26 @@ pub fn recipients(input: &OrderInput, status: OrderStatus, rider: Option<&str>) 
         _ => {}
     }
     to
+}
+
+/// What a message about reaching `status` names. The ETA is known once the rider has the food:
+/// the ride from the store to the door.
+pub fn brief(input: &OrderInput, status: OrderStatus) -> OrderBrief {
+    let eta_minutes = (status == OrderStatus::PickedUp).then(|| {
+        let d = &input.delivery;
+        geo::delivery_eta_minutes(geo::distance_km(
+            input.store_lat,
+            input.store_lon,
+            d.lat,
+            d.lon,
+        ))
+    });
+    OrderBrief {
+        store_name: input.store_name.clone(),
+        summary: order::summary(&input.items),
+        total: input.total,
+        eta_minutes,
+    }
 }
 
 /// The message text (Korean first, as the app shows it, then English).

@@ -156,6 +156,7 @@ impl OrderWorkflow {
                 status: entry.status.as_str().to_owned(),
                 message: notify::message(&self.input, entry.status),
                 store_id: Some(self.input.store_id.clone()),
+                order: Some(notify::brief(&self.input, entry.status)),
             });
             self.notified_seq += 1;
         }
@@ -485,6 +486,7 @@ impl OrderWorkflow {
                 self.order.radius_bonus_km()
             ),
             store_id: None,
+            order: None,
         });
     }
 

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod kakao_provider;
+
 use baedal::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource, connect_temporal};
 use baedal_activities::BreakerSettings;
 use baedal_api::ApiRole;
@@ -39,6 +41,21 @@ pub fn hook_delivery() -> baedal_notification::delivery::DeliverySettings {
         poll: Duration::from_millis(50),
         ..Default::default()
     }
+}
+
+/// The KakaoTalk channel of the shared test system: the fake gateway, retries in milliseconds.
+pub fn kakao_settings(provider: &str) -> baedal_notification::kakao::KakaoSettings {
+    let mut k = baedal_notification::kakao::KakaoSettings::new(
+        format!("{provider}/v2/alimtalk/send"),
+        kakao_provider::KEY.into(),
+        kakao_provider::SENDER.into(),
+    );
+    k.schedule = [300, 600, 1200]
+        .into_iter()
+        .map(Duration::from_millis)
+        .collect();
+    k.poll = Duration::from_millis(50);
+    k
 }
 
 pub fn payload_codec() -> baedal_codec::EncryptionCodec {
@@ -84,6 +101,8 @@ pub struct TestSystem {
     pub read_model_url: String,
     pub payment: String,
     pub notify: String,
+    /// The fake KakaoTalk gateway ([`kakao_provider`]).
+    pub kakao_provider: String,
     pub temporal_address: String,
 }
 
@@ -119,6 +138,9 @@ pub fn system() -> &'static TestSystem {
                 let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
                 std::fs::create_dir_all(&dir).unwrap();
                 let read_model_url = baedal_db::scratch_url_in(&dir, "readmodel.db");
+                let kakao_listener = listen().await;
+                let kakao_provider = format!("http://{}", kakao_listener.local_addr().unwrap());
+                tokio::spawn(kakao_provider::serve(kakao_listener));
                 let cfg = SystemConfig {
                     data_dir: dir.clone(),
                     database_url: read_model_url.clone(),
@@ -177,6 +199,7 @@ pub fn system() -> &'static TestSystem {
                     payment: Endpoint::Serve(listen().await),
                     notify: Endpoint::Serve(listen().await),
                     hook_delivery: hook_delivery(),
+                    kakao: Some(kakao_settings(&kakao_provider)),
                     worker: true,
                     worker_settings: Default::default(),
                     breaker: BREAKER.clone(),
@@ -195,6 +218,7 @@ pub fn system() -> &'static TestSystem {
                     read_model_url,
                     payment: sys.payment_url.clone(),
                     notify: sys.notify_url.clone(),
+                    kakao_provider,
                     temporal_address: sys.temporal_address.clone(),
                 })
                 .unwrap();

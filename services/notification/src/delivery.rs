@@ -100,11 +100,11 @@ pub fn next_wait(
 }
 
 /// A uniform number in -1..1 (for jitter; no cryptographic needs).
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 2_000_001) as f64 / 1_000_000.0 - 1.0
 }
 
-fn at(after: Duration) -> String {
+pub(crate) fn at(after: Duration) -> String {
     (chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -223,16 +223,28 @@ async fn due(db: &Db, limit: i64) -> Result<Vec<(Delivery, String, Secrets)>, sq
         .collect())
 }
 
-/// Take `d` for one attempt: push its due time past the attempt's end, unless someone else
-/// already did. If this process dies mid-attempt, the delivery is due again after the lease.
+/// Take `d` for one attempt (see [`lease_row`]).
 async fn lease(db: &Db, d: &Delivery, lease: Duration) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "UPDATE hook_deliveries SET next_attempt_at = $1
-         WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3",
-    )
+    lease_row(db, "hook_deliveries", &d.id, &d.next_attempt_at, lease).await
+}
+
+/// Take a pending row of `table` (hook deliveries, KakaoTalk messages) for one attempt: push
+/// its due time past the attempt's end, unless someone else already did. If this process dies
+/// mid-attempt, the row is due again when the lease runs out.
+pub(crate) async fn lease_row(
+    db: &Db,
+    table: &'static str,
+    id: &str,
+    next_attempt_at: &str,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(&format!(
+        "UPDATE {table} SET next_attempt_at = $1
+         WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3"
+    ))
     .bind(at(lease))
-    .bind(&d.id)
-    .bind(&d.next_attempt_at)
+    .bind(id)
+    .bind(next_attempt_at)
     .execute(&db.pool)
     .await?
     .rows_affected()

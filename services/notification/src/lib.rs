@@ -5,9 +5,12 @@
 //! It must not call back into baedal, a notification sent twice for the same `(order_id, seq)`
 //! is stored (and delivered) once, and no order ever waits for a webhook receiver.
 
+pub mod channels;
+mod channels_http;
 pub mod delivery;
 pub mod hooks;
 mod hooks_http;
+pub mod kakao;
 pub mod ssrf;
 
 use axum::extract::rejection::JsonRejection;
@@ -39,6 +42,10 @@ pub struct NotificationRequest {
     /// absent on alerts to ops (escalations, stuck orders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_id: Option<String>,
+    /// What a message to a person names (a KakaoTalk template's variables), on a status
+    /// change; absent on alerts and from workers older than the KakaoTalk channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<baedal_domain::OrderBrief>,
 }
 
 /// One inbox entry.
@@ -69,6 +76,8 @@ pub struct NotifyState {
     unavailable: Arc<AtomicBool>,
     hooks: hooks::Hooks,
     deliverer: delivery::Deliverer,
+    /// The KakaoTalk channel, when a provider is configured.
+    kakao: Option<kakao::Sender>,
     allow_private_hooks: bool,
 }
 
@@ -79,6 +88,7 @@ impl NotifyState {
         service_token: &str,
         identity: Identity,
         delivery: delivery::DeliverySettings,
+        kakao: Option<kakao::KakaoSettings>,
     ) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = baedal_db::open(db_url, PoolSettings::default(), &migrations()).await?;
@@ -86,12 +96,17 @@ impl NotifyState {
         Ok(Self {
             hooks: hooks::Hooks::new(db.clone()),
             deliverer: delivery::spawn(db.clone(), delivery),
+            kakao: kakao.map(|k| kakao::spawn(db.clone(), k)),
             db,
             service_token: service_token.into(),
             identity,
             unavailable: Arc::default(),
             allow_private_hooks,
         })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn hooks(&self) -> &hooks::Hooks {
@@ -118,6 +133,18 @@ impl NotifyState {
         if created {
             hooks::Hooks::enqueue(&mut tx, n, &now).await?;
             for r in &n.recipients {
+                // People choose their channels; stores, riders and ops read their inbox.
+                let prefs = if r.starts_with("customer:") {
+                    channels::get(&mut *tx, r).await?
+                } else {
+                    channels::Prefs::default()
+                };
+                if let (true, Some(phone), Some(_)) = (prefs.kakao, &prefs.phone, &self.kakao) {
+                    kakao::enqueue(&mut tx, n, r, phone, &now).await?;
+                }
+                if !prefs.inbox {
+                    continue;
+                }
                 sqlx::query(
                     "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -135,6 +162,9 @@ impl NotifyState {
         tx.commit().await?;
         if created {
             self.deliverer.wake();
+            if let Some(k) = &self.kakao {
+                k.wake();
+            }
         }
         Ok(created)
     }
@@ -268,6 +298,7 @@ pub fn router(state: NotifyState) -> Router {
         )
         .route("/v1/admin/faults", put(put_faults))
         .merge(hooks_http::routes())
+        .merge(channels_http::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
 }
@@ -283,6 +314,7 @@ mod tests {
             "svc",
             baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
             delivery::DeliverySettings::default(),
+            None,
         )
         .await
         .unwrap();
@@ -293,6 +325,7 @@ mod tests {
             status: "accepted".into(),
             message: "accepted".into(),
             store_id: Some("st_1".into()),
+            order: None,
         };
         assert!(s.accept(&n).await.unwrap());
         assert!(!s.accept(&n).await.unwrap());

@@ -1,0 +1,91 @@
+//! `/v1/me/notifications`: how a customer hears about their orders (the KakaoTalk channel, the
+//! in-app inbox) and the phone number KakaoTalk reaches them on. The notification service
+//! keeps the choices and validates the number; this module authorizes and forwards.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Caller};
+use axum::extract::State;
+use axum::response::Response;
+use baedal_auth::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A customer's notification channels.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPrefs {
+    /// AlimTalk messages on every status change (an SMS when the number has no KakaoTalk).
+    /// Needs a phone number, in this request or on file (409 `phone_required` otherwise).
+    pub kakao: bool,
+    /// Keep the messages in the in-app inbox.
+    pub inbox: bool,
+    /// A Korean mobile number (`010-1234-5678`, `+82 10-1234-5678`); absent keeps the one on
+    /// file. Answered in national form.
+    #[schema(
+        max_length = 20,
+        pattern = r"^(\+82[ -]?|0)(10[ -]?[0-9]{4}|1[16789][ -]?[0-9]{3,4})[ -]?[0-9]{4}$"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+fn customer(caller: &Caller) -> ApiResult<String> {
+    match caller.role() {
+        Role::Customer => Ok(format!("customer:{}", caller.id())),
+        _ => Err(ApiError::forbidden(
+            "notification channels are a customer's: stores and riders read their inbox",
+        )),
+    }
+}
+
+/// The caller's channels (the inbox only, until they choose).
+#[utoipa::path(get, path = "/v1/me/notifications",
+    responses((status = 200, description = "{kakao, inbox, phone}", body = NotificationPrefs),
+        (status = 403, description = "not a customer")))]
+pub async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let who = customer(&caller)?;
+    crate::hooks::forward_as(
+        &state,
+        who,
+        reqwest::Method::GET,
+        "/v1/channels",
+        None::<&()>,
+    )
+    .await
+}
+
+/// Choose the channels, and give the number KakaoTalk should use.
+#[utoipa::path(put, path = "/v1/me/notifications", request_body = NotificationPrefs,
+    responses((status = 200, description = "{kakao, inbox, phone}: what is now in force", body = NotificationPrefs),
+        (status = 403, description = "not a customer"),
+        (status = 409, description = "`phone_required`: KakaoTalk asked for and no number on file"),
+        (status = 422, description = "`invalid_phone`: not a Korean mobile number")))]
+pub async fn put_prefs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NotificationPrefs>,
+) -> ApiResult<Response> {
+    let who = customer(&caller)?;
+    crate::hooks::forward_as(
+        &state,
+        who,
+        reqwest::Method::PUT,
+        "/v1/channels",
+        Some(&body),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_document_states_the_phone_pattern_the_notification_service_enforces() {
+        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
+        let phone = &doc["components"]["schemas"]["NotificationPrefs"]["properties"]["phone"];
+        assert_eq!(
+            phone["pattern"],
+            baedal_domain::contact::KOREAN_MOBILE_PATTERN
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! A local stand-in for a KakaoTalk business-message gateway (the one thing of the KakaoTalk
+//! channel that cannot run here): it checks the API key and sender key as a gateway would,
+//! keeps every request it gets, and answers by recipient number the way the real ones do:
+//!
+//! - `01000000001` has no KakaoTalk: the fallback goes out as an SMS (`"channel": "sms"`);
+//! - `01000000002` is not a valid number: code `3008`;
+//! - `01000000003`: the gateway fails (503) the first time it sees a message, then sends it;
+//! - any other number: sent as AlimTalk.
+//!
+//! A repeated `Idempotency-Key` is answered as the first time and not sent again, as gateways
+//! that take one do. `GET /requests` lists what it got (for tests on another runtime).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub const KEY: &str = "test-kakao-key";
+pub const SENDER: &str = "test-sender-key";
+pub const NO_KAKAO: &str = "01000000001";
+pub const INVALID: &str = "01000000002";
+pub const FLAKY: &str = "01000000003";
+
+#[derive(Default)]
+struct Seen {
+    /// Every request: `{"idempotency_key", "authorization", "body"}`.
+    requests: Vec<Value>,
+    /// Answers by idempotency key (what a repeat gets).
+    answered: HashMap<String, (u16, Value)>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+/// Serve the fake gateway on `listener`; its send URL is `<base>/v2/alimtalk/send`.
+pub async fn serve(listener: tokio::net::TcpListener) {
+    let seen: Shared = Arc::default();
+    let app = Router::new()
+        .route("/v2/alimtalk/send", post(send))
+        .route("/requests", get(requests))
+        .with_state(seen);
+    axum::serve(listener, app).await.unwrap();
+}
+
+async fn requests(State(seen): State<Shared>) -> Json<Value> {
+    Json(Value::Array(seen.lock().unwrap().requests.clone()))
+}
+
+async fn send(
+    State(seen): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let key = header("idempotency-key");
+    let mut seen = seen.lock().unwrap();
+    let first_time = !seen.requests.iter().any(|r| r["idempotency_key"] == key);
+    seen.requests.push(json!({
+        "idempotency_key": key,
+        "authorization": header("authorization"),
+        "body": body,
+    }));
+    if header("authorization") != format!("Bearer {KEY}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"code": "1001", "message": "invalid api key"})),
+        );
+    }
+    if let Some((code, answer)) = seen.answered.get(&key) {
+        return (StatusCode::from_u16(*code).unwrap(), Json(answer.clone()));
+    }
+    let to = body["recipient"].as_str().unwrap_or_default();
+    let (code, answer) = if body["sender_key"] != SENDER {
+        (400, json!({"code": "1003", "message": "InvalidSenderKey"}))
+    } else if to == INVALID {
+        (
+            200,
+            json!({"code": "3008", "message": "InvalidPhoneNumber"}),
+        )
+    } else if to == FLAKY && first_time {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"code": "9999", "message": "try again"})),
+        );
+    } else if to == NO_KAKAO {
+        (
+            200,
+            json!({"code": "0000", "message": "sent by SMS", "channel": "sms"}),
+        )
+    } else {
+        (
+            200,
+            json!({"code": "0000", "message": "sent", "channel": "alimtalk"}),
+        )
+    };
+    seen.answered.insert(key, (code, answer.clone()));
+    (StatusCode::from_u16(code).unwrap(), Json(answer))
+}
