@@ -158,6 +158,10 @@ pub struct Common {
     /// The KakaoTalk channel's sender key (발신 프로필 키) the templates are approved for.
     #[arg(long, env = "BAEDAL_KAKAO_SENDER")]
     pub kakao_sender: Option<String>,
+    /// Waits between a KakaoTalk message's attempts, comma-separated (default 5s, 30s, 2m,
+    /// 10m, 30m: a status message is stale after an hour).
+    #[arg(long, env = "BAEDAL_KAKAO_RETRY_SCHEDULE", value_delimiter = ',', value_parser = humantime::parse_duration)]
+    pub kakao_retry_schedule: Vec<Duration>,
     #[command(flatten)]
     pub breaker: Breaker,
 }
@@ -379,11 +383,15 @@ impl Common {
                 anyhow::anyhow!("BAEDAL_KAKAO_URL is set but {name} is not: set both, or neither")
             })
         };
-        Ok(Some(baedal_notification::kakao::KakaoSettings::new(
+        let mut settings = baedal_notification::kakao::KakaoSettings::new(
             url,
             need("BAEDAL_KAKAO_KEY", &self.kakao_key)?,
             need("BAEDAL_KAKAO_SENDER", &self.kakao_sender)?,
-        )))
+        );
+        if !self.kakao_retry_schedule.is_empty() {
+            settings.schedule = self.kakao_retry_schedule.clone();
+        }
+        Ok(Some(settings))
     }
 
     pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {

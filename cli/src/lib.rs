@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod bench;
+pub mod bench_hooks;
 pub mod config;
 pub mod devserver;
 pub mod loadgen;

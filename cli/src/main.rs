@@ -70,6 +70,22 @@ enum BenchWhat {
         #[arg(long)]
         pid: Option<u32>,
     },
+    /// Webhook deliveries to many hooks of a slow receiver: events/s and the delay from a
+    /// command's answer to each delivery (`baedal dev` with BAEDAL_HOOKS_ALLOW_PRIVATE=1).
+    Hooks {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 100)]
+        hooks: usize,
+        /// How long the receiver takes to answer each delivery.
+        #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+        receiver_delay: Duration,
+        /// Orders per second, each placed and accepted (two events).
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -694,6 +710,15 @@ async fn main() -> anyhow::Result<()> {
                     orders,
                     pid,
                 } => baedal::bench::sse(&api, subscribers, orders, pid).await?,
+                BenchWhat::Hooks {
+                    api,
+                    hooks,
+                    receiver_delay,
+                    rate,
+                    duration,
+                } => {
+                    baedal::bench_hooks::hooks(&api, hooks, receiver_delay, rate, duration).await?
+                }
             };
             println!("{report}");
             Ok(())

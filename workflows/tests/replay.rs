@@ -11,11 +11,13 @@
 //! (ops, and from Temporal itself), and one that lived through a notification outage. `v4`:
 //! the same paths with every payload sealed by the payload codec (the test key below) and the
 //! updates generated from the domain's command table. `v5`: the same paths with each
-//! notification naming the order's store (`store_id`, which webhooks need). Every history replays through a worker
+//! notification naming the order's store (`store_id`, which webhooks need). `v6`: each
+//! status-change notification carrying the order's brief (store name, items, total, ETA: the
+//! KakaoTalk template's variables). Every history replays through a worker
 //! with the codec, as production runs it: plaintext histories pass through it unchanged, so
 //! orders started before encryption was turned on carry on. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
-//! with `BAEDAL_RECORD_HISTORIES=v6 cargo test -p baedal --test lifecycle --test ops
+//! with `BAEDAL_RECORD_HISTORIES=v7 cargo test -p baedal --test lifecycle --test ops
 //! --test payment_outage --test outages`.
 
 use baedal_workflows::OrderWorkflow;
@@ -61,6 +63,7 @@ async fn completed_order_replays() {
     replay("completed-v3").await;
     replay("completed-v4").await;
     replay("completed-v5").await;
+    replay("completed-v6").await;
 }
 
 #[tokio::test]
@@ -70,6 +73,7 @@ async fn canceled_order_with_refund_replays() {
     replay("canceled-v3").await;
     replay("canceled-v4").await;
     replay("canceled-v5").await;
+    replay("canceled-v6").await;
 }
 
 #[tokio::test]
@@ -79,6 +83,7 @@ async fn declined_order_replays() {
     replay("declined-v3").await;
     replay("declined-v4").await;
     replay("declined-v5").await;
+    replay("declined-v6").await;
 }
 
 #[tokio::test]
@@ -89,12 +94,16 @@ async fn orders_whose_timers_fired_replay() {
     replay("payment_expired-v3").await;
     replay("store_timeout-v4").await;
     replay("store_timeout-v5").await;
+    replay("store_timeout-v6").await;
     replay("escalated-v4").await;
     replay("escalated-v5").await;
+    replay("escalated-v6").await;
     replay("auto_confirmed-v4").await;
     replay("auto_confirmed-v5").await;
+    replay("auto_confirmed-v6").await;
     replay("payment_expired-v4").await;
     replay("payment_expired-v5").await;
+    replay("payment_expired-v6").await;
 }
 
 #[tokio::test]
@@ -103,8 +112,10 @@ async fn ops_and_temporal_cancels_replay() {
     replay("engine_canceled-v3").await;
     replay("ops_canceled-v4").await;
     replay("ops_canceled-v5").await;
+    replay("ops_canceled-v6").await;
     replay("engine_canceled-v4").await;
     replay("engine_canceled-v5").await;
+    replay("engine_canceled-v6").await;
 }
 
 #[tokio::test]
@@ -112,6 +123,7 @@ async fn an_order_that_lived_through_a_notification_outage_replays() {
     replay("notify_outage-v3").await;
     replay("notify_outage-v4").await;
     replay("notify_outage-v5").await;
+    replay("notify_outage-v6").await;
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@
 //! - any other number: sent as AlimTalk.
 //!
 //! A repeated `Idempotency-Key` is answered as the first time and not sent again, as gateways
-//! that take one do. `GET /requests` lists what it got (for tests on another runtime).
+//! that take one do. `GET /requests` lists what it got (for tests on another runtime);
+//! `PUT /down` with `true` makes it answer 503 to everything until `false`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -30,6 +31,7 @@ struct Seen {
     requests: Vec<Value>,
     /// Answers by idempotency key (what a repeat gets).
     answered: HashMap<String, (u16, Value)>,
+    down: bool,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -40,8 +42,14 @@ pub async fn serve(listener: tokio::net::TcpListener) {
     let app = Router::new()
         .route("/v2/alimtalk/send", post(send))
         .route("/requests", get(requests))
+        .route("/down", axum::routing::put(set_down))
         .with_state(seen);
     axum::serve(listener, app).await.unwrap();
+}
+
+async fn set_down(State(seen): State<Shared>, Json(down): Json<bool>) -> StatusCode {
+    seen.lock().unwrap().down = down;
+    StatusCode::NO_CONTENT
 }
 
 async fn requests(State(seen): State<Shared>) -> Json<Value> {
@@ -72,6 +80,12 @@ async fn send(
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"code": "1001", "message": "invalid api key"})),
+        );
+    }
+    if seen.down {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"code": "9999", "message": "down"})),
         );
     }
     if let Some((code, answer)) = seen.answered.get(&key) {

@@ -179,6 +179,12 @@ impl Cluster {
         cmd
     }
 
+    /// Set `key` for every part started from now on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Start `part` (no-op when it is running).
     pub fn start(&mut self, part: Part) {
         if self.running(part) {
