@@ -147,6 +147,7 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
         per_hook.retain(|_, s| s.available_permits() < settings.per_hook);
         match due(&db, 128).await {
             Ok(batch) => {
+                let mut chosen = Vec::new();
                 for (d, url, secrets) in batch {
                     let hook = per_hook
                         .entry(d.hook_id.clone())
@@ -159,13 +160,21 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
                     let Ok(slot) = all.clone().try_acquire_owned() else {
                         break;
                     };
-                    match lease(&db, &d, settings.timeout * 3).await {
-                        Ok(true) => {}
-                        Ok(false) => continue, // another replica took it
+                    chosen.push((d, url, secrets, (hook_slot, slot)));
+                }
+                let ids: Vec<&str> = chosen.iter().map(|c| c.0.id.as_str()).collect();
+                // One statement leases the lot; what another replica took is left out.
+                let leased =
+                    match lease_rows(&db, "hook_deliveries", &ids, settings.timeout * 3).await {
+                        Ok(l) => l,
                         Err(e) => {
-                            tracing::warn!(error = %e, "leasing a hook delivery");
-                            continue;
+                            tracing::warn!(error = %e, "leasing hook deliveries");
+                            Default::default()
                         }
+                    };
+                for (d, url, secrets, slots) in chosen {
+                    if !leased.contains(&d.id) {
+                        continue;
                     }
                     let (db, client, settings) = (db.clone(), client.clone(), settings.clone());
                     tokio::spawn(async move {
@@ -173,7 +182,7 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
                         if let Err(e) = record(&db, &d, &outcome, &settings).await {
                             tracing::warn!(delivery = %d.id, error = %e, "recording a hook delivery");
                         }
-                        drop((hook_slot, slot));
+                        drop(slots);
                     });
                 }
             }
@@ -223,32 +232,35 @@ async fn due(db: &Db, limit: i64) -> Result<Vec<(Delivery, String, Secrets)>, sq
         .collect())
 }
 
-/// Take `d` for one attempt (see [`lease_row`]).
-async fn lease(db: &Db, d: &Delivery, lease: Duration) -> Result<bool, sqlx::Error> {
-    lease_row(db, "hook_deliveries", &d.id, &d.next_attempt_at, lease).await
-}
-
-/// Take a pending row of `table` (hook deliveries, KakaoTalk messages) for one attempt: push
-/// its due time past the attempt's end, unless someone else already did. If this process dies
-/// mid-attempt, the row is due again when the lease runs out.
-pub(crate) async fn lease_row(
+/// Take the pending rows `ids` of `table` (hook deliveries, KakaoTalk messages) that are
+/// still due for one attempt each: push their due time past the attempt's end, in one
+/// statement, and answer the ids taken (a row another replica took is not due any more). If
+/// this process dies mid-attempt, the row is due again when the lease runs out.
+pub(crate) async fn lease_rows(
     db: &Db,
     table: &'static str,
-    id: &str,
-    next_attempt_at: &str,
+    ids: &[&str],
     lease: Duration,
-) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(&format!(
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
         "UPDATE {table} SET next_attempt_at = $1
-         WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3"
-    ))
-    .bind(at(lease))
-    .bind(id)
-    .bind(next_attempt_at)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+         WHERE status = 'pending' AND next_attempt_at <= $2 AND id IN ({})
+         RETURNING id",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(at(lease)).bind(now());
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect())
 }
 
 /// One signed POST of `d` to `url`.
@@ -362,10 +374,12 @@ pub async fn record(
             .bind(&d.id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE hooks SET failing_since = NULL WHERE id = $1")
-                .bind(&d.hook_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE hooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(&d.hook_id)
+            .execute(&mut *tx)
+            .await?;
         }
         Outcome::Gone => {
             sqlx::query(

@@ -342,7 +342,6 @@ struct Due {
     text: String,
     fallback: String,
     attempts: u32,
-    next_attempt_at: String,
 }
 
 async fn run(db: Db, settings: KakaoSettings, client: reqwest::Client, wake: Arc<Notify>) {
@@ -351,26 +350,32 @@ async fn run(db: Db, settings: KakaoSettings, client: reqwest::Client, wake: Arc
     loop {
         match due(&db, 128).await {
             Ok(batch) => {
+                let mut chosen = Vec::new();
                 for m in batch {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         break;
                     };
-                    // Another replica may have taken it; a dead process's lease runs out.
-                    match crate::delivery::lease_row(
-                        &db,
-                        "kakao_messages",
-                        &m.id,
-                        &m.next_attempt_at,
-                        settings.timeout * 3,
-                    )
-                    .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "leasing a KakaoTalk message");
-                            continue;
-                        }
+                    chosen.push((m, slot));
+                }
+                let ids: Vec<&str> = chosen.iter().map(|c| c.0.id.as_str()).collect();
+                // Another replica may have taken some; a dead process's lease runs out.
+                let leased = match crate::delivery::lease_rows(
+                    &db,
+                    "kakao_messages",
+                    &ids,
+                    settings.timeout * 3,
+                )
+                .await
+                {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leasing KakaoTalk messages");
+                        Default::default()
+                    }
+                };
+                for (m, slot) in chosen {
+                    if !leased.contains(&m.id) {
+                        continue;
                     }
                     let (db, client, settings) = (db.clone(), client.clone(), settings.clone());
                     tokio::spawn(async move {
@@ -407,7 +412,6 @@ async fn due(db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
             text: r.get("text"),
             fallback: r.get("fallback_text"),
             attempts: r.get::<i64, _>("attempts") as u32,
-            next_attempt_at: r.get("next_attempt_at"),
         })
         .collect())
 }
