@@ -31,6 +31,9 @@ pub const STANDARD_SCHEDULE: [Duration; 9] = [
     Duration::from_secs(24 * 3600),
 ];
 
+/// Due deliveries read per round.
+const BATCH: i64 = 128;
+
 /// The largest response body read from a receiver (the rest is dropped unread).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -145,9 +148,13 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
     loop {
         // Forget the limits of hooks with nothing in flight (deleted ones among them).
         per_hook.retain(|_, s| s.available_permits() < settings.per_hook);
-        match due(&db, 128).await {
+        // Whether more may be due right now: then look again at once instead of waiting.
+        let mut more = false;
+        match due(&db, BATCH).await {
             Ok(batch) => {
+                let full = batch.len() as i64 == BATCH;
                 let mut chosen = Vec::new();
+                let mut saturated = false;
                 for (d, url, secrets) in batch {
                     let hook = per_hook
                         .entry(d.hook_id.clone())
@@ -155,9 +162,11 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
                         .clone();
                     // A hook at its limit waits its turn; others go on.
                     let Ok(hook_slot) = hook.try_acquire_owned() else {
+                        saturated = true;
                         continue;
                     };
                     let Ok(slot) = all.clone().try_acquire_owned() else {
+                        saturated = true;
                         break;
                     };
                     chosen.push((d, url, secrets, (hook_slot, slot)));
@@ -172,23 +181,30 @@ async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: 
                             Default::default()
                         }
                     };
+                // A full batch, all taken: the backlog goes on. Otherwise a finishing attempt
+                // (or a new notification, or the poll) starts the next round.
+                more = full && !saturated && !leased.is_empty();
                 for (d, url, secrets, slots) in chosen {
                     if !leased.contains(&d.id) {
                         continue;
                     }
-                    let (db, client, settings) = (db.clone(), client.clone(), settings.clone());
+                    let (db, client, settings, wake) =
+                        (db.clone(), client.clone(), settings.clone(), wake.clone());
                     tokio::spawn(async move {
                         let outcome = attempt(&client, &d, &url, &secrets, &settings).await;
                         if let Err(e) = record(&db, &d, &outcome, &settings).await {
                             tracing::warn!(delivery = %d.id, error = %e, "recording a hook delivery");
                         }
                         drop(slots);
+                        wake.notify_one();
                     });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reading due hook deliveries"),
         }
-        let _ = tokio::time::timeout(settings.poll, wake.notified()).await;
+        if !more {
+            let _ = tokio::time::timeout(settings.poll, wake.notified()).await;
+        }
     }
 }
 

@@ -43,6 +43,9 @@ pub const SCHEDULE: [Duration; 5] = [
     Duration::from_secs(1800),
 ];
 
+/// Due messages read per round.
+const BATCH: i64 = 128;
+
 /// Where and how to reach the provider.
 #[derive(Debug, Clone)]
 pub struct KakaoSettings {
@@ -348,8 +351,11 @@ async fn run(db: Db, settings: KakaoSettings, client: reqwest::Client, wake: Arc
     let slots = Arc::new(Semaphore::new(settings.max_in_flight));
     let settings = Arc::new(settings);
     loop {
-        match due(&db, 128).await {
+        // Whether more may be due right now (see the webhooks' loop).
+        let mut more = false;
+        match due(&db, BATCH).await {
             Ok(batch) => {
+                let full = batch.len() as i64 == BATCH;
                 let mut chosen = Vec::new();
                 for m in batch {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
@@ -357,6 +363,7 @@ async fn run(db: Db, settings: KakaoSettings, client: reqwest::Client, wake: Arc
                     };
                     chosen.push((m, slot));
                 }
+                let saturated = full && chosen.len() as i64 != BATCH;
                 let ids: Vec<&str> = chosen.iter().map(|c| c.0.id.as_str()).collect();
                 // Another replica may have taken some; a dead process's lease runs out.
                 let leased = match crate::delivery::lease_rows(
@@ -373,23 +380,28 @@ async fn run(db: Db, settings: KakaoSettings, client: reqwest::Client, wake: Arc
                         Default::default()
                     }
                 };
+                more = full && !saturated && !leased.is_empty();
                 for (m, slot) in chosen {
                     if !leased.contains(&m.id) {
                         continue;
                     }
-                    let (db, client, settings) = (db.clone(), client.clone(), settings.clone());
+                    let (db, client, settings, wake) =
+                        (db.clone(), client.clone(), settings.clone(), wake.clone());
                     tokio::spawn(async move {
                         let answer = send(&client, &settings, &m).await;
                         if let Err(e) = record(&db, &m, &answer, &settings).await {
                             tracing::warn!(message = %m.id, error = %e, "recording a KakaoTalk message");
                         }
                         drop(slot);
+                        wake.notify_one();
                     });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reading due KakaoTalk messages"),
         }
-        let _ = tokio::time::timeout(settings.poll, wake.notified()).await;
+        if !more {
+            let _ = tokio::time::timeout(settings.poll, wake.notified()).await;
+        }
     }
 }
 
