@@ -262,6 +262,8 @@ def check_objects(name, objs, commands, env_read):
                     ref = e.get("valueFrom", {}).get("secretKeyRef")
                     if ref:
                         keys = secret_keys(ns, ref["name"])
+                        if keys is None and ref.get("optional") is True:
+                            continue  # an optional Secret this overlay does not provide
                         if keys is None:
                             find(w, f"Secret {ref['name']} is neither defined nor written by an ExternalSecret")
                         elif ref["key"] not in keys:
