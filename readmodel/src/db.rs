@@ -44,6 +44,18 @@ impl ReadModel {
         self.db.dialect
     }
 
+    /// After a bulk load: bring the planner's statistics and, on PostgreSQL, the visibility map
+    /// up to date (`VACUUM ANALYZE`, what autovacuum would get to minutes later; index-only
+    /// scans such as the rider board's skip the table only where pages are marked visible).
+    pub async fn settle_after_bulk_load(&self) -> crate::Result<()> {
+        let sql = match self.db.dialect {
+            Dialect::Postgres => "VACUUM ANALYZE orders",
+            Dialect::Sqlite => "ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.db.pool).await?;
+        Ok(())
+    }
+
     /// Cheap liveness check for `/readyz`.
     pub async fn ping(&self) -> crate::Result<()> {
         Ok(self.db.ping().await?)
