@@ -14,6 +14,7 @@ mod extract;
 pub mod hooks;
 mod live;
 mod me;
+mod menu;
 mod openapi;
 mod ops;
 mod place;

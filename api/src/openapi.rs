@@ -49,6 +49,7 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         crate::hooks::retry,
         crate::me::get_prefs,
         crate::me::put_prefs,
+        crate::menu::update_item,
     ),
     components(schemas(
         PlaceOrderBody,
@@ -60,6 +61,7 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         crate::hooks::NewHook,
         crate::hooks::EventType,
         crate::me::NotificationPrefs,
+        crate::menu::MenuItemChange,
     ))
 )]
 pub struct ApiDoc;

@@ -64,6 +64,10 @@ fn store_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/store/orders", get(store_orders))
         .route("/v1/store/orders/events", get(crate::live::store_events))
+        .route(
+            "/v1/store/menu/{item_id}",
+            axum::routing::put(crate::menu::update_item),
+        )
 }
 
 fn rider_routes() -> Router<AppState> {

@@ -693,3 +693,112 @@ async fn dev_server_keeps_closed_workflows_longer_than_the_idempotency_window() 
     // The test system's window is a day: retention at least that, plus a day.
     assert!(secs >= 2 * 24 * 3600, "retention {ttl}");
 }
+
+#[tokio::test]
+async fn a_store_owner_reprices_and_sells_out_their_own_items_only() {
+    let s = system();
+    // st_4 (합정 화덕피자): no other test orders from it. mi_4_2 is 고르곤졸라, 18,000 won.
+    let owner = s.token("store_owner", &unique("owner"), Some("st_4")).await;
+    let other_owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let body = json!({
+        "store_id": "st_4",
+        "items": [{"menu_item_id": "mi_4_2", "quantity": 2}],
+        "delivery": {"address": "서울 마포구 양화로 1", "region": "mapo", "lat": 37.556, "lon": 126.923},
+        "payment": {"card_token": "tok_ok"}
+    });
+    let change = |token: &str, item: &str, change: serde_json::Value| {
+        let (token, path) = (token.to_owned(), format!("/v1/store/menu/{item}"));
+        async move {
+            s.call(&s.api, Method::PUT, &path, Some(&token), Some(change), None)
+                .await
+        }
+    };
+    let price_on_menu = || async {
+        s.get(&cust, "/v1/stores/st_4/menu").await.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "mi_4_2")
+            .map(|i| {
+                (
+                    i["price"].as_i64().unwrap(),
+                    i["available"].as_bool().unwrap(),
+                )
+            })
+            .unwrap()
+    };
+    let before = s
+        .place_on(&s.api, &cust, &unique("key"), body.clone())
+        .await;
+    assert_eq!(before.status, StatusCode::CREATED, "{:?}", before.body);
+    assert_eq!(before.body["total"], 36_000);
+
+    // Refused, and nothing changes: another store's owner (404, as an unknown item), a
+    // customer, a price out of range or not whole, an unknown field.
+    assert_eq!(
+        change(&other_owner, "mi_4_2", json!({"price": 1}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        change(&owner, "mi_9_9", json!({"price": 1})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        change(&cust, "mi_4_2", json!({"price": 1})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    for bad in [
+        json!({"price": 0}),
+        json!({"price": 10_000_001}),
+        json!({"price": 1.5}),
+        json!({"cost": 1}),
+    ] {
+        let r = change(&owner, "mi_4_2", bad.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            r.body
+        );
+    }
+    assert_eq!(price_on_menu().await, (18_000, true));
+
+    // A new price: new orders pay it, the order placed before keeps its own.
+    let r = change(&owner, "mi_4_2", json!({"price": 19_500})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["price"], 19_500);
+    assert_eq!(r.body["available"], true);
+    let after = s
+        .place_on(&s.api, &cust, &unique("key"), body.clone())
+        .await;
+    assert_eq!(after.status, StatusCode::CREATED, "{:?}", after.body);
+    assert_eq!(after.body["total"], 39_000);
+    let id = before.body["id"].as_str().unwrap();
+    assert_eq!(
+        s.get(&cust, &format!("/v1/orders/{id}")).await.body["total"],
+        36_000
+    );
+
+    // Sold out, then back.
+    let r = change(&owner, "mi_4_2", json!({"available": false})).await;
+    assert_eq!(
+        (r.body["price"].as_i64(), r.body["available"].as_bool()),
+        (Some(19_500), Some(false))
+    );
+    let refused = s
+        .place_on(&s.api, &cust, &unique("key"), body.clone())
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    assert_eq!(refused.code(), "item_unavailable");
+    let r = change(
+        &owner,
+        "mi_4_2",
+        json!({"available": true, "price": 18_000}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(price_on_menu().await, (18_000, true));
+}

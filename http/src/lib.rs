@@ -169,6 +169,15 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Er
     Ok(whole as u32)
 }
 
+/// [`whole_number`] for a field that may be left out or `null` (use with `#[serde(default)]`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] u32);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
 /// The answer of a role's `/readyz`: 200 when every check passed, else 503; the body names
 /// each check, so an operator sees which dependency keeps the pod out of rotation. A role
 /// lists only what it cannot serve without (a probe on anything else turns another part's

@@ -200,6 +200,29 @@ impl ReadModel {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Change `store_id`'s menu item `item_id`: its availability, its price, or both (`None`
+    /// keeps what is there). Orders already placed keep the price they were placed at. `None`
+    /// when the store has no such item.
+    pub async fn update_item(
+        &self,
+        store_id: &str,
+        item_id: &str,
+        available: Option<bool>,
+        price: Option<i64>,
+    ) -> crate::Result<Option<MenuItem>> {
+        let row = sqlx::query(
+            "UPDATE menu_items SET available = COALESCE($1, available), price = COALESCE($2, price)
+             WHERE id = $3 AND store_id = $4 RETURNING *",
+        )
+        .bind(available.map(i64::from))
+        .bind(price)
+        .bind(item_id)
+        .bind(store_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(item_from_row))
+    }
+
     pub async fn list_stores(&self, region: Option<&str>) -> crate::Result<Vec<Store>> {
         let rows = match region {
             Some(r) => {
