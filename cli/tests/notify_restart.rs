@@ -169,8 +169,8 @@ async fn a_notification_service_killed_mid_backlog_loses_nothing() {
     // Orders placed and accepted: two events each, owed to the hook and to the gateway.
     let mut orders: Vec<String> = vec![];
     let api = c.api.clone();
-    let place = |tag: String| {
-        let (api, cust) = (api.clone(), cust.clone());
+    let place_and_accept = |tag: String| {
+        let (api, cust, owner) = (api.clone(), cust.clone(), owner.clone());
         async move {
             let r = reqwest::Client::new()
                 .post(format!("{api}/v1/orders"))
@@ -188,20 +188,20 @@ async fn a_notification_service_killed_mid_backlog_loses_nothing() {
                 .unwrap();
             assert_eq!(r.status(), StatusCode::CREATED);
             let o: Value = r.json().await.unwrap();
-            o["id"].as_str().unwrap().to_owned()
+            let id = o["id"].as_str().unwrap().to_owned();
+            let (s, o) = call(
+                reqwest::Method::POST,
+                format!("{api}/v1/store/orders/{id}/accept"),
+                &owner,
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{o}");
+            id
         }
     };
     for n in 0..8 {
-        let id = place(format!("restart-{n}")).await;
-        let (s, o) = call(
-            reqwest::Method::POST,
-            format!("{}/v1/store/orders/{id}/accept", c.api),
-            &owner,
-            None,
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{o}");
-        orders.push(id);
+        orders.push(place_and_accept(format!("restart-{n}")).await);
     }
     // The service holds them all, and has been trying the receivers for a while.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -214,16 +214,7 @@ async fn a_notification_service_killed_mid_backlog_loses_nothing() {
     // Killed mid-backlog; orders keep moving while it is dead (the worker retries).
     c.kill(Part::Notify);
     for n in 8..12 {
-        let id = place(format!("restart-{n}")).await;
-        let (s, o) = call(
-            reqwest::Method::POST,
-            format!("{}/v1/store/orders/{id}/accept", c.api),
-            &owner,
-            None,
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{o}");
-        orders.push(id);
+        orders.push(place_and_accept(format!("restart-{n}")).await);
     }
     c.start(Part::Notify);
     c.wait_healthy(&c.notify, 60).await;

@@ -112,13 +112,20 @@ pub(crate) fn at(after: Duration) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The delivery loop's handle: wake it when new deliveries are owed.
+/// A sending loop's handle (webhook deliveries, KakaoTalk messages): wake it when new work is
+/// owed; the loop holds the other end.
 #[derive(Clone)]
 pub struct Deliverer {
     wake: Arc<Notify>,
 }
 
 impl Deliverer {
+    /// A handle, and what its loop waits on.
+    pub(crate) fn new() -> (Self, Arc<Notify>) {
+        let wake = Arc::new(Notify::new());
+        (Self { wake: wake.clone() }, wake)
+    }
+
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -126,8 +133,7 @@ impl Deliverer {
 
 /// Start delivering what `db` owes, until the process ends.
 pub fn spawn(db: Db, settings: DeliverySettings) -> Deliverer {
-    let wake = Arc::new(Notify::new());
-    let deliverer = Deliverer { wake: wake.clone() };
+    let (deliverer, wake) = Deliverer::new();
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(settings.connect_timeout)

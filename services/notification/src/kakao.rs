@@ -22,7 +22,7 @@
 //! the channel) gets the fallback as an SMS, and the answer says so. [`classify`] decides
 //! what each answer means: sent, try again later, or give up.
 
-use crate::delivery::{at, jitter, next_wait};
+use crate::delivery::{Deliverer, at, jitter, next_wait};
 use crate::hooks::now;
 use baedal_db::Db;
 use baedal_domain::{OrderBrief, OrderStatus};
@@ -312,29 +312,17 @@ pub fn classify(http: u16, body: &serde_json::Value, retry_after: Option<Duratio
     }
 }
 
-/// The sending loop's handle: wake it when new messages are owed.
-#[derive(Clone)]
-pub struct Sender {
-    wake: Arc<Notify>,
-}
-
-impl Sender {
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-}
-
 /// Start sending what `db` owes through the provider, until the process ends.
-pub fn spawn(db: Db, settings: KakaoSettings) -> Sender {
-    let wake = Arc::new(Notify::new());
+pub fn spawn(db: Db, settings: KakaoSettings) -> Deliverer {
+    let (sender, wake) = Deliverer::new();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(settings.timeout)
         .user_agent("baedal-kakao/1")
         .build()
         .expect("a provider client");
-    tokio::spawn(run(db, settings, client, wake.clone()));
-    Sender { wake }
+    tokio::spawn(run(db, settings, client, wake));
+    sender
 }
 
 struct Due {
@@ -479,6 +467,7 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     let attempts = m.attempts + 1;
     let now = now();
+    let sent_at = matches!(answer, Answer::Sent { .. }).then(|| now.clone());
     let (status, channel, code, error, next) = match answer {
         Answer::Sent { channel } => (
             "sent",
@@ -520,9 +509,8 @@ async fn record(
     };
     sqlx::query(
         "UPDATE kakao_messages SET status = $1, channel = $2, attempts = $3, last_code = $4,
-            last_error = $5, next_attempt_at = $6,
-            sent_at = CASE WHEN $7 = 'sent' THEN $8 ELSE sent_at END
-         WHERE id = $9",
+            last_error = $5, next_attempt_at = $6, sent_at = COALESCE($7, sent_at)
+         WHERE id = $8",
     )
     .bind(status)
     .bind(channel)
@@ -530,8 +518,7 @@ async fn record(
     .bind(code)
     .bind(error)
     .bind(&next)
-    .bind(status)
-    .bind(&now)
+    .bind(&sent_at)
     .bind(&m.id)
     .execute(&db.pool)
     .await?;

@@ -77,7 +77,7 @@ pub struct NotifyState {
     hooks: hooks::Hooks,
     deliverer: delivery::Deliverer,
     /// The KakaoTalk channel, when a provider is configured.
-    kakao: Option<kakao::Sender>,
+    kakao: Option<delivery::Deliverer>,
     allow_private_hooks: bool,
 }
 
