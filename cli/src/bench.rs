@@ -102,13 +102,25 @@ async fn open_loop(
 
 /// Status reads at `rate` per second for `duration`; then `queries` reads one at a time and as
 /// many Temporal queries one at a time (the p50 speed-up compares those two).
-pub async fn reads(
+///
+/// The one-at-a-time comparison runs twice: on this (multi-threaded) runtime, and on a
+/// single-threaded client of its own thread with its own HTTP client and Temporal connection
+/// (`connect`). A multi-threaded client pays its own thread hand-offs on every request (hyper's
+/// connection task and the caller wake each other across threads: ~110 µs of the ~190 µs a
+/// read took, on the 2-vCPU VM); a single-threaded client is what a browser tab or a curl is,
+/// and both paths are measured from the same kind of client each time.
+pub async fn reads<C, F>(
     api: &str,
     rate: u32,
     duration: Duration,
     temporal: &temporalio_client::Client,
     queries: u32,
-) -> anyhow::Result<Value> {
+    connect: C,
+) -> anyhow::Result<Value>
+where
+    C: FnOnce() -> F + Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<temporalio_client::Client>>,
+{
     let http = client(256)?;
     let customer = dev_token(
         &http,
@@ -143,25 +155,68 @@ pub async fn reads(
     )
     .await;
 
-    // Like for like with the queries below: one read at a time on an idle system, so the p50s
-    // compare the two paths and not the queueing of the 1,000/s loop.
-    let seq = Mutex::new(histogram());
-    for _ in 0..queries {
-        let t = Instant::now();
-        let r = http
-            .get(format!("{api}/v1/orders/{id}"))
-            .bearer_auth(&customer)
-            .send()
-            .await?;
-        anyhow::ensure!(r.status().is_success(), "reading the order: {}", r.status());
-        r.bytes().await?;
-        record(&seq, t);
-    }
-    let seq = seq.into_inner().expect("histogram");
+    // Like for like: one read at a time on an idle system, so the p50s compare the two paths
+    // and not the queueing of the 1,000/s loop.
+    let multi = one_at_a_time(&http, api, &id, &customer, temporal, queries).await?;
+    let single = {
+        let (api, id, customer) = (api.to_owned(), id.clone(), customer.clone());
+        tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async move {
+                    let temporal = connect().await?;
+                    let http = client(1)?;
+                    one_at_a_time(&http, &api, &id, &customer, &temporal, queries).await
+                })
+        })
+        .await??
+    };
+    Ok(json!({
+        "bench": "reads",
+        "target_rate_per_s": rate,
+        "achieved_rate_per_s": (achieved * 10.0).round() / 10.0,
+        "errors": errors,
+        "read_model_get": summary(&read),
+        "http_floor_healthz": summary(&floor),
+        "one_at_a_time_single_threaded_client": single,
+        "one_at_a_time_multi_threaded_client": multi,
+    }))
+}
 
-    let qhist = Mutex::new(histogram());
-    let handle = temporal.get_workflow_handle::<baedal_workflows::OrderWorkflow>(id.clone());
-    for _ in 0..queries {
+/// `queries` of each, one at a time: `/healthz` (the HTTP floor), the status read, and a
+/// Temporal query of the same order; each after a warm-up of its own.
+async fn one_at_a_time(
+    http: &reqwest::Client,
+    api: &str,
+    id: &str,
+    customer: &str,
+    temporal: &temporalio_client::Client,
+    queries: u32,
+) -> anyhow::Result<Value> {
+    let http_get = async |url: String, token: Option<&str>| -> anyhow::Result<Histogram<u64>> {
+        let h = Mutex::new(histogram());
+        for n in 0..queries + 50 {
+            let t = Instant::now();
+            let mut req = http.get(&url);
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            let r = req.send().await?;
+            anyhow::ensure!(r.status().is_success(), "GET {url}: {}", r.status());
+            r.bytes().await?;
+            if n >= 50 {
+                record(&h, t);
+            }
+        }
+        Ok(h.into_inner().expect("histogram"))
+    };
+    let floor = http_get(format!("{api}/healthz"), None).await?;
+    let read = http_get(format!("{api}/v1/orders/{id}"), Some(customer)).await?;
+
+    let query = Mutex::new(histogram());
+    let handle = temporal.get_workflow_handle::<baedal_workflows::OrderWorkflow>(id.to_owned());
+    for n in 0..queries + 20 {
         let t = Instant::now();
         handle
             .query(
@@ -170,18 +225,15 @@ pub async fn reads(
                 temporalio_client::WorkflowQueryOptions::default(),
             )
             .await?;
-        record(&qhist, t);
+        if n >= 20 {
+            record(&query, t);
+        }
     }
-    let query = qhist.into_inner().expect("histogram");
-    let speedup = query.value_at_quantile(0.5) as f64 / seq.value_at_quantile(0.5).max(1) as f64;
+    let query = query.into_inner().expect("histogram");
+    let speedup = query.value_at_quantile(0.5) as f64 / read.value_at_quantile(0.5).max(1) as f64;
     Ok(json!({
-        "bench": "reads",
-        "target_rate_per_s": rate,
-        "achieved_rate_per_s": (achieved * 10.0).round() / 10.0,
-        "errors": errors,
-        "read_model_get": summary(&read),
-        "read_model_get_sequential": summary(&seq),
         "http_floor_healthz": summary(&floor),
+        "read_model_get": summary(&read),
         "temporal_query": summary(&query),
         "p50_speedup": (speedup * 10.0).round() / 10.0,
     }))

@@ -675,14 +675,35 @@ async fn main() -> anyhow::Result<()> {
                     duration,
                     queries,
                 } => {
+                    let (address, namespace, codec) = (
+                        c.temporal_address(),
+                        c.temporal_namespace.clone(),
+                        c.client_payload_codec()?,
+                    );
                     let temporal = connect_temporal(
-                        &c.temporal_address(),
-                        &c.temporal_namespace,
+                        &address,
+                        &namespace,
                         Duration::from_secs(10),
-                        Some(&c.client_payload_codec()?),
+                        Some(&codec),
                     )
                     .await?;
-                    baedal::bench::reads(&api, rate, duration, &temporal, queries).await?
+                    baedal::bench::reads(
+                        &api,
+                        rate,
+                        duration,
+                        &temporal,
+                        queries,
+                        move || async move {
+                            connect_temporal(
+                                &address,
+                                &namespace,
+                                Duration::from_secs(10),
+                                Some(&codec),
+                            )
+                            .await
+                        },
+                    )
+                    .await?
                 }
                 BenchWhat::Boards {
                     api,

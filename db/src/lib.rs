@@ -10,10 +10,14 @@
 //! query must differ. Each store keeps `migrations/sqlite` and `migrations/postgres` beside each
 //! other, the same versions in both. This crate must not know any store's tables.
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+mod hot;
+
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use sqlx;
@@ -57,6 +61,8 @@ pub struct PoolSettings {
     /// SQLite's `synchronous`: `FULL` where a lost write would lose money (the ledger),
     /// `NORMAL` elsewhere (WAL keeps the database consistent either way).
     pub sqlite_synchronous_full: bool,
+    /// Connections kept outside the pool for [`Db::fetch_optional_hot`] (see `hot.rs`).
+    pub hot_reads: usize,
 }
 
 impl Default for PoolSettings {
@@ -64,6 +70,7 @@ impl Default for PoolSettings {
         Self {
             max_connections: 8,
             sqlite_synchronous_full: false,
+            hot_reads: 2,
         }
     }
 }
@@ -76,6 +83,37 @@ pub struct Db {
     /// Where it connects (holds the password: never log it, see [`redact`]). PostgreSQL's
     /// `LISTEN` needs a connection of its own.
     pub url: String,
+    hot: Arc<hot::HotConnections>,
+}
+
+/// What every new connection is told before first use.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    dialect: Dialect,
+    sqlite_synchronous_full: bool,
+}
+
+impl Setup {
+    async fn apply(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self.dialect == Dialect::Sqlite {
+            // WAL lets readers run beside the single writer; a busy timeout turns writer
+            // contention into a short wait instead of an error.
+            let synchronous = if self.sqlite_synchronous_full {
+                "FULL"
+            } else {
+                "NORMAL"
+            };
+            conn.execute(
+                format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                )
+                .as_str(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Connect to `url` and bring its schema up to date with `migrations`.
@@ -104,10 +142,9 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Erro
         _ => (url.to_owned(), settings.max_connections),
     };
     let opts = AnyConnectOptions::from_str(&url)?;
-    let synchronous = if settings.sqlite_synchronous_full {
-        "FULL"
-    } else {
-        "NORMAL"
+    let setup = Setup {
+        dialect,
+        sqlite_synchronous_full: settings.sqlite_synchronous_full,
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max)
@@ -118,27 +155,28 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Erro
         // or across the network to PostgreSQL), a third of a status read's database time;
         // a connection that died while idle fails its next query instead, which callers
         // already treat as transient (`is_transient`), and `idle_timeout` retires idle ones.
+        // The first ping cannot be turned off; the hottest reads skip it (`hot`).
         .test_before_acquire(false)
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                if dialect == Dialect::Sqlite {
-                    // WAL lets readers run beside the single writer; a busy timeout turns
-                    // writer contention into a short wait instead of an error.
-                    conn.execute(
-                        format!(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
-                        )
-                        .as_str(),
-                    )
-                    .await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with(opts)
+        .after_connect(move |conn, _| Box::pin(setup.apply(conn)))
+        .connect_with(opts.clone())
         .await?;
-    Ok(Db { pool, dialect, url })
+    let hot_count = if max == 1 { 0 } else { settings.hot_reads };
+    let hot_opts = match dialect {
+        // Named, so `pg_stat_activity` tells them from the pool's.
+        Dialect::Postgres => AnyConnectOptions::from_str(&format!(
+            "{url}{}application_name={}",
+            if url.contains('?') { '&' } else { '?' },
+            hot::APPLICATION_NAME
+        ))?,
+        Dialect::Sqlite => opts,
+    };
+    let hot = Arc::new(hot::HotConnections::new(hot_count, hot_opts, setup));
+    Ok(Db {
+        pool,
+        dialect,
+        url,
+        hot,
+    })
 }
 
 impl Db {
@@ -152,6 +190,20 @@ impl Db {
         m.run(&self.pool)
             .await
             .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+    }
+
+    /// At most one row of the statement `query()` builds, for the hottest reads: on a
+    /// connection held outside the pool when one is free (no round trip to test it on its way
+    /// back, see `hot.rs`), else, or when that fails, on the pool. `query` must only read:
+    /// it may run twice.
+    pub async fn fetch_optional_hot<'q>(
+        &self,
+        query: impl Fn() -> Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<Option<AnyRow>, sqlx::Error> {
+        if let Some(row) = self.hot.fetch_optional(query()).await {
+            return Ok(row);
+        }
+        query().fetch_optional(&self.pool).await
     }
 
     /// Cheap liveness check for `/readyz`.

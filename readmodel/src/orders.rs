@@ -198,9 +198,11 @@ impl ReadModel {
     /// The order's stored view as JSON text, with who may see it: the status read's hot path
     /// answers the text as stored, without decoding and encoding it again.
     pub async fn order_document(&self, id: &str) -> crate::Result<Option<OrderDocument>> {
-        let row = sqlx::query("SELECT customer_id, store_id, view FROM orders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
+        let row = self
+            .db
+            .fetch_optional_hot(|| {
+                sqlx::query("SELECT customer_id, store_id, view FROM orders WHERE id = $1").bind(id)
+            })
             .await?;
         Ok(row.map(|r| OrderDocument {
             customer_id: r.get("customer_id"),

@@ -78,6 +78,7 @@ impl Ledger {
             max_connections: 8,
             // A lost ledger write would be money nobody can account for.
             sqlite_synchronous_full: true,
+            hot_reads: 0,
         };
         Ok(Self {
             db: baedal_db::open(url, settings, &migrations()).await?,
