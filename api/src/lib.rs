@@ -13,6 +13,7 @@ pub use baedal_http as error;
 mod extract;
 pub mod hooks;
 mod live;
+mod location;
 mod me;
 mod menu;
 mod openapi;

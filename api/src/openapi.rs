@@ -50,6 +50,7 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         crate::me::get_prefs,
         crate::me::put_prefs,
         crate::menu::update_item,
+        crate::location::report,
     ),
     components(schemas(
         PlaceOrderBody,
@@ -62,6 +63,7 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
         crate::hooks::EventType,
         crate::me::NotificationPrefs,
         crate::menu::MenuItemChange,
+        crate::location::Position,
     ))
 )]
 pub struct ApiDoc;

@@ -78,6 +78,10 @@ fn rider_routes() -> Router<AppState> {
             get(crate::live::rider_events),
         )
         .route("/v1/rider/deliveries/{id}", get(rider_delivery))
+        .route(
+            "/v1/rider/location",
+            axum::routing::post(crate::location::report),
+        )
 }
 
 pub fn for_role(role: ApiRole) -> Router<AppState> {
@@ -380,7 +384,7 @@ pub async fn place_order(
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)),
-    responses((status = 200, description = "the order view"), (status = 404)))]
+    responses((status = 200, description = "the order view; while a rider is on the way it carries `eta`: {minutes, arrive_by, basis: rider_location or pickup, rider_location?}"), (status = 404)))]
 pub async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -408,9 +412,16 @@ pub async fn get_order(
     if !visible {
         return Err(ApiError::order_not_found());
     }
+    // While a rider is on the way the view gains the arrival estimate; otherwise the text
+    // goes out as stored.
+    let body = if crate::location::wants_eta(&doc) {
+        crate::location::with_eta(&doc, chrono::Utc::now())?
+    } else {
+        doc.json
+    };
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        doc.json,
+        body,
     )
         .into_response())
 }

@@ -802,3 +802,150 @@ async fn a_store_owner_reprices_and_sells_out_their_own_items_only() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(price_on_menu().await, (18_000, true));
 }
+
+/// POSTs `body` to `/v1/rider/location` as `token`.
+async fn report_position(token: &str, body: serde_json::Value) -> common::Resp {
+    let s = system();
+    s.call(
+        &s.api,
+        Method::POST,
+        "/v1/rider/location",
+        Some(token),
+        Some(body),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_they_arrive() {
+    use baedal_domain::geo::{delivery_eta_minutes, distance_km};
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let idle_rider = s.token("rider", &unique("rider"), None).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let r = s
+            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    // Nothing is kept from a rider without a delivery.
+    let r = report_position(&rider, json!({"lat": 37.51, "lon": 127.05})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(r.code(), "not_on_a_delivery");
+    let order = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
+    assert!(order.get("eta").is_none(), "no rider yet: {order}");
+
+    let r = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let order = s
+        .wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "rider_assigned")
+        .await;
+    let (plat, plon) = (
+        order["pickup"]["lat"].as_f64().unwrap(),
+        order["pickup"]["lon"].as_f64().unwrap(),
+    );
+    let (dlat, dlon) = (37.4990, 127.0300);
+    let to_door = distance_km(plat, plon, dlat, dlon);
+    // Claimed, no position yet (the refused report kept nothing): the ride from the store.
+    assert_eq!(order["eta"]["basis"], "pickup", "{order}");
+    assert!(order["eta"].get("rider_location").is_none());
+    assert_eq!(order["eta"]["minutes"], delivery_eta_minutes(to_door));
+
+    // 3 km north of the store, on the way there.
+    let (rlat, rlon) = (plat + 0.027, plon);
+    let r = report_position(&rider, json!({"lat": rlat, "lon": rlon})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["deliveries"],
+        json!([{"id": id, "status": "rider_assigned"}])
+    );
+    let order = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
+    let eta = &order["eta"];
+    assert_eq!(eta["basis"], "rider_location", "{order}");
+    assert_eq!(eta["rider_location"]["lat"], rlat);
+    assert_eq!(eta["rider_location"]["at"], r.body["at"]);
+    let expected = delivery_eta_minutes(distance_km(rlat, rlon, plat, plon) + to_door);
+    let minutes = eta["minutes"].as_u64().unwrap() as u32;
+    assert!(
+        (expected - 1..=expected).contains(&minutes),
+        "{minutes} vs {expected}"
+    );
+    // The store sees the same estimate for its order.
+    let seen = s.get(&owner, &format!("/v1/orders/{id}")).await.body;
+    assert_eq!(seen["eta"]["basis"], "rider_location");
+
+    // Refused reports change nothing.
+    for (who, body, status) in [
+        (
+            &rider,
+            json!({"lat": 91.0, "lon": 127.0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &rider,
+            json!({"lat": 37.5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &rider,
+            json!({"lat": 37.5, "lon": 127.0, "speed": 3}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &owner,
+            json!({"lat": 37.5, "lon": 127.0}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &cust,
+            json!({"lat": 37.5, "lon": 127.0}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &idle_rider,
+            json!({"lat": 37.5, "lon": 127.0}),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let r = report_position(who, body.clone()).await;
+        assert_eq!(r.status, status, "{body}: {:?}", r.body);
+        assert!(r.body["error"]["message"].is_string(), "{:?}", r.body);
+    }
+    let again = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
+    assert_eq!(again["eta"]["rider_location"], eta["rider_location"]);
+
+    // With the food, at the door: the shortest promise, counted from the report.
+    let r = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/pickup"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    s.wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "picked_up")
+        .await;
+    let r = report_position(&rider, json!({"lat": dlat, "lon": dlon})).await;
+    assert_eq!(
+        r.body["deliveries"][0]["status"], "picked_up",
+        "{:?}",
+        r.body
+    );
+    let order = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
+    let minutes = order["eta"]["minutes"].as_u64().unwrap();
+    assert!((4..=5).contains(&minutes), "{order}");
+
+    // Delivered: no estimate, and the rider's reports are refused again.
+    let r = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/deliver"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let order = s
+        .wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "delivered")
+        .await;
+    assert!(order.get("eta").is_none(), "{order}");
+    let r = report_position(&rider, json!({"lat": dlat, "lon": dlon})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}

@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod contact;
 pub mod delivery;
+pub mod eta;
 pub mod geo;
 pub mod order;
 pub mod reconcile;

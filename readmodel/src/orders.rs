@@ -32,6 +32,10 @@ pub struct OrderDocument {
     pub customer_id: String,
     pub store_id: String,
     pub json: String,
+    /// The order's status as stored (snake_case).
+    pub status: String,
+    /// Where its rider, if any, last said they were (whatever the order's status).
+    pub rider_location: Option<crate::RiderLocation>,
 }
 
 /// PostgreSQL channel the projection notifies on each commit that appended to the change log.
@@ -201,13 +205,28 @@ impl ReadModel {
         let row = self
             .db
             .fetch_optional_hot(|| {
-                sqlx::query("SELECT customer_id, store_id, view FROM orders WHERE id = $1").bind(id)
+                sqlx::query(
+                    "SELECT o.customer_id, o.store_id, o.status, o.view,
+                            l.lat AS rider_lat, l.lon AS rider_lon, l.at AS rider_at
+                     FROM orders o LEFT JOIN rider_locations l ON l.rider_id = o.rider_id
+                     WHERE o.id = $1",
+                )
+                .bind(id)
             })
             .await?;
         Ok(row.map(|r| OrderDocument {
             customer_id: r.get("customer_id"),
             store_id: r.get("store_id"),
             json: r.get("view"),
+            status: r.get("status"),
+            rider_location: match (
+                r.get::<Option<f64>, _>("rider_lat"),
+                r.get::<Option<f64>, _>("rider_lon"),
+                r.get::<Option<String>, _>("rider_at"),
+            ) {
+                (Some(lat), Some(lon), Some(at)) => Some(crate::RiderLocation { lat, lon, at }),
+                _ => None,
+            },
         }))
     }
 

@@ -1,0 +1,14 @@
+-- Where each rider last said they were (`POST /v1/rider/location`), for the arrival estimate
+-- customers see while the rider is on the way. Written by the api, not the projection: it is
+-- a rider's report, not a change of any order, and the order's workflow never sees it (a
+-- signal every few seconds per delivery would grow every history for nothing durable).
+-- One row per rider, overwritten by each report; `at` is the api's clock (RFC 3339 UTC).
+CREATE TABLE rider_locations (
+    rider_id TEXT PRIMARY KEY,
+    lat      DOUBLE PRECISION NOT NULL,
+    lon      DOUBLE PRECISION NOT NULL,
+    at       TEXT NOT NULL
+);
+
+-- A rider's deliveries in a given status (the ones on the way, when a position comes in).
+CREATE INDEX orders_rider ON orders (rider_id, status);

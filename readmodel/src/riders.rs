@@ -1,0 +1,61 @@
+//! Riders' reported positions (`rider_locations`): written by the api when a rider on the way
+//! reports where they are, read beside an order's view for its arrival estimate.
+
+use crate::db::ReadModel;
+use baedal_domain::OrderStatus;
+use baedal_domain::eta::en_route;
+use sqlx::Row;
+
+/// Where a rider last said they were; `at` is RFC 3339 (the api's clock at the report).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiderLocation {
+    pub lat: f64,
+    pub lon: f64,
+    pub at: String,
+}
+
+impl ReadModel {
+    /// The rider's deliveries with a rider on the way ([`en_route`]): `(order id, status)`.
+    pub async fn deliveries_en_route(
+        &self,
+        rider_id: &str,
+    ) -> crate::Result<Vec<(String, OrderStatus)>> {
+        let mut statuses = OrderStatus::ALL.into_iter().filter(|s| en_route(*s));
+        let (a, b) = (statuses.next(), statuses.next());
+        debug_assert!(statuses.next().is_none(), "two statuses are bound below");
+        let rows = sqlx::query(
+            "SELECT id, status FROM orders WHERE rider_id = $1 AND status IN ($2, $3) ORDER BY id",
+        )
+        .bind(rider_id)
+        .bind(a.map(OrderStatus::as_str))
+        .bind(b.map(OrderStatus::as_str))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let status = r.get::<String, _>("status").parse().ok()?;
+                Some((r.get("id"), status))
+            })
+            .collect())
+    }
+
+    /// Keep `location` as the rider's latest, replacing the one before.
+    pub async fn save_rider_location(
+        &self,
+        rider_id: &str,
+        location: &RiderLocation,
+    ) -> crate::Result<()> {
+        sqlx::query(
+            "INSERT INTO rider_locations (rider_id, lat, lon, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (rider_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, at = excluded.at",
+        )
+        .bind(rider_id)
+        .bind(location.lat)
+        .bind(location.lon)
+        .bind(&location.at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
