@@ -34,7 +34,8 @@ pub struct OrderDocument {
     pub json: String,
     /// The order's status as stored (snake_case).
     pub status: String,
-    /// Where its rider, if any, last said they were (whatever the order's status).
+    /// Where its rider last said they were, while a rider is on the way
+    /// (`baedal_domain::eta::en_route`).
     pub rider_location: Option<crate::RiderLocation>,
 }
 
@@ -205,28 +206,26 @@ impl ReadModel {
         let row = self
             .db
             .fetch_optional_hot(|| {
-                sqlx::query(
-                    "SELECT o.customer_id, o.store_id, o.status, o.view,
-                            l.lat AS rider_lat, l.lon AS rider_lon, l.at AS rider_at
-                     FROM orders o LEFT JOIN rider_locations l ON l.rider_id = o.rider_id
-                     WHERE o.id = $1",
-                )
-                .bind(id)
+                sqlx::query("SELECT customer_id, store_id, status, rider_id, view FROM orders WHERE id = $1")
+                    .bind(id)
             })
             .await?;
-        Ok(row.map(|r| OrderDocument {
+        let Some(r) = row else { return Ok(None) };
+        let status: String = r.get("status");
+        let rider: Option<String> = r.get("rider_id");
+        // Only an order with a rider on the way reads the rider's position: a second lookup
+        // for those few, rather than a join that every status read would pay for.
+        let on_the_way = status.parse().is_ok_and(baedal_domain::eta::en_route);
+        let rider_location = match rider.filter(|_| on_the_way) {
+            Some(rider) => self.rider_location(&rider).await?,
+            None => None,
+        };
+        Ok(Some(OrderDocument {
             customer_id: r.get("customer_id"),
             store_id: r.get("store_id"),
             json: r.get("view"),
-            status: r.get("status"),
-            rider_location: match (
-                r.get::<Option<f64>, _>("rider_lat"),
-                r.get::<Option<f64>, _>("rider_lon"),
-                r.get::<Option<String>, _>("rider_at"),
-            ) {
-                (Some(lat), Some(lon), Some(at)) => Some(crate::RiderLocation { lat, lon, at }),
-                _ => None,
-            },
+            status,
+            rider_location,
         }))
     }
 

@@ -40,6 +40,22 @@ impl ReadModel {
             .collect())
     }
 
+    /// Where `rider_id` last said they were.
+    pub async fn rider_location(&self, rider_id: &str) -> crate::Result<Option<RiderLocation>> {
+        let row = self
+            .db
+            .fetch_optional_hot(|| {
+                sqlx::query("SELECT lat, lon, at FROM rider_locations WHERE rider_id = $1")
+                    .bind(rider_id)
+            })
+            .await?;
+        Ok(row.map(|r| RiderLocation {
+            lat: r.get("lat"),
+            lon: r.get("lon"),
+            at: r.get("at"),
+        }))
+    }
+
     /// Keep `location` as the rider's latest, replacing the one before.
     pub async fn save_rider_location(
         &self,
