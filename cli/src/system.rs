@@ -292,6 +292,8 @@ impl System {
                 cfg.stuck_after,
                 sweep_every(cfg.stuck_after),
             );
+            let expiry =
+                baedal_worker::spawn_position_expiry(read_model.clone(), Duration::from_secs(60));
             let activities =
                 OrderActivities::new(payment_client, notify_client, breaker, read_model.clone());
             let worker_client = temporal.clone();
@@ -310,6 +312,7 @@ impl System {
                 let r = worker.await?;
                 publisher.abort();
                 sweeper.abort();
+                expiry.abort();
                 r
             });
         }

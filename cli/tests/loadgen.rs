@@ -19,7 +19,13 @@ async fn loadgen_runs_every_path_without_errors() {
     })
     .await
     .expect("loadgen runs");
-    assert_eq!(report.errors, 0, "{:?}", report.errors_by_kind);
+    assert_eq!(
+        report.errors,
+        0,
+        "{:?}; the system logged:\n{}",
+        report.errors_by_kind,
+        s.errors_logged(20)
+    );
     assert_eq!(report.lost_in_flight, 0, "nothing was killed: {report}");
     assert!(report.completed >= 4, "{report}");
     assert!(

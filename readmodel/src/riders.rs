@@ -74,4 +74,54 @@ impl ReadModel {
         .await?;
         Ok(())
     }
+
+    /// Delete the positions reported before `before` (RFC 3339): a rider's whereabouts are
+    /// kept only as long as an estimate may use them. How many went.
+    pub async fn forget_rider_locations(&self, before: &str) -> crate::Result<u64> {
+        let done = sqlx::query("DELETE FROM rider_locations WHERE at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> RiderLocation {
+        RiderLocation {
+            lat: 37.5,
+            lon: 127.0,
+            at: s.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_report_replaces_the_last_one_and_old_ones_are_forgotten() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        rm.save_rider_location("rd_1", &at("2026-12-02T10:00:00.000Z"))
+            .await
+            .unwrap();
+        rm.save_rider_location("rd_1", &at("2026-12-02T10:04:00.000Z"))
+            .await
+            .unwrap();
+        rm.save_rider_location("rd_2", &at("2026-12-02T10:01:00.000Z"))
+            .await
+            .unwrap();
+        assert_eq!(
+            rm.rider_location("rd_1").await.unwrap(),
+            Some(at("2026-12-02T10:04:00.000Z"))
+        );
+        let gone = rm
+            .forget_rider_locations("2026-12-02T10:02:00.000Z")
+            .await
+            .unwrap();
+        assert_eq!(gone, 1);
+        assert_eq!(rm.rider_location("rd_2").await.unwrap(), None);
+        assert!(rm.rider_location("rd_1").await.unwrap().is_some());
+    }
 }

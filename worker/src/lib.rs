@@ -139,6 +139,28 @@ pub fn spawn_breaker_publisher(
     })
 }
 
+/// Every `every`, delete riders' positions too old for an arrival estimate
+/// ([`baedal_domain::eta::FIX_FRESH_FOR_SECS`]): a rider's whereabouts are personal data, kept
+/// only while they are of use. Runs until aborted.
+pub fn spawn_position_expiry(
+    read_model: baedal_readmodel::ReadModel,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    every_tick(every, move || {
+        let read_model = read_model.clone();
+        async move {
+            let before = chrono::Utc::now()
+                - chrono::Duration::seconds(baedal_domain::eta::FIX_FRESH_FOR_SECS);
+            let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            match read_model.forget_rider_locations(&before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(forgotten = n, "riders' old positions deleted"),
+                Err(e) => tracing::warn!(error = %e, "could not delete old rider positions"),
+            }
+        }
+    })
+}
+
 /// This process's name among the workers: host and process id.
 pub fn process_name() -> String {
     let host = std::env::var("HOSTNAME")

@@ -104,6 +104,8 @@ pub struct TestSystem {
     /// The fake KakaoTalk gateway ([`kakao_provider`]).
     pub kakao_provider: String,
     pub temporal_address: String,
+    /// Where the system's warnings and errors go (tracing, WARN and up).
+    pub log: std::path::PathBuf,
 }
 
 /// Idle live streams of the test system send a heartbeat this often.
@@ -137,6 +139,13 @@ pub fn system() -> &'static TestSystem {
                     || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
                 let cli = baedal::devserver::find_cli().expect("temporal CLI (run ./scripts/test)");
                 std::fs::create_dir_all(&dir).unwrap();
+                // The system's own account of what went wrong, for a failing test to show.
+                let log = dir.join("system.log");
+                let _ = tracing_subscriber::fmt()
+                    .with_writer(std::sync::Mutex::new(std::fs::File::create(&log).unwrap()))
+                    .with_ansi(false)
+                    .with_max_level(tracing::Level::WARN)
+                    .try_init();
                 let read_model_url = baedal_db::scratch_url_in(&dir, "readmodel.db");
                 let kakao_listener = listen().await;
                 let kakao_provider = format!("http://{}", kakao_listener.local_addr().unwrap());
@@ -220,6 +229,7 @@ pub fn system() -> &'static TestSystem {
                     notify: sys.notify_url.clone(),
                     kakao_provider,
                     temporal_address: sys.temporal_address.clone(),
+                    log,
                 })
                 .unwrap();
                 std::future::pending::<()>().await;
@@ -283,6 +293,13 @@ fn http() -> reqwest::Client {
 }
 
 impl TestSystem {
+    /// The last `n` ERROR lines the system logged, for a failure message.
+    pub fn errors_logged(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+        errors[errors.len().saturating_sub(n)..].join("\n")
+    }
+
     pub async fn call(
         &self,
         base: &str,

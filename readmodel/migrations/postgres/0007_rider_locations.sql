@@ -3,12 +3,14 @@
 -- a rider's report, not a change of any order, and the order's workflow never sees it (a
 -- signal every few seconds per delivery would grow every history for nothing durable).
 -- One row per rider, overwritten by each report; `at` is the api's clock (RFC 3339 UTC).
+-- A position is kept only while an estimate can use it: the worker deletes older ones.
 CREATE TABLE rider_locations (
     rider_id TEXT PRIMARY KEY,
     lat      DOUBLE PRECISION NOT NULL,
     lon      DOUBLE PRECISION NOT NULL,
     at       TEXT NOT NULL
 );
+CREATE INDEX rider_locations_at ON rider_locations (at);
 
 -- A rider's deliveries in a given status (the ones on the way, when a position comes in).
 CREATE INDEX orders_rider ON orders (rider_id, status);
