@@ -13,6 +13,7 @@ pub use baedal_http as error;
 mod extract;
 pub mod hooks;
 mod live;
+pub use live::ETA_EVERY;
 mod location;
 mod me;
 mod menu;

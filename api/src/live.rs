@@ -3,6 +3,10 @@
 //! wrote it (the events come from the read model's change log through this process's
 //! [`Feed`], never from an in-process channel of the writer).
 //!
+//! While a rider is on the way, the order stream also sends `event: eta` (no id) when the
+//! rider has reported a new position: `{order_id, status, eta}`, the estimate a status read
+//! carries. It looks every [`ETA_EVERY`], a lookup by the rider's id.
+//!
 //! `Last-Event-ID` resumes: the order stream's ids are `<order_id>:<seq>` (the event log's
 //! key), the store and rider streams' the change log's position. What a reconnecting client
 //! missed is read back from the database, then the stream goes live, skipping what it already
@@ -20,6 +24,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use baedal_auth::Role;
 use baedal_domain::delivery::{offered_at, on_the_board};
+use baedal_domain::eta::en_route;
 use baedal_domain::{DeliveryCard, OrderStatus, OrderView};
 use baedal_readmodel::{Change, Changes, ReadModel};
 use futures::Stream;
@@ -35,8 +40,12 @@ const BATCH: u32 = 200;
 /// What one stream shows and how far it got.
 enum Kind {
     /// One order's status changes, by `seq` (`None`: not connected yet; start at the current
-    /// status).
-    Order { id: String, sent_seq: Option<u32> },
+    /// status), and its latest view (for the arrival estimate while a rider is on the way).
+    Order {
+        id: String,
+        sent_seq: Option<u32>,
+        view: Option<Box<OrderView>>,
+    },
     /// Every change of one store's orders, by log position.
     Store { store_id: String, sent_pos: i64 },
     /// Deliveries appearing on the board near a rider, or taken from it, by log position.
@@ -53,9 +62,12 @@ impl Kind {
     fn events(&mut self, c: &Change) -> Vec<Event> {
         let o = &c.order;
         match self {
-            Kind::Order { id, sent_seq } => {
+            Kind::Order { id, sent_seq, view } => {
                 if o.id != *id {
                     return Vec::new();
+                }
+                if view.as_ref().is_none_or(|v| v.version < o.version) {
+                    *view = Some(Box::new(o.clone()));
                 }
                 let from = sent_seq.unwrap_or(o.seq.saturating_sub(1));
                 let evs = o
@@ -146,6 +158,57 @@ struct Follow {
     kind: Kind,
     backlog: VecDeque<Event>,
     catch_up: bool,
+    /// Order streams: how often to look for a new rider position, and what the last estimate
+    /// sent was made from.
+    eta: Option<(tokio::time::Interval, Option<String>)>,
+}
+
+/// How often an order stream looks for a new position of the order's rider (a rider's app
+/// reports every few seconds).
+pub const ETA_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl Follow {
+    /// An `eta` event (no id: it is not part of the resumable history) when the order's rider
+    /// reported a position since the last one sent; `None` otherwise.
+    async fn new_eta(&mut self) -> Option<Event> {
+        let Kind::Order {
+            id, view: Some(v), ..
+        } = &self.kind
+        else {
+            return None;
+        };
+        let rider = v.rider_id.as_deref().filter(|_| en_route(v.status))?;
+        let location = match self.rm.rider_location(rider).await {
+            Ok(l) => l?,
+            Err(e) => {
+                tracing::debug!(error = %e, "live stream could not read the rider's position");
+                return None;
+            }
+        };
+        // A new report, or the same one after the rider picked the food up (the estimate
+        // then runs to the door), makes a new estimate.
+        let key = format!("{}|{}", location.at, v.status.as_str());
+        let (_, sent) = self.eta.as_mut()?;
+        if sent.as_deref() == Some(key.as_str()) {
+            return None;
+        }
+        let estimate = crate::location::eta_of(v, Some(&location), chrono::Utc::now())?;
+        *sent = Some(key);
+        Event::default()
+            .event("eta")
+            .json_data(json!({"order_id": id, "status": v.status, "eta": estimate}))
+            .ok()
+    }
+}
+
+/// The next tick of `eta`'s interval; never, for a stream without one.
+async fn eta_tick(eta: &mut Option<(tokio::time::Interval, Option<String>)>) {
+    match eta {
+        Some((tick, _)) => {
+            tick.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl Follow {
@@ -168,7 +231,15 @@ impl Follow {
                 }
                 continue;
             }
-            match self.rx.recv().await {
+            let received = tokio::select! {
+                r = self.rx.recv() => r,
+                _ = eta_tick(&mut self.eta) => {
+                    let eta = self.new_eta().await;
+                    self.backlog.extend(eta);
+                    continue;
+                }
+            };
+            match received {
                 Ok(c) => {
                     let events = self.kind.events(&c);
                     self.backlog.extend(events);
@@ -188,12 +259,18 @@ fn stream(
     kind: Kind,
     catch_up: bool,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let eta = matches!(kind, Kind::Order { .. }).then(|| {
+        let mut tick = tokio::time::interval(ETA_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        (tick, None)
+    });
     let follow = Follow {
         rm: state.read_model.clone(),
         rx: state.feed.subscribe(),
         kind,
         backlog: VecDeque::new(),
         catch_up,
+        eta,
     };
     Sse::new(futures::stream::unfold(follow, Follow::next))
         .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat))
@@ -255,7 +332,7 @@ fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 /// The order's status changes as they happen: the current status first, then each change.
 /// With `Last-Event-ID: <order_id>:<seq>`, every change after that seq first.
 #[utoipa::path(get, path = "/v1/orders/{id}/events", params(("id" = String, Path), OrderResume),
-    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` `<order_id>:<seq>`, data `{order_id, seq, status, at, reason, order}`",
+    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` `<order_id>:<seq>`, data `{order_id, seq, status, at, reason, order}`; while a rider is on the way also `event: eta` (no id) on each new position, data `{order_id, status, eta}`",
         content_type = "text/event-stream"), (status = 404), (status = 422)))]
 pub async fn order_events(
     State(state): State<AppState>,
@@ -285,7 +362,15 @@ pub async fn order_events(
                 .ok_or_else(|| bad_last_event_id("`<order_id>:<seq>`"))
         })
         .transpose()?;
-    Ok(stream(&state, Kind::Order { id, sent_seq }, true))
+    Ok(stream(
+        &state,
+        Kind::Order {
+            id,
+            sent_seq,
+            view: None,
+        },
+        true,
+    ))
 }
 
 /// Every change of the caller's store's orders, new ones included, from now on (or, with
@@ -381,6 +466,7 @@ mod tests {
             },
             backlog: VecDeque::new(),
             catch_up: false,
+            eta: None,
         };
         for n in 0..10 {
             let (_, next) = follow.next().await.unwrap_or_else(|| panic!("event {n}"));

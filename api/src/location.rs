@@ -84,13 +84,16 @@ pub fn wants_eta(doc: &OrderDocument) -> bool {
     doc.status.parse::<OrderStatus>().is_ok_and(eta::en_route)
 }
 
-/// The view of `doc` with `eta` added: `{"minutes", "arrive_by", "basis", "rider_location"?}`
-/// (see `baedal_domain::eta`). The stored text unchanged when no estimate applies.
-pub fn with_eta(doc: &OrderDocument, now: DateTime<Utc>) -> ApiResult<String> {
-    let view: OrderView = serde_json::from_str(&doc.json)
-        .map_err(|e| ApiError::internal("decoding a stored order view", e))?;
+/// The `eta` object for `view` at `now`, given where its rider last said they were:
+/// `{"minutes", "arrive_by", "basis", "rider_location"?}` (see `baedal_domain::eta`). `None`
+/// unless a rider is on the way.
+pub fn eta_of(
+    view: &OrderView,
+    location: Option<&RiderLocation>,
+    now: DateTime<Utc>,
+) -> Option<Value> {
     let secs = |at: &str| DateTime::parse_from_rfc3339(at).ok().map(|t| t.timestamp());
-    let fix = doc.rider_location.as_ref().and_then(|l| {
+    let fix = location.and_then(|l| {
         Some(RiderFix {
             lat: l.lat,
             lon: l.lon,
@@ -102,9 +105,7 @@ pub fn with_eta(doc: &OrderDocument, now: DateTime<Utc>) -> ApiResult<String> {
         .last()
         .and_then(|h| secs(&h.at))
         .unwrap_or(now.timestamp());
-    let Some(e) = eta::estimate(&view, fix, since, now.timestamp()) else {
-        return Ok(doc.json.clone());
-    };
+    let e = eta::estimate(view, fix, since, now.timestamp())?;
     let arrive_by = DateTime::<Utc>::from_timestamp(e.arrive_by, 0)
         .unwrap_or(now)
         .to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -114,10 +115,21 @@ pub fn with_eta(doc: &OrderDocument, now: DateTime<Utc>) -> ApiResult<String> {
         "basis": e.basis,
     });
     if e.basis == EtaBasis::RiderLocation
-        && let Some(l) = &doc.rider_location
+        && let Some(l) = location
     {
         estimate["rider_location"] = json!({"lat": l.lat, "lon": l.lon, "at": l.at});
     }
+    Some(estimate)
+}
+
+/// The view of `doc` with [`eta_of`] added as `eta`; the stored text unchanged when no
+/// estimate applies.
+pub fn with_eta(doc: &OrderDocument, now: DateTime<Utc>) -> ApiResult<String> {
+    let view: OrderView = serde_json::from_str(&doc.json)
+        .map_err(|e| ApiError::internal("decoding a stored order view", e))?;
+    let Some(estimate) = eta_of(&view, doc.rider_location.as_ref(), now) else {
+        return Ok(doc.json.clone());
+    };
     let mut out =
         serde_json::to_value(&view).map_err(|e| ApiError::internal("encoding an order view", e))?;
     out["eta"] = estimate;

@@ -262,3 +262,70 @@ async fn an_idle_stream_gets_heartbeats() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_customer_stream_carries_each_new_rider_position_as_an_eta_once() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let id = s.placed_order_on(&s.api, &cust).await;
+    for step in ["accept", "start-cooking", "finish-cooking"] {
+        let r = s
+            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+    }
+    let r = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    s.wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "rider_assigned")
+        .await;
+
+    let url = format!("{}/v1/orders/{id}/events", s.api);
+    let (st, stream, _) = sse::open(&url, Some(&cust), None).await;
+    assert_eq!(st, StatusCode::OK);
+    let mut stream = stream.unwrap();
+    let first = stream
+        .next_event(ARRIVES)
+        .await
+        .expect("the current status");
+    assert_eq!(first.event, "rider_assigned");
+
+    for (n, lat) in [37.51, 37.505].into_iter().enumerate() {
+        let r = s
+            .call(
+                &s.api,
+                reqwest::Method::POST,
+                "/v1/rider/location",
+                Some(&rider),
+                Some(serde_json::json!({"lat": lat, "lon": 127.03})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let eta = stream.next_event(ARRIVES).await.expect("an eta event");
+        assert_eq!(eta.event, "eta", "report {n}: {eta:?}");
+        assert_eq!(eta.id, None, "an eta is not a resumable status change");
+        assert_eq!(eta.data["order_id"], id.as_str());
+        assert_eq!(eta.data["eta"]["basis"], "rider_location");
+        assert_eq!(eta.data["eta"]["rider_location"]["lat"], lat);
+        assert_eq!(eta.data["eta"]["rider_location"]["at"], r.body["at"]);
+        assert!(eta.data["eta"]["minutes"].as_u64().unwrap() >= 5);
+    }
+    // No new report, no new event (the stream looks every few seconds).
+    let rest = stream
+        .next_event(baedal_api::ETA_EVERY * 2 + Duration::from_secs(1))
+        .await;
+    assert!(rest.is_none(), "{rest:?}");
+
+    // The status still arrives as before.
+    let r = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/pickup"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let picked = stream.next_event(ARRIVES).await.expect("the pickup");
+    assert_eq!(picked.event, "picked_up");
+    assert_eq!(picked.id.as_deref(), Some(format!("{id}:6").as_str()));
+}

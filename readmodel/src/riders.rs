@@ -124,4 +124,24 @@ mod tests {
         assert_eq!(rm.rider_location("rd_2").await.unwrap(), None);
         assert!(rm.rider_location("rd_1").await.unwrap().is_some());
     }
+
+    #[tokio::test]
+    async fn a_riders_deliveries_on_the_way_come_from_their_index() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        assert!(rm.deliveries_en_route("rd_1").await.unwrap().is_empty());
+        let plan = crate::orders::tests::plan(
+            &rm,
+            "SELECT id, status FROM orders WHERE rider_id = 'rd_1'
+               AND status IN ('rider_assigned', 'picked_up') ORDER BY id",
+        )
+        .await;
+        // SQLite: "USING INDEX orders_rider (rider_id=? AND …)"; PostgreSQL: "… using
+        // orders_rider on orders" (not the board's orders_rider_board).
+        assert!(
+            plan.contains("orders_rider (") || plan.contains("orders_rider on"),
+            "{plan}"
+        );
+    }
 }

@@ -13,4 +13,6 @@ CREATE TABLE rider_locations (
 CREATE INDEX rider_locations_at ON rider_locations (at);
 
 -- A rider's deliveries in a given status (the ones on the way, when a position comes in).
-CREATE INDEX orders_rider ON orders (rider_id, status);
+-- Partial: without a rider an order is not in it, so the rider board's `rider_id IS NULL`
+-- can never be served from it instead of `orders_rider_board`.
+CREATE INDEX orders_rider ON orders (rider_id, status) WHERE rider_id IS NOT NULL;
