@@ -73,17 +73,67 @@ fn refusal(e: WorkflowUpdateError, action: Action) -> ApiError {
     }
 }
 
-/// A failed call to Temporal: unavailable, overloaded or timed out is an outage (503, retry);
-/// anything else a bug (500).
+/// The gRPC codes that mean Temporal is down, overloaded or timed out: those its own client
+/// retries as transient (`RETRYABLE_ERROR_CODES` in `temporalio_client`'s retry.rs, private
+/// there), a deadline that ran out, and a transport cancelled under us. One of them reaching
+/// us means the client's retries ran out.
+const ENGINE_OUTAGE: [temporalio_client::tonic::Code; 9] = {
+    use temporalio_client::tonic::Code;
+    [
+        Code::Unavailable,
+        Code::DeadlineExceeded,
+        Code::ResourceExhausted,
+        Code::Aborted,
+        Code::Internal,
+        Code::Unknown,
+        Code::DataLoss,
+        Code::OutOfRange,
+        Code::Cancelled,
+    ]
+};
+
+/// A failed call to Temporal: an outage (503 with `Retry-After`: the same request, or the same
+/// `Idempotency-Key`, finds what it started) for an [`ENGINE_OUTAGE`] code; anything else a
+/// bug (500).
 pub(crate) fn engine_error(
     e: impl std::fmt::Display,
     status: Option<&temporalio_client::tonic::Status>,
 ) -> ApiError {
-    use temporalio_client::tonic::Code;
     match status.map(|s| s.code()) {
-        Some(
-            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted,
-        ) => ApiError::dependency_down("the order engine", e),
+        Some(code) if ENGINE_OUTAGE.contains(&code) => {
+            ApiError::dependency_down("the order engine", e)
+        }
         _ => ApiError::internal("the order engine", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use temporalio_client::tonic::{Code, Status};
+
+    #[test]
+    fn what_temporals_client_retries_is_an_outage_and_the_rest_a_bug() {
+        for code in ENGINE_OUTAGE {
+            let s = Status::new(code, "x");
+            let e = engine_error(&s, Some(&s));
+            assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE, "{code:?}");
+            assert!(e.retry_after_secs.is_some(), "{code:?}");
+        }
+        for code in [
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::PermissionDenied,
+            Code::Unimplemented,
+        ] {
+            let s = Status::new(code, "x");
+            let e = engine_error(&s, Some(&s));
+            assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR, "{code:?}");
+        }
+        assert_eq!(
+            engine_error("no status", None).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }
