@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use baedal_auth::Role;
 use baedal_domain::eta::{self, EtaBasis, RiderFix};
-use baedal_domain::{OrderStatus, OrderView, geo};
+use baedal_domain::{OrderView, geo};
 use baedal_readmodel::{OrderDocument, RiderLocation};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -76,12 +76,6 @@ pub async fn report(
         "at": location.at,
         "deliveries": deliveries,
     })))
-}
-
-/// Whether a status read of `doc` carries an estimate (a rider is on the way), so that every
-/// other read can answer the stored text as it is.
-pub fn wants_eta(doc: &OrderDocument) -> bool {
-    doc.status.parse::<OrderStatus>().is_ok_and(eta::en_route)
 }
 
 /// The `eta` object for `view` at `now`, given where its rider last said they were:

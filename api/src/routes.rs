@@ -414,7 +414,7 @@ pub async fn get_order(
     }
     // While a rider is on the way the view gains the arrival estimate; otherwise the text
     // goes out as stored.
-    let body = if crate::location::wants_eta(&doc) {
+    let body = if doc.en_route {
         crate::location::with_eta(&doc, chrono::Utc::now())?
     } else {
         doc.json

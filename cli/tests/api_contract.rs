@@ -513,12 +513,7 @@ async fn riders_see_what_they_need_and_not_more() {
     let a = s.token("rider", &a_id, None).await;
     let b = s.token("rider", &b_id, None).await;
     let id = s.placed_order_on(&s.api, &cust).await;
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
+    s.make_ready(&owner, &id).await;
     let address = s.order_body(1, "tok_ok")["delivery"]["address"]
         .as_str()
         .unwrap()

@@ -170,12 +170,7 @@ async fn every_status_change_reaches_a_kakao_customer_as_its_alimtalk_template()
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let id = r.body["id"].as_str().unwrap().to_owned();
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
+    s.make_ready(&owner, &id).await;
     for step in ["claim", "pickup", "deliver"] {
         let r = s
             .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))

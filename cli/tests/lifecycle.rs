@@ -544,12 +544,7 @@ async fn delivered_order_auto_confirms() {
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let rider = s.token("rider", &unique("rider"), None).await;
     let id = s.placed_order_on(&s.fast_api, &cust).await;
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
+    s.make_ready(&owner, &id).await;
     for step in ["claim", "pickup", "deliver"] {
         let r = s
             .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
@@ -576,12 +571,7 @@ async fn unclaimed_delivery_widens_the_search_and_notifies_ops() {
     let cust = s.token("customer", &unique("cust"), None).await;
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let id = s.placed_order_on(&s.fast_api, &cust).await;
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
+    s.make_ready(&owner, &id).await;
     let order = s
         .wait_for(&s.api, &cust, &id, 30, |o| {
             o["search_radius_bonus_km"].as_f64().unwrap_or(0.0) > 0.0
@@ -803,20 +793,6 @@ async fn a_store_owner_reprices_and_sells_out_their_own_items_only() {
     assert_eq!(price_on_menu().await, (18_000, true));
 }
 
-/// POSTs `body` to `/v1/rider/location` as `token`.
-async fn report_position(token: &str, body: serde_json::Value) -> common::Resp {
-    let s = system();
-    s.call(
-        &s.api,
-        Method::POST,
-        "/v1/rider/location",
-        Some(token),
-        Some(body),
-        None,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_they_arrive() {
     use baedal_domain::geo::{delivery_eta_minutes, distance_km};
@@ -826,14 +802,11 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
     let rider = s.token("rider", &unique("rider"), None).await;
     let idle_rider = s.token("rider", &unique("rider"), None).await;
     let id = s.placed_order_on(&s.api, &cust).await;
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
+    s.make_ready(&owner, &id).await;
     // Nothing is kept from a rider without a delivery.
-    let r = report_position(&rider, json!({"lat": 37.51, "lon": 127.05})).await;
+    let r = s
+        .report_position(&rider, json!({"lat": 37.51, "lon": 127.05}))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
     assert_eq!(r.code(), "not_on_a_delivery");
     let order = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
@@ -859,7 +832,9 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
 
     // 3 km north of the store, on the way there.
     let (rlat, rlon) = (plat + 0.027, plon);
-    let r = report_position(&rider, json!({"lat": rlat, "lon": rlon})).await;
+    let r = s
+        .report_position(&rider, json!({"lat": rlat, "lon": rlon}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(
         r.body["deliveries"],
@@ -913,7 +888,7 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
             StatusCode::CONFLICT,
         ),
     ] {
-        let r = report_position(who, body.clone()).await;
+        let r = s.report_position(who, body.clone()).await;
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
         assert!(r.body["error"]["message"].is_string(), "{:?}", r.body);
     }
@@ -927,7 +902,9 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     s.wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "picked_up")
         .await;
-    let r = report_position(&rider, json!({"lat": dlat, "lon": dlon})).await;
+    let r = s
+        .report_position(&rider, json!({"lat": dlat, "lon": dlon}))
+        .await;
     assert_eq!(
         r.body["deliveries"][0]["status"], "picked_up",
         "{:?}",
@@ -946,6 +923,8 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
         .wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "delivered")
         .await;
     assert!(order.get("eta").is_none(), "{order}");
-    let r = report_position(&rider, json!({"lat": dlat, "lon": dlon})).await;
+    let r = s
+        .report_position(&rider, json!({"lat": dlat, "lon": dlon}))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
 }

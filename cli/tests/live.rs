@@ -270,12 +270,7 @@ async fn the_customer_stream_carries_each_new_rider_position_as_an_eta_once() {
     let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
     let rider = s.token("rider", &unique("rider"), None).await;
     let id = s.placed_order_on(&s.api, &cust).await;
-    for step in ["accept", "start-cooking", "finish-cooking"] {
-        let r = s
-            .post(&owner, &format!("/v1/store/orders/{id}/{step}"))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
-    }
+    s.make_ready(&owner, &id).await;
     let r = s
         .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
         .await;
@@ -295,14 +290,7 @@ async fn the_customer_stream_carries_each_new_rider_position_as_an_eta_once() {
 
     for (n, lat) in [37.51, 37.505].into_iter().enumerate() {
         let r = s
-            .call(
-                &s.api,
-                reqwest::Method::POST,
-                "/v1/rider/location",
-                Some(&rider),
-                Some(serde_json::json!({"lat": lat, "lon": 127.03})),
-                None,
-            )
+            .report_position(&rider, serde_json::json!({"lat": lat, "lon": 127.03}))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         let eta = stream.next_event(ARRIVES).await.expect("an eta event");

@@ -32,10 +32,10 @@ pub struct OrderDocument {
     pub customer_id: String,
     pub store_id: String,
     pub json: String,
-    /// The order's status as stored (snake_case).
-    pub status: String,
-    /// Where its rider last said they were, while a rider is on the way
-    /// (`baedal_domain::eta::en_route`).
+    /// Whether a rider is on the way (`baedal_domain::eta::en_route` of its status): then the
+    /// read carries an arrival estimate.
+    pub en_route: bool,
+    /// Where its rider last said they were, while a rider is on the way.
     pub rider_location: Option<crate::RiderLocation>,
 }
 
@@ -211,12 +211,14 @@ impl ReadModel {
             })
             .await?;
         let Some(r) = row else { return Ok(None) };
-        let status: String = r.get("status");
         let rider: Option<String> = r.get("rider_id");
         // Only an order with a rider on the way reads the rider's position: a second lookup
         // for those few, rather than a join that every status read would pay for.
-        let on_the_way = status.parse().is_ok_and(baedal_domain::eta::en_route);
-        let rider_location = match rider.filter(|_| on_the_way) {
+        let en_route = r
+            .get::<String, _>("status")
+            .parse()
+            .is_ok_and(baedal_domain::eta::en_route);
+        let rider_location = match rider.filter(|_| en_route) {
             Some(rider) => self.rider_location(&rider).await?,
             None => None,
         };
@@ -224,7 +226,7 @@ impl ReadModel {
             customer_id: r.get("customer_id"),
             store_id: r.get("store_id"),
             json: r.get("view"),
-            status,
+            en_route,
             rider_location,
         }))
     }

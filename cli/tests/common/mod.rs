@@ -359,6 +359,30 @@ impl TestSystem {
         .await
     }
 
+    /// The store accepts, cooks and finishes order `id` (as `owner`, on [`Self::api`]): it is
+    /// then ready for pickup.
+    pub async fn make_ready(&self, owner: &str, id: &str) {
+        for step in ["accept", "start-cooking", "finish-cooking"] {
+            let r = self
+                .post(owner, &format!("/v1/store/orders/{id}/{step}"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
+        }
+    }
+
+    /// `POST /v1/rider/location` with `body`, as `rider`.
+    pub async fn report_position(&self, rider: &str, body: Value) -> Resp {
+        self.call(
+            &self.api,
+            reqwest::Method::POST,
+            "/v1/rider/location",
+            Some(rider),
+            Some(body),
+            None,
+        )
+        .await
+    }
+
     pub async fn token(&self, role: &str, sub: &str, store_id: Option<&str>) -> String {
         let mut body = json!({"role": role, "sub": sub});
         if let Some(s) = store_id {
