@@ -18,7 +18,7 @@ use temporalio_sdk::activities::ActivityError;
 use tower::{Service, ServiceExt};
 use tower_resilience_circuitbreaker::{
     CircuitBreaker, CircuitBreakerError, CircuitBreakerHandle, CircuitBreakerLayer, CircuitState,
-    DefaultClassifier, SlidingWindowType,
+    FailureClassifier, SlidingWindowType,
 };
 
 /// Error type name of the activity failure for an open breaker (non-retryable).
@@ -71,7 +71,9 @@ pub enum ChargeError {
 
 impl ChargeError {
     /// Transient call errors are retried by Temporal within the charge budget; an open breaker
-    /// is not (retrying would only wait out the budget the customer is waiting on).
+    /// is not (retrying would only wait out the budget the customer is waiting on), nor is a
+    /// permanent refusal (a refunded or voided charge, a key for other money: the same
+    /// charge gets the same answer).
     pub fn into_activity_error(self) -> ActivityError {
         match self {
             ChargeError::Open { retry_after_secs } => ActivityError::application(
@@ -81,6 +83,7 @@ impl ChargeError {
                     .details(retry_after_secs)
                     .build(),
             ),
+            ChargeError::Call(e) if e.is_permanent() => crate::call_failure(e),
             ChargeError::Call(e) => e.into(),
         }
     }
@@ -101,6 +104,19 @@ pub fn retry_after(e: &temporalio_sdk::ActivityExecutionError) -> Option<u64> {
         next = f.cause.as_deref();
     }
     None
+}
+
+/// What opens the breaker: calls that say payment is failing. A refusal of one charge (its key
+/// stands for other money, or for a charge refunded or voided since) is an answer from a
+/// working PSP, like a decline: counting it would shut payment for every customer because of
+/// one order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutageClassifier;
+
+impl<Res> FailureClassifier<Res, CallError> for OutageClassifier {
+    fn classify(&self, result: &Result<Res, CallError>) -> bool {
+        matches!(result, Err(e) if !matches!(e, CallError::Refused { .. }))
+    }
 }
 
 /// The charge call as a tower service, so the breaker layer can wrap it.
@@ -140,8 +156,8 @@ pub struct BreakerSnapshot {
 /// The breaker-guarded payment client. Clones share one circuit.
 #[derive(Clone)]
 pub struct PaymentBreaker {
-    svc: CircuitBreaker<ChargeService, DefaultClassifier>,
-    handle: CircuitBreakerHandle,
+    svc: CircuitBreaker<ChargeService, OutageClassifier>,
+    handle: CircuitBreakerHandle<OutageClassifier>,
     open_for: Duration,
     /// The latest failed charge's error: the reason logged when the breaker opens.
     last_failure: Arc<Mutex<String>>,
@@ -161,6 +177,7 @@ impl PaymentBreaker {
         let reason = last_failure.clone();
         let (layer, handle) = CircuitBreakerLayer::builder()
             .name("payment")
+            .failure_classifier_type(OutageClassifier)
             // Time-based: a count-based window would wait for the whole window to fill before
             // judging, however many calls `min_calls` asks for.
             .sliding_window_type(SlidingWindowType::TimeBased)
@@ -208,7 +225,10 @@ impl PaymentBreaker {
         let outcome = match result {
             Ok(o) => Ok(o),
             Err(CircuitBreakerError::Inner(e)) => {
-                if let Ok(mut last) = self.last_failure.lock() {
+                // Only what the breaker counts may be named as the reason it opened.
+                if !matches!(e, CallError::Refused { .. })
+                    && let Ok(mut last) = self.last_failure.lock()
+                {
                     *last = e.to_string();
                 }
                 Err(ChargeError::Call(e))
@@ -224,6 +244,7 @@ impl PaymentBreaker {
             Ok(ChargeOutcome::Approved { .. }) => "approved",
             Ok(ChargeOutcome::Declined { .. }) => "declined",
             Err(ChargeError::Open { .. }) => "breaker_open",
+            Err(ChargeError::Call(CallError::Refused { .. })) => "refused",
             Err(ChargeError::Call(_)) => "error",
         };
         metrics::counter!("baedal_payment_charges_total", "outcome" => label).increment(1);

@@ -123,6 +123,35 @@ impl OrderActivities {
     }
 }
 
+/// How long a refund attempt waits to record its progress in the read model: the record is
+/// for people watching (the order view, the stuck list, ops' health), so a read model that is
+/// slow or down must never hold the refund itself up.
+const REFUND_RECORD_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl OrderActivities {
+    /// Record a refund attempt's outcome in the read model, best effort (see
+    /// [`REFUND_RECORD_BUDGET`]); a record that could not be written is logged and skipped.
+    async fn record_refund_attempt(&self, input: &RefundInput, attempt: u32, error: Option<&str>) {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let write = self.read_model.record_refund_attempt(
+            &input.order_id,
+            input.amount,
+            attempt,
+            error,
+            &now,
+        );
+        match tokio::time::timeout(REFUND_RECORD_BUDGET, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(order_id = %input.order_id, error = %e, "refund progress not recorded")
+            }
+            Err(_) => {
+                tracing::warn!(order_id = %input.order_id, "refund progress not recorded in time")
+            }
+        }
+    }
+}
+
 /// reqwest is built with rustls but no default crypto provider (the Temporal SDK picks ring):
 /// install ring once per process before building a client. Idempotent.
 pub fn install_crypto_provider() {
@@ -154,30 +183,40 @@ impl OrderActivities {
     #[activity]
     pub async fn refund(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: RefundInput,
     ) -> Result<Option<PaymentInfo>, ActivityError> {
-        match io::refund(&self.payment, &input).await {
+        let attempt = ctx.info().attempt;
+        let answer = io::refund(&self.payment, &input).await;
+        let error = match &answer {
             Ok(RefundAnswer::Refunded(p)) => {
                 tracing::info!(order_id = %input.order_id, refund = ?p, "refund done");
-                Ok(Some(p))
+                None
             }
             Ok(RefundAnswer::NothingCharged) => {
                 tracing::info!(order_id = %input.order_id, "no succeeded charge: nothing to refund");
-                Ok(None)
+                None
             }
             Err(e) => {
                 if let Some(code) = e.code() {
                     metrics::counter!("baedal_refund_refusals_total", "code" => code.to_owned())
                         .increment(1);
-                    tracing::error!(order_id = %input.order_id, code, error = %e,
+                    tracing::error!(order_id = %input.order_id, code, attempt, error = %e,
                         "the PSP refused a refund that is owed; retrying until it goes through (check the ledger)");
                 } else {
-                    tracing::warn!(order_id = %input.order_id, error = %e, "refund failed, will retry");
+                    tracing::warn!(order_id = %input.order_id, attempt, error = %e, "refund failed, will retry");
                 }
-                // Retried whatever the answer: giving up would leave the customer's money taken.
-                Err(ApplicationFailure::new(e.to_string()).into())
+                metrics::counter!("baedal_refund_failures_total").increment(1);
+                Some(e.to_string())
             }
+        };
+        self.record_refund_attempt(&input, attempt, error.as_deref())
+            .await;
+        match answer {
+            Ok(RefundAnswer::Refunded(p)) => Ok(Some(p)),
+            Ok(RefundAnswer::NothingCharged) => Ok(None),
+            // Retried whatever the answer: giving up would leave the customer's money taken.
+            Err(e) => Err(ApplicationFailure::new(e.to_string()).into()),
         }
     }
 
@@ -205,6 +244,28 @@ impl OrderActivities {
             tracing::warn!(order_id = %view.id, error = %e, "projection failed, will retry");
             anyhow::anyhow!("read model write failed: {e}")
         })?;
+        if !changed
+            && self
+                .read_model
+                .held_by_other_run(&view)
+                .await
+                .map_err(|e| anyhow::anyhow!("read model read failed: {e}"))?
+        {
+            // Another run of this order id owns the row (its history was deleted and the id
+            // started again): never mix the two, never pretend this write landed.
+            tracing::error!(order_id = %view.id, created_at = %view.created_at,
+                "projection refused: the read model holds another run of this order id");
+            metrics::counter!("baedal_projection_other_run_total").increment(1);
+            return Err(ActivityError::application(
+                ApplicationFailure::builder(format!(
+                    "order {} is held in the read model by another run; this run's view (created {}) is refused",
+                    view.id, view.created_at
+                ))
+                .type_name(NON_RETRYABLE.to_owned())
+                .non_retryable(true)
+                .build(),
+            ));
+        }
         tracing::debug!(order_id = %view.id, seq = view.seq, status = %view.status, changed, "projected");
         Ok(())
     }

@@ -16,6 +16,9 @@ use std::time::Duration;
 /// apart from transitions (1..) and rider-search escalations (10,000..).
 pub const STUCK_SEQ_BASE: u32 = 20_000;
 
+/// Notification seq of the alert that an order's refund is stuck (one per order).
+pub const REFUND_STUCK_SEQ: u32 = 29_999;
+
 /// Alerts sent per sweep at most; the rest wait for the next sweep.
 const BATCH: u32 = 200;
 
@@ -30,11 +33,49 @@ pub async fn sweep(
     let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let stuck = read_model
+    let mut stuck = read_model
         .stuck_orders_unalerted(&stamp(before), BATCH)
         .await?;
+    stuck.extend(
+        read_model
+            .stuck_refunds(&stamp(before), BATCH, true)
+            .await?,
+    );
     let mut sent = 0;
     for o in stuck {
+        if let Some(refund) = &o.refund {
+            let alert = NotifyInput {
+                order_id: o.id.clone(),
+                seq: REFUND_STUCK_SEQ,
+                recipients: vec!["ops".to_owned()],
+                status: o.status.as_str().to_owned(),
+                message: format!(
+                    "the refund of {} won for order {} of store {} is owed since {} and not \
+                     through after {} attempts (last error: {}): check the PSP and the ledger",
+                    refund.amount,
+                    o.id,
+                    o.store_id,
+                    refund.owed_since,
+                    refund.attempts,
+                    refund.last_error.as_deref().unwrap_or("none recorded"),
+                ),
+                store_id: None,
+                order: None,
+            };
+            match io::notify(notify, &alert).await {
+                Ok(()) => {
+                    read_model.mark_refund_alerted(&o.id, &stamp(now)).await?;
+                    metrics::counter!("baedal_stuck_refund_alerts_total").increment(1);
+                    tracing::error!(order_id = %o.id, since = %refund.owed_since, attempts = refund.attempts,
+                        "refund stuck: ops alerted");
+                    sent += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = %o.id, error = %e, "stuck refund alert not sent; next sweep retries");
+                }
+            }
+            continue;
+        }
         let alert = NotifyInput {
             order_id: o.id.clone(),
             seq: STUCK_SEQ_BASE + o.seq,

@@ -8,6 +8,7 @@ use crate::extract::{ApiJson, Caller};
 use crate::routes::{already_claimed, visible_order};
 use crate::{ApiRole, AppState, commands};
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use axum::{Json, Router};
@@ -108,8 +109,24 @@ async fn act(
     if role == Role::Rider {
         return rider_act(state, caller, action, id).await;
     }
-    visible_order(state, caller, id).await?;
-    let order = commands::send(state, id, action, caller, reason).await?;
+    let seen = visible_order(state, caller, id).await?;
+    if action == Action::OpsCancel {
+        let reason = reason.unwrap_or_default();
+        return Ok(
+            match commands::ops_cancel(state, &seen, caller, reason).await? {
+                commands::OpsCanceled::Done(order) => Json(order).into_response(),
+                // Settled through Temporal's cancel request: 200 once the read model shows the
+                // order closed, 202 while the cancel is still on its way.
+                commands::OpsCanceled::Requested(order) if order.status.is_terminal() => {
+                    Json(order).into_response()
+                }
+                commands::OpsCanceled::Requested(order) => {
+                    (StatusCode::ACCEPTED, Json(order)).into_response()
+                }
+            },
+        );
+    }
+    let order = commands::send(state, &seen, action, caller, reason).await?;
     Ok(Json(order).into_response())
 }
 
@@ -134,8 +151,8 @@ async fn rider_act(
     id: &str,
 ) -> ApiResult<Response> {
     if action.rule().assigned_rider_only {
-        visible_order(state, caller, id).await?;
-        let order = commands::send(state, id, action, caller, None).await?;
+        let seen = visible_order(state, caller, id).await?;
+        let order = commands::send(state, &seen, action, caller, None).await?;
         return Ok(Json(DeliveryView::new(&order)).into_response());
     }
     tracing::Span::current().record("order_id", id);
@@ -163,7 +180,7 @@ async fn rider_act(
             ApiError::order_not_found()
         });
     }
-    match commands::send(state, id, action, caller, None).await {
+    match commands::send(state, &order, action, caller, None).await {
         Ok(order) => Ok(Json(DeliveryView::new(&order)).into_response()),
         Err(e) if e.code == "already_claimed" => Err(already_claimed()),
         // The order moved on since the board showed it (say, it was canceled): say no more
@@ -291,12 +308,13 @@ mod tests {
             "/v1/store/orders/{id}/start-cooking",
             "/v1/store/orders/{id}/finish-cooking",
             "/v1/rider/deliveries/{id}/claim",
+            "/v1/rider/deliveries/{id}/release",
             "/v1/rider/deliveries/{id}/pickup",
             "/v1/rider/deliveries/{id}/deliver",
             "/v1/ops/orders/{id}/cancel",
         ] {
             assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
         }
-        assert_eq!(paths.len(), 10);
+        assert_eq!(paths.len(), 11);
     }
 }

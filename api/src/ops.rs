@@ -23,8 +23,9 @@ pub struct StuckQuery {
     limit: Option<u32>,
 }
 
-/// Open orders that have sat in their status longer than `BAEDAL_STUCK_AFTER`, oldest first,
-/// each with a link to its workflow in the Temporal Web UI.
+/// Open orders that have sat in their status longer than `BAEDAL_STUCK_AFTER`, and closed
+/// orders whose refund has been owed that long (with `refund`: attempts, last error), oldest
+/// first, each with a link to its workflow in the Temporal Web UI.
 #[utoipa::path(get, path = "/v1/ops/orders/stuck", params(StuckQuery),
     responses((status = 200, description = "{\"stuck_after_secs\", \"orders\": [{id, status, since, stuck_for_secs, temporal_ui, ...}]}"),
         (status = 403)))]
@@ -39,7 +40,16 @@ pub async fn stuck_orders(
     let stuck_after = state.config.stuck_after;
     let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);
     let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let orders = state.read_model.stuck_orders(&before, limit).await?;
+    let mut orders = state.read_model.stuck_orders(&before, limit).await?;
+    // Closed orders whose refund has not gone through are stuck too: the customer's money is.
+    orders.extend(
+        state
+            .read_model
+            .stuck_refunds(&before, limit, false)
+            .await?,
+    );
+    orders.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
+    orders.truncate(limit as usize);
     let orders: Vec<Value> = orders
         .into_iter()
         .map(|o| {

@@ -14,8 +14,10 @@ use crate::AppState;
 use crate::door::Admission;
 use crate::error::{ApiError, ApiResult};
 use baedal_domain::{
-    DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, geo,
+    DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, WORKFLOW_VERSION,
+    geo,
 };
+use baedal_readmodel::IdempotencyKey;
 use baedal_workflows::{
     OrderWorkflow, PlaceRequest, TASK_QUEUE, refusal_code, start_search_attributes,
 };
@@ -23,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::time::Instant;
-use temporalio_client::errors::{WorkflowUpdateError, WorkflowUpdateWithStartError};
+use temporalio_client::errors::{
+    WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+};
 use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
@@ -205,6 +209,7 @@ async fn price(
         ));
     }
     Ok(OrderInput {
+        version: WORKFLOW_VERSION,
         order_id: order_id.to_owned(),
         customer_id: customer_id.to_owned(),
         store_id: store.id,
@@ -233,6 +238,7 @@ fn failure(f: PlaceFailure) -> ApiError {
             f.message,
         ),
         "idempotency_key_expired" => expired(),
+        "payment_refused" => ApiError::conflict("payment_refused", f.message),
         _ => ApiError::unavailable(
             "payment_unavailable",
             f.message,
@@ -248,15 +254,63 @@ fn outcome(o: PlaceOutcome) -> ApiResult<OrderView> {
     }
 }
 
+/// How long one `place` update id stands for a key's retries (see [`place_update_id`]).
+pub const PLACE_UPDATE_WINDOW_SECS: u64 = 5;
+
+/// The update id of a place-order that must reach the engine: the same for every retry of a
+/// key within one [`PLACE_UPDATE_WINDOW_SECS`] window, so the server deduplicates them into one
+/// update (a client hammering its key adds one update per window at most, instead of five
+/// history events per request and, at 2,000 updates, a workflow nobody can command any more).
+/// A new window gets a new id, so a retry after `Retry-After` charges again when payment was
+/// unavailable.
+pub fn place_update_id(unix_secs: u64) -> String {
+    format!("place-{}", unix_secs / PLACE_UPDATE_WINDOW_SECS)
+}
+
+fn now_update_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    place_update_id(secs)
+}
+
+/// How a place-order was answered.
+#[derive(Debug)]
+pub enum Placed {
+    /// The engine established it now (or answered a retry that had to reach it).
+    New(OrderView),
+    /// This key already established it: answered from the read model, nothing asked of the
+    /// engine or the payment door.
+    Replayed(OrderView),
+}
+
 /// Place the order (or find the one this key already placed) and answer the paid order.
-/// While payment is known to be unavailable the door answers 503 before any workflow starts.
+///
+/// A key that already established an order is answered from what baedal stores (the key's
+/// record and the read model), before the payment door and without calling Temporal: a
+/// retry whose 201 was lost gets its order even while payment sheds load, and a thousand
+/// retries cost the engine nothing. Only a request that would charge meets the door: while
+/// payment is known to be unavailable it answers 503 before any workflow starts.
 pub async fn place(
     state: &AppState,
     customer_id: &str,
     idempotency_key: &str,
     body: PlaceOrderBody,
-) -> ApiResult<OrderView> {
+) -> ApiResult<Placed> {
     validate(&body)?;
+    let order_id = order_id_for(customer_id, idempotency_key);
+    tracing::Span::current().record("order_id", order_id.as_str());
+    let hash = request_hash(&body);
+    crate::door_keeping::waiting_on("the read model");
+    let known = state.read_model.idempotency_key(&order_id).await?;
+    if let Some(key) = &known {
+        check_known(state, key, &hash)?;
+        if let Some(order) = state.read_model.get_order(&order_id).await? {
+            metrics::counter!("baedal_place_order_total", "outcome" => "replayed").increment(1);
+            return Ok(Placed::Replayed(order));
+        }
+    }
     let admission = state.door.admit(Instant::now()).map_err(|secs| {
         metrics::counter!("baedal_orders_shed_total").increment(1);
         ApiError::unavailable(
@@ -265,7 +319,7 @@ pub async fn place(
             secs,
         )
     })?;
-    let result = place_admitted(state, customer_id, idempotency_key, body).await;
+    let result = place_admitted(state, customer_id, &order_id, &hash, known.is_some(), body).await;
     let now = Instant::now();
     let outcome = match &result {
         Ok(_) => {
@@ -288,39 +342,36 @@ pub async fn place(
         }
     };
     metrics::counter!("baedal_place_order_total", "outcome" => outcome).increment(1);
-    result
+    result.map(Placed::New)
 }
 
 async fn place_admitted(
     state: &AppState,
     customer_id: &str,
-    idempotency_key: &str,
+    order_id: &str,
+    hash: &str,
+    known: bool,
     body: PlaceOrderBody,
 ) -> ApiResult<OrderView> {
-    let order_id = order_id_for(customer_id, idempotency_key);
-    tracing::Span::current().record("order_id", order_id.as_str());
-    let hash = request_hash(&body);
     // Price first: a request for a store or item that does not exist (404) or cannot be had
-    // (409, 422) starts nothing, so its key is not spent on it. But a retry of an order that
-    // exists gets that order, even if its item has sold out or left the menu since.
-    let input = match price(state, &order_id, customer_id, &body, hash.clone()).await {
+    // (409, 422) starts nothing, so its key is not spent on it. But a retry of an attempt that
+    // exists gets that attempt's answer, even if its item has sold out or left the menu since.
+    let input = match price(state, order_id, customer_id, &body, hash.to_owned()).await {
         Ok(input) => input,
-        Err(refused) => {
-            if !state.read_model.knows_idempotency_key(&order_id).await? {
-                return Err(refused);
-            }
-            check_key(state, &order_id, customer_id, &hash).await?;
-            return existing_answer(state, &order_id, &hash).await;
-        }
+        Err(refused) if known => return existing_answer(state, order_id, hash, refused).await,
+        Err(refused) => return Err(refused),
     };
-    check_key(state, &order_id, customer_id, &hash).await?;
+    if !known {
+        check_key(state, order_id, customer_id, hash).await?;
+    }
     let opts = WorkflowUpdateWithStartOptions::new(
         TASK_QUEUE,
-        order_id.clone(),
+        order_id.to_owned(),
         WorkflowIdConflictPolicy::UseExisting,
     )
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
     .search_attributes(start_search_attributes(&input))
+    .update_id(now_update_id())
     .build();
     crate::door_keeping::waiting_on("the order engine (charging the card)");
     let result = state
@@ -330,7 +381,7 @@ async fn place_admitted(
             input,
             OrderWorkflow::place,
             PlaceRequest {
-                request_hash: hash.clone(),
+                request_hash: hash.to_owned(),
             },
             opts,
         )
@@ -338,10 +389,12 @@ async fn place_admitted(
     match result {
         Ok(o) => outcome(o),
         Err(WorkflowUpdateWithStartError::Update(e)) => {
-            update_failed(state, &order_id, &hash, e).await
+            update_failed(state, order_id, hash, e, None).await
         }
         // The workflow for this key has already closed: answer what it answered then.
-        Err(WorkflowUpdateWithStartError::Start(_)) => replay_answer(state, &order_id, &hash).await,
+        Err(WorkflowUpdateWithStartError::Start(_)) => {
+            replay_answer(state, order_id, hash, None).await
+        }
         Err(WorkflowUpdateWithStartError::Rpc(status)) => {
             Err(crate::commands::engine_error(&status, Some(&status)))
         }
@@ -349,9 +402,16 @@ async fn place_admitted(
     }
 }
 
-/// The answer for an order this key already placed, from its workflow (or, once closed, what
-/// it answered then), without pricing it again.
-async fn existing_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResult<OrderView> {
+/// The answer for an attempt this key started that has no order in the read model, from its
+/// workflow (or, once closed, what it answered then), without pricing it again. `refused` is
+/// what pricing said: the answer when the engine holds no attempt for the key at all (the
+/// api stopped between recording the key and starting the workflow).
+async fn existing_answer(
+    state: &AppState,
+    order_id: &str,
+    hash: &str,
+    refused: ApiError,
+) -> ApiResult<OrderView> {
     crate::door_keeping::waiting_on("the order engine");
     let result = state
         .temporal
@@ -361,12 +421,14 @@ async fn existing_answer(state: &AppState, order_id: &str, hash: &str) -> ApiRes
             PlaceRequest {
                 request_hash: hash.to_owned(),
             },
-            WorkflowExecuteUpdateOptions::default(),
+            WorkflowExecuteUpdateOptions::builder()
+                .update_id(now_update_id())
+                .build(),
         )
         .await;
     match result {
         Ok(o) => outcome(o),
-        Err(e) => update_failed(state, order_id, hash, e).await,
+        Err(e) => update_failed(state, order_id, hash, e, Some(refused)).await,
     }
 }
 
@@ -376,6 +438,7 @@ async fn update_failed(
     order_id: &str,
     hash: &str,
     e: WorkflowUpdateError,
+    if_absent: Option<ApiError>,
 ) -> ApiResult<OrderView> {
     match e {
         WorkflowUpdateError::Failed(f) => match refusal_code(&f) {
@@ -383,10 +446,8 @@ async fn update_failed(
             Some("idempotency_key_expired") => Err(expired()),
             _ => Err(ApiError::internal("the order engine", &f.message)),
         },
-        WorkflowUpdateError::NotFound(_) => replay_answer(state, order_id, hash).await,
-        WorkflowUpdateError::Rpc(status) => {
-            Err(crate::commands::engine_error(&status, Some(&status)))
-        }
+        WorkflowUpdateError::NotFound(_) => replay_answer(state, order_id, hash, if_absent).await,
+        WorkflowUpdateError::Rpc(status) => Err(crate::commands::refused_by_engine(&status)),
         e => Err(ApiError::internal("the order engine", e)),
     }
 }
@@ -398,27 +459,31 @@ fn reused() -> ApiError {
     )
 }
 
-/// The key's first use, remembered by the api: another body under it is refused at once, and
-/// so is any use after the idempotency window.
+/// Record the key's first use: another body under it is refused at once, and so is any use
+/// after the idempotency window.
 async fn check_key(
     state: &AppState,
     order_id: &str,
     customer_id: &str,
     hash: &str,
 ) -> ApiResult<()> {
-    let now = chrono::Utc::now();
-    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let key = state
         .read_model
         .remember_idempotency_key(order_id, customer_id, hash, &stamp)
         .await?;
+    check_known(state, &key, hash)
+}
+
+/// A known key answers only the body it was first used with, and only within the window.
+fn check_known(state: &AppState, key: &IdempotencyKey, hash: &str) -> ApiResult<()> {
     if key.request_hash != hash {
         return Err(reused());
     }
     let first = chrono::DateTime::parse_from_rfc3339(&key.first_seen_at)
         .map_err(|e| ApiError::internal("the idempotency store", e))?;
     let window = state.config.idempotency_window;
-    let age = (now - first.with_timezone(&chrono::Utc))
+    let age = (chrono::Utc::now() - first.with_timezone(&chrono::Utc))
         .to_std()
         .unwrap_or_default();
     if age > window {
@@ -442,8 +507,16 @@ fn expired() -> ApiError {
     )
 }
 
-async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResult<OrderView> {
-    let (stored_hash, answer) = state
+/// What a closed attempt answered, from its workflow. `if_absent` answers when the engine has
+/// no workflow for the key at all; without it that is a 409: the key is known, so starting a
+/// second lifecycle under the same order id (and the same charge key) is never done.
+async fn replay_answer(
+    state: &AppState,
+    order_id: &str,
+    hash: &str,
+    if_absent: Option<ApiError>,
+) -> ApiResult<OrderView> {
+    let queried = state
         .temporal
         .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
         .query(
@@ -451,8 +524,17 @@ async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResul
             (),
             WorkflowQueryOptions::default(),
         )
-        .await
-        .map_err(|e| ApiError::internal("the order engine", e))?;
+        .await;
+    let (stored_hash, answer) = match queried {
+        Ok(answer) => answer,
+        Err(WorkflowQueryError::NotFound(_)) => {
+            return Err(if_absent.unwrap_or_else(attempt_gone));
+        }
+        Err(WorkflowQueryError::Rpc(status)) => {
+            return Err(crate::commands::refused_by_engine(&status));
+        }
+        Err(e) => return Err(ApiError::internal("the order engine", e)),
+    };
     if stored_hash != hash {
         return Err(reused());
     }
@@ -478,6 +560,15 @@ async fn replay_answer(state: &AppState, order_id: &str, hash: &str) -> ApiResul
     }
 }
 
+/// A known key whose attempt the engine no longer holds and the read model never saw
+/// established: it cannot be answered, and must not start again.
+fn attempt_gone() -> ApiError {
+    ApiError::conflict(
+        "idempotency_key_expired",
+        "this Idempotency-Key's attempt is no longer on record; place the order again with a new Idempotency-Key",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +590,12 @@ mod tests {
                 card_token: "tok_ok".into(),
             },
         }
+    }
+
+    #[test]
+    fn place_retries_share_an_update_id_within_a_window() {
+        assert_eq!(place_update_id(1_000), place_update_id(1_004));
+        assert_ne!(place_update_id(1_004), place_update_id(1_005));
     }
 
     #[test]

@@ -131,10 +131,26 @@ pub async fn ops_payment(State(state): State<AppState>, caller: Caller) -> ApiRe
         })
         .map(|b| b.breaker.clone());
     let (door, retry_after) = state.door.describe(std::time::Instant::now());
+    // Refunds owed and not through: money the customers are waiting for, whatever the
+    // breaker (which guards charges) says. `stuck` once the oldest is older than
+    // BAEDAL_STUCK_AFTER.
+    let refunds = state.read_model.refund_health().await?;
+    let stuck_before = ago(state.config.stuck_after);
+    let refunds_state = match &refunds.oldest_pending_since {
+        None => "ok",
+        Some(since) if since.as_str() < stuck_before.as_str() => "stuck",
+        Some(_) => "pending",
+    };
     Ok(Json(json!({
         "breaker": worst,
         "breakers": breakers,
         "door": {"state": door, "retry_after_secs": retry_after},
+        "refunds": {
+            "state": refunds_state,
+            "pending": refunds.pending,
+            "oldest_pending_since": refunds.oldest_pending_since,
+            "last_error": refunds.last_error,
+        },
     })))
 }
 
@@ -358,7 +374,7 @@ pub async fn place_order(
     caller: Caller,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderBody>,
-) -> ApiResult<(StatusCode, Json<OrderView>)> {
+) -> ApiResult<Response> {
     caller.require(Role::Customer)?;
     let key = headers.get("idempotency-key").ok_or_else(|| {
         ApiError::bad_request(
@@ -379,8 +395,17 @@ pub async fn place_order(
                 ),
             )
         })?;
-    let order = place::place(&state, caller.id(), key, body).await?;
-    Ok((StatusCode::CREATED, Json(order)))
+    Ok(match place::place(&state, caller.id(), key, body).await? {
+        place::Placed::New(order) => (StatusCode::CREATED, Json(order)).into_response(),
+        // The same answer as the first time, marked as a replay (as Stripe's
+        // `Idempotent-Replayed`): the order this key established, from the read model.
+        place::Placed::Replayed(order) => (
+            StatusCode::CREATED,
+            [("idempotent-replayed", "true")],
+            Json(order),
+        )
+            .into_response(),
+    })
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)),
@@ -416,6 +441,8 @@ pub async fn get_order(
     // goes out as stored.
     let body = if doc.en_route {
         crate::location::with_eta(&doc, chrono::Utc::now())?
+    } else if doc.refund_pending {
+        with_refund_progress(&state, &doc.json, &id).await?
     } else {
         doc.json
     };
@@ -424,6 +451,22 @@ pub async fn get_order(
         body,
     )
         .into_response())
+}
+
+/// The stored view with its pending refund's attempts and last error, as the refund activity
+/// recorded them (the workflow cannot see its refund's retries: they are the engine's).
+async fn with_refund_progress(state: &AppState, json: &str, id: &str) -> ApiResult<String> {
+    let Some(progress) = state.read_model.refund_progress(id).await? else {
+        return Ok(json.to_owned());
+    };
+    let mut view: OrderView = serde_json::from_str(json)
+        .map_err(|e| ApiError::internal("the read model's order view", e))?;
+    if let Some(refund) = view.refund.as_mut().filter(|r| r.is_pending()) {
+        refund.status = progress.status;
+        refund.attempts = Some(progress.attempts);
+        refund.last_error = progress.last_error;
+    }
+    serde_json::to_string(&view).map_err(|e| ApiError::internal("the order view", e))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

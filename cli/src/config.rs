@@ -96,6 +96,13 @@ pub struct Common {
     /// Delivered but not confirmed within this → complete automatically.
     #[arg(long, env = "BAEDAL_AUTO_CONFIRM_AFTER", default_value = "30m", value_parser = humantime::parse_duration)]
     pub auto_confirm_after: Duration,
+    /// A rider who claimed a delivery and has not picked it up within this loses it: it goes
+    /// back on the board, and the rider and ops are told.
+    #[arg(long, env = "BAEDAL_PICKUP_DEADLINE", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub pickup_deadline: Duration,
+    /// Food picked up and not delivered within this → ops are alerted (once per order).
+    #[arg(long, env = "BAEDAL_DELIVERY_DEADLINE", default_value = "60m", value_parser = humantime::parse_duration)]
+    pub delivery_deadline: Duration,
     /// A place-order whose payment was unavailable can be retried with the same
     /// Idempotency-Key for this long; then the attempt expires.
     #[arg(long, env = "BAEDAL_PAYMENT_RETRY_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
@@ -408,6 +415,8 @@ impl Common {
             auto_confirm_ms: self.auto_confirm_after.as_millis() as u64,
             payment_retry_ms: self.payment_retry_window.as_millis() as u64,
             retry_cap_ms: self.retry_cap.as_millis() as u64,
+            pickup_deadline_ms: Some(self.pickup_deadline.as_millis() as u64),
+            delivery_deadline_ms: Some(self.delivery_deadline.as_millis() as u64),
         }
     }
 

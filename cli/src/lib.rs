@@ -11,5 +11,6 @@ pub mod config;
 pub mod devserver;
 pub mod loadgen;
 pub mod reconcile;
+pub mod retention;
 pub mod seed;
 pub mod system;

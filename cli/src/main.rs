@@ -435,6 +435,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Api { role } => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
+            baedal::retention::check(
+                &temporal,
+                &c.temporal_namespace,
+                c.idempotency_window,
+                &c.timeouts(),
+            )
+            .await?;
             let feed = read_model
                 .follow(baedal_readmodel::FollowSettings::default())
                 .await?;
@@ -465,6 +472,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Worker => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
+            baedal::retention::check(
+                &temporal,
+                &c.temporal_namespace,
+                c.idempotency_window,
+                &c.timeouts(),
+            )
+            .await?;
             // Ready when it can take tasks and record what they do: Temporal and the read
             // model answer. Payment and notification outages are the activities' to retry.
             let ready: ReadyCheck = {

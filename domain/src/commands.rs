@@ -20,6 +20,7 @@ macro_rules! with_actions {
             FinishCooking finish_cooking validate_finish_cooking,
             Cancel cancel validate_cancel,
             Claim claim validate_claim,
+            Release release validate_release,
             Pickup pickup validate_pickup,
             Deliver deliver validate_deliver,
             Confirm confirm validate_confirm,
@@ -170,6 +171,12 @@ impl Action {
                 S::RiderAssigned,
                 "A rider takes a delivery from the board; the first claim wins, later ones get 409 already_claimed.",
             ),
+            Action::Release => assigned_only(rule(
+                P::Rider,
+                Statuses::These(&[S::RiderAssigned]),
+                S::ReadyForPickup,
+                "The assigned rider gives the delivery back before picking it up: it returns to the board for another rider.",
+            )),
             Action::Pickup => assigned_only(rule(
                 P::Rider,
                 Statuses::These(&[S::RiderAssigned]),
@@ -216,6 +223,14 @@ pub mod internal {
         S::Completed,
         "confirmed automatically after delivery",
     );
+    /// The assigned rider did not pick the food up in time (`BAEDAL_PICKUP_DEADLINE`): the
+    /// delivery returns to the board.
+    pub const PICKUP_TIMEOUT: Rule = rule(
+        P::Timer,
+        Statuses::These(&[S::RiderAssigned]),
+        S::ReadyForPickup,
+        "the rider did not pick the food up in time: back on the board",
+    );
     /// Temporal was asked to cancel the workflow.
     pub const ENGINE_CANCEL: Rule = rule(
         P::Engine,
@@ -252,6 +267,7 @@ mod tests {
         for r in [
             internal::STORE_TIMEOUT,
             internal::AUTO_CONFIRM,
+            internal::PICKUP_TIMEOUT,
             internal::ENGINE_CANCEL,
         ] {
             assert!(matches!(r.by, Party::Timer | Party::Engine));

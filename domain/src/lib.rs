@@ -19,7 +19,8 @@ pub use commands::{Action, MAX_REASON_CHARS, Party, Rule, Statuses};
 pub use delivery::{DeliveryCard, DeliveryView};
 pub use order::{
     Actor, Command, DeliveryAddress, HistoryEntry, LineItem, OrderBrief, OrderInput, OrderView,
-    PaymentInfo, Pickup, PlaceFailure, PlaceOutcome, Refusal, Timeouts, decide,
+    PaymentInfo, Pickup, PlaceFailure, PlaceOutcome, RefundView, Refusal, Timeouts,
+    WORKFLOW_VERSION, decide,
 };
 pub use state::{ChargeResult, OrderState, Placement};
 pub use status::OrderStatus;

@@ -26,6 +26,9 @@ pub enum Placement {
     Unavailable { retry_after_secs: u64 },
     /// Nobody retried in time: any charge that landed late is voided, retries are refused.
     Expired,
+    /// The PSP's record for this order's charge key is not money this attempt may take (it was
+    /// refunded or voided, or is for another amount or card): final, nothing charged now.
+    Refused { message: String },
 }
 
 /// What the PSP answered to a charge.
@@ -33,6 +36,11 @@ pub enum Placement {
 pub enum ChargeResult {
     Approved(PaymentInfo),
     Declined,
+    /// The PSP answered with a record this order may not count as its payment (see
+    /// [`Placement::Refused`]).
+    Refused {
+        message: String,
+    },
     /// No answer (PSP down, breaker open): come back after this many seconds.
     Unavailable {
         retry_after_secs: u64,
@@ -57,6 +65,9 @@ pub struct OrderState {
     version: u32,
     payment: Option<PaymentInfo>,
     refund: Option<PaymentInfo>,
+    /// The refund owed has been settled (given back, or the PSP held nothing to give back).
+    #[serde(default)]
+    refund_settled: bool,
     escalations: u32,
     radius_bonus_km: f64,
 }
@@ -73,6 +84,7 @@ impl OrderState {
             version: 0,
             payment: None,
             refund: None,
+            refund_settled: false,
             escalations: 0,
             radius_bonus_km: 0.0,
         }
@@ -84,9 +96,10 @@ impl OrderState {
     pub fn status(&self) -> OrderStatus {
         match self.placement {
             Placement::Charging | Placement::Established => self.status,
-            Placement::Declined | Placement::Unavailable { .. } | Placement::Expired => {
-                OrderStatus::PaymentFailed
-            }
+            Placement::Declined
+            | Placement::Unavailable { .. }
+            | Placement::Expired
+            | Placement::Refused { .. } => OrderStatus::PaymentFailed,
         }
     }
 
@@ -143,6 +156,7 @@ impl OrderState {
                 return Ok(());
             }
             ChargeResult::Declined => Placement::Declined,
+            ChargeResult::Refused { message } => Placement::Refused { message },
             ChargeResult::Unavailable { retry_after_secs } => {
                 Placement::Unavailable { retry_after_secs }
             }
@@ -184,7 +198,7 @@ impl OrderState {
 
     /// Why the place request has no order, once the charge has answered without one.
     pub fn place_failure(&self) -> Option<PlaceFailure> {
-        match self.placement {
+        match &self.placement {
             Placement::Declined => Some(PlaceFailure {
                 code: "payment_declined".into(),
                 message: "the card was declined: use another card".into(),
@@ -193,7 +207,14 @@ impl OrderState {
             Placement::Unavailable { retry_after_secs } => Some(PlaceFailure {
                 code: "payment_unavailable".into(),
                 message: "payment is unavailable right now: please pay a little later".into(),
-                retry_after_secs: Some(retry_after_secs),
+                retry_after_secs: Some(*retry_after_secs),
+            }),
+            Placement::Refused { message } => Some(PlaceFailure {
+                code: "payment_refused".into(),
+                message: format!(
+                    "{message}; nothing was charged for this attempt: place the order again with a new Idempotency-Key"
+                ),
+                retry_after_secs: None,
             }),
             Placement::Expired => Some(PlaceFailure {
                 code: "idempotency_key_expired".into(),
@@ -216,13 +237,15 @@ impl OrderState {
     /// Apply `cmd` at `at`; answers the version the change has.
     pub fn apply(&mut self, cmd: &Command, at: String) -> Result<u32, Refusal> {
         let to = self.check(cmd)?;
-        if let Command::Person {
-            action: Action::Claim,
-            actor,
-            ..
-        } = cmd
-        {
-            self.rider_id = Some(actor.clone());
+        match cmd {
+            Command::Person {
+                action: Action::Claim,
+                actor,
+                ..
+            } => self.rider_id = Some(actor.clone()),
+            // Back on the board: nobody carries it any more.
+            _ if to == OrderStatus::ReadyForPickup => self.rider_id = None,
+            _ => {}
         }
         Ok(self.record(to, at, cmd.reason()))
     }
@@ -252,7 +275,14 @@ impl OrderState {
     /// The refund went through (`None`: the PSP holds no charge, nothing was owed).
     pub fn refunded(&mut self, refund: Option<PaymentInfo>) {
         self.refund = refund;
+        self.refund_settled = true;
         self.version += 1;
+    }
+
+    /// Whether a refund is owed and not yet confirmed: from the moment the order is settled
+    /// until the PSP confirms the money moved. The order shows it as `pending`.
+    pub fn refund_pending(&self) -> bool {
+        self.owes_refund() && !self.refund_settled
     }
 
     fn refuse(&self, command: &str) -> Refusal {
@@ -375,6 +405,25 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_charge_is_final_owes_nothing_and_says_why() {
+        let mut s = OrderState::new(at(0));
+        s.charge_answered(
+            ChargeResult::Refused {
+                message: "the charge for this key was refunded".into(),
+            },
+            at(1),
+        )
+        .unwrap();
+        assert_eq!(s.status(), S::PaymentFailed);
+        let f = s.place_failure().unwrap();
+        assert_eq!(f.code, "payment_refused");
+        assert!(f.message.contains("refunded"), "{}", f.message);
+        assert!(!s.retry_payment(), "a refusal is not charged again");
+        assert!(!s.owes_refund(), "this attempt took nothing");
+        assert!(!s.is_established());
+    }
+
+    #[test]
     fn commands_follow_the_table_and_record_reasons() {
         let mut s = established();
         s.apply(&Action::Accept.by("someone", None), at(2)).unwrap();
@@ -399,8 +448,51 @@ mod tests {
         let last = s.history().last().unwrap();
         assert!(last.reason.as_deref().unwrap().contains("kitchen fire"));
         assert!(s.owes_refund());
+        assert!(s.refund_pending(), "owed from the cancel on");
         s.refunded(Some(paid()));
+        assert!(!s.refund_pending(), "settled once the PSP confirms it");
         assert_eq!(s.version(), 5);
+    }
+
+    #[test]
+    fn a_released_or_unpicked_claim_goes_back_to_the_board_without_its_rider() {
+        let mut s = established();
+        for cmd in [
+            Action::Accept.by("someone", None),
+            Action::StartCooking.by("someone", None),
+            Action::FinishCooking.by("someone", None),
+            Action::Claim.by("r1", None),
+        ] {
+            s.apply(&cmd, at(2)).unwrap();
+        }
+        assert_eq!(
+            s.check(&Action::Release.by("r2", None)).unwrap_err(),
+            Refusal::NotAssignedRider,
+            "only the rider carrying it"
+        );
+        s.apply(&Action::Release.by("r1", None), at(3)).unwrap();
+        assert_eq!((s.status(), s.rider_id()), (S::ReadyForPickup, None));
+        s.apply(&Action::Claim.by("r2", None), at(4)).unwrap();
+        assert_eq!(s.rider_id(), Some("r2"));
+        s.apply(&Command::PickupTimeout, at(5)).unwrap();
+        assert_eq!((s.status(), s.rider_id()), (S::ReadyForPickup, None));
+        assert!(
+            s.history()
+                .last()
+                .unwrap()
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("in time"),
+            "the history says why"
+        );
+        s.apply(&Action::Claim.by("r3", None), at(6)).unwrap();
+        s.apply(&Action::Pickup.by("r3", None), at(7)).unwrap();
+        assert!(
+            s.apply(&Action::Release.by("r3", None), at(8)).is_err(),
+            "not once picked up"
+        );
+        assert!(s.apply(&Command::PickupTimeout, at(8)).is_err());
     }
 
     #[test]

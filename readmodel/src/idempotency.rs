@@ -47,13 +47,20 @@ impl ReadModel {
         })
     }
 
-    /// Whether the key behind `order_id` has been seen (without recording it).
-    pub async fn knows_idempotency_key(&self, order_id: &str) -> crate::Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM idempotency_keys WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
+    /// The key behind `order_id` as first seen, if it has been (without recording it): what a
+    /// retried place-order is answered from before anything else is asked.
+    pub async fn idempotency_key(&self, order_id: &str) -> crate::Result<Option<IdempotencyKey>> {
+        let row = sqlx::query(
+            "SELECT order_id, request_hash, first_seen_at FROM idempotency_keys WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|row| IdempotencyKey {
+            order_id: row.get("order_id"),
+            request_hash: row.get("request_hash"),
+            first_seen_at: row.get("first_seen_at"),
+        }))
     }
 }
 

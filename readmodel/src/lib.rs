@@ -18,6 +18,7 @@ mod idempotency;
 mod ops;
 mod orders;
 mod rebuild;
+mod refunds;
 mod riders;
 mod stuck;
 
@@ -32,5 +33,6 @@ pub use idempotency::IdempotencyKey;
 pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, BreakerStatus};
 pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderDocument, OrderEvent};
 pub use rebuild::Rebuilt;
+pub use refunds::{RefundHealth, RefundProgress};
 pub use riders::RiderLocation;
 pub use stuck::StuckOrder;

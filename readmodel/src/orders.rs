@@ -37,6 +37,9 @@ pub struct OrderDocument {
     pub en_route: bool,
     /// Where its rider last said they were, while a rider is on the way.
     pub rider_location: Option<crate::RiderLocation>,
+    /// Whether the view shows a refund owed and not yet confirmed: then the read carries the
+    /// refund's attempts and last error (`ReadModel::refund_progress`).
+    pub refund_pending: bool,
 }
 
 /// PostgreSQL channel the projection notifies on each commit that appended to the change log.
@@ -73,9 +76,13 @@ pub(crate) async fn upsert(
     guard: Guard,
 ) -> crate::Result<bool> {
     let replaces = match guard {
+        // Fenced by run: a view replaces only a view of the same run of the order (the
+        // workflow's start time, `created_at`, tells runs of one order id apart), so a second
+        // run under a known id can never overwrite, or hide behind, the first one's money.
         Guard::Newer => {
-            "excluded.version > orders.version
-             OR (excluded.version = orders.version AND excluded.view <> orders.view)"
+            "orders.created_at = excluded.created_at
+             AND (excluded.version > orders.version
+                  OR (excluded.version = orders.version AND excluded.view <> orders.view))"
         }
         Guard::NewerOrSame => "excluded.version >= orders.version",
     };
@@ -136,6 +143,17 @@ impl ReadModel {
     /// any number of times, in any order.
     pub async fn project(&self, view: &OrderView) -> crate::Result<bool> {
         Ok(self.project_many(std::slice::from_ref(view)).await?[0])
+    }
+
+    /// Whether the stored order `view.id` belongs to another run of that order id than `view`
+    /// (another `created_at`): then [`Self::project`] refuses `view` whatever its version,
+    /// and the projection must say so rather than count the write as done.
+    pub async fn held_by_other_run(&self, view: &OrderView) -> crate::Result<bool> {
+        let row = sqlx::query("SELECT created_at FROM orders WHERE id = $1")
+            .bind(&view.id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some_and(|r| r.get::<String, _>("created_at") != view.created_at))
     }
 
     /// [`Self::project`] for many views in one transaction (bulk loads, synthetic seeding):
@@ -222,12 +240,22 @@ impl ReadModel {
             Some(rider) => self.rider_location(&rider).await?,
             None => None,
         };
+        let json: String = r.get("view");
+        // Only a closed order that owed a refund can show one pending; the text is searched
+        // only for those (the view's serializer writes `"status":"pending"` without spaces).
+        let refund_pending = !en_route
+            && matches!(
+                r.get::<String, _>("status").as_str(),
+                "canceled" | "rejected"
+            )
+            && json.contains(r#""refund":{"status":"pending""#);
         Ok(Some(OrderDocument {
             customer_id: r.get("customer_id"),
             store_id: r.get("store_id"),
-            json: r.get("view"),
+            json,
             en_route,
             rider_location,
+            refund_pending,
         }))
     }
 
@@ -396,6 +424,27 @@ pub(crate) mod tests {
             version: seq,
             search_radius_bonus_km: 0.0,
         }
+    }
+
+    #[tokio::test]
+    async fn a_second_run_of_an_order_id_never_replaces_the_first_and_is_told_so() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        let done = view("o1", 8, OrderStatus::Completed, 37.5);
+        assert!(rm.project(&done).await.unwrap());
+        let mut again = view("o1", 1, OrderStatus::Placed, 37.5);
+        again.created_at = "2026-02-01T00:00:00Z".into();
+        assert!(!rm.project(&again).await.unwrap());
+        again.version = 99;
+        assert!(
+            !rm.project(&again).await.unwrap(),
+            "not even with a higher version"
+        );
+        assert!(rm.held_by_other_run(&again).await.unwrap());
+        assert!(!rm.held_by_other_run(&done).await.unwrap());
+        let stored = rm.get_order("o1").await.unwrap().unwrap();
+        assert_eq!(stored.status, OrderStatus::Completed);
     }
 
     #[tokio::test]

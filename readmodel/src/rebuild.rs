@@ -86,6 +86,13 @@ mod tests {
         let rm = ReadModel::open(&baedal_db::scratch_url().await)
             .await
             .unwrap();
+        // The keys that placed them: a rebuild must keep them, or a retried place-order could
+        // start a second lifecycle under a known key.
+        for id in ["o1", "o2", "o3"] {
+            rm.remember_idempotency_key(id, "c1", "h", "2026-01-01T00:00:00.000Z")
+                .await
+                .unwrap();
+        }
         for (id, steps) in [("o1", 4), ("o2", 2), ("o3", 6)] {
             for seq in 1..=steps {
                 let status = [
@@ -135,5 +142,11 @@ mod tests {
         rm.rebuild().await.unwrap();
         rm.rebuild().await.unwrap();
         assert_eq!(dump(&rm).await, before);
+        for id in ["o1", "o2", "o3"] {
+            assert!(
+                rm.idempotency_key(id).await.unwrap().is_some(),
+                "{id}'s key survives"
+            );
+        }
     }
 }

@@ -18,6 +18,11 @@ pub struct StuckOrder {
     pub store_id: String,
     pub customer_id: String,
     pub total: i64,
+    /// Set when what is stuck is the order's refund, not its status: the order is closed
+    /// (rejected, canceled) and the money owed back has not reached the customer since
+    /// `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<crate::RefundProgress>,
 }
 
 /// The condition the partial index is built on: written once, used by every query here.
@@ -33,6 +38,7 @@ fn stuck_from_row(r: &sqlx::any::AnyRow) -> crate::Result<StuckOrder> {
         store_id: r.get("store_id"),
         customer_id: r.get("customer_id"),
         total: r.get("total"),
+        refund: None,
     })
 }
 
@@ -68,6 +74,36 @@ impl ReadModel {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(stuck_from_row).collect()
+    }
+
+    /// Closed orders whose refund is owed since before `before` and not confirmed, oldest
+    /// first; with `unalerted`, only those ops have not been alerted about. Served by the
+    /// `refunds_pending` partial index.
+    pub async fn stuck_refunds(
+        &self,
+        before: &str,
+        limit: u32,
+        unalerted: bool,
+    ) -> crate::Result<Vec<StuckOrder>> {
+        let pending = self.pending_refunds(before, limit, unalerted).await?;
+        let mut out = Vec::with_capacity(pending.len());
+        for refund in pending {
+            let row = sqlx::query(
+                "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
+                 WHERE id = $1",
+            )
+            .bind(&refund.order_id)
+            .fetch_optional(self.pool())
+            .await?;
+            // A refund of an attempt that never became an order (an expired payment attempt)
+            // has no order to list; ops' payment health counts it.
+            let Some(row) = row else { continue };
+            let mut o = stuck_from_row(&row)?;
+            o.since = refund.owed_since.clone();
+            o.refund = Some(refund);
+            out.push(o);
+        }
+        Ok(out)
     }
 
     /// Record that ops were alerted about `order_id` stuck at `seq`. Idempotent.

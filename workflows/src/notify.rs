@@ -1,10 +1,46 @@
 //! Who hears about each transition, and what they are told.
 
+use baedal_activities::NotifyInput;
 use baedal_domain::{OrderBrief, OrderInput, OrderStatus, geo, order};
 
 /// Notification seq numbers at and above this are escalations to ops, not transitions, so they
 /// never collide with a transition's `(order_id, seq)` dedup key.
 pub const ESCALATION_SEQ_BASE: u32 = 10_000;
+
+/// Notification seq numbers of "the rider did not pick up in time" (to that rider and ops):
+/// `PICKUP_MISSED_SEQ_BASE + <seq of the order's return to the board>`.
+pub const PICKUP_MISSED_SEQ_BASE: u32 = 40_000;
+
+/// Notification seq number of "the delivery is overdue" to ops (once per order).
+pub const DELIVERY_LATE_SEQ: u32 = 50_000;
+
+/// Notification seq number of "your refund has arrived" (one per order): apart from
+/// transitions, escalations (10,000..) and stuck alerts (20,000..).
+pub const REFUNDED_SEQ: u32 = 30_000;
+
+/// The `status` of the "refunded" notification: not an order status (the order stays
+/// rejected or canceled) but its own message, with its own KakaoTalk template.
+pub const REFUNDED: &str = "refunded";
+
+/// The customer's notice that the money owed has been given back.
+pub fn refunded(input: &OrderInput, refund: &baedal_domain::PaymentInfo) -> NotifyInput {
+    let won = refund.amount;
+    NotifyInput {
+        order_id: input.order_id.clone(),
+        seq: REFUNDED_SEQ,
+        recipients: vec![format!("customer:{}", input.customer_id)],
+        status: REFUNDED.to_owned(),
+        message: format!(
+            "[{}] {won}원 환불이 완료되었습니다 / refund of {won} won completed",
+            input.store_name
+        ),
+        store_id: Some(input.store_id.clone()),
+        order: Some(OrderBrief {
+            total: won,
+            ..brief(input, OrderStatus::Canceled)
+        }),
+    }
+}
 
 /// Recipients of the notification for reaching `status`.
 pub fn recipients(input: &OrderInput, status: OrderStatus, rider: Option<&str>) -> Vec<String> {
@@ -64,10 +100,14 @@ pub fn message(input: &OrderInput, status: OrderStatus) -> String {
         OrderStatus::Delivered => format!("[{s}] 배달이 완료되었습니다 / delivered"),
         OrderStatus::Completed => format!("[{s}] 주문이 완료되었습니다 / order completed"),
         OrderStatus::Rejected => {
-            format!("[{s}] 주문이 거절되어 환불됩니다 / rejected, refund issued")
+            format!(
+                "[{s}] 주문이 거절되었습니다. 환불을 진행하고 있습니다 / rejected, refund in progress"
+            )
         }
         OrderStatus::Canceled => {
-            format!("[{s}] 주문이 취소되어 환불됩니다 / canceled, refund issued")
+            format!(
+                "[{s}] 주문이 취소되었습니다. 환불을 진행하고 있습니다 / canceled, refund in progress"
+            )
         }
         OrderStatus::PaymentFailed => format!("[{s}] 결제에 실패했습니다 / payment failed"),
     }
@@ -80,6 +120,7 @@ mod tests {
 
     fn input() -> OrderInput {
         OrderInput {
+            version: baedal_domain::WORKFLOW_VERSION,
             order_id: "ord_1".into(),
             customer_id: "c1".into(),
             store_id: "st_1".into(),
@@ -102,6 +143,8 @@ mod tests {
                 auto_confirm_ms: 1,
                 payment_retry_ms: 1,
                 retry_cap_ms: 1,
+                pickup_deadline_ms: None,
+                delivery_deadline_ms: None,
             },
         }
     }

@@ -19,7 +19,7 @@ use baedal_activities::{
 };
 use baedal_domain::{
     Action, ChargeResult, Command, OrderInput, OrderState, OrderStatus, OrderView, PaymentInfo,
-    Pickup, PlaceFailure, PlaceOutcome, Placement, Refusal, state::MAX_ESCALATIONS,
+    Pickup, PlaceFailure, PlaceOutcome, Placement, RefundView, Refusal, state::MAX_ESCALATIONS,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -103,6 +103,8 @@ pub struct OrderWorkflow {
     canceled_by_engine: bool,
     /// Started with [`OUTAGE_PROOF`] (see there).
     outage_proof: bool,
+    /// Ops were told the delivery is overdue (once per order).
+    delivery_late: bool,
 }
 
 fn rfc3339(t: Option<SystemTime>) -> String {
@@ -134,7 +136,11 @@ impl OrderWorkflow {
                 status: "pending".into(),
                 amount: i.total,
             }),
-            refund: o.refund().cloned(),
+            refund: match o.refund() {
+                Some(r) => Some(r.clone().into()),
+                None if o.refund_pending() => Some(RefundView::pending(i.total)),
+                None => None,
+            },
             rider_id: o.rider_id().map(str::to_owned),
             history: o.history().to_vec(),
             created_at: self.created_at.clone(),
@@ -313,6 +319,7 @@ impl OrderWorkflow {
         ctx: &WorkflowContext<Self>,
     ) -> Option<WorkflowResult<OrderStatus>> {
         let input = ctx.state(|s| s.input.clone());
+        let mut first_unavailable: Option<SystemTime> = None;
         // When payment could not be reached, keep the attempt open for the customer's retry
         // (same Idempotency-Key, same body) and charge again then: the PSP's idempotency by
         // order id makes a charge that did land earlier come back as approved, never twice.
@@ -331,6 +338,14 @@ impl OrderWorkflow {
             let result = match charged {
                 Ok(ChargeOutcome::Approved { payment }) => ChargeResult::Approved(payment),
                 Ok(ChargeOutcome::Declined { .. }) => ChargeResult::Declined,
+                // Orders of version 7 on: a record that is not this order's money (refunded,
+                // voided, another amount or card) ends the attempt with nothing charged. Older
+                // orders waited for a retry, as for any error.
+                Err(e) if input.version >= 7 && baedal_activities::is_permanent(&e) => {
+                    ChargeResult::Refused {
+                        message: refusal_message(&e),
+                    }
+                }
                 Err(e) => ChargeResult::Unavailable {
                     retry_after_secs: breaker::retry_after(&e)
                         .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
@@ -342,15 +357,26 @@ impl OrderWorkflow {
                 .expect("a charge in flight takes its answer");
             match ctx.state(|s| s.order.placement().clone()) {
                 Placement::Established => return None,
-                Placement::Declined => {
+                Placement::Declined | Placement::Refused { .. } => {
                     Self::upsert_search_attributes(ctx);
                     return Some(Ok(Self::close(ctx).await));
                 }
                 _ => {}
             }
             // Unavailable: wait for the customer's retry, a cancel, or the window to pass.
+            // Since version 7 the window counts from the first "unavailable" (a retry that
+            // finds payment down again does not restart it, so an attempt ends in time
+            // however often it is retried); before, from the latest.
             Self::upsert_search_attributes(ctx);
-            let window = Duration::from_millis(input.timeouts.payment_retry_ms);
+            let full = Duration::from_millis(input.timeouts.payment_retry_ms);
+            let now = ctx.workflow_time().unwrap_or(SystemTime::UNIX_EPOCH);
+            let first = *first_unavailable.get_or_insert(now);
+            let window = if input.version >= 7 {
+                full.saturating_sub(now.duration_since(first).unwrap_or_default())
+                    .max(Duration::from_millis(1))
+            } else {
+                full
+            };
             let retried_or_canceled = |s: &Self| {
                 *s.order.placement() == Placement::Charging || s.cancel_requested.is_some()
             };
@@ -396,8 +422,13 @@ impl OrderWorkflow {
     /// The order after the charge: wait for commands, timers and cancel requests until a
     /// terminal status, then settle what is owed.
     async fn lifecycle(ctx: WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
-        let timeouts = ctx.state(|s| s.input.timeouts);
+        let (timeouts, version) = ctx.state(|s| (s.input.timeouts, s.input.version));
         loop {
+            // Since version 7 a settled order goes straight to what it owes: its refund
+            // starts beside the projection (see [`Self::settle`]), not after it.
+            if version >= 7 && ctx.state(|s| s.order.status().is_terminal()) {
+                break;
+            }
             Self::flush(&ctx).await?;
             let (status, seen, escalations, cancel) = ctx.state(|s| {
                 (
@@ -428,6 +459,11 @@ impl OrderWorkflow {
                     Some(timeouts.rider_claim_ms)
                 }
                 OrderStatus::Delivered => Some(timeouts.auto_confirm_ms),
+                // Riders' deadlines (orders placed with them: see `Timeouts`).
+                OrderStatus::RiderAssigned => timeouts.pickup_deadline_ms,
+                OrderStatus::PickedUp if !ctx.state(|s| s.delivery_late) => {
+                    timeouts.delivery_deadline_ms
+                }
                 _ => None,
             };
             let Some(ms) = deadline else {
@@ -444,10 +480,16 @@ impl OrderWorkflow {
                 OrderStatus::Placed => {
                     s.order.apply(&Command::StoreTimeout, at).ok();
                 }
+                OrderStatus::RiderAssigned => s.pickup_missed(after, at),
+                OrderStatus::PickedUp => s.delivery_overdue(after),
                 _ => {
                     s.order.apply(&Command::AutoConfirm, at).ok();
                 }
             });
+        }
+        if version >= 7 {
+            Self::settle(&ctx).await?;
+            return Ok(Self::close(&ctx).await);
         }
         let owes = ctx.state(|s| s.order.owes_refund());
         if owes {
@@ -467,6 +509,84 @@ impl OrderWorkflow {
             Self::flush(&ctx).await?;
         }
         Ok(Self::close(&ctx).await)
+    }
+
+    /// Settle a closed order (version 7 on): project its end and, when it owes a refund, start
+    /// the refund at the same time, so neither waits for the other: a read model that is down
+    /// holds no customer's money, and a PSP that is down holds no one's view of the order (the
+    /// order shows the refund `pending`, with its attempts, until the PSP confirms it). Once
+    /// the money has moved, the customer is told so and the order shows the refund.
+    async fn settle(ctx: &WorkflowContext<Self>) -> WorkflowResult<()> {
+        if !ctx.state(|s| s.order.owes_refund()) {
+            return Self::flush(ctx).await;
+        }
+        let (order_id, total) = ctx.state(|s| (s.input.order_id.clone(), s.input.total));
+        let refund = ctx.execute_activity(
+            OrderActivities::refund,
+            RefundInput {
+                order_id,
+                amount: total,
+            },
+            options::refund(),
+        );
+        // Retried until it succeeds: no path ends with money taken and no order.
+        let (refunded, flushed) = join!(refund, Self::flush(ctx));
+        flushed?;
+        let refund = refunded?;
+        ctx.state_mut(|s| {
+            if let Some(r) = &refund {
+                s.outbox.push_back(notify::refunded(&s.input, r));
+            }
+            s.order.refunded(refund);
+        });
+        Self::flush(ctx).await
+    }
+
+    /// The assigned rider did not pick the food up within `waited`: the delivery goes back on
+    /// the board (the transition's notification reaches the riders nearby), and the rider who
+    /// held it and ops are told.
+    fn pickup_missed(&mut self, waited: Duration, at: String) {
+        let Some(rider) = self.order.rider_id().map(str::to_owned) else {
+            return;
+        };
+        if self.order.apply(&Command::PickupTimeout, at).is_err() {
+            return;
+        }
+        let seq = notify::PICKUP_MISSED_SEQ_BASE + self.order.history().len() as u32;
+        self.outbox.push_back(NotifyInput {
+            order_id: self.input.order_id.clone(),
+            seq,
+            recipients: vec![format!("rider:{rider}"), "ops".to_owned()],
+            status: self.order.status().as_str().to_owned(),
+            message: format!(
+                "[{}] 픽업 시간({}분)이 지나 배달이 다른 라이더에게 넘어갔습니다 / rider {rider} did not pick up within {}s: the delivery is back on the board",
+                self.input.store_name,
+                waited.as_secs().div_ceil(60),
+                waited.as_secs()
+            ),
+            store_id: None,
+            order: None,
+        });
+    }
+
+    /// The food was picked up `waited` ago and is not delivered: tell ops, once.
+    fn delivery_overdue(&mut self, waited: Duration) {
+        self.delivery_late = true;
+        self.outbox.push_back(NotifyInput {
+            order_id: self.input.order_id.clone(),
+            seq: notify::DELIVERY_LATE_SEQ,
+            recipients: vec!["ops".to_owned()],
+            status: self.order.status().as_str().to_owned(),
+            message: format!(
+                "[{}] order {} was picked up by rider {} {}s ago and is not delivered yet: look into it",
+                self.input.store_name,
+                self.input.order_id,
+                self.order.rider_id().unwrap_or("?"),
+                waited.as_secs()
+            ),
+            store_id: None,
+            order: None,
+        });
     }
 
     /// Nobody claimed the delivery in time: widen the riders' search radius and tell ops.
@@ -559,6 +679,20 @@ impl OrderWorkflow {
     }
 }
 
+/// The message of a permanent charge failure, as the PSP's refusal explains it (the
+/// innermost failure's message).
+fn refusal_message(e: &temporalio_sdk::ActivityExecutionError) -> String {
+    let mut next = e.failure();
+    let mut message = String::from("payment refused this charge");
+    while let Some(f) = next {
+        if !f.message.is_empty() {
+            message = f.message.clone();
+        }
+        next = f.cause.as_deref();
+    }
+    message
+}
+
 /// What ops filter orders by, for an order of `input` in `status`.
 fn indexed(input: &OrderInput, status: OrderStatus) -> [(SearchAttributeKey<String>, String); 4] {
     [
@@ -603,12 +737,15 @@ impl OrderWorkflow {
             cancel_requested: None,
             canceled_by_engine: false,
             outage_proof: false,
+            delivery_late: false,
         }
     }
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<OrderStatus> {
-        let outage_proof = ctx.patched(OUTAGE_PROOF);
+        // Orders that carry their version are outage-proof without a marker; only orders
+        // from before the field (version 0) ask their history for it.
+        let outage_proof = ctx.state(|s| s.input.version) >= 7 || ctx.patched(OUTAGE_PROOF);
         ctx.state_mut(|s| s.outage_proof = outage_proof);
         let (ended, ()) = join!(Self::serve(ctx.clone()), Self::watch_cancel(ctx.clone()));
         let status = ended?;

@@ -69,6 +69,8 @@ pub const FAST: Timeouts = Timeouts {
     auto_confirm_ms: 2_000,
     payment_retry_ms: 3_000,
     retry_cap_ms: 1_000,
+    pickup_deadline_ms: Some(4_000),
+    delivery_deadline_ms: Some(4_000),
 };
 
 /// Open orders that have not moved for this long are stuck in the test system.
@@ -174,6 +176,8 @@ pub fn system() -> &'static TestSystem {
                                 auto_confirm_ms: 1_800_000,
                                 payment_retry_ms: 900_000,
                                 retry_cap_ms: 60_000,
+                                pickup_deadline_ms: Some(900_000),
+                                delivery_deadline_ms: Some(3_600_000),
                             },
                             role: ApiRole::All,
                             idempotency_window: DAY,

@@ -119,11 +119,11 @@ pub fn template(status: OrderStatus) -> Template {
         ),
         S::Rejected => (
             "BAEDAL_REJECTED",
-            "[baedal] 가게 사정으로 #{가게명} 주문이 거절되었습니다.\n\n■ 주문 내역: #{주문내역}\n■ 주문 상태: #{주문상태}\n\n결제하신 #{결제금액}은 전액 환불됩니다.",
+            "[baedal] 가게 사정으로 #{가게명} 주문이 거절되었습니다.\n\n■ 주문 내역: #{주문내역}\n■ 주문 상태: #{주문상태}\n\n결제하신 #{결제금액}은 전액 환불을 진행하고 있으며, 환불이 완료되면 다시 알려드릴게요.",
         ),
         S::Canceled => (
             "BAEDAL_CANCELED",
-            "[baedal] #{가게명} 주문이 취소되었습니다.\n\n■ 주문 내역: #{주문내역}\n■ 주문 상태: #{주문상태}\n\n결제하신 #{결제금액}은 전액 환불됩니다.",
+            "[baedal] #{가게명} 주문이 취소되었습니다.\n\n■ 주문 내역: #{주문내역}\n■ 주문 상태: #{주문상태}\n\n결제하신 #{결제금액}은 전액 환불을 진행하고 있으며, 환불이 완료되면 다시 알려드릴게요.",
         ),
         S::PaymentFailed => (
             "BAEDAL_PAYMENT_FAILED",
@@ -131,6 +131,42 @@ pub fn template(status: OrderStatus) -> Template {
         ),
     };
     Template { code, text }
+}
+
+/// The notification `status` of "the refund has arrived" (not an order status: the order
+/// stays rejected or canceled).
+pub const REFUNDED_EVENT: &str = "refunded";
+
+/// The template of "the refund has arrived", sent once the PSP confirms the money moved (the
+/// cancel's and the reject's messages say the refund is in progress).
+pub const REFUNDED: Template = Template {
+    code: "BAEDAL_REFUNDED",
+    text: "[baedal] #{가게명} 주문의 환불이 완료되었습니다.\n\n■ 주문 내역: #{주문내역}\n■ 환불 금액: #{환불금액}\n\n카드사에 따라 실제 환불까지 영업일 기준 3~5일이 걸릴 수 있어요.",
+};
+
+/// The message that `order`'s refund (of `order.total`) has arrived.
+pub fn refunded_message(order: &OrderBrief) -> Message {
+    let t = REFUNDED;
+    let variables = BTreeMap::from([
+        ("가게명", order.store_name.clone()),
+        ("주문내역", order.summary.clone()),
+        ("환불금액", won(order.total)),
+    ]);
+    let mut text = t.text.to_owned();
+    for (k, v) in &variables {
+        text = text.replace(&format!("#{{{k}}}"), v);
+    }
+    let fallback = format!(
+        "[baedal] {} 환불 완료: {}",
+        order.store_name,
+        won(order.total)
+    );
+    Message {
+        template_code: t.code,
+        variables,
+        text,
+        fallback,
+    }
 }
 
 /// How the customer reads a status.
@@ -226,10 +262,16 @@ pub(crate) async fn enqueue(
     phone: &str,
     at: &str,
 ) -> Result<(), sqlx::Error> {
-    let (Some(order), Ok(status)) = (&n.order, OrderStatus::from_str(&n.status)) else {
+    let Some(order) = &n.order else {
         return Ok(());
     };
-    let m = message(status, order);
+    let m = if n.status == REFUNDED_EVENT {
+        refunded_message(order)
+    } else if let Ok(status) = OrderStatus::from_str(&n.status) {
+        message(status, order)
+    } else {
+        return Ok(());
+    };
     sqlx::query(
         "INSERT INTO kakao_messages (id, recipient, order_id, seq, phone, template_code,
             variables, text, fallback_text, status, attempts, next_attempt_at, created_at)
@@ -583,8 +625,24 @@ mod tests {
         assert_eq!(m.variables["도착예정"], "21");
         assert!(m.fallback.ends_with("약 21분 후 도착"), "{}", m.fallback);
         let m = message(OrderStatus::Rejected, &brief(None));
-        assert!(m.text.contains("12,500원은 전액 환불"), "{}", m.text);
+        assert!(m.text.contains("12,500원은 전액 환불을 진행"), "{}", m.text);
         assert!(!m.variables.contains_key("도착예정"));
+    }
+
+    #[test]
+    fn the_refund_has_its_own_template_once_the_money_moved() {
+        let m = refunded_message(&brief(None));
+        assert_eq!(m.template_code, "BAEDAL_REFUNDED");
+        assert!(
+            OrderStatus::ALL
+                .iter()
+                .all(|s| template(*s).code != m.template_code),
+            "not a status template"
+        );
+        assert!(m.text.contains("환불이 완료"), "{}", m.text);
+        assert!(m.text.contains("12,500원"), "{}", m.text);
+        assert!(!m.text.contains("#{"), "{}", m.text);
+        assert!(m.fallback.contains("환불 완료"), "{}", m.fallback);
     }
 
     #[test]

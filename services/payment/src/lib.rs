@@ -5,6 +5,11 @@
 //! fault switch makes it slow, flaky or unavailable for tests and demos. It must not know about
 //! orders beyond their id, and must not call the rest of baedal.
 //!
+//! A charge key stands for one charge: reused with another amount or card it is refused
+//! (`409 idempotency_key_mismatch`), and replayed it answers the charge as it stands now
+//! (`refunded` once given back, `voided` when a refund closed the key before the charge came),
+//! so a caller never takes a replay for money it holds.
+//!
 //! Test card tokens: `tok_ok` is approved, `tok_declined` (and any unknown token) is declined.
 
 mod ledger;
@@ -22,7 +27,10 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use ledger::{Ledger, NO_SUCCEEDED_CHARGE, PaymentRecord, RefundRefusal, migrations};
+pub use ledger::{
+    ChargeRefusal, IDEMPOTENCY_KEY_MISMATCH, Ledger, NO_SUCCEEDED_CHARGE, PaymentRecord,
+    RefundRefusal, card_fingerprint, migrations,
+};
 
 /// What the fault switch can do to requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -83,6 +91,11 @@ pub struct RefundRequest {
     pub idempotency_key: String,
     pub order_id: String,
     pub amount: i64,
+    /// The key of the charge this refund gives back (the order id). When nothing was charged,
+    /// that key is closed with a `voided` tombstone: a charge still in flight with it must not
+    /// take money after the caller was told nothing is owed. Optional for older callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void_charge_key: Option<String>,
 }
 
 /// Reads and the fault switch: the service token or an ops person.
@@ -165,12 +178,15 @@ async fn charge(
     check_common(&req.idempotency_key, &req.order_id, req.amount)?;
     inject_faults(&state).await?;
     let approved = req.card_token == "tok_ok";
-    let (rec, new) = state
+    match state
         .ledger
         .charge(&req, approved)
         .await
-        .map_err(ledger_down)?;
-    Ok(created(rec, new))
+        .map_err(ledger_down)?
+    {
+        Ok((rec, new)) => Ok(created(rec, new)),
+        Err(refusal) => Err(ApiError::conflict(refusal.code(), refusal.to_string())),
+    }
 }
 
 async fn refund(
@@ -181,6 +197,15 @@ async fn refund(
     authorize_service(&state, &headers)?;
     let req = baedal_http::json_body(body)?;
     check_common(&req.idempotency_key, &req.order_id, req.amount)?;
+    if let Some(void) = &req.void_charge_key
+        && (void.is_empty() || void.len() > 200 || *void == req.idempotency_key)
+    {
+        // The refund's own key would make its replay answer with the tombstone.
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "void_charge_key must be 1..200 characters and differ from idempotency_key",
+        ));
+    }
     inject_faults(&state).await?;
     match state.ledger.refund(&req).await.map_err(ledger_down)? {
         Ok((rec, new)) => Ok(created(rec, new)),
@@ -248,4 +273,127 @@ pub fn router(state: PaymentState) -> Router {
         .route("/v1/admin/faults", put(put_faults).get(get_faults))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    async fn service() -> PaymentState {
+        PaymentState::open(
+            &baedal_db::scratch_url().await,
+            "svc",
+            Identity::new(baedal_auth::TokenKeys::new("jwt")),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn post(state: &PaymentState, path: &str, body: Value) -> (StatusCode, Value) {
+        let req = Request::post(path)
+            .header("authorization", "Bearer svc")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = router(state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn charge_body(order: &str, amount: i64, card: &str) -> Value {
+        json!({"idempotency_key": order, "order_id": order, "amount": amount, "card_token": card})
+    }
+
+    fn refund_body(order: &str, amount: i64) -> Value {
+        json!({"idempotency_key": format!("{order}:refund"), "order_id": order,
+               "amount": amount, "void_charge_key": order})
+    }
+
+    #[tokio::test]
+    async fn a_charge_key_reused_for_other_money_is_409_and_moves_nothing() {
+        let s = service().await;
+        let (status, first) = post(&s, "/v1/charges", charge_body("ord_1", 9000, "tok_ok")).await;
+        assert_eq!(status, StatusCode::CREATED);
+        for body in [
+            charge_body("ord_1", 9001, "tok_ok"),
+            charge_body("ord_1", 9000, "tok_declined"),
+        ] {
+            let (status, err) = post(&s, "/v1/charges", body).await;
+            assert_eq!(status, StatusCode::CONFLICT);
+            assert_eq!(err["error"]["code"], IDEMPOTENCY_KEY_MISMATCH);
+            assert!(
+                err["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("new idempotency key"),
+                "{err}"
+            );
+        }
+        let (status, again) = post(&s, "/v1/charges", charge_body("ord_1", 9000, "tok_ok")).await;
+        assert_eq!((status, &again), (StatusCode::OK, &first));
+        assert_eq!(s.ledger().list(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_charge_answers_refunded_or_voided() {
+        let s = service().await;
+        post(&s, "/v1/charges", charge_body("ord_r", 9000, "tok_ok")).await;
+        let (status, _) = post(&s, "/v1/refunds", refund_body("ord_r", 9000)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, rec) = post(&s, "/v1/charges", charge_body("ord_r", 9000, "tok_ok")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (
+                &rec["kind"],
+                &rec["status"],
+                &rec["amount"],
+                &rec["refunded_amount"]
+            ),
+            (
+                &json!("charge"),
+                &json!("refunded"),
+                &json!(9000),
+                &json!(9000)
+            )
+        );
+
+        // Nothing charged yet: the refund closes the key and still answers no_succeeded_charge.
+        let (status, err) = post(&s, "/v1/refunds", refund_body("ord_v", 9000)).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(err["error"]["code"], NO_SUCCEEDED_CHARGE);
+        let (status, rec) = post(&s, "/v1/charges", charge_body("ord_v", 9000, "tok_ok")).await;
+        assert_eq!((status, &rec["status"]), (StatusCode::OK, &json!("voided")));
+        let lines = s.ledger().list(Some("ord_v")).await.unwrap();
+        assert_eq!(lines.len(), 1, "the tombstone only: {lines:?}");
+        assert_eq!(
+            (lines[0].kind.as_str(), lines[0].status.as_str()),
+            ("charge", "voided")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refund_without_void_charge_key_is_still_accepted_and_a_bad_one_refused() {
+        let s = service().await;
+        let old = json!({"idempotency_key": "ord_o:refund", "order_id": "ord_o", "amount": 10});
+        let (status, err) = post(&s, "/v1/refunds", old).await;
+        assert_eq!(
+            (status, &err["error"]["code"]),
+            (StatusCode::CONFLICT, &json!(NO_SUCCEEDED_CHARGE))
+        );
+        assert!(
+            s.ledger().list(None).await.unwrap().is_empty(),
+            "no tombstone asked for"
+        );
+        let own_key = json!({"idempotency_key": "ord_o:refund", "order_id": "ord_o",
+                             "amount": 10, "void_charge_key": "ord_o:refund"});
+        let (status, _) = post(&s, "/v1/refunds", own_key).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
 }
