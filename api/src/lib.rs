@@ -22,7 +22,7 @@ mod ops;
 mod place;
 mod routes;
 
-pub use place::order_id_for;
+pub use place::{order_id_for, request_hash_of};
 pub use routes::temporal_answers;
 
 use axum::Router;

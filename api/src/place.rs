@@ -93,6 +93,14 @@ pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> String {
     format!("ord_{}", uuid::Uuid::new_v5(&NS, name.as_bytes()))
 }
 
+/// The request hash of a place-order body given as JSON (`None` if it is not one): what the
+/// order's workflow checks a retry against. For tools and tests that talk to the engine.
+pub fn request_hash_of(body: &serde_json::Value) -> Option<String> {
+    serde_json::from_value::<PlaceOrderBody>(body.clone())
+        .ok()
+        .map(|b| request_hash(&b))
+}
+
 fn request_hash(body: &PlaceOrderBody) -> String {
     let bytes = serde_json::to_vec(body).expect("request body serializes");
     hex::encode(Sha256::digest(bytes))
@@ -319,7 +327,7 @@ pub async fn place(
             secs,
         )
     })?;
-    let result = place_admitted(state, customer_id, &order_id, &hash, known.is_some(), body).await;
+    let result = place_admitted(state, customer_id, &order_id, &hash, known.as_ref(), body).await;
     let now = Instant::now();
     let outcome = match &result {
         Ok(_) => {
@@ -350,18 +358,27 @@ async fn place_admitted(
     customer_id: &str,
     order_id: &str,
     hash: &str,
-    known: bool,
+    known: Option<&IdempotencyKey>,
     body: PlaceOrderBody,
 ) -> ApiResult<OrderView> {
+    // A key whose workflow was started only ever addresses that workflow: its answer is the
+    // attempt's (charging, unavailable, declined, expired), never a new start, so one order id
+    // has one run and one charge whatever the engine has forgotten since. No pricing either:
+    // the attempt carries its own, and a sold-out item cannot change its answer.
+    if known.is_some_and(|k| k.started) {
+        return existing_answer(state, order_id, hash, attempt_gone()).await;
+    }
     // Price first: a request for a store or item that does not exist (404) or cannot be had
     // (409, 422) starts nothing, so its key is not spent on it. But a retry of an attempt that
-    // exists gets that attempt's answer, even if its item has sold out or left the menu since.
+    // may exist gets that attempt's answer, even if its item has sold out since.
     let input = match price(state, order_id, customer_id, &body, hash.to_owned()).await {
         Ok(input) => input,
-        Err(refused) if known => return existing_answer(state, order_id, hash, refused).await,
+        Err(refused) if known.is_some() => {
+            return existing_answer(state, order_id, hash, refused).await;
+        }
         Err(refused) => return Err(refused),
     };
-    if !known {
+    if known.is_none() {
         check_key(state, order_id, customer_id, hash).await?;
     }
     let opts = WorkflowUpdateWithStartOptions::new(
@@ -386,6 +403,17 @@ async fn place_admitted(
             opts,
         )
         .await;
+    if matches!(
+        result,
+        Ok(_)
+            | Err(WorkflowUpdateWithStartError::Update(_) | WorkflowUpdateWithStartError::Start(_))
+    ) {
+        // The engine holds a workflow for the key (this one, or a closed one).
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if let Err(e) = state.read_model.mark_key_started(order_id, &at).await {
+            tracing::warn!(order_id, error = %e, "could not record that the key's workflow started");
+        }
+    }
     match result {
         Ok(o) => outcome(o),
         Err(WorkflowUpdateWithStartError::Update(e)) => {

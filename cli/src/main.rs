@@ -157,9 +157,18 @@ enum Role {
     /// BAEDAL_CODEC_ADDR, with BAEDAL_PAYLOAD_KEY: run it beside whoever may read payloads and
     /// set the Web UI's codec endpoint to it. Anyone who can reach it can decode.
     CodecServer,
-    /// Compare the payment ledger with the read model; print every mismatch and exit non-zero
-    /// when there is one.
-    Reconcile,
+    /// Compare the payment ledger with the read model, and the read model with the order
+    /// workflows (open ones and those closed within `--since`); print every mismatch and exit
+    /// non-zero when there is one.
+    Reconcile {
+        /// Write the engine's view over each order where the read model drifted from it (a
+        /// change never committed, or one never projected), then report what is left.
+        #[arg(long)]
+        repair: bool,
+        /// How far back closed orders are compared with their workflows.
+        #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+        since: Duration,
+    },
     /// Drive full order lifecycles through a running api and report throughput and latency.
     Loadgen {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -407,13 +416,13 @@ async fn main() -> anyhow::Result<()> {
     let metrics = install_metrics()?;
     if matches!(
         cli.command,
-        Role::Api { .. } | Role::Worker | Role::Payment | Role::Notify | Role::Reconcile
+        Role::Api { .. } | Role::Worker | Role::Payment | Role::Notify | Role::Reconcile { .. }
     ) {
         c.require_production_secrets()?;
     }
     if matches!(
         cli.command,
-        Role::Api { .. } | Role::Worker | Role::Reconcile | Role::CodecServer
+        Role::Api { .. } | Role::Worker | Role::Reconcile { .. } | Role::CodecServer
     ) {
         // Fail before touching anything: card data must never reach Temporal unsealed.
         c.payload_codec()?;
@@ -600,10 +609,11 @@ async fn main() -> anyhow::Result<()> {
             let app = baedal_codec::server::router(codec, Some(&c.temporal_ui_url()));
             serve(&c.codec_addr, "codec server", app).await
         }
-        Role::Reconcile => {
+        Role::Reconcile { repair, since } => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
             let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
-            let report = baedal::reconcile::run(&payment, &read_model, &temporal).await?;
+            let opts = baedal::reconcile::Options { repair, since };
+            let report = baedal::reconcile::run(&payment, &read_model, &temporal, opts).await?;
             print!("{report}");
             if !report.is_clean() {
                 std::process::exit(1);

@@ -70,16 +70,31 @@ pub async fn of(client: &Client, namespace: &str) -> anyhow::Result<Duration> {
         + Duration::from_nanos(ttl.nanos.max(0) as u64))
 }
 
-/// Read the retention and refuse to go on when it is too short.
+/// How long a role waits for a retention that is too short to be raised before it refuses to
+/// run: a namespace being set up (the dev server, a Helm job) may still be at its default
+/// when the first replicas come up.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// Read the retention and refuse to go on when it is too short (after [`GRACE`]).
 pub async fn check(
     client: &Client,
     namespace: &str,
     idempotency_window: Duration,
     timeouts: &Timeouts,
 ) -> anyhow::Result<()> {
-    let retention = of(client, namespace).await?;
     let needed = required(idempotency_window, timeouts);
-    ensure(namespace, retention, needed)?;
+    let until = std::time::Instant::now() + GRACE;
+    let retention = loop {
+        let retention = of(client, namespace).await?;
+        match ensure(namespace, retention, needed) {
+            Ok(()) => break retention,
+            Err(e) if std::time::Instant::now() >= until => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "waiting for the namespace's retention to be raised");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
     tracing::info!(
         namespace,
         retention = %humantime::format_duration(retention),

@@ -102,13 +102,13 @@ pub fn estimate(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::order::{DeliveryAddress, PaymentInfo, Pickup};
 
     /// Store at Gangnam station, door 9 km away at Seoul City Hall (39 minutes with the
-    /// handover, see geo).
-    fn order(status: OrderStatus) -> OrderView {
+    /// handover, see geo). Other modules' tests borrow it as a whole order view.
+    pub(crate) fn order(status: OrderStatus) -> OrderView {
         OrderView {
             id: "ord_1".into(),
             status,

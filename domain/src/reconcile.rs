@@ -3,9 +3,11 @@
 //! is charged twice, and each order that ended owing a refund ([`OrderStatus::owes_refund`], the
 //! same rule the workflow refunds by) has exactly one. An order whose workflow was *terminated*
 //! (which runs no code, so no refund) and that still holds the customer's money is a refund
-//! owed, whatever its last status says. Pure: `baedal reconcile` fetches, this compares.
+//! owed, whatever its last status says. The read model must agree with the engine too: an
+//! order's stored version is one its workflow committed ([`drift`]). Pure: `baedal reconcile`
+//! fetches, this compares.
 
-use crate::OrderStatus;
+use crate::{OrderStatus, OrderView};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -82,16 +84,150 @@ impl fmt::Display for Mismatch {
     }
 }
 
+/// One order's version and status, as the read model or the engine holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub version: u32,
+    pub status: OrderStatus,
+}
+
+impl Stamp {
+    pub fn of(view: &OrderView) -> Self {
+        Self {
+            version: view.version,
+            status: view.status,
+        }
+    }
+}
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (version {})", self.status, self.version)
+    }
+}
+
+/// Where the read model and the engine disagree about one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// The read model shows a change the workflow never committed: a projection runs inside
+    /// a workflow task, and a worker that dies before completing the task leaves its write
+    /// behind while the engine goes on from durable history without it.
+    Phantom {
+        order_id: String,
+        read: Stamp,
+        engine: Stamp,
+    },
+    /// The read model misses changes the engine committed (a projection given up on, or
+    /// still under way).
+    Behind {
+        order_id: String,
+        read: Option<Stamp>,
+        engine: Stamp,
+    },
+}
+
+impl Drift {
+    pub fn order_id(&self) -> &str {
+        match self {
+            Drift::Phantom { order_id, .. } | Drift::Behind { order_id, .. } => order_id,
+        }
+    }
+
+    /// The version the read model held when compared (`None`: no row), which a repair
+    /// replaces only if it is still there.
+    pub fn read_version(&self) -> Option<u32> {
+        match self {
+            Drift::Phantom { read, .. } => Some(read.version),
+            Drift::Behind { read, .. } => read.map(|r| r.version),
+        }
+    }
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Drift::Phantom {
+                order_id,
+                read,
+                engine,
+            } => write!(
+                f,
+                "read model shows what the engine never committed: {order_id} reads {read}, \
+                 the engine holds {engine} (`baedal reconcile --repair` writes the engine's)"
+            ),
+            Drift::Behind {
+                order_id,
+                read: Some(read),
+                engine,
+            } => write!(
+                f,
+                "read model behind the engine: {order_id} reads {read}, the engine holds {engine}"
+            ),
+            Drift::Behind {
+                order_id,
+                read: None,
+                engine,
+            } => write!(
+                f,
+                "read model misses an order: {order_id} is not there, the engine holds {engine}"
+            ),
+        }
+    }
+}
+
+/// Compare the read model's view of an order (`None`: no row) with its workflow's. Views of
+/// one version agree when they show the same status, rider and history length (a step redone
+/// after a worker died may differ in its time only, which misleads no one). A view of another
+/// run of the order id (another `created_at`) is the run fence's business, not drift; nor is
+/// an attempt that established no order, which the read model never holds.
+pub fn drift(read: Option<&OrderView>, engine: &OrderView) -> Option<Drift> {
+    let order_id = engine.id.clone();
+    let Some(read) = read else {
+        // An attempt whose charge did not (or not yet) establish the order is never projected.
+        if engine.status == OrderStatus::PaymentFailed || engine.payment.id.is_empty() {
+            return None;
+        }
+        return Some(Drift::Behind {
+            order_id,
+            read: None,
+            engine: Stamp::of(engine),
+        });
+    };
+    if read.created_at != engine.created_at {
+        return None;
+    }
+    let same = |a: &OrderView, b: &OrderView| {
+        a.status == b.status && a.seq == b.seq && a.rider_id == b.rider_id
+    };
+    let (r, e) = (Stamp::of(read), Stamp::of(engine));
+    match read.version.cmp(&engine.version) {
+        std::cmp::Ordering::Less => Some(Drift::Behind {
+            order_id,
+            read: Some(r),
+            engine: e,
+        }),
+        std::cmp::Ordering::Equal if same(read, engine) => None,
+        _ => Some(Drift::Phantom {
+            order_id,
+            read: r,
+            engine: e,
+        }),
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Report {
     pub orders: usize,
     pub ledger_lines: usize,
     pub mismatches: Vec<Mismatch>,
+    /// Orders whose workflows were compared with the read model.
+    pub engine_orders: usize,
+    pub drift: Vec<Drift>,
 }
 
 impl Report {
     pub fn is_clean(&self) -> bool {
-        self.mismatches.is_empty()
+        self.mismatches.is_empty() && self.drift.is_empty()
     }
 }
 
@@ -100,12 +236,18 @@ impl fmt::Display for Report {
         for m in &self.mismatches {
             writeln!(f, "MISMATCH {m}")?;
         }
+        for d in &self.drift {
+            writeln!(f, "DRIFT {d}")?;
+        }
         writeln!(
             f,
-            "reconciled {} orders against {} ledger lines: {} mismatches",
+            "reconciled {} orders against {} ledger lines: {} mismatches; \
+             {} workflows against the read model: {} drifted",
             self.orders,
             self.ledger_lines,
-            self.mismatches.len()
+            self.mismatches.len(),
+            self.engine_orders,
+            self.drift.len()
         )
     }
 }
@@ -198,6 +340,7 @@ pub fn compare(
         orders: orders.len(),
         ledger_lines: ledger.len(),
         mismatches,
+        ..Report::default()
     }
 }
 
@@ -293,5 +436,61 @@ mod tests {
             }),
             "{r}"
         );
+    }
+
+    #[test]
+    fn the_read_model_drifts_when_it_shows_what_the_engine_never_committed() {
+        use crate::eta::tests::order;
+        let engine = OrderView {
+            version: 4,
+            seq: 4,
+            ..order(OrderStatus::Placed)
+        };
+        // Agreeing views, and a redone step that differs only in its time.
+        assert_eq!(drift(Some(&engine), &engine), None);
+        let retimed = OrderView {
+            updated_at: "later".into(),
+            ..engine.clone()
+        };
+        assert_eq!(drift(Some(&retimed), &engine), None);
+        // A change the engine never committed: ahead of it, or at its version with another
+        // status or rider.
+        let ahead = OrderView {
+            version: 5,
+            seq: 5,
+            ..order(OrderStatus::Accepted)
+        };
+        let phantom = drift(Some(&ahead), &engine).unwrap();
+        assert!(matches!(phantom, Drift::Phantom { .. }), "{phantom:?}");
+        assert_eq!(phantom.read_version(), Some(5));
+        let other_rider = OrderView {
+            rider_id: Some("r2".into()),
+            ..engine.clone()
+        };
+        assert!(matches!(
+            drift(Some(&other_rider), &engine),
+            Some(Drift::Phantom { .. })
+        ));
+        // Behind the engine, or missing.
+        let older = OrderView {
+            version: 3,
+            ..engine.clone()
+        };
+        assert!(matches!(
+            drift(Some(&older), &engine),
+            Some(Drift::Behind { read: Some(_), .. })
+        ));
+        assert_eq!(drift(None, &engine).unwrap().read_version(), None);
+        let failed = OrderView {
+            version: 1,
+            ..order(OrderStatus::PaymentFailed)
+        };
+        assert_eq!(drift(None, &failed), None);
+        // Another run of the id is the run fence's business.
+        let other_run = OrderView {
+            created_at: "another start".into(),
+            ..ahead
+        };
+        assert_eq!(drift(Some(&other_run), &engine), None);
     }
 }

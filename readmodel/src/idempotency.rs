@@ -12,6 +12,17 @@ pub struct IdempotencyKey {
     pub request_hash: String,
     /// RFC 3339.
     pub first_seen_at: String,
+    /// The key's workflow is known to have been started (see [`ReadModel::mark_key_started`]).
+    pub started: bool,
+}
+
+fn key(row: &sqlx::any::AnyRow) -> IdempotencyKey {
+    IdempotencyKey {
+        order_id: row.get("order_id"),
+        request_hash: row.get("request_hash"),
+        first_seen_at: row.get("first_seen_at"),
+        started: row.get::<Option<String>, _>("started_at").is_some(),
+    }
 }
 
 impl ReadModel {
@@ -35,32 +46,40 @@ impl ReadModel {
         .execute(self.pool())
         .await?;
         let row = sqlx::query(
-            "SELECT order_id, request_hash, first_seen_at FROM idempotency_keys WHERE order_id = $1",
+            "SELECT order_id, request_hash, first_seen_at, started_at FROM idempotency_keys
+             WHERE order_id = $1",
         )
         .bind(order_id)
         .fetch_one(self.pool())
         .await?;
-        Ok(IdempotencyKey {
-            order_id: row.get("order_id"),
-            request_hash: row.get("request_hash"),
-            first_seen_at: row.get("first_seen_at"),
-        })
+        Ok(key(&row))
     }
 
     /// The key behind `order_id` as first seen, if it has been (without recording it): what a
     /// retried place-order is answered from before anything else is asked.
     pub async fn idempotency_key(&self, order_id: &str) -> crate::Result<Option<IdempotencyKey>> {
         let row = sqlx::query(
-            "SELECT order_id, request_hash, first_seen_at FROM idempotency_keys WHERE order_id = $1",
+            "SELECT order_id, request_hash, first_seen_at, started_at FROM idempotency_keys
+             WHERE order_id = $1",
         )
         .bind(order_id)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|row| IdempotencyKey {
-            order_id: row.get("order_id"),
-            request_hash: row.get("request_hash"),
-            first_seen_at: row.get("first_seen_at"),
-        }))
+        Ok(row.as_ref().map(key))
+    }
+
+    /// Record that the key's workflow exists (the engine answered an update-with-start for
+    /// it): from now on the api only ever addresses that workflow for this key, never starts
+    /// one. Idempotent; the first time stays.
+    pub async fn mark_key_started(&self, order_id: &str, at: &str) -> crate::Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET started_at = $2 WHERE order_id = $1 AND started_at IS NULL",
+        )
+        .bind(order_id)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }
 
@@ -84,5 +103,15 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(b.request_hash, "hash-a");
         assert_eq!(b.first_seen_at, "2026-01-01T00:00:00.000Z");
+        assert!(!b.started);
+        rm.mark_key_started("ord_1", "2026-01-01T00:00:01.000Z")
+            .await
+            .unwrap();
+        rm.mark_key_started("ord_1", "2026-01-03T00:00:00.000Z")
+            .await
+            .unwrap();
+        let c = rm.idempotency_key("ord_1").await.unwrap().unwrap();
+        assert!(c.started, "a started key stays started");
+        assert!(rm.idempotency_key("ord_2").await.unwrap().is_none());
     }
 }

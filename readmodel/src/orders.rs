@@ -65,6 +65,10 @@ pub(crate) enum Guard {
     Newer,
     /// The same one too (a rebuild rewrites a row from the log's copy of its version).
     NewerOrSame,
+    /// Exactly the version a reconcile saw (`None`: no row), of the same run: the engine's
+    /// view replaces a phantom even when the phantom's version is higher, and loses to any
+    /// projection that landed since.
+    Seen(Option<u32>),
 }
 
 /// Write `view` into `orders` and its history into `order_events`, as `guard` allows; answers
@@ -79,12 +83,15 @@ pub(crate) async fn upsert(
         // Fenced by run: a view replaces only a view of the same run of the order (the
         // workflow's start time, `created_at`, tells runs of one order id apart), so a second
         // run under a known id can never overwrite, or hide behind, the first one's money.
-        Guard::Newer => {
-            "orders.created_at = excluded.created_at
+        Guard::Newer => "orders.created_at = excluded.created_at
              AND (excluded.version > orders.version
                   OR (excluded.version = orders.version AND excluded.view <> orders.view))"
+            .to_owned(),
+        Guard::NewerOrSame => "excluded.version >= orders.version".into(),
+        Guard::Seen(Some(v)) => {
+            format!("orders.created_at = excluded.created_at AND orders.version = {v}")
         }
-        Guard::NewerOrSame => "excluded.version >= orders.version",
+        Guard::Seen(None) => "1 = 0".into(),
     };
     let changed = sqlx::query(&format!(
         "INSERT INTO orders (id, version, seq, status, active, customer_id, store_id, region,
@@ -170,52 +177,91 @@ impl ReadModel {
                 new.push((view, json));
             }
         }
-        if !new.is_empty() {
-            if self.dialect() == Dialect::Postgres {
-                // Positions must become visible in order, or a follower that has read past
-                // one could miss it: one appender at a time, until commit. (SQLite has one
-                // writer anyway.) The lock is taken after the upserts, so it is held only for
-                // the appends and the commit.
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(CHANGE_LOG_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (view, json) in &new {
-                // A repaired phantom (see [`Guard::Newer`]) takes its version's place in the
-                // log at a new position, so followers deliver the truth and a rebuild keeps it.
-                sqlx::query(
-                    "DELETE FROM order_changes WHERE order_id = $1 AND version = $2 AND view <> $3",
-                )
-                .bind(&view.id)
-                .bind(view.version as i64)
-                .bind(json)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO order_changes (order_id, version, seq, status, store_id, at, view)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, version) DO NOTHING",
-                )
-                .bind(&view.id)
-                .bind(view.version as i64)
-                .bind(view.seq as i64)
-                .bind(view.status.as_str())
-                .bind(&view.store_id)
-                .bind(&view.updated_at)
-                .bind(json)
-                .execute(&mut *tx)
-                .await?;
-            }
-            if self.dialect() == Dialect::Postgres {
-                // Delivered at commit; wakes every api replica's follower.
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(CHANGES_CHANNEL)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        self.append_changes(&mut tx, &new).await?;
         tx.commit().await?;
         Ok(changed)
+    }
+
+    /// Replace what the read model holds for `engine.id` with the engine's view, provided it
+    /// still holds `seen` (the version a reconcile compared; `None`: no row) of the same run.
+    /// The phantom's history entries and its log entries from `engine.version` on go, and the
+    /// engine's view takes a new position in the log, so followers deliver it and a rebuild
+    /// keeps it. Answers whether anything was replaced (`false`: a projection landed since,
+    /// compare again).
+    pub async fn repair(&self, engine: &OrderView, seen: Option<u32>) -> crate::Result<bool> {
+        let json = serde_json::to_string(engine).map_err(crate::Error::encode)?;
+        let mut tx = self.pool().begin().await?;
+        if !upsert(&mut tx, engine, &json, Guard::Seen(seen)).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM order_events WHERE order_id = $1 AND seq > $2")
+            .bind(&engine.id)
+            .bind(engine.seq as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM order_changes WHERE order_id = $1 AND version >= $2")
+            .bind(&engine.id)
+            .bind(engine.version as i64)
+            .execute(&mut *tx)
+            .await?;
+        self.append_changes(&mut tx, &[(engine, json)]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Append `new` views (each with its JSON) to the change log, inside the writer's
+    /// transaction.
+    async fn append_changes(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        new: &[(&OrderView, String)],
+    ) -> crate::Result<()> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        if self.dialect() == Dialect::Postgres {
+            // Positions must become visible in order, or a follower that has read past
+            // one could miss it: one appender at a time, until commit. (SQLite has one
+            // writer anyway.) The lock is taken after the upserts, so it is held only for
+            // the appends and the commit.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CHANGE_LOG_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
+        for (view, json) in new {
+            // A repaired phantom (see [`Guard::Newer`]) takes its version's place in the
+            // log at a new position, so followers deliver the truth and a rebuild keeps it.
+            sqlx::query(
+                "DELETE FROM order_changes WHERE order_id = $1 AND version = $2 AND view <> $3",
+            )
+            .bind(&view.id)
+            .bind(view.version as i64)
+            .bind(json)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO order_changes (order_id, version, seq, status, store_id, at, view)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, version) DO NOTHING",
+            )
+            .bind(&view.id)
+            .bind(view.version as i64)
+            .bind(view.seq as i64)
+            .bind(view.status.as_str())
+            .bind(&view.store_id)
+            .bind(&view.updated_at)
+            .bind(json)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if self.dialect() == Dialect::Postgres {
+            // Delivered at commit; wakes every api replica's follower.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANGES_CHANNEL)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The order's stored view as JSON text, with who may see it: the status read's hot path
@@ -531,6 +577,43 @@ pub(crate) mod tests {
                 .as_deref(),
             Some("rider-b")
         );
+    }
+
+    #[tokio::test]
+    async fn a_repair_puts_back_the_engines_version_and_the_workflow_goes_on_from_it() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        let truth = view("o3", 3, OrderStatus::Cooking, 37.5);
+        rm.project(&truth).await.unwrap();
+        // A step the engine never committed, and nothing redone since: the read model is ahead.
+        let phantom = view("o3", 4, OrderStatus::ReadyForPickup, 37.5);
+        rm.project(&phantom).await.unwrap();
+        // A repair that compared an older state finds a projection landed since: no change.
+        assert!(!rm.repair(&truth, Some(3)).await.unwrap());
+        assert!(rm.repair(&truth, Some(4)).await.unwrap());
+        let got = rm.get_order("o3").await.unwrap().unwrap();
+        assert_eq!((got.version, got.status), (3, OrderStatus::Cooking));
+        assert_eq!(rm.order_events("o3").await.unwrap().len(), 3);
+        // The log's newest entry is the engine's view, so followers and a rebuild agree.
+        let change = rm.latest_change("o3").await.unwrap().unwrap();
+        assert_eq!(change.order.version, 3);
+        rm.rebuild().await.unwrap();
+        assert_eq!(rm.get_order("o3").await.unwrap().unwrap().version, 3);
+        // The workflow's own next change (the same version number) is taken as usual.
+        let next = view("o3", 4, OrderStatus::Canceled, 37.5);
+        assert!(rm.project(&next).await.unwrap());
+        assert_eq!(
+            rm.get_order("o3").await.unwrap().unwrap().status,
+            OrderStatus::Canceled
+        );
+        // An order the read model never got is written; a repair never crosses runs.
+        let missing = view("o4", 2, OrderStatus::Accepted, 37.5);
+        assert!(rm.repair(&missing, None).await.unwrap());
+        assert!(!rm.repair(&missing, None).await.unwrap());
+        let mut other_run = view("o4", 1, OrderStatus::Placed, 37.5);
+        other_run.created_at = "another start".into();
+        assert!(!rm.repair(&other_run, Some(2)).await.unwrap());
     }
 
     #[tokio::test]

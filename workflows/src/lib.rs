@@ -17,7 +17,7 @@ mod order;
 mod refusal;
 
 pub use order::{
-    CommandRequest, CommandUpdate, OUTAGE_PROOF, OrderWorkflow, PlaceRequest,
+    CommandRequest, CommandUpdate, ORDER_STATUS, OUTAGE_PROOF, OrderWorkflow, PlaceRequest,
     start_search_attributes,
 };
 pub use refusal::refusal_code;

@@ -33,7 +33,9 @@ use temporalio_sdk::{
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const ORDER_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
+/// The order's status as the engine last committed it (`baedal reconcile` compares it with the
+/// read model's).
+pub const ORDER_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
 const STORE_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("StoreId");
 const CUSTOMER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("CustomerId");
 const REGION: SearchAttributeKey<String> = SearchAttributeKey::keyword("Region");

@@ -17,3 +17,10 @@ CREATE TABLE refunds (
 );
 -- The pending ones, oldest first: the stuck list and the health summary read only these.
 CREATE INDEX refunds_pending ON refunds (owed_since) WHERE status = 'pending';
+
+-- When the api first knew the key's workflow to exist (RFC 3339 UTC): from then on a retry of
+-- the key only ever addresses that workflow, and never starts one. If the engine no longer
+-- holds it (retention, `temporal workflow delete`), the retry is answered from the read model
+-- or refused, never a second lifecycle under the same order id and charge key. NULL: the api
+-- stopped between recording the key and starting the workflow, so a retry may start it.
+ALTER TABLE idempotency_keys ADD COLUMN started_at TEXT;
