@@ -295,6 +295,7 @@ async fn store_reject_refunds_exactly_once() {
     assert_eq!(again.code(), "invalid_transition");
     assert_eq!(s.count(&id, "refund", "succeeded").await, 1);
     assert_eq!(s.count(&id, "charge", "succeeded").await, 1);
+    maybe_record(&id, "rejected").await;
 }
 
 #[tokio::test]
@@ -518,6 +519,7 @@ async fn two_riders_claiming_at_once_one_wins() {
         .post(winner, &format!("/v1/rider/deliveries/{id}/pickup"))
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    maybe_record(&id, "claim_race").await;
 }
 
 #[tokio::test]

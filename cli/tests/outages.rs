@@ -207,4 +207,5 @@ async fn a_long_read_model_outage_fails_no_order() {
         )
         .await;
     assert_eq!(got.len(), 8, "every notification once");
+    maybe_record(&id, "readmodel_outage").await;
 }

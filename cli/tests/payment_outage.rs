@@ -125,6 +125,7 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
         2,
         "the two paid orders exist"
     );
+    common::maybe_record(&order_id, "payment_retried").await;
 
     // An attempt nobody retries within the window (3 s on the fast api) expires: any charge is
     // voided, the workflow closes, and a late retry is told to use a new key.

@@ -13,12 +13,17 @@
 //! updates generated from the domain's command table. `v5`: the same paths with each
 //! notification naming the order's store (`store_id`, which webhooks need). `v6`: each
 //! status-change notification carrying the order's brief (store name, items, total, ETA: the
-//! KakaoTalk template's variables). Every history replays through a worker
+//! KakaoTalk template's variables). `v7`: orders carrying their workflow version in the input
+//! (7: no patch marker; a payment window fixed at the first attempt; the refund beside the
+//! projection and a "refunded" notice; rider pickup and delivery deadlines; a rider's
+//! release), with the money paths recorded too: payment unavailable then retried and
+//! approved, a store's reject, a lost claim race, a refund retried through a PSP outage, a
+//! read-model outage, and a released claim with both deadlines. Every history replays through a worker
 //! with the codec, as production runs it: plaintext histories pass through it unchanged, so
 //! orders started before encryption was turned on carry on. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
-//! with `BAEDAL_RECORD_HISTORIES=v7 cargo test -p baedal --test lifecycle --test ops
-//! --test payment_outage --test outages`.
+//! with `BAEDAL_RECORD_HISTORIES=v8 cargo test -p baedal --test lifecycle --test ops
+//! --test payment_outage --test outages --test money`.
 
 use baedal_workflows::OrderWorkflow;
 use temporalio_client::WorkflowHistory;
@@ -64,6 +69,7 @@ async fn completed_order_replays() {
     replay("completed-v4").await;
     replay("completed-v5").await;
     replay("completed-v6").await;
+    replay("completed-v7").await;
 }
 
 #[tokio::test]
@@ -74,6 +80,7 @@ async fn canceled_order_with_refund_replays() {
     replay("canceled-v4").await;
     replay("canceled-v5").await;
     replay("canceled-v6").await;
+    replay("canceled-v7").await;
 }
 
 #[tokio::test]
@@ -84,6 +91,7 @@ async fn declined_order_replays() {
     replay("declined-v4").await;
     replay("declined-v5").await;
     replay("declined-v6").await;
+    replay("declined-v7").await;
 }
 
 #[tokio::test]
@@ -95,15 +103,19 @@ async fn orders_whose_timers_fired_replay() {
     replay("store_timeout-v4").await;
     replay("store_timeout-v5").await;
     replay("store_timeout-v6").await;
+    replay("store_timeout-v7").await;
     replay("escalated-v4").await;
     replay("escalated-v5").await;
     replay("escalated-v6").await;
+    replay("escalated-v7").await;
     replay("auto_confirmed-v4").await;
     replay("auto_confirmed-v5").await;
     replay("auto_confirmed-v6").await;
+    replay("auto_confirmed-v7").await;
     replay("payment_expired-v4").await;
     replay("payment_expired-v5").await;
     replay("payment_expired-v6").await;
+    replay("payment_expired-v7").await;
 }
 
 #[tokio::test]
@@ -113,9 +125,11 @@ async fn ops_and_temporal_cancels_replay() {
     replay("ops_canceled-v4").await;
     replay("ops_canceled-v5").await;
     replay("ops_canceled-v6").await;
+    replay("ops_canceled-v7").await;
     replay("engine_canceled-v4").await;
     replay("engine_canceled-v5").await;
     replay("engine_canceled-v6").await;
+    replay("engine_canceled-v7").await;
 }
 
 #[tokio::test]
@@ -124,6 +138,21 @@ async fn an_order_that_lived_through_a_notification_outage_replays() {
     replay("notify_outage-v4").await;
     replay("notify_outage-v5").await;
     replay("notify_outage-v6").await;
+    replay("notify_outage-v7").await;
+}
+
+#[tokio::test]
+async fn money_paths_replay() {
+    replay("payment_retried-v7").await;
+    replay("rejected-v7").await;
+    replay("claim_race-v7").await;
+    replay("refund_retried-v7").await;
+    replay("readmodel_outage-v7").await;
+}
+
+#[tokio::test]
+async fn a_released_claim_and_both_rider_deadlines_replay() {
+    replay("released_and_deadlines-v7").await;
 }
 
 #[tokio::test]
