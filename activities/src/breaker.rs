@@ -10,6 +10,7 @@ use crate::io::{self, CallError, ServiceClient};
 use crate::{ChargeInput, ChargeOutcome};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -161,6 +162,13 @@ pub struct PaymentBreaker {
     open_for: Duration,
     /// The latest failed charge's error: the reason logged when the breaker opens.
     last_failure: Arc<Mutex<String>>,
+    /// Probes that succeeded since the breaker last half-opened, and how many close it. The
+    /// crate counts half-open successes inside its time window only, so with traffic sparser
+    /// than the window its probes never add up, its permits run out, and it stays half-open
+    /// refusing every charge for good; this count closes it once enough probes succeeded,
+    /// however far apart.
+    half_open_successes: Arc<AtomicUsize>,
+    half_open_calls: usize,
 }
 
 fn state_name(s: CircuitState) -> &'static str {
@@ -175,6 +183,8 @@ impl PaymentBreaker {
     pub fn new(payment: ServiceClient, s: &BreakerSettings) -> Self {
         let last_failure = Arc::new(Mutex::new(String::new()));
         let reason = last_failure.clone();
+        let half_open_successes = Arc::new(AtomicUsize::new(0));
+        let probes = half_open_successes.clone();
         let (layer, handle) = CircuitBreakerLayer::builder()
             .name("payment")
             .failure_classifier_type(OutageClassifier)
@@ -189,6 +199,7 @@ impl PaymentBreaker {
             .wait_duration_in_open(s.open_for)
             .permitted_calls_in_half_open(s.half_open_calls.max(1))
             .on_state_transition(move |from, to| {
+                probes.store(0, Ordering::SeqCst);
                 let (from, to) = (state_name(from), state_name(to));
                 if to == "open" {
                     let last = reason.lock().map(|r| r.clone()).unwrap_or_default();
@@ -211,6 +222,8 @@ impl PaymentBreaker {
             handle,
             open_for: s.open_for,
             last_failure,
+            half_open_successes,
+            half_open_calls: s.half_open_calls.max(1),
         }
     }
 
@@ -248,6 +261,18 @@ impl PaymentBreaker {
             Err(ChargeError::Call(_)) => "error",
         };
         metrics::counter!("baedal_payment_charges_total", "outcome" => label).increment(1);
+        // An answer from the PSP (an approval, a decline, a refusal of one charge) is a
+        // probe that succeeded.
+        let answered = matches!(
+            &outcome,
+            Ok(_) | Err(ChargeError::Call(CallError::Refused { .. }))
+        );
+        if answered
+            && self.handle.state() == CircuitState::HalfOpen
+            && self.half_open_successes.fetch_add(1, Ordering::SeqCst) + 1 >= self.half_open_calls
+        {
+            self.handle.force_closed().await;
+        }
         outcome
     }
 
@@ -314,6 +339,68 @@ mod tests {
                 assert!((1..=30).contains(&retry_after_secs))
             }
             other => panic!("expected an open breaker, got {other:?}"),
+        }
+    }
+
+    /// Probes further apart than the window still close the breaker: at night, one order
+    /// every minute must not find payment shut for good after a short PSP outage.
+    #[tokio::test]
+    async fn probes_further_apart_than_the_window_close_it() {
+        crate::install_crypto_provider();
+        let (client, _state) = crate::io::tests::payment_service().await;
+        let faults = |unavailable: bool| {
+            let url = format!("{}/v1/admin/faults", client.base_url());
+            async move {
+                let r = reqwest::Client::new()
+                    .put(url)
+                    .bearer_auth("svc")
+                    .json(&serde_json::json!({ "unavailable": unavailable }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+            }
+        };
+        let settings = BreakerSettings {
+            window: Duration::from_secs(1),
+            min_calls: 2,
+            open_for: Duration::from_millis(200),
+            half_open_calls: 2,
+            ..Default::default()
+        };
+        let breaker = PaymentBreaker::new(client.clone(), &settings);
+        let charge = |n: u32| ChargeInput {
+            order_id: format!("ord_{n}"),
+            amount: 1000,
+            card_token: "tok_ok".into(),
+        };
+        faults(true).await;
+        for n in 0..2 {
+            assert!(breaker.charge(charge(n)).await.is_err());
+        }
+        assert_eq!(breaker.snapshot().await.state, "open");
+        faults(false).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(matches!(
+            breaker.charge(charge(10)).await,
+            Ok(ChargeOutcome::Approved { .. })
+        ));
+        assert_eq!(breaker.snapshot().await.state, "half_open");
+        // The first probe has left the window by the time the second one comes.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert!(matches!(
+            breaker.charge(charge(11)).await,
+            Ok(ChargeOutcome::Approved { .. })
+        ));
+        assert_eq!(breaker.snapshot().await.state, "closed");
+        for n in 12..15 {
+            assert!(
+                matches!(
+                    breaker.charge(charge(n)).await,
+                    Ok(ChargeOutcome::Approved { .. })
+                ),
+                "charge {n} after the breaker closed"
+            );
         }
     }
 }

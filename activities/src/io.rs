@@ -343,12 +343,13 @@ pub async fn notify(notify: &ServiceClient, input: &NotifyInput) -> Result<(), C
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use baedal_payment::{ChargeRequest, PaymentState};
 
-    /// The real payment service on a free port, and a client for it.
-    async fn payment_service() -> (ServiceClient, PaymentState) {
+    /// The real payment service on a free port, and a client for it (its service token is
+    /// `svc`; the breaker's tests borrow it).
+    pub(crate) async fn payment_service() -> (ServiceClient, PaymentState) {
         let state = PaymentState::open(
             "sqlite::memory:",
             "svc",

@@ -318,6 +318,14 @@ pub async fn place(
             metrics::counter!("baedal_place_order_total", "outcome" => "replayed").increment(1);
             return Ok(Placed::Replayed(order));
         }
+        // Established but not readable yet (the read model lags or is down): the engine's
+        // word, read without an update, still keeps the retry away from the door.
+        if key.started
+            && let Some(order) = established_in_engine(state, &order_id, &hash).await
+        {
+            metrics::counter!("baedal_place_order_total", "outcome" => "replayed").increment(1);
+            return Ok(Placed::Replayed(order));
+        }
     }
     let admission = state.door.admit(Instant::now()).map_err(|secs| {
         metrics::counter!("baedal_orders_shed_total").increment(1);
@@ -585,6 +593,26 @@ async fn replay_answer(
             "the order engine",
             "placement has no answer",
         )),
+    }
+}
+
+/// The order a started attempt established, as its workflow answers the placement query
+/// (`None`: not established, or the engine cannot say now; the caller goes the usual way).
+async fn established_in_engine(state: &AppState, order_id: &str, hash: &str) -> Option<OrderView> {
+    let (stored_hash, answer) = state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
+        .query(
+            OrderWorkflow::placement,
+            (),
+            WorkflowQueryOptions::default(),
+        )
+        .await
+        .inspect_err(|e| tracing::debug!(order_id, error = %e, "placement unavailable"))
+        .ok()?;
+    match answer {
+        Some(PlaceOutcome::Placed { order }) if stored_hash == hash => Some(*order),
+        _ => None,
     }
 }
 

@@ -100,6 +100,18 @@ async fn repeats_of_a_paid_order_add_no_history_and_are_answered_while_the_door_
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let before = history_len(&id).await;
+    // A second paid order whose view has not reached the read model (its row removed here,
+    // as a lagging or locked read model would leave it): the engine's word answers it.
+    let (unread_key, unread) = place_paid(&s.api, &cust, &body).await;
+    let unread_id = unread["id"].as_str().unwrap().to_owned();
+    let db = baedal_db::connect(&s.read_model_url, Default::default())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM orders WHERE id = $1")
+        .bind(&unread_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
 
     let answers = repeat_place(&cust, &key, &body, 500, 25).await;
     for (status, order) in &answers {
@@ -131,9 +143,18 @@ async fn repeats_of_a_paid_order_add_no_history_and_are_answered_while_the_door_
     }
     assert!(shed, "the door never started shedding");
     let during = s.place_on(&s.api, &cust, &key, body.clone()).await;
+    let unread_during = s.place_on(&s.api, &cust, &unread_key, body.clone()).await;
     s.set_payment_faults(json!({})).await;
     assert_eq!(during.status, StatusCode::CREATED, "{:?}", during.body);
     assert_eq!(during.body["id"], id.as_str());
+    assert_eq!(
+        unread_during.status,
+        StatusCode::CREATED,
+        "{:?}",
+        unread_during.body
+    );
+    assert_eq!(unread_during.body["id"], unread_id.as_str());
+    assert_eq!(s.count(&unread_id, "charge", "succeeded").await, 1);
 
     // Ops can still cancel; the money comes back once.
     let r = s

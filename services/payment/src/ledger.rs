@@ -46,12 +46,19 @@ pub struct PaymentRecord {
 pub enum RefundRefusal {
     #[error("order {order_id} has no succeeded charge: nothing to refund")]
     NoSucceededCharge { order_id: String },
-    #[error("refund of {requested} exceeds the {charged} charged for order {order_id}")]
+    #[error(
+        "refund of {requested} exceeds what is left to refund for order {order_id}: \
+         {refundable} of the {charged} charged"
+    )]
     ExceedsCharge {
         order_id: String,
         requested: i64,
         charged: i64,
+        refundable: i64,
     },
+    /// The key was first used for other money (another amount or order, or not a refund).
+    #[error("refund key {key} was first used for {what}; use a new key for another refund")]
+    KeyMismatch { key: String, what: String },
 }
 
 impl RefundRefusal {
@@ -60,6 +67,7 @@ impl RefundRefusal {
         match self {
             RefundRefusal::NoSucceededCharge { .. } => NO_SUCCEEDED_CHARGE,
             RefundRefusal::ExceedsCharge { .. } => "refund_exceeds_charge",
+            RefundRefusal::KeyMismatch { .. } => IDEMPOTENCY_KEY_MISMATCH,
         }
     }
 }
@@ -280,6 +288,17 @@ impl Ledger {
         .get("total"))
     }
 
+    async fn refunded(&self, order_id: &str) -> Result<i64, sqlx::Error> {
+        Ok(sqlx::query(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments
+             WHERE order_id = $1 AND kind = 'refund' AND status = 'succeeded'",
+        )
+        .bind(order_id)
+        .fetch_one(&self.db.pool)
+        .await?
+        .get("total"))
+    }
+
     /// Refund up to what the order was charged. The inner `Err` is a refusal to explain to
     /// the caller: only [`RefundRefusal::NoSucceededCharge`] means nothing is owed.
     ///
@@ -295,7 +314,16 @@ impl Ledger {
             .fetch_optional(&self.db.pool)
             .await?
         {
-            return Ok(Ok((record(&row), false)));
+            // The same refund again answers it; the key used for anything else is refused,
+            // as a charge key is.
+            let r = record(&row);
+            if r.kind != "refund" || r.order_id != req.order_id || r.amount != req.amount {
+                return Ok(Err(RefundRefusal::KeyMismatch {
+                    key: req.idempotency_key.clone(),
+                    what: format!("a {} of {} won for order {}", r.kind, r.amount, r.order_id),
+                }));
+            }
+            return Ok(Ok((r, false)));
         }
         let mut charged = self.charged(&req.order_id).await?;
         if charged == 0
@@ -319,11 +347,17 @@ impl Ledger {
                 order_id: req.order_id.clone(),
             }));
         }
-        if req.amount > charged {
+        // What was refunded already under other keys counts against the charge: refunds
+        // never add up to more than was taken. (Checked, then inserted: two refunds of one
+        // order under different keys at the same instant could both pass on PostgreSQL; the
+        // worker refunds an order under one key only, and a real PSP holds this rule.)
+        let refundable = charged - self.refunded(&req.order_id).await?;
+        if req.amount > refundable {
             return Ok(Err(RefundRefusal::ExceedsCharge {
                 order_id: req.order_id.clone(),
                 requested: req.amount,
                 charged,
+                refundable,
             }));
         }
         self.insert_once(NewLine {
@@ -424,6 +458,25 @@ mod tests {
         let (r2, c2) = l.refund(&refund(10_000)).await.unwrap().unwrap();
         assert!(c1 && !c2);
         assert_eq!(r1.id, r2.id);
+        // Its key for another amount, or a charge's key as a refund's: refused, not answered
+        // with the first record.
+        let mut other = refund(1);
+        assert_eq!(
+            l.refund(&other).await.unwrap().unwrap_err().code(),
+            IDEMPOTENCY_KEY_MISMATCH
+        );
+        other.idempotency_key = "attempt-2".into();
+        other.amount = 10_000;
+        assert_eq!(
+            l.refund(&other).await.unwrap().unwrap_err().code(),
+            IDEMPOTENCY_KEY_MISMATCH
+        );
+        // A second refund under a new key: nothing is left to refund.
+        other.idempotency_key = "ord_2:second".into();
+        assert_eq!(
+            l.refund(&other).await.unwrap().unwrap_err().code(),
+            "refund_exceeds_charge"
+        );
         let refunds = l
             .list(Some("ord_2"))
             .await
