@@ -314,15 +314,21 @@ pub async fn place(
     let known = state.read_model.idempotency_key(&order_id).await?;
     if let Some(key) = &known {
         check_known(state, key, &hash)?;
-        if let Some(order) = state.read_model.get_order(&order_id).await? {
+        // The read model's row answers only once the engine has answered this key: a
+        // projection runs inside the workflow task that charged, so a row can exist for a
+        // placement the engine has not made durable yet (its worker died in that task), and
+        // the engine's redo of the charge could still end otherwise.
+        if key.started
+            && let Some(order) = state.read_model.get_order(&order_id).await?
+        {
             metrics::counter!("baedal_place_order_total", "outcome" => "replayed").increment(1);
             return Ok(Placed::Replayed(order));
         }
-        // Established but not readable yet (the read model lags or is down): the engine's
-        // word, read without an update, still keeps the retry away from the door.
-        if key.started
-            && let Some(order) = established_in_engine(state, &order_id, &hash).await
-        {
+        // Established but not readable yet (the read model lags or is down), or never
+        // answered (the first request's answer was lost): the engine's durable word, read
+        // by a query, not an update, still keeps the retry away from the door.
+        if let Some(order) = established_in_engine(state, &order_id, &hash).await {
+            mark_started(state, &order_id).await;
             metrics::counter!("baedal_place_order_total", "outcome" => "replayed").increment(1);
             return Ok(Placed::Replayed(order));
         }
@@ -417,10 +423,7 @@ async fn place_admitted(
             | Err(WorkflowUpdateWithStartError::Update(_) | WorkflowUpdateWithStartError::Start(_))
     ) {
         // The engine holds a workflow for the key (this one, or a closed one).
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        if let Err(e) = state.read_model.mark_key_started(order_id, &at).await {
-            tracing::warn!(order_id, error = %e, "could not record that the key's workflow started");
-        }
+        mark_started(state, order_id).await;
     }
     match result {
         Ok(o) => outcome(o),
@@ -593,6 +596,14 @@ async fn replay_answer(
             "the order engine",
             "placement has no answer",
         )),
+    }
+}
+
+/// Record that the engine holds (or held) this key's workflow and has answered it.
+async fn mark_started(state: &AppState, order_id: &str) {
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    if let Err(e) = state.read_model.mark_key_started(order_id, &at).await {
+        tracing::warn!(order_id, error = %e, "could not record that the key's workflow started");
     }
 }
 
