@@ -326,8 +326,15 @@ pub async fn place(
         }
         // Established but not readable yet (the read model lags or is down), or never
         // answered (the first request's answer was lost): the engine's durable word, read
-        // by a query, not an update, still keeps the retry away from the door.
-        if let Some(order) = established_in_engine(state, &order_id, &hash).await {
+        // by a query, not an update, still keeps the retry away from the door. A row whose
+        // workflow is gone is no phantom (that needs a workflow task in flight): it is the
+        // stored order, and the key must never start a second run on its money.
+        let answer = match placement_in_engine(state, &order_id, &hash).await {
+            EnginePlacement::Established(order) => Some(*order),
+            EnginePlacement::Gone => state.read_model.get_order(&order_id).await?,
+            EnginePlacement::NotEstablished => None,
+        };
+        if let Some(order) = answer {
             mark_started(state, &order_id).await;
             metrics::counter!("baedal_place_order_total", "outcome" => "replayed").increment(1);
             return Ok(Placed::Replayed(order));
@@ -607,10 +614,21 @@ async fn mark_started(state: &AppState, order_id: &str) {
     }
 }
 
-/// The order a started attempt established, as its workflow answers the placement query
-/// (`None`: not established, or the engine cannot say now; the caller goes the usual way).
-async fn established_in_engine(state: &AppState, order_id: &str, hash: &str) -> Option<OrderView> {
-    let (stored_hash, answer) = state
+/// What the engine durably holds for a known key's attempt.
+enum EnginePlacement {
+    /// The attempt established this order.
+    Established(Box<OrderView>),
+    /// The engine holds no workflow for the key (never started, or its history was removed).
+    Gone,
+    /// Not established (charging, unavailable, declined, another body), or the engine cannot
+    /// say now: the caller goes the usual way.
+    NotEstablished,
+}
+
+/// Ask the attempt's workflow, by the placement query (which answers from durable state: a
+/// query waits for a workflow task in flight), what it established.
+async fn placement_in_engine(state: &AppState, order_id: &str, hash: &str) -> EnginePlacement {
+    let queried = state
         .temporal
         .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
         .query(
@@ -618,12 +636,17 @@ async fn established_in_engine(state: &AppState, order_id: &str, hash: &str) -> 
             (),
             WorkflowQueryOptions::default(),
         )
-        .await
-        .inspect_err(|e| tracing::debug!(order_id, error = %e, "placement unavailable"))
-        .ok()?;
-    match answer {
-        Some(PlaceOutcome::Placed { order }) if stored_hash == hash => Some(*order),
-        _ => None,
+        .await;
+    match queried {
+        Ok((stored, Some(PlaceOutcome::Placed { order }))) if stored == hash => {
+            EnginePlacement::Established(order)
+        }
+        Ok(_) => EnginePlacement::NotEstablished,
+        Err(WorkflowQueryError::NotFound(_)) => EnginePlacement::Gone,
+        Err(e) => {
+            tracing::debug!(order_id, error = %e, "placement unavailable");
+            EnginePlacement::NotEstablished
+        }
     }
 }
 
