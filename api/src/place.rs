@@ -562,15 +562,7 @@ async fn replay_answer(
     hash: &str,
     if_absent: Option<ApiError>,
 ) -> ApiResult<OrderView> {
-    let queried = state
-        .temporal
-        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
-        .query(
-            OrderWorkflow::placement,
-            (),
-            WorkflowQueryOptions::default(),
-        )
-        .await;
+    let queried = query_placement(state, order_id).await;
     let (stored_hash, answer) = match queried {
         Ok(answer) => answer,
         Err(WorkflowQueryError::NotFound(_)) => {
@@ -614,6 +606,22 @@ async fn mark_started(state: &AppState, order_id: &str) {
     }
 }
 
+/// The attempt's request hash and placement answer, by its workflow's placement query.
+async fn query_placement(
+    state: &AppState,
+    order_id: &str,
+) -> Result<(String, Option<PlaceOutcome>), WorkflowQueryError> {
+    state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
+        .query(
+            OrderWorkflow::placement,
+            (),
+            WorkflowQueryOptions::default(),
+        )
+        .await
+}
+
 /// What the engine durably holds for a known key's attempt.
 enum EnginePlacement {
     /// The attempt established this order.
@@ -628,15 +636,7 @@ enum EnginePlacement {
 /// Ask the attempt's workflow, by the placement query (which answers from durable state: a
 /// query waits for a workflow task in flight), what it established.
 async fn placement_in_engine(state: &AppState, order_id: &str, hash: &str) -> EnginePlacement {
-    let queried = state
-        .temporal
-        .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
-        .query(
-            OrderWorkflow::placement,
-            (),
-            WorkflowQueryOptions::default(),
-        )
-        .await;
+    let queried = query_placement(state, order_id).await;
     match queried {
         Ok((stored, Some(PlaceOutcome::Placed { order }))) if stored == hash => {
             EnginePlacement::Established(order)

@@ -277,23 +277,14 @@ impl Ledger {
     }
 
     /// The sum of the order's succeeded charges.
-    async fn charged(&self, order_id: &str) -> Result<i64, sqlx::Error> {
+    /// The order's succeeded lines of `kind` (`charge` or `refund`), summed.
+    async fn succeeded(&self, order_id: &str, kind: &str) -> Result<i64, sqlx::Error> {
         Ok(sqlx::query(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments
-             WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'",
+             WHERE order_id = $1 AND kind = $2 AND status = 'succeeded'",
         )
         .bind(order_id)
-        .fetch_one(&self.db.pool)
-        .await?
-        .get("total"))
-    }
-
-    async fn refunded(&self, order_id: &str) -> Result<i64, sqlx::Error> {
-        Ok(sqlx::query(
-            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments
-             WHERE order_id = $1 AND kind = 'refund' AND status = 'succeeded'",
-        )
-        .bind(order_id)
+        .bind(kind)
         .fetch_one(&self.db.pool)
         .await?
         .get("total"))
@@ -325,7 +316,7 @@ impl Ledger {
             }
             return Ok(Ok((r, false)));
         }
-        let mut charged = self.charged(&req.order_id).await?;
+        let mut charged = self.succeeded(&req.order_id, "charge").await?;
         if charged == 0
             && let Some(void_key) = req.void_charge_key.as_deref()
         {
@@ -340,7 +331,7 @@ impl Ledger {
             .await?;
             // Whichever insert won the key is committed now: look again, so a charge that
             // landed between the first look and the tombstone is refunded, not left taken.
-            charged = self.charged(&req.order_id).await?;
+            charged = self.succeeded(&req.order_id, "charge").await?;
         }
         if charged == 0 {
             return Ok(Err(RefundRefusal::NoSucceededCharge {
@@ -351,7 +342,7 @@ impl Ledger {
         // never add up to more than was taken. (Checked, then inserted: two refunds of one
         // order under different keys at the same instant could both pass on PostgreSQL; the
         // worker refunds an order under one key only, and a real PSP holds this rule.)
-        let refundable = charged - self.refunded(&req.order_id).await?;
+        let refundable = charged - self.succeeded(&req.order_id, "refund").await?;
         if req.amount > refundable {
             return Ok(Err(RefundRefusal::ExceedsCharge {
                 order_id: req.order_id.clone(),
