@@ -74,6 +74,24 @@ pub enum ChargeOutcome {
     Declined { payment: PaymentInfo },
 }
 
+/// One change of an order for [`OrderActivities::publish`]: its view, and the notifications
+/// of its new history entries (empty when the order's notification branch still has older
+/// ones to send: they go out in order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishInput {
+    pub view: OrderView,
+    pub notifications: Vec<NotifyInput>,
+}
+
+/// How long [`OrderActivities::publish`] spends on a change's notifications before handing
+/// them to the order's notification branch: it holds the answer to the command that made the
+/// change, and the local activity's one-second attempt.
+pub const INLINE_NOTIFY_BUDGET: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// The most of a `publish` attempt (one second at most: the workflow's `first_try`) that its
+/// projection and notifications together may take before the notifications are handed over.
+const INLINE_ATTEMPT_BUDGET: std::time::Duration = std::time::Duration::from_millis(800);
+
 /// Give back what an order was charged (or make sure nothing was charged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundInput {
@@ -240,14 +258,63 @@ impl OrderActivities {
         _ctx: ActivityContext,
         view: OrderView,
     ) -> Result<(), ActivityError> {
-        let changed = self.read_model.project(&view).await.map_err(|e| {
+        self.project_view(&view).await
+    }
+
+    /// One change of an order (version 8 on): write its view into the read model, then send
+    /// that change's notifications in order, in one local activity, so a change costs the
+    /// order's history one marker instead of one per step. The projection must land (an error
+    /// here is the activity's); the notifications are tried once each within
+    /// [`INLINE_NOTIFY_BUDGET`] and never fail the activity: it answers how many were dealt
+    /// with (sent, or refused for good), and the workflow hands the rest to its notification
+    /// branch, which retries them until they go through. Safe to repeat: the read model is
+    /// fenced by version, the notification service dedups by `(order_id, seq)`.
+    #[activity]
+    pub async fn publish(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: PublishInput,
+    ) -> Result<u32, ActivityError> {
+        let started = tokio::time::Instant::now();
+        self.project_view(&input.view).await?;
+        // Within the budget, and well within the attempt's second: a slow projection leaves
+        // the notifications less time rather than failing the attempt that wrote it.
+        let deadline = (tokio::time::Instant::now() + INLINE_NOTIFY_BUDGET)
+            .min(started + INLINE_ATTEMPT_BUDGET);
+        let mut done = 0;
+        for n in &input.notifications {
+            match tokio::time::timeout_at(deadline, io::notify(&self.notify, n)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if e.is_permanent() => {
+                    tracing::error!(order_id = %n.order_id, seq = n.seq, error = %e, "notification refused for good");
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(order_id = %n.order_id, seq = n.seq, error = %e, "notify failed; the order's notification branch retries it");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(order_id = %n.order_id, seq = n.seq, "notify slow; the order's notification branch retries it");
+                    break;
+                }
+            }
+            done += 1;
+        }
+        Ok(done)
+    }
+}
+
+impl OrderActivities {
+    /// Write `view` into the read model; an error when it could not (retried) or when the
+    /// row belongs to another run of this order id (permanent).
+    async fn project_view(&self, view: &OrderView) -> Result<(), ActivityError> {
+        let changed = self.read_model.project(view).await.map_err(|e| {
             tracing::warn!(order_id = %view.id, error = %e, "projection failed, will retry");
             anyhow::anyhow!("read model write failed: {e}")
         })?;
         if !changed
             && self
                 .read_model
-                .held_by_other_run(&view)
+                .held_by_other_run(view)
                 .await
                 .map_err(|e| anyhow::anyhow!("read model read failed: {e}"))?
         {

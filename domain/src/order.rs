@@ -100,8 +100,9 @@ fn default_retry_cap_ms() -> u64 {
 /// measured at ~9% of throughput). 0: orders placed before the field existed, whose history
 /// tells the rest (the `outage-proof-delivery` patch marker). 7 (the histories' v7): no patch
 /// marker; the payment attempt's retry window counts from its first answer; a charge is
-/// checked against this run.
-pub const WORKFLOW_VERSION: u32 = 7;
+/// checked against this run. 8: a change's projection and its notifications go out in one
+/// local activity (one history marker per change instead of two).
+pub const WORKFLOW_VERSION: u32 = 8;
 
 /// Everything the workflow needs to run one order: the workflow's start input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,13 +9,16 @@
 //!
 //! Three branches run side by side: the order itself (charge, then commands and timers, then
 //! what is owed), the notifications (sent one by one, in order, never holding the order up),
-//! and a watcher that turns a cancel request from Temporal into a cancel of the order.
+//! and a watcher that turns a cancel request from Temporal into a cancel of the order. Since
+//! workflow version 8 a change's notifications usually go out with its projection, in one
+//! local activity (one history marker instead of two); only what that first try did not get
+//! through within its short budget, and alerts to ops, wait in the notification branch.
 
 use crate::notify::{self, ESCALATION_SEQ_BASE};
 use crate::options;
 use crate::refusal::refused;
 use baedal_activities::{
-    ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, RefundInput, breaker,
+    ChargeInput, ChargeOutcome, NotifyInput, OrderActivities, PublishInput, RefundInput, breaker,
 };
 use baedal_domain::{
     Action, ChargeResult, Command, OrderInput, OrderState, OrderStatus, OrderView, PaymentInfo,
@@ -95,6 +98,8 @@ pub struct OrderWorkflow {
     /// History entries whose notifications are queued.
     notified_seq: u32,
     outbox: VecDeque<NotifyInput>,
+    /// The notification branch is sending one (taken off the outbox, not yet through).
+    sending: bool,
     closing: bool,
     /// Update handlers still waiting for their change to be projected; the order does not
     /// close while one is, or its caller would get an error instead of the answer.
@@ -155,9 +160,17 @@ impl OrderWorkflow {
 
     /// Queue one notification per history entry not yet notified.
     fn queue_notifications(&mut self) {
+        let new = self.new_notifications();
+        self.outbox.extend(new);
+    }
+
+    /// The notifications of the history entries not yet notified, which count as notified
+    /// from now on: the caller sends or queues them.
+    fn new_notifications(&mut self) -> Vec<NotifyInput> {
+        let mut new = Vec::new();
         while (self.notified_seq as usize) < self.order.history().len() {
             let entry = &self.order.history()[self.notified_seq as usize];
-            self.outbox.push_back(NotifyInput {
+            new.push(NotifyInput {
                 order_id: self.input.order_id.clone(),
                 seq: entry.seq,
                 recipients: notify::recipients(&self.input, entry.status, self.order.rider_id()),
@@ -168,6 +181,19 @@ impl OrderWorkflow {
             });
             self.notified_seq += 1;
         }
+        new
+    }
+
+    /// A change's notifications to send with its projection (version 8 on): all of them when
+    /// nothing older is waiting to go out; otherwise none, and they queue behind the older
+    /// ones, so an order's notifications always go out in order.
+    fn notifications_to_publish(&mut self) -> Vec<NotifyInput> {
+        let new = self.new_notifications();
+        if self.outbox.is_empty() && !self.sending {
+            return new;
+        }
+        self.outbox.extend(new);
+        Vec::new()
     }
 
     /// The answer to the customer's place request, once there is one.
@@ -253,6 +279,53 @@ impl OrderWorkflow {
         Ok(())
     }
 
+    /// One change, version 8 on: project `view` and send `notifications` in one local
+    /// activity (one marker in history where [`Self::project`] and [`Self::send`] cost one
+    /// each). If the read model is down, the projection goes on as in [`Self::project`];
+    /// whatever notification the first try did not get through goes to the notification
+    /// branch, ahead of anything queued since, and is retried there until it does.
+    async fn publish(
+        ctx: &WorkflowContext<Self>,
+        view: OrderView,
+        notifications: Vec<NotifyInput>,
+    ) -> WorkflowResult<()> {
+        let cap = ctx.state(|s| s.retry_cap());
+        let input = PublishInput {
+            view,
+            notifications,
+        };
+        let first = ctx
+            .execute_local_activity(
+                OrderActivities::publish,
+                input.clone(),
+                options::first_try(),
+            )
+            .await;
+        let PublishInput {
+            view,
+            notifications,
+        } = input;
+        let done = match first {
+            Ok(done) => done as usize,
+            Err(_) => {
+                if let Err(e) = ctx
+                    .execute_activity(OrderActivities::project, view, options::until_done(cap))
+                    .await
+                    && !ctx.is_replaying()
+                {
+                    tracing::error!(error = %e, "projection refused for good; the read model misses this change");
+                }
+                0
+            }
+        };
+        ctx.state_mut(|s| {
+            for n in notifications.into_iter().skip(done).rev() {
+                s.outbox.push_front(n);
+            }
+        });
+        Ok(())
+    }
+
     /// Send one notification; see [`Self::project`] for the two tries.
     async fn send(ctx: &WorkflowContext<Self>, n: NotifyInput) -> WorkflowResult<()> {
         let (outage_proof, cap) = ctx.state(|s| (s.outage_proof, s.retry_cap()));
@@ -308,9 +381,17 @@ impl OrderWorkflow {
                     tracing::info!(order_id = %view.id, seq = view.seq, status = %view.status, "order transition");
                 }
                 Self::upsert_search_attributes(ctx);
-                ctx.state_mut(|s| s.queue_notifications());
             }
-            Self::project(ctx, view).await?;
+            if ctx.state(|s| s.input.version) >= 8 {
+                // Version 8 on: the change's notifications go with its projection.
+                let notifications = ctx.state_mut(|s| s.notifications_to_publish());
+                Self::publish(ctx, view, notifications).await?;
+            } else {
+                if new_entries {
+                    ctx.state_mut(|s| s.queue_notifications());
+                }
+                Self::project(ctx, view).await?;
+            }
             ctx.state_mut(|s| s.projected_version = s.projected_version.max(target));
         }
     }
@@ -617,10 +698,14 @@ impl OrderWorkflow {
     async fn deliver_notifications(ctx: WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
             Self::wait(&ctx, |s| !s.outbox.is_empty() || s.closing).await;
-            let Some(n) = ctx.state_mut(|s| s.outbox.pop_front()) else {
+            let Some(n) = ctx.state_mut(|s| {
+                s.sending = !s.outbox.is_empty();
+                s.outbox.pop_front()
+            }) else {
                 return Ok(());
             };
             Self::send(&ctx, n).await?;
+            ctx.state_mut(|s| s.sending = false);
         }
     }
 
@@ -734,6 +819,7 @@ impl OrderWorkflow {
             projected_version: 0,
             notified_seq: 0,
             outbox: VecDeque::new(),
+            sending: false,
             closing: false,
             inflight_updates: 0,
             cancel_requested: None,

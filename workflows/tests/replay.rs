@@ -18,11 +18,13 @@
 //! projection and a "refunded" notice; rider pickup and delivery deadlines; a rider's
 //! release), with the money paths recorded too: payment unavailable then retried and
 //! approved, a store's reject, a lost claim race, a refund retried through a PSP outage, a
-//! read-model outage, and a released claim with both deadlines. Every history replays through a worker
+//! read-model outage, and a released claim with both deadlines. `v8`: the same paths with each
+//! change's projection and notifications in one local activity (`publish`: one marker per
+//! change where v7 had two). Every history replays through a worker
 //! with the codec, as production runs it: plaintext histories pass through it unchanged, so
 //! orders started before encryption was turned on carry on. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
-//! with `BAEDAL_RECORD_HISTORIES=v8 cargo test -p baedal --test lifecycle --test ops
+//! with `BAEDAL_RECORD_HISTORIES=v9 cargo test -p baedal --test lifecycle --test ops
 //! --test payment_outage --test outages --test money`.
 
 use baedal_workflows::OrderWorkflow;
@@ -70,6 +72,7 @@ async fn completed_order_replays() {
     replay("completed-v5").await;
     replay("completed-v6").await;
     replay("completed-v7").await;
+    replay("completed-v8").await;
 }
 
 #[tokio::test]
@@ -81,6 +84,7 @@ async fn canceled_order_with_refund_replays() {
     replay("canceled-v5").await;
     replay("canceled-v6").await;
     replay("canceled-v7").await;
+    replay("canceled-v8").await;
 }
 
 #[tokio::test]
@@ -92,6 +96,7 @@ async fn declined_order_replays() {
     replay("declined-v5").await;
     replay("declined-v6").await;
     replay("declined-v7").await;
+    replay("declined-v8").await;
 }
 
 #[tokio::test]
@@ -104,18 +109,22 @@ async fn orders_whose_timers_fired_replay() {
     replay("store_timeout-v5").await;
     replay("store_timeout-v6").await;
     replay("store_timeout-v7").await;
+    replay("store_timeout-v8").await;
     replay("escalated-v4").await;
     replay("escalated-v5").await;
     replay("escalated-v6").await;
     replay("escalated-v7").await;
+    replay("escalated-v8").await;
     replay("auto_confirmed-v4").await;
     replay("auto_confirmed-v5").await;
     replay("auto_confirmed-v6").await;
     replay("auto_confirmed-v7").await;
+    replay("auto_confirmed-v8").await;
     replay("payment_expired-v4").await;
     replay("payment_expired-v5").await;
     replay("payment_expired-v6").await;
     replay("payment_expired-v7").await;
+    replay("payment_expired-v8").await;
 }
 
 #[tokio::test]
@@ -126,10 +135,12 @@ async fn ops_and_temporal_cancels_replay() {
     replay("ops_canceled-v5").await;
     replay("ops_canceled-v6").await;
     replay("ops_canceled-v7").await;
+    replay("ops_canceled-v8").await;
     replay("engine_canceled-v4").await;
     replay("engine_canceled-v5").await;
     replay("engine_canceled-v6").await;
     replay("engine_canceled-v7").await;
+    replay("engine_canceled-v8").await;
 }
 
 #[tokio::test]
@@ -139,20 +150,27 @@ async fn an_order_that_lived_through_a_notification_outage_replays() {
     replay("notify_outage-v5").await;
     replay("notify_outage-v6").await;
     replay("notify_outage-v7").await;
+    replay("notify_outage-v8").await;
 }
 
 #[tokio::test]
 async fn money_paths_replay() {
     replay("payment_retried-v7").await;
+    replay("payment_retried-v8").await;
     replay("rejected-v7").await;
+    replay("rejected-v8").await;
     replay("claim_race-v7").await;
+    replay("claim_race-v8").await;
     replay("refund_retried-v7").await;
+    replay("refund_retried-v8").await;
     replay("readmodel_outage-v7").await;
+    replay("readmodel_outage-v8").await;
 }
 
 #[tokio::test]
 async fn a_released_claim_and_both_rider_deadlines_replay() {
     replay("released_and_deadlines-v7").await;
+    replay("released_and_deadlines-v8").await;
 }
 
 #[tokio::test]

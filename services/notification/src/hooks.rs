@@ -285,15 +285,16 @@ impl Hooks {
     }
 
     /// Owe every live hook that wants it the event about `(order_id, seq)`, inside the
-    /// transaction that accepts the notification.
+    /// transaction that accepts the notification. Answers whether any delivery is owed now
+    /// (only then is the delivery loop woken: most orders' stores have no hook).
     pub(crate) async fn enqueue(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         n: &crate::NotificationRequest,
         at: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         // Hooks hear of status changes, which name their store; alerts to ops do not.
         let Some(store) = n.store_id.clone() else {
-            return Ok(());
+            return Ok(false);
         };
         let kind = event_type(&n.status);
         let hooks = sqlx::query(
@@ -316,6 +317,7 @@ impl Hooks {
             }
         })
         .to_string();
+        let mut owed = false;
         for h in hooks {
             let events: Vec<String> =
                 serde_json::from_str(&h.get::<String, _>("events")).unwrap_or_default();
@@ -323,7 +325,7 @@ impl Hooks {
                 continue;
             }
             let hook_id: String = h.get("id");
-            sqlx::query(
+            owed |= sqlx::query(
                 "INSERT INTO hook_deliveries (id, hook_id, order_id, seq, event_type, payload,
                     status, attempts, next_attempt_at, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)
@@ -337,8 +339,10 @@ impl Hooks {
             .bind(&payload)
             .bind(at)
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected()
+                > 0;
         }
-        Ok(())
+        Ok(owed)
     }
 }

@@ -254,25 +254,26 @@ pub fn message_id(recipient: &str, order_id: &str, seq: u32) -> String {
     format!("kmsg_{}", &hex::encode(digest)[..32])
 }
 
-/// Owe `recipient` the message about `n`, in the transaction accepting `n`.
+/// Owe `recipient` the message about `n`, in the transaction accepting `n`. Answers whether a
+/// message is owed now (a status without a template owes none).
 pub(crate) async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     n: &crate::NotificationRequest,
     recipient: &str,
     phone: &str,
     at: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let Some(order) = &n.order else {
-        return Ok(());
+        return Ok(false);
     };
     let m = if n.status == REFUNDED_EVENT {
         refunded_message(order)
     } else if let Ok(status) = OrderStatus::from_str(&n.status) {
         message(status, order)
     } else {
-        return Ok(());
+        return Ok(false);
     };
-    sqlx::query(
+    let owed = sqlx::query(
         "INSERT INTO kakao_messages (id, recipient, order_id, seq, phone, template_code,
             variables, text, fallback_text, status, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
@@ -289,8 +290,10 @@ pub(crate) async fn enqueue(
     .bind(&m.fallback)
     .bind(at)
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected()
+        > 0;
+    Ok(owed)
 }
 
 /// What the provider's answer means.

@@ -130,8 +130,10 @@ impl NotifyState {
         .await?
         .rows_affected()
             == 1;
+        // The delivery loops are woken only for what they owe: a wake costs each a scan.
+        let (mut hooks_owed, mut kakao_owed) = (false, false);
         if created {
-            hooks::Hooks::enqueue(&mut tx, n, &now).await?;
+            hooks_owed = hooks::Hooks::enqueue(&mut tx, n, &now).await?;
             for r in &n.recipients {
                 // People choose their channels; stores, riders and ops read their inbox.
                 let prefs = if r.starts_with("customer:") {
@@ -140,7 +142,7 @@ impl NotifyState {
                     channels::Prefs::default()
                 };
                 if let (true, Some(phone), Some(_)) = (prefs.kakao, &prefs.phone, &self.kakao) {
-                    kakao::enqueue(&mut tx, n, r, phone, &now).await?;
+                    kakao_owed |= kakao::enqueue(&mut tx, n, r, phone, &now).await?;
                 }
                 if !prefs.inbox {
                     continue;
@@ -160,11 +162,11 @@ impl NotifyState {
             }
         }
         tx.commit().await?;
-        if created {
+        if hooks_owed {
             self.deliverer.wake();
-            if let Some(k) = &self.kakao {
-                k.wake();
-            }
+        }
+        if let (true, Some(k)) = (kakao_owed, &self.kakao) {
+            k.wake();
         }
         Ok(created)
     }
