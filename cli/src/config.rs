@@ -401,6 +401,18 @@ impl Common {
         Ok(Some(settings))
     }
 
+    /// Everything `baedal worker` runs with besides Temporal and the read model.
+    pub fn worker_role(&self) -> anyhow::Result<baedal_worker::WorkerRole> {
+        Ok(baedal_worker::WorkerRole {
+            payment_url: self.payment_url(),
+            notify_url: self.notify_url(),
+            service_token: self.service_token.clone(),
+            breaker: self.breaker.settings()?,
+            stuck_after: self.stuck_after,
+            settings: self.worker_settings(),
+        })
+    }
+
     pub fn worker_settings(&self) -> baedal_worker::WorkerSettings {
         baedal_worker::WorkerSettings {
             max_cached_workflows: self.worker_cache.max(1),

@@ -4,7 +4,7 @@ use anyhow::Context;
 use baedal::config::Common;
 use baedal::devserver;
 use baedal::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource, connect_temporal};
-use baedal_activities::{PaymentBreaker, ServiceClient};
+use baedal_activities::ServiceClient;
 use baedal_api::{ApiRole, MetricsRender};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
@@ -503,28 +503,7 @@ async fn main() -> anyhow::Result<()> {
                 })
             };
             spawn_metrics_server(&c, metrics, Some(ready));
-            let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
-            let breaker = PaymentBreaker::new(payment.clone(), &c.breaker.settings()?);
-            let publisher = baedal_worker::spawn_breaker_publisher(
-                breaker.clone(),
-                read_model.clone(),
-                baedal_worker::process_name(),
-                Duration::from_secs(1),
-            );
-            let notify = ServiceClient::new(c.notify_url(), c.service_token.clone());
-            let sweeper = baedal_worker::spawn_stuck_sweeper(
-                read_model.clone(),
-                notify.clone(),
-                c.stuck_after,
-                baedal::system::sweep_every(c.stuck_after),
-            );
-            let acts =
-                baedal_activities::OrderActivities::new(payment, notify, breaker, read_model);
-            let r =
-                baedal_worker::run(temporal, acts, c.worker_settings(), shutdown_signal()).await;
-            publisher.abort();
-            sweeper.abort();
-            r
+            baedal_worker::serve(temporal, read_model, c.worker_role()?, shutdown_signal()).await
         }
         Role::Loadgen {
             concurrency,

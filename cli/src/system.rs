@@ -3,7 +3,7 @@
 
 use crate::devserver::DevServer;
 use anyhow::Context;
-use baedal_activities::{BreakerSettings, OrderActivities, PaymentBreaker, ServiceClient};
+use baedal_activities::BreakerSettings;
 use baedal_api::{ApiConfig, ApiRole, AppState, MetricsRender};
 use baedal_codec::EncryptionCodec;
 use baedal_domain::Timeouts;
@@ -144,12 +144,6 @@ pub struct SystemConfig {
     pub temporal_ui: Option<String>,
 }
 
-/// How often the worker sweeps for stuck orders: a tenth of the threshold, between 1 s and a
-/// minute, so an order is alerted about soon after it becomes stuck.
-pub fn sweep_every(stuck_after: Duration) -> Duration {
-    (stuck_after / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
-}
-
 /// A running system.
 pub struct System {
     pub api_urls: Vec<String>,
@@ -277,44 +271,26 @@ impl System {
         }
 
         if cfg.worker {
-            let payment_client = ServiceClient::new(payment_url.clone(), cfg.service_token.clone());
-            let breaker = PaymentBreaker::new(payment_client.clone(), &cfg.breaker);
-            let publisher = baedal_worker::spawn_breaker_publisher(
-                breaker.clone(),
-                read_model.clone(),
-                baedal_worker::process_name(),
-                Duration::from_secs(1),
-            );
-            let notify_client = ServiceClient::new(notify_url.clone(), cfg.service_token.clone());
-            let sweeper = baedal_worker::spawn_stuck_sweeper(
-                read_model.clone(),
-                notify_client.clone(),
-                cfg.stuck_after,
-                sweep_every(cfg.stuck_after),
-            );
-            let expiry =
-                baedal_worker::spawn_position_expiry(read_model.clone(), Duration::from_secs(60));
-            let activities =
-                OrderActivities::new(payment_client, notify_client, breaker, read_model.clone());
-            let worker_client = temporal.clone();
+            let role = baedal_worker::WorkerRole {
+                payment_url: payment_url.clone(),
+                notify_url: notify_url.clone(),
+                service_token: cfg.service_token.clone(),
+                breaker: cfg.breaker.clone(),
+                stuck_after: cfg.stuck_after,
+                settings: cfg.worker_settings.clone(),
+            };
+            let (worker_client, worker_read_model) = (temporal.clone(), read_model.clone());
             let worker_stop = stopped(&stop_rx);
-            let worker_settings = cfg.worker_settings.clone();
             // The SDK's worker future is not Send: give it a thread of its own.
             let worker = tokio::task::spawn_blocking(move || {
-                tokio::runtime::Handle::current().block_on(baedal_worker::run(
+                tokio::runtime::Handle::current().block_on(baedal_worker::serve(
                     worker_client,
-                    activities,
-                    worker_settings,
+                    worker_read_model,
+                    role,
                     worker_stop,
                 ))
             });
-            tasks.spawn(async move {
-                let r = worker.await?;
-                publisher.abort();
-                sweeper.abort();
-                expiry.abort();
-                r
-            });
+            tasks.spawn(async move { worker.await? });
         }
 
         let temporal_ui = cfg

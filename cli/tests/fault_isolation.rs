@@ -1,6 +1,7 @@
 //! Fault isolation with the parts as separate processes: orders are taken and paid while the
 //! store api is down, and reach its board when it returns; with the notification service down
-//! orders still flow, and their notifications arrive, once each, when it is back.
+//! orders still flow, and their notifications arrive, once each, when it is back. And the
+//! worker as a Deployment runs it (`baedal worker`, alone) does its background work.
 
 mod procs;
 mod sse;
@@ -340,4 +341,48 @@ fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
             "{role}: the error should name {named}: {stderr}"
         );
     }
+}
+
+/// A rider's position is personal data the README promises to keep at most five minutes: the
+/// worker, run as a Deployment runs it (`baedal worker`, a process of its own), deletes those
+/// past their use and keeps the fresh ones. (It once did so only inside `baedal dev`.)
+#[tokio::test]
+async fn a_standalone_worker_forgets_rider_positions_past_their_use() {
+    baedal_activities::install_crypto_provider();
+    let mut c = Cluster::new("positions");
+    let (code, out) = c.run(&["migrate"]);
+    assert_eq!(code, 0, "{out}");
+    let rm = baedal_readmodel::ReadModel::open(c.setting("DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    let at = |ago: i64| {
+        let t = chrono::Utc::now() - chrono::Duration::seconds(ago);
+        baedal_readmodel::RiderLocation {
+            lat: 37.5,
+            lon: 127.0,
+            at: t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    };
+    let limit = baedal_domain::eta::FIX_FRESH_FOR_SECS;
+    rm.save_rider_location("rider-stale", &at(limit + 60))
+        .await
+        .unwrap();
+    rm.save_rider_location("rider-fresh", &at(5)).await.unwrap();
+
+    c.start(Part::Temporal);
+    c.start(Part::Worker);
+    c.wait_healthy(&c.worker_admin, 90).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rm.rider_location("rider-stale").await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "a standalone worker kept a position older than {limit} s; logs in {}",
+            c.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        rm.rider_location("rider-fresh").await.unwrap().is_some(),
+        "a fresh position is still of use"
+    );
 }

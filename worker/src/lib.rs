@@ -3,12 +3,16 @@
 //!
 //! It owns wiring, a graceful shutdown (the SDK's initiate-shutdown, then waiting for `run` to
 //! drain), so a SIGTERM does not leave workflow tasks half done, and the periodic tasks that
-//! run beside the worker (breaker publisher, stuck sweep). It must not hold order rules or do
-//! I/O of its own: the tasks call into `activities` and `readmodel`.
+//! run beside the worker (breaker publisher, stuck sweep, rider-position expiry). The worker
+//! role is assembled in one place, [`serve`], which `baedal worker`, `baedal dev` and the tests
+//! all call: a deployed worker runs exactly the tasks the tested one does. It must not hold
+//! order rules or do I/O of its own: the tasks call into `activities` and `readmodel`.
 
-use baedal_activities::OrderActivities;
+use baedal_activities::{BreakerSettings, OrderActivities, PaymentBreaker, ServiceClient};
+use baedal_readmodel::ReadModel;
 use baedal_workflows::{OrderWorkflow, TASK_QUEUE};
 use std::future::Future;
+use std::time::Duration;
 use temporalio_client::Client;
 use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
@@ -34,8 +38,67 @@ impl Default for WorkerSettings {
     }
 }
 
+/// What the worker role needs besides Temporal and the read model.
+#[derive(Debug, Clone)]
+pub struct WorkerRole {
+    /// The payment and notification services, and the token the worker calls them with.
+    pub payment_url: String,
+    pub notify_url: String,
+    pub service_token: String,
+    pub breaker: BreakerSettings,
+    /// Open orders that have not moved for this long are stuck (alerted once).
+    pub stuck_after: Duration,
+    pub settings: WorkerSettings,
+}
+
+/// How often a worker deletes riders' positions past their use: well inside the five minutes
+/// they may be kept ([`baedal_domain::eta::FIX_FRESH_FOR_SECS`] plus this at most).
+pub const POSITION_EXPIRY_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the worker sweeps for stuck orders: a tenth of the threshold, between 1 s and a
+/// minute, so an order is alerted about soon after it becomes stuck.
+pub fn sweep_every(stuck_after: Duration) -> Duration {
+    (stuck_after / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// The worker role, until `shutdown` resolves: the order worker and every task that runs
+/// beside it (the payment breaker's publisher, the stuck-order sweep, the rider-position
+/// expiry), started and stopped together. The one assembly of a worker: `baedal worker`,
+/// `baedal dev` and the tests call this, so none can run a worker without its tasks.
+pub async fn serve(
+    client: Client,
+    read_model: ReadModel,
+    role: WorkerRole,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let payment = ServiceClient::new(role.payment_url, role.service_token.clone());
+    let breaker = PaymentBreaker::new(payment.clone(), &role.breaker);
+    let notify = ServiceClient::new(role.notify_url, role.service_token);
+    let beside = [
+        spawn_breaker_publisher(
+            breaker.clone(),
+            read_model.clone(),
+            process_name(),
+            Duration::from_secs(1),
+        ),
+        spawn_stuck_sweeper(
+            read_model.clone(),
+            notify.clone(),
+            role.stuck_after,
+            sweep_every(role.stuck_after),
+        ),
+        spawn_position_expiry(read_model.clone(), POSITION_EXPIRY_EVERY),
+    ];
+    let activities = OrderActivities::new(payment, notify, breaker, read_model);
+    let result = run(client, activities, role.settings, shutdown).await;
+    for task in beside {
+        task.abort();
+    }
+    result
+}
+
 /// Run the worker on `client` until `shutdown` resolves, then drain and return.
-pub async fn run(
+async fn run(
     client: Client,
     activities: OrderActivities,
     settings: WorkerSettings,
@@ -92,7 +155,7 @@ pub async fn run_baseline(
 /// process: workers never overwrite each other's), when its state changes and at least every
 /// [`baedal_readmodel::BREAKER_HEARTBEAT`], so the api can show every worker's breaker at
 /// `/v1/ops/payment`. Looks every `every`; runs until aborted.
-pub fn spawn_breaker_publisher(
+fn spawn_breaker_publisher(
     breaker: baedal_activities::PaymentBreaker,
     read_model: baedal_readmodel::ReadModel,
     worker: String,
@@ -142,7 +205,7 @@ pub fn spawn_breaker_publisher(
 /// Every `every`, delete riders' positions too old for an arrival estimate
 /// ([`baedal_domain::eta::FIX_FRESH_FOR_SECS`]): a rider's whereabouts are personal data, kept
 /// only while they are of use. Runs until aborted.
-pub fn spawn_position_expiry(
+fn spawn_position_expiry(
     read_model: baedal_readmodel::ReadModel,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
@@ -190,7 +253,7 @@ where
 
 /// Sweep for stuck orders every `every` and alert ops once per stuck status (see
 /// `baedal_activities::stuck`). Runs until aborted.
-pub fn spawn_stuck_sweeper(
+fn spawn_stuck_sweeper(
     read_model: baedal_readmodel::ReadModel,
     notify: baedal_activities::ServiceClient,
     stuck_after: std::time::Duration,

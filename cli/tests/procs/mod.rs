@@ -179,6 +179,14 @@ impl Cluster {
         cmd
     }
 
+    /// The value of setting `key` the parts are started with (`DATABASE_URL`, ...).
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Set `key` for every part started from now on.
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.retain(|(k, _)| k != key);
