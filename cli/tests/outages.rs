@@ -176,6 +176,15 @@ async fn a_long_read_model_outage_fails_no_order() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     assert_eq!(r.code(), "request_timeout");
     assert!(r.retry_after.is_some());
+    // The customer hears of the accept while the read model is still down: a change's
+    // notifications do not wait for its projection.
+    let inbox = format!("recipient=customer:{customer_id}&order_id={id}");
+    let heard = s.notifications_until(&inbox, 2, 15).await;
+    assert!(
+        heard.len() == 2 && started.elapsed() < OUTAGE,
+        "the accept's notification waited for the read model: {heard:?} after {:?}",
+        started.elapsed()
+    );
     if let Some(rest) = OUTAGE.checked_sub(started.elapsed()) {
         tokio::time::sleep(rest).await;
     }

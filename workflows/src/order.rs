@@ -100,6 +100,10 @@ pub struct OrderWorkflow {
     outbox: VecDeque<NotifyInput>,
     /// The notification branch is sending one (taken off the outbox, not yet through).
     sending: bool,
+    /// How many at the front of the outbox a `publish` already tried (version 8 on): they go
+    /// straight to a regular activity, whose retries hold no workflow task (and with it no
+    /// command's answer) up, as a second local try would.
+    handed_over: usize,
     closing: bool,
     /// Update handlers still waiting for their change to be projected; the order does not
     /// close while one is, or its caller would get an error instead of the answer.
@@ -182,6 +186,17 @@ impl OrderWorkflow {
             self.notified_seq += 1;
         }
         new
+    }
+
+    /// Put `notifications` of one change at the front of the outbox, ahead of anything queued
+    /// since (version 8 on); `tried`: a `publish` made their first try.
+    fn hand_over(&mut self, notifications: Vec<NotifyInput>, tried: bool) {
+        if tried {
+            self.handed_over += notifications.len();
+        }
+        for n in notifications.into_iter().rev() {
+            self.outbox.push_front(n);
+        }
     }
 
     /// A change's notifications to send with its projection (version 8 on): all of them when
@@ -305,9 +320,16 @@ impl OrderWorkflow {
             view,
             notifications,
         } = input;
-        let done = match first {
-            Ok(done) => done as usize,
+        match first {
+            Ok(done) => {
+                // The rest were tried (or the service proved slow or down): the long way.
+                let rest: Vec<_> = notifications.into_iter().skip(done as usize).collect();
+                ctx.state_mut(|s| s.hand_over(rest, true));
+            }
             Err(_) => {
+                // The read model is down: the notifications go out now, from the branch,
+                // while the projection waits for it.
+                ctx.state_mut(|s| s.hand_over(notifications, false));
                 if let Err(e) = ctx
                     .execute_activity(OrderActivities::project, view, options::until_done(cap))
                     .await
@@ -315,34 +337,31 @@ impl OrderWorkflow {
                 {
                     tracing::error!(error = %e, "projection refused for good; the read model misses this change");
                 }
-                0
             }
-        };
-        ctx.state_mut(|s| {
-            for n in notifications.into_iter().skip(done).rev() {
-                s.outbox.push_front(n);
-            }
-        });
+        }
         Ok(())
     }
 
-    /// Send one notification; see [`Self::project`] for the two tries.
-    async fn send(ctx: &WorkflowContext<Self>, n: NotifyInput) -> WorkflowResult<()> {
+    /// Send one notification; see [`Self::project`] for the two tries. `tried`: a `publish`
+    /// already made the first, so only the regular activity is left.
+    async fn send(ctx: &WorkflowContext<Self>, n: NotifyInput, tried: bool) -> WorkflowResult<()> {
         let (outage_proof, cap) = ctx.state(|s| (s.outage_proof, s.retry_cap()));
         if !outage_proof {
             ctx.execute_local_activity(OrderActivities::notify, n, options::notify_legacy())
                 .await?;
             return Ok(());
         }
-        let first = ctx
-            .execute_local_activity(OrderActivities::notify, n.clone(), options::first_try())
-            .await;
-        let Err(e) = first else { return Ok(()) };
-        if baedal_activities::is_permanent(&e) {
-            if !ctx.is_replaying() {
-                tracing::error!(order_id = %n.order_id, seq = n.seq, error = %e, "notification refused for good");
+        if !tried {
+            let first = ctx
+                .execute_local_activity(OrderActivities::notify, n.clone(), options::first_try())
+                .await;
+            let Err(e) = first else { return Ok(()) };
+            if baedal_activities::is_permanent(&e) {
+                if !ctx.is_replaying() {
+                    tracing::error!(order_id = %n.order_id, seq = n.seq, error = %e, "notification refused for good");
+                }
+                return Ok(());
             }
-            return Ok(());
         }
         let (order_id, seq) = (n.order_id.clone(), n.seq);
         if let Err(e) = ctx
@@ -698,13 +717,15 @@ impl OrderWorkflow {
     async fn deliver_notifications(ctx: WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
             Self::wait(&ctx, |s| !s.outbox.is_empty() || s.closing).await;
-            let Some(n) = ctx.state_mut(|s| {
+            let Some((n, tried)) = ctx.state_mut(|s| {
                 s.sending = !s.outbox.is_empty();
-                s.outbox.pop_front()
+                let tried = s.handed_over > 0;
+                s.handed_over = s.handed_over.saturating_sub(1);
+                s.outbox.pop_front().map(|n| (n, tried))
             }) else {
                 return Ok(());
             };
-            Self::send(&ctx, n).await?;
+            Self::send(&ctx, n, tried).await?;
             ctx.state_mut(|s| s.sending = false);
         }
     }
@@ -820,6 +841,7 @@ impl OrderWorkflow {
             notified_seq: 0,
             outbox: VecDeque::new(),
             sending: false,
+            handed_over: 0,
             closing: false,
             inflight_updates: 0,
             cancel_requested: None,
