@@ -283,15 +283,22 @@ impl OrderWorkflow {
         let first = ctx
             .execute_local_activity(OrderActivities::project, view.clone(), options::first_try())
             .await;
-        if first.is_err()
-            && let Err(e) = ctx
-                .execute_activity(OrderActivities::project, view, options::until_done(cap))
-                .await
+        if first.is_err() {
+            Self::project_until_done(ctx, view, cap).await;
+        }
+        Ok(())
+    }
+
+    /// After a failed first try: project `view` by a regular activity the server retries
+    /// until the read model takes it (or refuses it for good, which is logged).
+    async fn project_until_done(ctx: &WorkflowContext<Self>, view: OrderView, cap: Duration) {
+        if let Err(e) = ctx
+            .execute_activity(OrderActivities::project, view, options::until_done(cap))
+            .await
             && !ctx.is_replaying()
         {
             tracing::error!(error = %e, "projection refused for good; the read model misses this change");
         }
-        Ok(())
     }
 
     /// One change, version 8 on: project `view` and send `notifications` in one local
@@ -306,20 +313,12 @@ impl OrderWorkflow {
     ) -> WorkflowResult<()> {
         let cap = ctx.state(|s| s.retry_cap());
         let input = PublishInput {
-            view,
-            notifications,
+            view: view.clone(),
+            notifications: notifications.clone(),
         };
         let first = ctx
-            .execute_local_activity(
-                OrderActivities::publish,
-                input.clone(),
-                options::first_try(),
-            )
+            .execute_local_activity(OrderActivities::publish, input, options::first_try())
             .await;
-        let PublishInput {
-            view,
-            notifications,
-        } = input;
         match first {
             Ok(done) => {
                 // The rest were tried (or the service proved slow or down): the long way.
@@ -330,13 +329,7 @@ impl OrderWorkflow {
                 // The read model is down: the notifications go out now, from the branch,
                 // while the projection waits for it.
                 ctx.state_mut(|s| s.hand_over(notifications, false));
-                if let Err(e) = ctx
-                    .execute_activity(OrderActivities::project, view, options::until_done(cap))
-                    .await
-                    && !ctx.is_replaying()
-                {
-                    tracing::error!(error = %e, "projection refused for good; the read model misses this change");
-                }
+                Self::project_until_done(ctx, view, cap).await;
             }
         }
         Ok(())
