@@ -8,7 +8,6 @@
 //! notification I/O. This crate must not decide order rules (that is `domain` and
 //! `workflows`) and must not be called from the api.
 
-pub mod baseline;
 pub mod breaker;
 pub mod io;
 pub mod stuck;

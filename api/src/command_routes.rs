@@ -38,18 +38,9 @@ pub fn role_of(party: Party) -> Option<Role> {
     }
 }
 
-/// Where `action` is sent: its party's prefix, then `{id}`, then the action's name in
-/// kebab-case (without the `ops_` that only tells it apart in the table).
+/// Where `action` is sent (the domain's command table says: [`Action::path`]).
 pub fn path(action: Action) -> String {
-    let prefix = match action.rule().by {
-        Party::Customer => "/v1/orders",
-        Party::StoreOwner => "/v1/store/orders",
-        Party::Rider => "/v1/rider/deliveries",
-        Party::Ops | Party::Timer | Party::Engine => "/v1/ops/orders",
-    };
-    let name = action.name();
-    let segment = name.strip_prefix("ops_").unwrap_or(name).replace('_', "-");
-    format!("{prefix}/{{id}}/{segment}")
+    action.path()
 }
 
 /// Whether an api process of `role` serves `action` (ops commands: every process).

@@ -2,13 +2,12 @@
 //! integration tests spawn.
 
 use crate::devserver::DevServer;
+use crate::roles::ApiSettings;
 use anyhow::Context;
 use baedal_activities::BreakerSettings;
-use baedal_api::{ApiConfig, ApiRole, AppState, MetricsRender};
+use baedal_api::{ApiRole, MetricsRender};
 use baedal_codec::EncryptionCodec;
 use baedal_domain::Timeouts;
-use baedal_notification::NotifyState;
-use baedal_payment::PaymentState;
 use baedal_readmodel::{FollowSettings, ReadModel};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -242,20 +241,16 @@ impl System {
         let notify_url = cfg.notify.url()?;
 
         if let Endpoint::Serve(listener) = cfg.payment {
-            let payment = PaymentState::open(
+            let app = crate::roles::payment(
                 &cfg.payment_database_url,
                 &cfg.service_token,
                 cfg.identity.clone(),
             )
             .await?;
-            tasks.spawn(serve(
-                listener,
-                baedal_payment::router(payment),
-                stopped(&stop_rx),
-            ));
+            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
         }
         if let Endpoint::Serve(listener) = cfg.notify {
-            let notify = NotifyState::open(
+            let app = crate::roles::notify(
                 &cfg.notify_database_url,
                 &cfg.service_token,
                 cfg.identity.clone(),
@@ -263,11 +258,7 @@ impl System {
                 cfg.kakao.clone(),
             )
             .await?;
-            tasks.spawn(serve(
-                listener,
-                baedal_notification::router(notify),
-                stopped(&stop_rx),
-            ));
+            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
         }
 
         if cfg.worker {
@@ -279,18 +270,12 @@ impl System {
                 stuck_after: cfg.stuck_after,
                 settings: cfg.worker_settings.clone(),
             };
-            let (worker_client, worker_read_model) = (temporal.clone(), read_model.clone());
-            let worker_stop = stopped(&stop_rx);
-            // The SDK's worker future is not Send: give it a thread of its own.
-            let worker = tokio::task::spawn_blocking(move || {
-                tokio::runtime::Handle::current().block_on(baedal_worker::serve(
-                    worker_client,
-                    worker_read_model,
-                    role,
-                    worker_stop,
-                ))
-            });
-            tasks.spawn(async move { worker.await? });
+            tasks.spawn(crate::roles::worker(
+                temporal.clone(),
+                read_model.clone(),
+                role,
+                stopped(&stop_rx),
+            ));
         }
 
         let temporal_ui = cfg
@@ -314,34 +299,28 @@ impl System {
         } in cfg.apis
         {
             api_urls.push(format!("http://{}", listener.local_addr()?));
-            let state = AppState::new(
+            let settings = ApiSettings {
+                role,
+                timeouts,
+                idempotency_window,
+                request_timeout,
+                sse_heartbeat,
+                stuck_after: cfg.stuck_after,
+                dev_mode: cfg.dev_mode,
+                temporal_ui: temporal_ui.clone(),
+                namespace: cfg.namespace.clone(),
+                notify_url: notify_url.clone(),
+                service_token: cfg.service_token.clone(),
+                metrics: cfg.metrics.clone(),
+            };
+            let app = crate::roles::api(
+                settings,
                 read_model.clone(),
                 temporal.clone(),
                 cfg.identity.clone(),
-                ApiConfig {
-                    dev_mode: cfg.dev_mode,
-                    timeouts,
-                    token_ttl: Duration::from_secs(24 * 3600),
-                    role,
-                    metrics: cfg.metrics.clone(),
-                    stuck_after: cfg.stuck_after,
-                    idempotency_window,
-                    temporal_ui: temporal_ui.clone(),
-                    namespace: cfg.namespace.clone(),
-                    request_timeout,
-                    sse_heartbeat,
-                    hooks: Some(baedal_api::hooks::HookService {
-                        url: notify_url.clone(),
-                        service_token: cfg.service_token.clone(),
-                    }),
-                },
                 feed.clone().expect("followed when there are apis"),
             );
-            tasks.spawn(serve(
-                listener,
-                baedal_api::router(state),
-                stopped(&stop_rx),
-            ));
+            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
         }
 
         Ok(Self {

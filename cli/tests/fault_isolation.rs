@@ -290,12 +290,20 @@ fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
             None,
             "BAEDAL_SERVICE_TOKEN",
         ),
+        // The worker reads no JWT secret (it verifies no one's token), only the service token.
         (
             "worker",
-            Some("baedal-dev-jwt-secret-change-me"),
             Some(good.as_str()),
+            Some("baedal-dev-service-token"),
             Some(key),
-            "BAEDAL_JWT_SECRET",
+            "BAEDAL_SERVICE_TOKEN",
+        ),
+        (
+            "reconcile",
+            None,
+            Some("short"),
+            Some(key),
+            "BAEDAL_SERVICE_TOKEN",
         ),
         (
             "api",

@@ -132,6 +132,23 @@ use OrderStatus as S;
 use Party as P;
 
 impl Action {
+    /// Where the action is sent in the api: its party's prefix, then `{id}`, then its name in
+    /// kebab-case (without the `ops_` that only tells it apart in the table). The api routes
+    /// it there and its clients (the tools) call it there; both read it from here.
+    pub fn path(self) -> String {
+        let prefix = match self.rule().by {
+            Party::Customer => "/v1/orders",
+            Party::StoreOwner => "/v1/store/orders",
+            Party::Rider => "/v1/rider/deliveries",
+            Party::Ops | Party::Timer | Party::Engine => "/v1/ops/orders",
+        };
+        let name = self.name();
+        let segment = name.strip_prefix("ops_").unwrap_or(name).replace('_', "-");
+        format!("{prefix}/{{id}}/{segment}")
+    }
+}
+
+impl Action {
     /// The table.
     pub const fn rule(self) -> Rule {
         match self {

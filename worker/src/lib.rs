@@ -128,29 +128,6 @@ async fn run(
     Ok(())
 }
 
-/// Run the engine baseline's worker (`baedal loadgen --baseline`) on `client` until `shutdown`.
-pub async fn run_baseline(
-    client: Client,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    use baedal_activities::baseline::BaselineActivities;
-    use baedal_workflows::baseline::{BaselineWorkflow, TASK_QUEUE};
-    let runtime = Runtime::from_current_tokio(Default::default())?;
-    let options = WorkerOptions::new(TASK_QUEUE)
-        .register_workflow::<BaselineWorkflow>()?
-        .register_activities(BaselineActivities)
-        .build();
-    let mut worker = Worker::new(&runtime, client, options)?;
-    let stop = worker.shutdown_handle();
-    let stopper = tokio::spawn(async move {
-        shutdown.await;
-        stop();
-    });
-    let result = worker.run().await;
-    stopper.abort();
-    Ok(result?)
-}
-
 /// Publish this process's payment breaker to the read model under `worker` (one row per
 /// process: workers never overwrite each other's), when its state changes and at least every
 /// [`baedal_readmodel::BREAKER_HEARTBEAT`], so the api can show every worker's breaker at

@@ -10,7 +10,6 @@
 //! biased `select!` of the SDK. Changing the order of commands it issues breaks orders in
 //! flight; the replay test over `tests/histories/` catches that.
 
-pub mod baseline;
 pub mod notify;
 mod options;
 mod order;

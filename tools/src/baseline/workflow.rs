@@ -4,7 +4,7 @@
 //! --baseline` drives it against the same Temporal server. What fraction of its lifecycles/s
 //! baedal reaches says how much baedal itself costs.
 
-use baedal_activities::baseline::BaselineActivities;
+use super::activity::BaselineActivities;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use temporalio_common::search_attributes::SearchAttributeKey;

@@ -1,17 +1,24 @@
-//! `baedal loadgen --baseline`: drives the engine baseline (`baedal_workflows::baseline`) with
+//! `baedal-bench loadgen --baseline`: drives the engine baseline (`workflow`, `activity`) with
 //! an in-process worker against the same Temporal server and reports its lifecycles/s and
 //! latencies beside baedal's.
 
-use crate::system::connect_temporal;
-use baedal_workflows::baseline::{BaselineInput, BaselineWorkflow, STEPS, TASK_QUEUE};
+mod activity;
+mod workflow;
+
+pub use workflow::BaselineInput;
+
+use baedal::system::connect_temporal;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
 };
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use workflow::{BaselineWorkflow, STEPS, TASK_QUEUE};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineReport {
@@ -78,12 +85,9 @@ pub async fn run(
     let worker_client = client.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Handle::current().block_on(baedal_worker::run_baseline(
-            worker_client,
-            async move {
-                let _ = stop_rx.await;
-            },
-        ))
+        tokio::runtime::Handle::current().block_on(run_worker(worker_client, async move {
+            let _ = stop_rx.await;
+        }))
     });
 
     let hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("static bounds");
@@ -179,4 +183,26 @@ pub async fn run(
         command_p50_ms: ms(&u, 0.5),
         command_p99_ms: ms(&u, 0.99),
     })
+}
+
+/// The baseline's worker on `client` until `shutdown`: its workflow and its one activity on
+/// their own task queue.
+async fn run_worker(
+    client: temporalio_client::Client,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let options = WorkerOptions::new(TASK_QUEUE)
+        .register_workflow::<BaselineWorkflow>()?
+        .register_activities(activity::BaselineActivities)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+    let stop = worker.shutdown_handle();
+    let stopper = tokio::spawn(async move {
+        shutdown.await;
+        stop();
+    });
+    let result = worker.run().await;
+    stopper.abort();
+    Ok(result?)
 }

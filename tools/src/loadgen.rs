@@ -5,6 +5,7 @@
 //! cards. Latencies go into HDR histograms (place-order, the other commands, status reads from
 //! the read model); every error is counted by kind and shown, never hidden.
 
+use baedal_domain::{Action, Party};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Method, StatusCode};
@@ -15,16 +16,59 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The demo catalog's stores with one menu item each, and a point near each store.
-const STORES: &[(&str, &str, &str, f64, f64)] = &[
-    ("st_1", "mi_1_1", "gangnam", 37.4979, 127.0276),
-    ("st_2", "mi_2_1", "gangnam", 37.5006, 127.0364),
-    ("st_3", "mi_3_1", "mapo", 37.5572, 126.9245),
-    ("st_4", "mi_4_1", "mapo", 37.5495, 126.9139),
-    ("st_5", "mi_5_1", "jongno", 37.5759, 126.9768),
-    ("st_6", "mi_6_1", "jongno", 37.5740, 126.9897),
-    ("st_7", "mi_7_1", "songpa", 37.5133, 127.1001),
-];
+/// A store of the catalog the api serves, with the first item it has on sale. Read from the
+/// api at start (`GET /v1/stores`, `/v1/stores/{id}/menu`), so loadgen keeps no copy of the
+/// demo catalog and drives whatever catalog the system has.
+#[derive(Debug, Clone)]
+struct Shop {
+    id: String,
+    item: String,
+    region: String,
+    lat: f64,
+    lon: f64,
+}
+
+/// The catalog's stores that have something on sale.
+async fn catalog(http: &reqwest::Client, api: &str) -> anyhow::Result<Vec<Shop>> {
+    let stores: Value = http
+        .get(format!("{api}/v1/stores"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut shops = Vec::new();
+    for store in stores["stores"].as_array().into_iter().flatten() {
+        let id = store["id"].as_str().unwrap_or_default().to_owned();
+        let menu: Value = http
+            .get(format!("{api}/v1/stores/{id}/menu"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let on_sale = menu["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["available"].as_bool().unwrap_or(false));
+        if let Some(item) = on_sale {
+            shops.push(Shop {
+                item: item["id"].as_str().unwrap_or_default().to_owned(),
+                region: store["region"].as_str().unwrap_or_default().to_owned(),
+                lat: store["lat"].as_f64().unwrap_or_default(),
+                lon: store["lon"].as_f64().unwrap_or_default(),
+                id,
+            });
+        }
+    }
+    anyhow::ensure!(
+        !shops.is_empty(),
+        "{api}/v1/stores lists no store with an item on sale: seed a catalog (`baedal migrate \
+         --seed-demo`, or run `baedal dev`)"
+    );
+    Ok(shops)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
@@ -163,6 +207,7 @@ struct Sim {
     http: reqwest::Client,
     api: String,
     customer: String,
+    shops: Vec<Shop>,
     owners: Vec<String>,
     rider: String,
     stats: Arc<Mutex<Stats>>,
@@ -304,23 +349,25 @@ impl Sim {
     }
 
     /// A command that must answer 200, then a status read as the customer's app would do.
+    /// Its path and the status it leads to come from the domain's command table.
     async fn step(
         &self,
         tok: &str,
-        path: &str,
+        action: Action,
         id: &str,
         body: Option<Value>,
     ) -> Result<(), String> {
+        let path = action.path().replace("{id}", id);
         let (s, b, resent) = self
-            .call_resending(Kind::Command, Method::POST, path, tok, body, None)
+            .call_resending(Kind::Command, Method::POST, &path, tok, body, None)
             .await?;
         let repeat = s == StatusCode::CONFLICT
             && resent > 0
-            && self.reached(id, status_after(path_kind(path))).await?;
+            && self.reached(id, action.rule().to.as_str()).await?;
         if s != StatusCode::OK && !repeat {
             return Err(format!(
                 "{} {} {}",
-                path_kind(path),
+                action.name(),
                 s.as_u16(),
                 b["error"]["code"].as_str().unwrap_or("")
             ));
@@ -357,17 +404,16 @@ impl Sim {
         } else {
             path_for(n)
         };
-        let store = STORES[(n as usize) % STORES.len()];
-        let (store_id, item, region, lat, lon) = store;
+        let shop = &self.shops[(n as usize) % self.shops.len()];
         let card = if path == Path::Decline {
             "tok_declined"
         } else {
             "tok_ok"
         };
         let body = json!({
-            "store_id": store_id,
-            "items": [{"menu_item_id": item, "quantity": 1 + n % 2}],
-            "delivery": {"address": "loadgen", "region": region, "lat": lat + 0.004, "lon": lon},
+            "store_id": shop.id,
+            "items": [{"menu_item_id": shop.item, "quantity": 1 + n % 2}],
+            "delivery": {"address": "loadgen", "region": shop.region, "lat": shop.lat + 0.004, "lon": shop.lon},
             "payment": {"card_token": card}
         });
         let key = uuid::Uuid::new_v4().to_string();
@@ -396,67 +442,30 @@ impl Sim {
             return Ok(path);
         }
         let id = o["id"].as_str().unwrap_or_default().to_owned();
-        let owner = &self.owners[(n as usize) % STORES.len()];
-        let store = |step: &str| format!("/v1/store/orders/{id}/{step}");
-        let rider = |step: &str| format!("/v1/rider/deliveries/{id}/{step}");
-        match path {
-            Path::Cancel => {
-                self.step(
-                    &self.customer,
-                    &format!("/v1/orders/{id}/cancel"),
-                    &id,
-                    None,
-                )
-                .await?
-            }
-            Path::Reject => {
-                self.step(
-                    owner,
-                    &store("reject"),
-                    &id,
-                    Some(json!({"reason": "busy"})),
-                )
-                .await?
-            }
-            Path::Complete => {
-                self.step(owner, &store("accept"), &id, None).await?;
-                self.step(owner, &store("start-cooking"), &id, None).await?;
-                self.step(owner, &store("finish-cooking"), &id, None)
-                    .await?;
-                self.step(&self.rider, &rider("claim"), &id, None).await?;
-                self.step(&self.rider, &rider("pickup"), &id, None).await?;
-                self.step(&self.rider, &rider("deliver"), &id, None).await?;
-                self.step(
-                    &self.customer,
-                    &format!("/v1/orders/{id}/confirm"),
-                    &id,
-                    None,
-                )
-                .await?;
-            }
-            Path::Decline => {}
+        let owner = &self.owners[(n as usize) % self.shops.len()];
+        let who = |action: Action| match action.rule().by {
+            Party::StoreOwner => owner.as_str(),
+            Party::Rider => self.rider.as_str(),
+            _ => self.customer.as_str(),
+        };
+        let steps: &[(Action, Option<Value>)] = match path {
+            Path::Cancel => &[(Action::Cancel, None)],
+            Path::Reject => &[(Action::Reject, Some(json!({"reason": "busy"})))],
+            Path::Complete => &[
+                (Action::Accept, None),
+                (Action::StartCooking, None),
+                (Action::FinishCooking, None),
+                (Action::Claim, None),
+                (Action::Pickup, None),
+                (Action::Deliver, None),
+                (Action::Confirm, None),
+            ],
+            Path::Decline => &[],
+        };
+        for (action, body) in steps {
+            self.step(who(*action), *action, &id, body.clone()).await?;
         }
         Ok(path)
-    }
-}
-
-fn path_kind(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// The status a command's path leads to (DESIGN.md's command table, as the api names them).
-fn status_after(command: &str) -> &'static str {
-    match command {
-        "accept" => "accepted",
-        "reject" => "rejected",
-        "start-cooking" => "cooking",
-        "finish-cooking" => "ready_for_pickup",
-        "claim" => "rider_assigned",
-        "pickup" => "picked_up",
-        "deliver" => "delivered",
-        "confirm" => "completed",
-        "cancel" => "canceled",
-        _ => "",
     }
 }
 
@@ -495,16 +504,24 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         .build()?;
     let api = opts.api.trim_end_matches('/').to_owned();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let tok = |role, sub: String, store: Option<&'static str>| {
+    let tok = |role, sub: String, store: Option<String>| {
         let (http, api, tokens) = (&http, &api, &opts.tokens);
-        async move { tokens.get(http, api, role, sub, store).await }
+        async move { tokens.get(http, api, role, sub, store.as_deref()).await }
     };
     use baedal_auth::Role;
     let customer = tok(Role::Customer, format!("loadgen-{}", &run_id[..8]), None).await?;
     let rider = tok(Role::Rider, format!("loadgen-rider-{}", &run_id[..8]), None).await?;
+    let shops = catalog(&http, &api).await?;
     let mut owners = Vec::new();
-    for (store, ..) in STORES {
-        owners.push(tok(Role::StoreOwner, format!("loadgen-{store}"), Some(store)).await?);
+    for shop in &shops {
+        owners.push(
+            tok(
+                Role::StoreOwner,
+                format!("loadgen-{}", shop.id),
+                Some(shop.id.clone()),
+            )
+            .await?,
+        );
     }
     let stats = Arc::new(Mutex::new(Stats {
         place: histogram(),
@@ -520,6 +537,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         http,
         api,
         customer,
+        shops,
         owners,
         rider,
         stats: stats.clone(),

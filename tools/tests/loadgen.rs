@@ -1,21 +1,22 @@
 //! `baedal loadgen` drives real lifecycles through the api and reports them without errors.
 
+#[path = "../../cli/tests/common/mod.rs"]
 mod common;
 
-use baedal_workflows::baseline::BaselineInput;
+use baedal_tools::baseline::BaselineInput;
 use std::time::Duration;
 
 #[tokio::test]
 async fn loadgen_runs_every_path_without_errors() {
     let s = common::system();
-    let report = baedal::loadgen::run(baedal::loadgen::Options {
+    let report = baedal_tools::loadgen::run(baedal_tools::loadgen::Options {
         api: s.api.clone(),
         concurrency: 4,
         duration: Duration::from_secs(4),
         progress: false,
         temporal: Some(s.temporal().await),
         place_only: false,
-        tokens: baedal::loadgen::Tokens::Dev,
+        tokens: baedal_tools::loadgen::Tokens::Dev,
     })
     .await
     .expect("loadgen runs");
@@ -35,7 +36,7 @@ async fn loadgen_runs_every_path_without_errors() {
     assert!(report.place_p50_ms > 0.0 && report.place_p99_ms >= report.place_p50_ms);
     assert!(report.status_read_p99_ms > 0.0);
     assert!(report.query_read_p99_ms > 0.0, "query reads measured");
-    let svg = baedal::loadgen::plot_svg(&[report.clone(), report.clone()]);
+    let svg = baedal_tools::loadgen::plot_svg(&[report.clone(), report.clone()]);
     assert!(
         svg.starts_with("<svg") && svg.contains("polyline") && svg.trim_end().ends_with("</svg>")
     );
@@ -56,7 +57,7 @@ async fn loadgen_runs_every_path_without_errors() {
 #[tokio::test]
 async fn engine_baseline_runs_against_the_same_temporal() {
     let s = common::system();
-    let report = baedal::baseline::run(
+    let report = baedal_tools::baseline::run(
         &s.temporal_address,
         "default",
         2,
@@ -75,7 +76,7 @@ async fn engine_baseline_runs_against_the_same_temporal() {
 #[tokio::test]
 async fn engine_baseline_with_search_attribute_upserts() {
     let s = common::system();
-    let report = baedal::baseline::run(
+    let report = baedal_tools::baseline::run(
         &s.temporal_address,
         "default",
         2,

@@ -1,0 +1,75 @@
+//! `baedal api`: the HTTP api of one role group, as each api Deployment runs it.
+
+use crate::process::{install_metrics, serve};
+use crate::roles::{self, ApiSettings};
+use crate::settings::{
+    ApiDoor, DataDir, Idempotency, Jwt, NotifyDoor, OrderTimers, PayloadKey, ReadModelDb,
+    ServiceToken, Stuck, Temporal, TemporalUi,
+};
+use baedal_api::ApiRole;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which endpoints to serve: order, store, rider or all.
+    #[arg(long, env = "BAEDAL_API_ROLE", default_value = "all")]
+    role: ApiRole,
+    #[command(flatten)]
+    door: ApiDoor,
+    #[command(flatten)]
+    data_dir: DataDir,
+    #[command(flatten)]
+    db: ReadModelDb,
+    #[command(flatten)]
+    temporal: Temporal,
+    #[command(flatten)]
+    temporal_ui: TemporalUi,
+    #[command(flatten)]
+    payload_key: PayloadKey,
+    #[command(flatten)]
+    jwt: Jwt,
+    #[command(flatten)]
+    service_token: ServiceToken,
+    #[command(flatten)]
+    notify: NotifyDoor,
+    #[command(flatten)]
+    timers: OrderTimers,
+    #[command(flatten)]
+    idempotency: Idempotency,
+    #[command(flatten)]
+    stuck: Stuck,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    a.jwt.require_production()?;
+    a.service_token.require_production()?;
+    let metrics = install_metrics()?;
+    let (read_model, temporal) =
+        super::read_model_and_temporal(&a.data_dir, &a.db, &a.temporal, &a.payload_key).await?;
+    let timeouts = a.timers.timeouts();
+    crate::retention::check(
+        &temporal,
+        &a.temporal.temporal_namespace,
+        a.idempotency.idempotency_window,
+        &timeouts,
+    )
+    .await?;
+    let feed = read_model
+        .follow(baedal_readmodel::FollowSettings::default())
+        .await?;
+    let settings = ApiSettings {
+        role: a.role,
+        timeouts,
+        idempotency_window: a.idempotency.idempotency_window,
+        request_timeout: a.door.request_timeout,
+        sse_heartbeat: a.door.sse_heartbeat,
+        stuck_after: a.stuck.stuck_after,
+        dev_mode: false,
+        temporal_ui: Some(a.temporal_ui.url()),
+        namespace: a.temporal.temporal_namespace.clone(),
+        notify_url: a.notify.url(),
+        service_token: a.service_token.value(),
+        metrics: Some(metrics),
+    };
+    let app = roles::api(settings, read_model, temporal, a.jwt.identity(), feed);
+    serve(&a.door.api_addr, "api", app).await
+}

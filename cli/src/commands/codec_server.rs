@@ -1,0 +1,21 @@
+//! `baedal codec-server`: decodes sealed payloads for the Temporal Web UI and CLI.
+
+use crate::process::serve;
+use crate::settings::{CodecDoor, PayloadKey, TemporalUi};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    door: CodecDoor,
+    #[command(flatten)]
+    payload_key: PayloadKey,
+    /// The Web UI allowed to call it (CORS).
+    #[command(flatten)]
+    temporal_ui: TemporalUi,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    let codec = a.payload_key.codec()?;
+    let app = baedal_codec::server::router(codec, Some(&a.temporal_ui.url()));
+    serve(&a.door.codec_addr, "codec server", app).await
+}

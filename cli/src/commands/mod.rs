@@ -1,0 +1,87 @@
+//! One module per subcommand: its settings (the groups of `crate::settings` it flattens, so
+//! its `--help` lists what it reads) and its `run`. The roles themselves are assembled in
+//! `crate::roles`; a subcommand only reads settings, connects, and calls its role.
+
+mod api;
+mod codec_server;
+mod dev;
+mod migrate;
+mod notify;
+mod payment;
+mod readmodel;
+mod reconcile;
+mod worker;
+
+use crate::settings::{DataDir, PayloadKey, ReadModelDb, Temporal};
+use crate::system::connect_temporal;
+use clap::Subcommand;
+use std::time::Duration;
+
+/// The subcommands. `dev` flattens every settings group, so its variant is boxed.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything in one process on the embedded defaults: Temporal dev server (SQLite in the
+    /// data dir, Web UI), read model, payment, notification, worker and api with a demo catalog.
+    /// `--no-*` leaves a part out, to run it as a process of its own.
+    Dev(Box<dev::Args>),
+    /// The HTTP api only (needs Temporal, the read model and the services running).
+    Api(api::Args),
+    /// The Temporal worker only (OrderWorkflow and its activities).
+    Worker(worker::Args),
+    /// The payment service only.
+    Payment(payment::Args),
+    /// The notification service only.
+    Notify(notify::Args),
+    /// Apply the migrations of every store (the read model at DATABASE_URL, the payment ledger
+    /// at BAEDAL_PAYMENT_DATABASE_URL, the notification store at BAEDAL_NOTIFY_DATABASE_URL;
+    /// SQLite or PostgreSQL each), and seed the demo catalog with --seed-demo. Every role also
+    /// migrates its own store at start; this is the deploy step that does it first.
+    Migrate(migrate::Args),
+    /// Read-model maintenance: rebuild the orders view from the change log.
+    Readmodel(readmodel::Args),
+    /// The codec server for the Temporal Web UI and CLI (`POST /encode`, `/decode`) on
+    /// BAEDAL_CODEC_ADDR, with BAEDAL_PAYLOAD_KEY: run it beside whoever may read payloads and
+    /// set the Web UI's codec endpoint to it. Anyone who can reach it can decode.
+    CodecServer(codec_server::Args),
+    /// Compare the payment ledger with the read model, and the read model with the order
+    /// workflows (open ones and those closed within `--since`); print every mismatch and exit
+    /// non-zero when there is one.
+    Reconcile(reconcile::Args),
+}
+
+impl Command {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Dev(a) => dev::run(*a).await,
+            Command::Api(a) => api::run(a).await,
+            Command::Worker(a) => worker::run(a).await,
+            Command::Payment(a) => payment::run(a).await,
+            Command::Notify(a) => notify::run(a).await,
+            Command::Migrate(a) => migrate::run(a).await,
+            Command::Readmodel(a) => readmodel::run(a).await,
+            Command::CodecServer(a) => codec_server::run(a).await,
+            Command::Reconcile(a) => reconcile::run(a).await,
+        }
+    }
+}
+
+/// The read model and a Temporal client sealing payloads with the payload key, as the api,
+/// the worker and reconcile need them. Refuses to start without the key: card data must never
+/// reach Temporal unsealed.
+async fn read_model_and_temporal(
+    dir: &DataDir,
+    db: &ReadModelDb,
+    temporal: &Temporal,
+    key: &PayloadKey,
+) -> anyhow::Result<(baedal_readmodel::ReadModel, temporalio_client::Client)> {
+    let codec = key.codec()?;
+    let read_model = baedal_readmodel::ReadModel::open(&db.url(dir)).await?;
+    let client = connect_temporal(
+        &temporal.address(),
+        &temporal.temporal_namespace,
+        Duration::from_secs(60),
+        Some(&codec),
+    )
+    .await?;
+    Ok((read_model, client))
+}

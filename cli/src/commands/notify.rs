@@ -1,0 +1,43 @@
+//! `baedal notify`: the notification service with its delivery loops, as its Deployment runs
+//! it.
+
+use crate::process::{install_metrics, serve, spawn_metrics_server};
+use crate::settings::{DataDir, Hooks, Jwt, Kakao, Metrics, NotifyDb, NotifyDoor, ServiceToken};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    door: NotifyDoor,
+    #[command(flatten)]
+    data_dir: DataDir,
+    #[command(flatten)]
+    db: NotifyDb,
+    #[command(flatten)]
+    service_token: ServiceToken,
+    /// People read their inbox and manage their webhooks with their own tokens.
+    #[command(flatten)]
+    jwt: Jwt,
+    #[command(flatten)]
+    hooks: Hooks,
+    #[command(flatten)]
+    kakao: Kakao,
+    #[command(flatten)]
+    metrics: Metrics,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    a.jwt.require_production()?;
+    a.service_token.require_production()?;
+    let kakao = a.kakao.settings()?;
+    spawn_metrics_server(a.metrics.metrics_addr.clone(), install_metrics()?, None);
+    a.data_dir.create()?;
+    let app = crate::roles::notify(
+        &a.db.url(&a.data_dir),
+        a.service_token.service_token.expose(),
+        a.jwt.identity(),
+        a.hooks.delivery(),
+        kakao,
+    )
+    .await?;
+    serve(&a.door.notify_addr, "notification service", app).await
+}

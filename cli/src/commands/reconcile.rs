@@ -1,0 +1,45 @@
+//! `baedal reconcile`: the ledger against the read model, the read model against the engine.
+
+use crate::settings::{DataDir, PayloadKey, PaymentDoor, ReadModelDb, ServiceToken, Temporal};
+use baedal_activities::ServiceClient;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write the engine's view over each order where the read model drifted from it (a
+    /// change never committed, or one never projected), then report what is left.
+    #[arg(long)]
+    repair: bool,
+    /// How far back closed orders are compared with their workflows.
+    #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+    since: Duration,
+    #[command(flatten)]
+    data_dir: DataDir,
+    #[command(flatten)]
+    db: ReadModelDb,
+    #[command(flatten)]
+    temporal: Temporal,
+    #[command(flatten)]
+    payload_key: PayloadKey,
+    #[command(flatten)]
+    service_token: ServiceToken,
+    #[command(flatten)]
+    payment: PaymentDoor,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    a.service_token.require_production()?;
+    let (read_model, temporal) =
+        super::read_model_and_temporal(&a.data_dir, &a.db, &a.temporal, &a.payload_key).await?;
+    let payment = ServiceClient::new(a.payment.url(), a.service_token.value());
+    let opts = crate::reconcile::Options {
+        repair: a.repair,
+        since: a.since,
+    };
+    let report = crate::reconcile::run(&payment, &read_model, &temporal, opts).await?;
+    print!("{report}");
+    if !report.is_clean() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `baedal worker`: the Temporal worker, as the worker Deployment runs it, with its probes and
+//! metrics on BAEDAL_METRICS_ADDR.
+
+use crate::process::{ReadyCheck, install_metrics, shutdown_signal, spawn_metrics_server};
+use crate::settings::{
+    Breaker, DataDir, Idempotency, Metrics, NotifyDoor, OrderTimers, PayloadKey, PaymentDoor,
+    ReadModelDb, ServiceToken, Stuck, Temporal, WorkerTuning,
+};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data_dir: DataDir,
+    #[command(flatten)]
+    db: ReadModelDb,
+    #[command(flatten)]
+    temporal: Temporal,
+    #[command(flatten)]
+    payload_key: PayloadKey,
+    #[command(flatten)]
+    service_token: ServiceToken,
+    #[command(flatten)]
+    payment: PaymentDoor,
+    #[command(flatten)]
+    notify: NotifyDoor,
+    #[command(flatten)]
+    tuning: WorkerTuning,
+    #[command(flatten)]
+    breaker: Breaker,
+    #[command(flatten)]
+    stuck: Stuck,
+    /// The windows the retention check at start compares the namespace with.
+    #[command(flatten)]
+    timers: OrderTimers,
+    #[command(flatten)]
+    idempotency: Idempotency,
+    #[command(flatten)]
+    metrics: Metrics,
+}
+
+impl Args {
+    /// Everything the worker runs with besides Temporal and the read model.
+    fn role(&self) -> anyhow::Result<baedal_worker::WorkerRole> {
+        Ok(baedal_worker::WorkerRole {
+            payment_url: self.payment.url(),
+            notify_url: self.notify.url(),
+            service_token: self.service_token.value(),
+            breaker: self.breaker.settings()?,
+            stuck_after: self.stuck.stuck_after,
+            settings: self.tuning.settings(),
+        })
+    }
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    a.service_token.require_production()?;
+    let role = a.role()?;
+    let metrics = install_metrics()?;
+    let (read_model, temporal) =
+        super::read_model_and_temporal(&a.data_dir, &a.db, &a.temporal, &a.payload_key).await?;
+    crate::retention::check(
+        &temporal,
+        &a.temporal.temporal_namespace,
+        a.idempotency.idempotency_window,
+        &a.timers.timeouts(),
+    )
+    .await?;
+    // Ready when it can take tasks and record what they do: Temporal and the read model
+    // answer. Payment and notification outages are the activities' to retry.
+    let ready: ReadyCheck = {
+        let (rm, t) = (read_model.clone(), temporal.clone());
+        Arc::new(move || {
+            let (rm, t) = (rm.clone(), t.clone());
+            Box::pin(async move {
+                vec![
+                    ("read_model", rm.ping().await.is_ok()),
+                    ("temporal", baedal_api::temporal_answers(&t).await),
+                ]
+            })
+        })
+    };
+    spawn_metrics_server(a.metrics.metrics_addr.clone(), metrics, Some(ready));
+    crate::roles::worker(temporal, read_model, role, shutdown_signal()).await
+}

@@ -1,0 +1,78 @@
+//! The plumbing every long-running subcommand shares: listening, serving until SIGTERM or
+//! Ctrl-C, Prometheus metrics, and a side door for the probes of a process without an api.
+
+use anyhow::Context;
+use baedal_api::MetricsRender;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Listen on `addr`; the error says which setting moves it.
+pub async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("binding the {what} to {addr} (is it in use? set its BAEDAL_*_ADDR)")
+    })
+}
+
+/// Serve `app` on `addr` until shutdown is requested.
+pub async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> {
+    let listener = bind(addr, what).await?;
+    tracing::info!("{what} listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Install the Prometheus recorder; the returned closure renders `/metrics`.
+pub fn install_metrics() -> anyhow::Result<MetricsRender> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    Ok(Arc::new(move || handle.render()))
+}
+
+/// What a process without an HTTP door of its own (the worker) reports at `/readyz`.
+pub type ReadyCheck =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<(&'static str, bool)>> + Send + Sync>;
+
+/// Serve `/metrics` on `addr` (BAEDAL_METRICS_ADDR) for a process without an api; with
+/// `ready`, also `/healthz` and `/readyz` there (the worker's probes).
+pub fn spawn_metrics_server(
+    addr: Option<String>,
+    render: MetricsRender,
+    ready: Option<ReadyCheck>,
+) {
+    let Some(addr) = addr else { return };
+    tokio::spawn(async move {
+        let mut app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let render = render.clone();
+                async move { render() }
+            }),
+        );
+        if let Some(ready) = ready {
+            app = app
+                .route("/healthz", axum::routing::get(baedal_http::healthz))
+                .route(
+                    "/readyz",
+                    axum::routing::get(move || {
+                        let ready = ready.clone();
+                        async move { baedal_http::readiness(&ready().await) }
+                    }),
+                );
+        }
+        if let Err(e) = serve(&addr, "metrics", app).await {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    });
+}

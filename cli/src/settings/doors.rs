@@ -1,0 +1,113 @@
+//! Where each part listens and where its callers find it; which Temporal.
+
+use clap::Args;
+use std::time::Duration;
+
+/// Which Temporal, and its Web UI.
+#[derive(Debug, Clone, Args)]
+pub struct Temporal {
+    /// Address of an existing Temporal frontend (`http://host:7233`); default: the dev server.
+    #[arg(long, env = "TEMPORAL_ADDRESS")]
+    pub temporal_address: Option<String>,
+    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
+    pub temporal_namespace: String,
+    /// gRPC port of the embedded dev server.
+    #[arg(long, env = "BAEDAL_TEMPORAL_PORT", default_value_t = 7233)]
+    pub temporal_port: u16,
+}
+
+impl Temporal {
+    pub fn address(&self) -> String {
+        self.temporal_address
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.temporal_port))
+    }
+}
+
+/// The Temporal Web UI: where ops' links point and which origin may call the codec server.
+#[derive(Debug, Clone, Args)]
+pub struct TemporalUi {
+    /// Web UI port of the embedded dev server.
+    #[arg(long, env = "BAEDAL_TEMPORAL_UI_PORT", default_value_t = 8233)]
+    pub temporal_ui_port: u16,
+    /// Base URL of the Temporal Web UI, for links from ops endpoints (default: the dev
+    /// server's UI on BAEDAL_TEMPORAL_UI_PORT).
+    #[arg(long, env = "BAEDAL_TEMPORAL_UI_URL")]
+    pub temporal_ui_url: Option<String>,
+}
+
+impl TemporalUi {
+    pub fn url(&self) -> String {
+        self.temporal_ui_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.temporal_ui_port))
+    }
+}
+
+/// Where the payment service listens, and where its callers find it.
+#[derive(Debug, Clone, Args)]
+pub struct PaymentDoor {
+    #[arg(long, env = "BAEDAL_PAYMENT_ADDR", default_value = "127.0.0.1:8081")]
+    pub payment_addr: String,
+    /// Base URL of the payment service (default: `http://` + BAEDAL_PAYMENT_ADDR).
+    #[arg(long, env = "BAEDAL_PAYMENT_URL")]
+    pub payment_url: Option<String>,
+}
+
+impl PaymentDoor {
+    pub fn url(&self) -> String {
+        self.payment_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.payment_addr))
+    }
+}
+
+/// Where the notification service listens, and where its callers find it.
+#[derive(Debug, Clone, Args)]
+pub struct NotifyDoor {
+    #[arg(long, env = "BAEDAL_NOTIFY_ADDR", default_value = "127.0.0.1:8082")]
+    pub notify_addr: String,
+    /// Base URL of the notification service (default: `http://` + BAEDAL_NOTIFY_ADDR).
+    #[arg(long, env = "BAEDAL_NOTIFY_URL")]
+    pub notify_url: Option<String>,
+}
+
+impl NotifyDoor {
+    pub fn url(&self) -> String {
+        self.notify_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.notify_addr))
+    }
+}
+
+/// The api's own door.
+#[derive(Debug, Clone, Args)]
+pub struct ApiDoor {
+    #[arg(long, env = "BAEDAL_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub api_addr: String,
+    /// Every api request is answered within this: past it, 503 with Retry-After naming what
+    /// is slow.
+    #[arg(long, env = "BAEDAL_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Live streams (SSE) send a heartbeat comment this often when idle, so proxies and load
+    /// balancers keep them open.
+    #[arg(long, env = "BAEDAL_SSE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub sse_heartbeat: Duration,
+}
+
+/// Where the codec server listens.
+#[derive(Debug, Clone, Args)]
+pub struct CodecDoor {
+    /// Where `baedal dev` and `baedal codec-server` serve the Web UI's codec endpoint.
+    #[arg(long, env = "BAEDAL_CODEC_ADDR", default_value = "127.0.0.1:8083")]
+    pub codec_addr: String,
+}
+
+/// Where a process without an api door serves `/metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct Metrics {
+    /// Where a worker, payment or notification process serves `/metrics` (apis serve it on
+    /// their own port).
+    #[arg(long, env = "BAEDAL_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+}
