@@ -24,8 +24,7 @@
 //! with the codec, as production runs it: plaintext histories pass through it unchanged, so
 //! orders started before encryption was turned on carry on. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
-//! with `BAEDAL_RECORD_HISTORIES=v9 cargo test -p baedal --test lifecycle --test ops
-//! --test payment_outage --test outages --test money`.
+//! with `BAEDAL_RECORD_HISTORIES=v9 cargo test -p baedal --test system --test outages`.
 
 use baedal_workflows::OrderWorkflow;
 use temporalio_client::WorkflowHistory;

@@ -3,7 +3,7 @@
 //! them (one webhook-id per event, whatever the attempts), 410 Gone disabling the hook, other
 //! owners kept out, and internal targets refused at registration. Real dev server, real HTTP.
 
-mod common;
+use crate::common;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};

@@ -3,16 +3,13 @@
 //! refund do to a paid order. A binary of its own because it switches the shared payment
 //! service's faults.
 
-mod common;
+use crate::common;
 
 use common::{maybe_record, system, unique};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use temporalio_client::WorkflowExecuteUpdateOptions;
-
-/// One test at a time: they switch the payment service's faults.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Place `body` under `key` `n` times, `width` at a time; answer each response.
 async fn repeat_place(
@@ -84,7 +81,7 @@ async fn history_len(order_id: &str) -> usize {
 
 #[tokio::test]
 async fn repeats_of_a_paid_order_add_no_history_and_are_answered_while_the_door_sheds() {
-    let _one = SERIAL.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;
@@ -183,7 +180,7 @@ async fn repeats_of_a_paid_order_add_no_history_and_are_answered_while_the_door_
 
 #[tokio::test]
 async fn ops_cancel_settles_an_order_the_engine_takes_no_more_updates_for() {
-    let _one = SERIAL.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;
@@ -296,7 +293,7 @@ async fn delete_workflow(order_id: &str) {
 
 #[tokio::test]
 async fn a_key_whose_history_is_gone_never_starts_a_second_lifecycle() {
-    let _one = SERIAL.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;
@@ -379,7 +376,7 @@ async fn a_key_whose_history_is_gone_never_starts_a_second_lifecycle() {
 
 #[tokio::test]
 async fn a_refund_that_keeps_failing_is_pending_listed_and_alerted_until_it_goes_through() {
-    let _one = SERIAL.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;
@@ -491,7 +488,7 @@ async fn a_refund_that_keeps_failing_is_pending_listed_and_alerted_until_it_goes
 
 #[tokio::test]
 async fn riders_cannot_hold_an_order_for_ever() {
-    let _one = SERIAL.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;

@@ -3,7 +3,7 @@
 //! once payment is back a probe gets through and orders succeed again. A binary of its own
 //! because it switches the shared payment service off.
 
-mod common;
+use crate::common;
 
 use common::{BREAKER, system, unique};
 use reqwest::StatusCode;
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
+    let _turn = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;

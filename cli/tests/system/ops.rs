@@ -2,7 +2,7 @@
 //! from Temporal itself, the stuck list and its one-time alert, and `baedal reconcile` on a
 //! terminated order. Real dev server, real HTTP, real SQLite stores.
 
-mod common;
+use crate::common;
 
 use common::{STUCK_AFTER, maybe_record, system, unique};
 use reqwest::{Method, StatusCode};

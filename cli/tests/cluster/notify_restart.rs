@@ -5,9 +5,8 @@
 //! orders keep moving while it is dead, it comes back, the receivers come back, and every event
 //! reaches the hook and every message the gateway: nothing lost, each exactly once after dedup.
 
-#[path = "common/kakao_provider.rs"]
-mod kakao_provider;
-mod procs;
+use crate::kakao_provider;
+use crate::procs;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
@@ -98,6 +97,7 @@ async fn accepted(notify: &str, orders: &[String]) -> usize {
 #[tokio::test]
 async fn a_notification_service_killed_mid_backlog_loses_nothing() {
     baedal_activities::install_crypto_provider();
+    let _turn = crate::ONE_CLUSTER_AT_A_TIME.lock().await;
     let receiver = Receiver::default();
     receiver.down.store(true, Ordering::SeqCst);
     let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

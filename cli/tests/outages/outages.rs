@@ -4,7 +4,7 @@
 //! its workflow ends Completed, its history stays bounded, and every notification arrives
 //! once, in order, when the service is back. A binary of its own: it switches shared parts off.
 
-mod common;
+use crate::common;
 
 use common::{maybe_record, statuses, system, unique};
 use reqwest::StatusCode;
@@ -41,9 +41,6 @@ async fn plain_completed_events(s: &common::TestSystem) -> usize {
     assert_eq!(status, WorkflowExecutionStatus::Completed);
     events
 }
-
-/// The two outages switch shared parts off: one at a time.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// POST `path` on the fast api as `token`.
 async fn post(s: &common::TestSystem, token: &str, path: &str) -> common::Resp {
@@ -86,7 +83,7 @@ async fn complete(s: &common::TestSystem, id: &str, cust: &str, owner: &str, rid
 
 #[tokio::test]
 async fn a_long_notification_outage_fails_no_order_and_loses_no_notification() {
-    let _one = ONE_AT_A_TIME.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;
@@ -140,7 +137,7 @@ async fn a_long_notification_outage_fails_no_order_and_loses_no_notification() {
 
 #[tokio::test]
 async fn a_long_read_model_outage_fails_no_order() {
-    let _one = ONE_AT_A_TIME.lock().await;
+    let _one = crate::SWITCHING.lock().await;
     let s = system();
     let customer_id = unique("cust");
     let cust = s.token("customer", &customer_id, None).await;

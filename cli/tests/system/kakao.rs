@@ -5,7 +5,7 @@
 //! idempotency key per message; its error codes retried or given up; an SMS fallback for a
 //! number without KakaoTalk. Real dev server, real HTTP.
 
-mod common;
+use crate::common;
 
 use common::kakao_provider::{FLAKY, INVALID, KEY, NO_KAKAO, SENDER};
 use common::{TestSystem, system, unique};

@@ -1,7 +1,7 @@
 //! The HTTP contract's edges: authentication, object-level authorization, and bad input. Every
 //! refusal must be a 4xx with the error shape and must change nothing.
 
-mod common;
+use crate::common;
 
 use common::{JWT_SECRET, system, unique};
 use reqwest::{Method, StatusCode};

@@ -1,6 +1,6 @@
 //! Order lifecycles end to end: real Temporal dev server, real HTTP, real SQLite stores.
 
-mod common;
+use crate::common;
 
 use common::{maybe_record, statuses, system, unique};
 use reqwest::{Method, StatusCode};

@@ -8,7 +8,7 @@
 //! Clients behave as real ones do: on a dropped connection or a 503 they retry the same request
 //! (same Idempotency-Key for a new order).
 
-mod procs;
+use crate::procs;
 
 use procs::{Cluster, Part, SERVICE_TOKEN, token};
 use reqwest::StatusCode;
@@ -256,6 +256,7 @@ fn random_below(n: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nothing_is_lost_or_charged_twice_across_sigkills() {
     baedal_activities::install_crypto_provider();
+    let _turn = crate::ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut c = Cluster::new("crash");
     let (code, out) = c.run(&["migrate", "--seed-demo"]);
     assert_eq!(code, 0, "{out}");

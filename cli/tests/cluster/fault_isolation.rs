@@ -3,8 +3,8 @@
 //! orders still flow, and their notifications arrive, once each, when it is back. And the
 //! worker as a Deployment runs it (`baedal worker`, alone) does its background work.
 
-mod procs;
-mod sse;
+use crate::procs;
+use crate::sse;
 
 use procs::{Cluster, Part, SERVICE_TOKEN, token};
 use reqwest::StatusCode;
@@ -44,11 +44,6 @@ async fn get(base: &str, tok: &str, path: &str) -> (StatusCode, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The tests that run a cluster of processes take turns: two Temporal dev servers and their
-/// parts starting side by side on two cores can miss each other's start-up deadlines, and
-/// ports chosen free by one cluster are not reserved against the other.
-static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn order_body() -> Value {
     json!({
         "store_id": "st_3",
@@ -76,7 +71,7 @@ async fn inbox(notify: &str, order_id: &str) -> Vec<Value> {
 #[tokio::test]
 async fn orders_flow_while_store_api_and_notifications_are_down() {
     baedal_activities::install_crypto_provider();
-    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let _turn = crate::ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut c = Cluster::new("isolation");
     let (code, out) = c.run(&["migrate", "--seed-demo"]);
     assert_eq!(code, 0, "{out}");
@@ -363,7 +358,7 @@ fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
 #[tokio::test]
 async fn a_standalone_worker_forgets_rider_positions_past_their_use() {
     baedal_activities::install_crypto_provider();
-    let _turn = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let _turn = crate::ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut c = Cluster::new("positions");
     let (code, out) = c.run(&["migrate"]);
     assert_eq!(code, 0, "{out}");

@@ -2,8 +2,8 @@
 //! stream of all its orders, and the riders' stream of deliveries nearby; resuming with
 //! `Last-Event-ID` without gaps or repeats; the same authorization as the reads; heartbeats.
 
-mod common;
-mod sse;
+use crate::common;
+use crate::sse;
 
 use common::{SSE_HEARTBEAT, system, unique};
 use reqwest::StatusCode;

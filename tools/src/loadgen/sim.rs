@@ -1,0 +1,363 @@
+//! The simulated people: the catalog they order from, the path each lifecycle takes, and
+//! the requests they send (sent again while lost in flight).
+
+use super::Stats;
+use baedal_domain::{Action, Party};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A store of the catalog the api serves, with the first item it has on sale. Read from the
+/// api at start (`GET /v1/stores`, `/v1/stores/{id}/menu`), so loadgen keeps no copy of the
+/// demo catalog and drives whatever catalog the system has.
+#[derive(Debug, Clone)]
+pub(super) struct Shop {
+    pub(super) id: String,
+    pub(super) item: String,
+    pub(super) region: String,
+    pub(super) lat: f64,
+    pub(super) lon: f64,
+}
+
+/// The catalog's stores that have something on sale.
+pub(super) async fn catalog(http: &reqwest::Client, api: &str) -> anyhow::Result<Vec<Shop>> {
+    let stores: Value = http
+        .get(format!("{api}/v1/stores"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut shops = Vec::new();
+    for store in stores["stores"].as_array().into_iter().flatten() {
+        let id = store["id"].as_str().unwrap_or_default().to_owned();
+        let menu: Value = http
+            .get(format!("{api}/v1/stores/{id}/menu"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let on_sale = menu["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["available"].as_bool().unwrap_or(false));
+        if let Some(item) = on_sale {
+            shops.push(Shop {
+                item: item["id"].as_str().unwrap_or_default().to_owned(),
+                region: store["region"].as_str().unwrap_or_default().to_owned(),
+                lat: store["lat"].as_f64().unwrap_or_default(),
+                lon: store["lon"].as_f64().unwrap_or_default(),
+                id,
+            });
+        }
+    }
+    anyhow::ensure!(
+        !shops.is_empty(),
+        "{api}/v1/stores lists no store with an item on sale: seed a catalog (`baedal migrate \
+         --seed-demo`, or run `baedal dev`)"
+    );
+    Ok(shops)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Path {
+    Complete,
+    Cancel,
+    Reject,
+    Decline,
+}
+
+pub(super) fn path_for(n: u64) -> Path {
+    match n % 20 {
+        0 => Path::Cancel,
+        1 => Path::Reject,
+        2 => Path::Decline,
+        _ => Path::Complete,
+    }
+}
+/// How often one request is sent again after it was lost in flight (see [`Lost`]).
+pub(super) const MAX_RESENDS: u32 = 8;
+
+/// A request that never got a decision from baedal: the connection broke, or the gateway said
+/// its upstream did (502/504 without baedal's error body) — what a client sees when the api
+/// replica serving it dies — or the api's deadline passed while the engine redelivered the
+/// order's work from a worker that died (503 `request_timeout`, with Retry-After). Safe to
+/// send again, as the contract says: place-order carries its Idempotency-Key, and a command
+/// that did go through is recognised by the order's history.
+pub(super) fn lost_in_flight(status: StatusCode, body: &Value) -> bool {
+    match status {
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => body["error"]["code"].is_null(),
+        StatusCode::SERVICE_UNAVAILABLE => body["error"]["code"] == "request_timeout",
+        _ => false,
+    }
+}
+
+pub(super) struct Sim {
+    pub(super) http: reqwest::Client,
+    pub(super) api: String,
+    pub(super) customer: String,
+    pub(super) shops: Vec<Shop>,
+    pub(super) owners: Vec<String>,
+    pub(super) rider: String,
+    pub(super) stats: Arc<Mutex<Stats>>,
+    pub(super) requests: Arc<AtomicU64>,
+    pub(super) lost: Arc<AtomicU64>,
+    pub(super) temporal: Option<temporalio_client::Client>,
+    pub(super) place_only: bool,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    Place,
+    Command,
+    Read,
+}
+
+impl Sim {
+    /// One request, sent again (same body, same key) while it is lost in flight.
+    async fn call(
+        &self,
+        kind: Kind,
+        method: Method,
+        path: &str,
+        tok: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<(StatusCode, Value), String> {
+        self.call_resending(kind, method, path, tok, body, key)
+            .await
+            .map(|(status, body, _)| (status, body))
+    }
+
+    /// [`Self::call`], also telling how many times the request was sent again.
+    async fn call_resending(
+        &self,
+        kind: Kind,
+        method: Method,
+        path: &str,
+        tok: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<(StatusCode, Value, u32), String> {
+        let mut resent = 0;
+        loop {
+            let answer = self
+                .send_once(kind, method.clone(), path, tok, body.clone(), key)
+                .await;
+            let lost = match &answer {
+                Err(kind) => kind == "connection",
+                Ok((status, body)) => lost_in_flight(*status, body),
+            };
+            if !lost || resent >= MAX_RESENDS {
+                return answer.map(|(status, body)| (status, body, resent));
+            }
+            resent += 1;
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(resent))).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        kind: Kind,
+        method: Method,
+        path: &str,
+        tok: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<(StatusCode, Value), String> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(tok);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let started = Instant::now();
+        let resp = req.send().await;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = resp.map_err(|e| {
+            if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                "connection".to_owned()
+            }
+        })?;
+        let status = resp.status();
+        let body: Value = match resp.bytes().await {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+            Err(_) => return Err("connection".to_owned()),
+        };
+        let micros = started.elapsed().as_micros().max(1) as u64;
+        {
+            let mut s = self.stats.lock().expect("stats lock");
+            let h = match kind {
+                Kind::Place => &mut s.place,
+                Kind::Command => &mut s.command,
+                Kind::Read => &mut s.read,
+            };
+            let _ = h.record(micros.min(60_000_000));
+        }
+        Ok((status, body))
+    }
+
+    /// The order as its customer reads it (`GET /v1/orders/{id}`).
+    async fn read(&self, id: &str) -> Result<(StatusCode, Value), String> {
+        self.call(
+            Kind::Read,
+            Method::GET,
+            &format!("/v1/orders/{id}"),
+            &self.customer,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Whether `id`'s history already holds `status`: a command whose first try was lost in
+    /// flight went through, and its resend was refused as a repeat.
+    async fn reached(&self, id: &str, status: &str) -> Result<bool, String> {
+        let (s, order) = self.read(id).await?;
+        Ok(s == StatusCode::OK
+            && order["history"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|e| e["status"] == status)))
+    }
+
+    pub(super) fn error(&self, kind: String) {
+        *self
+            .stats
+            .lock()
+            .expect("stats lock")
+            .errors
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// A command that must answer 200, then a status read as the customer's app would do.
+    /// Its path and the status it leads to come from the domain's command table.
+    async fn step(
+        &self,
+        tok: &str,
+        action: Action,
+        id: &str,
+        body: Option<Value>,
+    ) -> Result<(), String> {
+        let path = action.path().replace("{id}", id);
+        let (s, b, resent) = self
+            .call_resending(Kind::Command, Method::POST, &path, tok, body, None)
+            .await?;
+        let repeat = s == StatusCode::CONFLICT
+            && resent > 0
+            && self.reached(id, action.rule().to.as_str()).await?;
+        if s != StatusCode::OK && !repeat {
+            return Err(format!(
+                "{} {} {}",
+                action.name(),
+                s.as_u16(),
+                b["error"]["code"].as_str().unwrap_or("")
+            ));
+        }
+        let (s, _) = self.read(id).await?;
+        if s != StatusCode::OK {
+            return Err(format!("status read {}", s.as_u16()));
+        }
+        if let Some(client) = &self.temporal {
+            let started = Instant::now();
+            client
+                .get_workflow_handle::<baedal_workflows::OrderWorkflow>(id.to_owned())
+                .query(
+                    baedal_workflows::OrderWorkflow::order,
+                    (),
+                    temporalio_client::WorkflowQueryOptions::default(),
+                )
+                .await
+                .map_err(|_| "temporal query".to_owned())?;
+            let micros = started.elapsed().as_micros().max(1) as u64;
+            let _ = self
+                .stats
+                .lock()
+                .expect("stats lock")
+                .query
+                .record(micros.min(60_000_000));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn lifecycle(&self, n: u64) -> Result<Path, String> {
+        let path = if self.place_only {
+            Path::Complete
+        } else {
+            path_for(n)
+        };
+        let shop = &self.shops[(n as usize) % self.shops.len()];
+        let card = if path == Path::Decline {
+            "tok_declined"
+        } else {
+            "tok_ok"
+        };
+        let body = json!({
+            "store_id": shop.id,
+            "items": [{"menu_item_id": shop.item, "quantity": 1 + n % 2}],
+            "delivery": {"address": "loadgen", "region": shop.region, "lat": shop.lat + 0.004, "lon": shop.lon},
+            "payment": {"card_token": card}
+        });
+        let key = uuid::Uuid::new_v4().to_string();
+        let (s, o) = self
+            .call(
+                Kind::Place,
+                Method::POST,
+                "/v1/orders",
+                &self.customer,
+                Some(body),
+                Some(&key),
+            )
+            .await?;
+        match (path, s) {
+            (Path::Decline, StatusCode::PAYMENT_REQUIRED) => return Ok(path),
+            (_, StatusCode::CREATED) => {}
+            (_, s) => {
+                return Err(format!(
+                    "place {} {}",
+                    s.as_u16(),
+                    o["error"]["code"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        if self.place_only {
+            return Ok(path);
+        }
+        let id = o["id"].as_str().unwrap_or_default().to_owned();
+        let owner = &self.owners[(n as usize) % self.shops.len()];
+        let who = |action: Action| match action.rule().by {
+            Party::StoreOwner => owner.as_str(),
+            Party::Rider => self.rider.as_str(),
+            _ => self.customer.as_str(),
+        };
+        let steps: &[(Action, Option<Value>)] = match path {
+            Path::Cancel => &[(Action::Cancel, None)],
+            Path::Reject => &[(Action::Reject, Some(json!({"reason": "busy"})))],
+            Path::Complete => &[
+                (Action::Accept, None),
+                (Action::StartCooking, None),
+                (Action::FinishCooking, None),
+                (Action::Claim, None),
+                (Action::Pickup, None),
+                (Action::Deliver, None),
+                (Action::Confirm, None),
+            ],
+            Path::Decline => &[],
+        };
+        for (action, body) in steps {
+            self.step(who(*action), *action, &id, body.clone()).await?;
+        }
+        Ok(path)
+    }
+}
