@@ -1,4 +1,5 @@
-//! Order statuses and the transition table from DESIGN.md.
+//! Order statuses and the transition table (docs/contract.md "Statuses and commands"; the commands that move
+//! between them are the command table in `commands.rs`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
