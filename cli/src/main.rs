@@ -16,14 +16,6 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn".into()),
-        )
-        .init();
-    // One TLS crypto provider for every HTTPS client in the process (JWKS, webhooks, the
-    // api's calls to the notification service), whatever the role.
-    baedal_activities::install_crypto_provider();
+    baedal::process::init();
     Cli::parse().command.run().await
 }

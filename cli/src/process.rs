@@ -6,6 +6,19 @@ use baedal_api::MetricsRender;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// Log to stderr at `RUST_LOG` (default: info, the SDK's own chatter at warn), and install
+/// the one TLS crypto provider every HTTPS client of the process uses (JWKS, webhooks, the
+/// services), whatever the role. The first thing each binary does.
+pub fn init() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn".into()),
+        )
+        .init();
+    baedal_activities::install_crypto_provider();
+}
+
 /// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
 pub async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

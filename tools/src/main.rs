@@ -183,13 +183,7 @@ fn print_report<R: serde::Serialize + std::fmt::Display>(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn".into()),
-        )
-        .init();
-    baedal_activities::install_crypto_provider();
+    baedal::process::init();
     match Cli::parse().command {
         Command::Loadgen {
             concurrency,

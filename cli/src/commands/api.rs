@@ -3,8 +3,7 @@
 use crate::process::{install_metrics, serve};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, DataDir, Idempotency, Jwt, NotifyDoor, OrderTimers, PayloadKey, ReadModelDb,
-    ServiceToken, Stuck, Temporal, TemporalUi,
+    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ServiceToken, Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
 
@@ -16,15 +15,9 @@ pub struct Args {
     #[command(flatten)]
     door: ApiDoor,
     #[command(flatten)]
-    data_dir: DataDir,
-    #[command(flatten)]
-    db: ReadModelDb,
-    #[command(flatten)]
-    temporal: Temporal,
+    engine: super::Engine,
     #[command(flatten)]
     temporal_ui: TemporalUi,
-    #[command(flatten)]
-    payload_key: PayloadKey,
     #[command(flatten)]
     jwt: Jwt,
     #[command(flatten)]
@@ -43,12 +36,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
     let metrics = install_metrics()?;
-    let (read_model, temporal) =
-        super::read_model_and_temporal(&a.data_dir, &a.db, &a.temporal, &a.payload_key).await?;
+    let (read_model, temporal) = a.engine.connect().await?;
     let timeouts = a.timers.timeouts();
     crate::retention::check(
         &temporal,
-        &a.temporal.temporal_namespace,
+        a.engine.namespace(),
         a.idempotency.idempotency_window,
         &timeouts,
     )
@@ -65,7 +57,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         stuck_after: a.stuck.stuck_after,
         dev_mode: false,
         temporal_ui: Some(a.temporal_ui.url()),
-        namespace: a.temporal.temporal_namespace.clone(),
+        namespace: a.engine.namespace().to_owned(),
         notify_url: a.notify.url(),
         service_token: a.service_token.value(),
         metrics: Some(metrics),

@@ -65,23 +65,39 @@ impl Command {
     }
 }
 
-/// The read model and a Temporal client sealing payloads with the payload key, as the api,
-/// the worker and reconcile need them. Refuses to start without the key: card data must never
-/// reach Temporal unsealed.
-async fn read_model_and_temporal(
-    dir: &DataDir,
-    db: &ReadModelDb,
-    temporal: &Temporal,
-    key: &PayloadKey,
-) -> anyhow::Result<(baedal_readmodel::ReadModel, temporalio_client::Client)> {
-    let codec = key.codec()?;
-    let read_model = baedal_readmodel::ReadModel::open(&db.url(dir)).await?;
-    let client = connect_temporal(
-        &temporal.address(),
-        &temporal.temporal_namespace,
-        Duration::from_secs(60),
-        Some(&codec),
-    )
-    .await?;
-    Ok((read_model, client))
+/// What the roles that drive orders (api, worker, reconcile) reach: the read model and
+/// Temporal, whose payloads they seal with the payload key.
+#[derive(Debug, clap::Args)]
+struct Engine {
+    #[command(flatten)]
+    data_dir: DataDir,
+    #[command(flatten)]
+    db: ReadModelDb,
+    #[command(flatten)]
+    temporal: Temporal,
+    #[command(flatten)]
+    payload_key: PayloadKey,
+}
+
+impl Engine {
+    fn namespace(&self) -> &str {
+        &self.temporal.temporal_namespace
+    }
+
+    /// The read model and a Temporal client sealing payloads with the payload key. Refuses to
+    /// start without the key: card data must never reach Temporal unsealed.
+    async fn connect(
+        &self,
+    ) -> anyhow::Result<(baedal_readmodel::ReadModel, temporalio_client::Client)> {
+        let codec = self.payload_key.codec()?;
+        let read_model = baedal_readmodel::ReadModel::open(&self.db.url(&self.data_dir)).await?;
+        let client = connect_temporal(
+            &self.temporal.address(),
+            self.namespace(),
+            Duration::from_secs(60),
+            Some(&codec),
+        )
+        .await?;
+        Ok((read_model, client))
+    }
 }

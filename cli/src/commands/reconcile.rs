@@ -1,6 +1,6 @@
 //! `baedal reconcile`: the ledger against the read model, the read model against the engine.
 
-use crate::settings::{DataDir, PayloadKey, PaymentDoor, ReadModelDb, ServiceToken, Temporal};
+use crate::settings::{PaymentDoor, ServiceToken};
 use baedal_activities::ServiceClient;
 use std::time::Duration;
 
@@ -14,13 +14,7 @@ pub struct Args {
     #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
     since: Duration,
     #[command(flatten)]
-    data_dir: DataDir,
-    #[command(flatten)]
-    db: ReadModelDb,
-    #[command(flatten)]
-    temporal: Temporal,
-    #[command(flatten)]
-    payload_key: PayloadKey,
+    engine: super::Engine,
     #[command(flatten)]
     service_token: ServiceToken,
     #[command(flatten)]
@@ -29,8 +23,7 @@ pub struct Args {
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.service_token.require_production()?;
-    let (read_model, temporal) =
-        super::read_model_and_temporal(&a.data_dir, &a.db, &a.temporal, &a.payload_key).await?;
+    let (read_model, temporal) = a.engine.connect().await?;
     let payment = ServiceClient::new(a.payment.url(), a.service_token.value());
     let opts = crate::reconcile::Options {
         repair: a.repair,

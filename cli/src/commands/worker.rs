@@ -3,21 +3,15 @@
 
 use crate::process::{ReadyCheck, install_metrics, shutdown_signal, spawn_metrics_server};
 use crate::settings::{
-    Breaker, DataDir, Idempotency, Metrics, NotifyDoor, OrderTimers, PayloadKey, PaymentDoor,
-    ReadModelDb, ServiceToken, Stuck, Temporal, WorkerTuning,
+    Breaker, Idempotency, Metrics, NotifyDoor, OrderTimers, PaymentDoor, ServiceToken, Stuck,
+    WorkerTuning,
 };
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    data_dir: DataDir,
-    #[command(flatten)]
-    db: ReadModelDb,
-    #[command(flatten)]
-    temporal: Temporal,
-    #[command(flatten)]
-    payload_key: PayloadKey,
+    engine: super::Engine,
     #[command(flatten)]
     service_token: ServiceToken,
     #[command(flatten)]
@@ -57,11 +51,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     a.service_token.require_production()?;
     let role = a.role()?;
     let metrics = install_metrics()?;
-    let (read_model, temporal) =
-        super::read_model_and_temporal(&a.data_dir, &a.db, &a.temporal, &a.payload_key).await?;
+    let (read_model, temporal) = a.engine.connect().await?;
     crate::retention::check(
         &temporal,
-        &a.temporal.temporal_namespace,
+        a.engine.namespace(),
         a.idempotency.idempotency_window,
         &a.timers.timeouts(),
     )

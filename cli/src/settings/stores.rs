@@ -15,8 +15,12 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    fn sqlite(&self, file: &str) -> String {
-        format!("sqlite://{}", self.data_dir.join(file).display())
+    /// `url` when one is set, else a SQLite file of that name in the data dir.
+    fn url_or_sqlite(&self, url: Option<&Secret>, file: &str) -> String {
+        match url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join(file).display()),
+        }
     }
 
     /// Make the directory (a SQLite default lives there).
@@ -37,10 +41,7 @@ pub struct ReadModelDb {
 
 impl ReadModelDb {
     pub fn url(&self, dir: &DataDir) -> String {
-        self.database_url
-            .as_ref()
-            .map(|u| u.expose().to_owned())
-            .unwrap_or_else(|| dir.sqlite("readmodel.db"))
+        dir.url_or_sqlite(self.database_url.as_ref(), "readmodel.db")
     }
 }
 
@@ -54,10 +55,7 @@ pub struct PaymentDb {
 
 impl PaymentDb {
     pub fn url(&self, dir: &DataDir) -> String {
-        self.payment_database_url
-            .as_ref()
-            .map(|u| u.expose().to_owned())
-            .unwrap_or_else(|| dir.sqlite("payment.db"))
+        dir.url_or_sqlite(self.payment_database_url.as_ref(), "payment.db")
     }
 }
 
@@ -71,9 +69,6 @@ pub struct NotifyDb {
 
 impl NotifyDb {
     pub fn url(&self, dir: &DataDir) -> String {
-        self.notify_database_url
-            .as_ref()
-            .map(|u| u.expose().to_owned())
-            .unwrap_or_else(|| dir.sqlite("notify.db"))
+        dir.url_or_sqlite(self.notify_database_url.as_ref(), "notify.db")
     }
 }
