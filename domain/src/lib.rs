@@ -14,6 +14,7 @@ pub mod order;
 pub mod reconcile;
 pub mod state;
 pub mod status;
+pub mod timing;
 
 pub use commands::{Action, MAX_REASON_CHARS, Party, Rule, Statuses};
 pub use delivery::{DeliveryCard, DeliveryView};
@@ -24,3 +25,4 @@ pub use order::{
 };
 pub use state::{ChargeResult, OrderState, Placement};
 pub use status::OrderStatus;
+pub use timing::{Deadline, Lapse, Retry};

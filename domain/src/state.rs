@@ -47,9 +47,9 @@ pub enum ChargeResult {
     },
 }
 
-/// How far each unanswered rider-claim timer widens the riders' search, and how often.
-pub const RADIUS_STEP_KM: f64 = 2.0;
-pub const MAX_ESCALATIONS: u32 = 3;
+/// How far each unanswered rider-claim timer widens the riders' search, and how often: with
+/// the order's other timers in [`crate::timing`].
+pub use crate::timing::{MAX_ESCALATIONS, RADIUS_STEP_KM};
 
 /// The order's state: placement, status, history and money.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

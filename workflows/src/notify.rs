@@ -1,7 +1,8 @@
-//! Who hears about each transition, and what they are told.
+//! Who hears about each transition and each alert, and what they are told.
 
 use baedal_activities::NotifyInput;
 use baedal_domain::{OrderBrief, OrderInput, OrderStatus, geo, order};
+use std::time::Duration;
 
 /// Notification seq numbers at and above this are escalations to ops, not transitions, so they
 /// never collide with a transition's `(order_id, seq)` dedup key.
@@ -39,6 +40,80 @@ pub fn refunded(input: &OrderInput, refund: &baedal_domain::PaymentInfo) -> Noti
             total: won,
             ..brief(input, OrderStatus::Canceled)
         }),
+    }
+}
+
+/// Ops' alert that nobody claimed the delivery within `waited`: the riders' search of an
+/// order in `status` widened for the `escalations`-th time, to `radius_bonus_km`.
+pub fn escalated(
+    input: &OrderInput,
+    status: OrderStatus,
+    escalations: u32,
+    radius_bonus_km: f64,
+    waited: Duration,
+) -> NotifyInput {
+    NotifyInput {
+        order_id: input.order_id.clone(),
+        seq: ESCALATION_SEQ_BASE + escalations,
+        recipients: vec!["ops".to_owned()],
+        status: status.as_str().to_owned(),
+        message: format!(
+            "[{}] no rider claimed within {}s; search radius widened by {} km",
+            input.store_name,
+            waited.as_secs(),
+            radius_bonus_km
+        ),
+        store_id: None,
+        order: None,
+    }
+}
+
+/// The alert to `rider` and ops that the rider did not pick up within `waited`, so the
+/// delivery (now in `status`, its history `entries` long) went back on the board.
+pub fn pickup_missed(
+    input: &OrderInput,
+    rider: &str,
+    status: OrderStatus,
+    entries: u32,
+    waited: Duration,
+) -> NotifyInput {
+    NotifyInput {
+        order_id: input.order_id.clone(),
+        seq: PICKUP_MISSED_SEQ_BASE + entries,
+        recipients: vec![format!("rider:{rider}"), "ops".to_owned()],
+        status: status.as_str().to_owned(),
+        message: format!(
+            "[{}] 픽업 시간({}분)이 지나 배달이 다른 라이더에게 넘어갔습니다 / rider {rider} did not pick up within {}s: the delivery is back on the board",
+            input.store_name,
+            waited.as_secs().div_ceil(60),
+            waited.as_secs()
+        ),
+        store_id: None,
+        order: None,
+    }
+}
+
+/// Ops' alert that the food `rider` picked up `waited` ago is not delivered yet.
+pub fn delivery_late(
+    input: &OrderInput,
+    rider: Option<&str>,
+    status: OrderStatus,
+    waited: Duration,
+) -> NotifyInput {
+    NotifyInput {
+        order_id: input.order_id.clone(),
+        seq: DELIVERY_LATE_SEQ,
+        recipients: vec!["ops".to_owned()],
+        status: status.as_str().to_owned(),
+        message: format!(
+            "[{}] order {} was picked up by rider {} {}s ago and is not delivered yet: look into it",
+            input.store_name,
+            input.order_id,
+            rider.unwrap_or("?"),
+            waited.as_secs()
+        ),
+        store_id: None,
+        order: None,
     }
 }
 
