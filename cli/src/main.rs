@@ -4,7 +4,7 @@ use anyhow::Context;
 use baedal::config::Common;
 use baedal::devserver;
 use baedal::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource, connect_temporal};
-use baedal_activities::ServiceClient;
+use baedal_activities::PaymentClient;
 use baedal_api::{ApiRole, MetricsRender};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
@@ -590,7 +590,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Role::Reconcile { repair, since } => {
             let (read_model, temporal) = read_model_and_temporal(&c).await?;
-            let payment = ServiceClient::new(c.payment_url(), c.service_token.clone());
+            let payment = PaymentClient::new(c.payment_url(), c.service_token.clone());
             let opts = baedal::reconcile::Options { repair, since };
             let report = baedal::reconcile::run(&payment, &read_model, &temporal, opts).await?;
             print!("{report}");
