@@ -6,8 +6,9 @@
 //! little later. Declines are answers, not failures: they never trip it. Half-open lets a few
 //! probe charges through; their outcome closes or re-opens it.
 
-use crate::io::{self, CallError, ServiceClient};
+use crate::io::{self, CallError};
 use crate::{ChargeInput, ChargeOutcome};
+use baedal_payment_client::PaymentClient;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,7 +123,7 @@ impl<Res> FailureClassifier<Res, CallError> for OutageClassifier {
 
 /// The charge call as a tower service, so the breaker layer can wrap it.
 #[derive(Clone)]
-struct ChargeService(ServiceClient);
+struct ChargeService(PaymentClient);
 
 impl Service<ChargeInput> for ChargeService {
     type Response = ChargeOutcome;
@@ -180,7 +181,7 @@ fn state_name(s: CircuitState) -> &'static str {
 }
 
 impl PaymentBreaker {
-    pub fn new(payment: ServiceClient, s: &BreakerSettings) -> Self {
+    pub fn new(payment: PaymentClient, s: &BreakerSettings) -> Self {
         let last_failure = Arc::new(Mutex::new(String::new()));
         let reason = last_failure.clone();
         let half_open_successes = Arc::new(AtomicUsize::new(0));
@@ -314,7 +315,7 @@ mod tests {
     async fn opens_after_min_calls_failures_and_then_fails_fast() {
         crate::install_crypto_provider();
         // Port 9 (discard) on loopback: nothing listens, connections are refused at once.
-        let client = ServiceClient::new("http://127.0.0.1:9", "t");
+        let client = PaymentClient::new("http://127.0.0.1:9", "t");
         let settings = BreakerSettings {
             min_calls: 3,
             open_for: Duration::from_secs(30),

@@ -1,76 +1,13 @@
-//! The HTTP calls behind the activities, kept apart from the Temporal plumbing.
+//! The service calls behind the activities, kept apart from the Temporal plumbing: the
+//! requests are the services' own types (their client crates), and this module judges what an
+//! answer means for the order (is this the order's money? is a refund owed?).
 
 use crate::{ChargeInput, ChargeOutcome, NotifyInput, RefundInput};
 use baedal_domain::PaymentInfo;
-use serde::Deserialize;
-use serde_json::json;
+use baedal_notification_client::NotificationClient;
+use baedal_payment_client::{ChargeRequest, PaymentClient, PaymentRecord, RefundRequest};
 
-/// The payment service's refusal code for a refund of an order it holds no succeeded charge
-/// for: the only refusal that means nothing is owed.
-pub const NO_SUCCEEDED_CHARGE: &str = "no_succeeded_charge";
-
-/// The payment service's refusal of a charge key reused with another amount or card.
-pub const IDEMPOTENCY_KEY_MISMATCH: &str = "idempotency_key_mismatch";
-
-/// Why a call to another service failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("{service} unreachable: {source}")]
-    Unreachable {
-        service: &'static str,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// A non-2xx answer; `code` is the error code of the body when it has the error shape.
-    #[error("{service} answered {status} {}: {body}", code.as_deref().unwrap_or("(no code)"))]
-    Status {
-        service: &'static str,
-        status: u16,
-        code: Option<String>,
-        body: String,
-    },
-    /// The service answered, but its answer says this request can never succeed: a charge
-    /// key that stands for other money, or for a charge refunded or voided since. Asking
-    /// again gets the same answer, and it says nothing about the service's health.
-    #[error("{service} refused ({code}): {message}")]
-    Refused {
-        service: &'static str,
-        code: String,
-        message: String,
-    },
-    /// A 2xx answer that does not settle the request (say, a refund of another amount):
-    /// never taken as done, and retried, since the ledger may be fixed meanwhile.
-    #[error("{service} answered something else than asked ({code}): {message}")]
-    Unexpected {
-        service: &'static str,
-        code: &'static str,
-        message: String,
-    },
-}
-
-impl CallError {
-    /// A refusal the same request will get again: [`CallError::Refused`], or a 4xx other than
-    /// timeout, too-many-requests and conflict. Everything else (unreachable, 5xx, 408, 429,
-    /// 409, an unexpected answer) may pass on a retry.
-    pub fn is_permanent(&self) -> bool {
-        match self {
-            CallError::Refused { .. } => true,
-            CallError::Status { status, .. } => {
-                (400..500).contains(status) && ![408, 409, 429].contains(status)
-            }
-            CallError::Unreachable { .. } | CallError::Unexpected { .. } => false,
-        }
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            CallError::Status { code, .. } => code.as_deref(),
-            CallError::Refused { code, .. } => Some(code),
-            CallError::Unexpected { code, .. } => Some(code),
-            CallError::Unreachable { .. } => None,
-        }
-    }
-}
+pub use baedal_payment_client::{CallError, IDEMPOTENCY_KEY_MISMATCH, NO_SUCCEEDED_CHARGE};
 
 /// What a refund request settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,137 +17,28 @@ pub enum RefundAnswer {
     NothingCharged,
 }
 
-/// A ledger line as the payment service answers it. `kind`, `order_id` and
-/// `refunded_amount` are read so an answer is taken only for the money that was asked about.
-#[derive(Debug, Clone, Deserialize)]
-struct Record {
-    id: String,
-    order_id: String,
-    kind: String,
-    amount: i64,
-    status: String,
-    #[serde(default)]
-    refunded_amount: Option<i64>,
-}
-
-impl From<Record> for PaymentInfo {
-    fn from(r: Record) -> Self {
-        PaymentInfo {
-            id: r.id,
-            status: r.status,
-            amount: r.amount,
-        }
+/// What a ledger line says of the payment, for the order's view. The line's `kind`,
+/// `order_id` and `refunded_amount` are read first, so an answer is taken only for the money
+/// that was asked about.
+fn payment_info(r: PaymentRecord) -> PaymentInfo {
+    PaymentInfo {
+        id: r.id,
+        status: r.status,
+        amount: r.amount,
     }
-}
-
-/// HTTP client for one internal service: base URL plus the service token.
-#[derive(Clone, Debug)]
-pub struct ServiceClient {
-    http: reqwest::Client,
-    base_url: String,
-    token: String,
-}
-
-impl ServiceClient {
-    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
-        crate::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(2))
-            .timeout(std::time::Duration::from_secs(5))
-            .pool_max_idle_per_host(32)
-            .build()
-            .expect("reqwest client with static settings");
-        Self {
-            http,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            token: token.into(),
-        }
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// GET a JSON document from the service.
-    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, CallError> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|source| CallError::Unreachable {
-                service: "service",
-                source,
-            })?;
-        if !resp.status().is_success() {
-            return Err(unexpected("service", resp).await);
-        }
-        resp.json().await.map_err(|source| CallError::Unreachable {
-            service: "service",
-            source,
-        })
-    }
-}
-
-async fn post(
-    client: &ServiceClient,
-    service: &'static str,
-    path: &str,
-    body: serde_json::Value,
-) -> Result<reqwest::Response, CallError> {
-    client
-        .http
-        .post(format!("{}{path}", client.base_url))
-        .bearer_auth(&client.token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|source| CallError::Unreachable { service, source })
-}
-
-async fn unexpected(service: &'static str, resp: reqwest::Response) -> CallError {
-    let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
-    let code = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
-    CallError::Status {
-        service,
-        status,
-        code,
-        body: body.chars().take(300).collect(),
-    }
-}
-
-/// A ledger line out of a payment-service answer; any non-2xx answer is an error to retry.
-async fn payment_record(resp: reqwest::Response) -> Result<Record, CallError> {
-    if !resp.status().is_success() {
-        return Err(unexpected("payment", resp).await);
-    }
-    resp.json().await.map_err(|source| CallError::Unreachable {
-        service: "payment",
-        source,
-    })
 }
 
 pub async fn charge(
-    payment: &ServiceClient,
+    payment: &PaymentClient,
     input: &ChargeInput,
 ) -> Result<ChargeOutcome, CallError> {
-    let resp = post(
-        payment,
-        "payment",
-        "/v1/charges",
-        json!({
-            "idempotency_key": input.order_id,
-            "order_id": input.order_id,
-            "amount": input.amount,
-            "card_token": input.card_token,
-        }),
-    )
-    .await?;
-    let rec = match payment_record(resp).await {
+    let req = ChargeRequest {
+        idempotency_key: input.order_id.clone(),
+        order_id: input.order_id.clone(),
+        amount: input.amount,
+        card_token: input.card_token.clone(),
+    };
+    let rec = match payment.charge(&req).await {
         Ok(rec) => rec,
         Err(e) if e.code() == Some(IDEMPOTENCY_KEY_MISMATCH) => {
             return Err(CallError::Refused {
@@ -232,7 +60,7 @@ pub async fn charge(
 /// this order, with nothing refunded, establishes it. A refunded or voided charge, or a line
 /// for other money, is a permanent refusal (never approved: the money is not held), and a
 /// decline (or a failed charge) is the PSP's answer "no".
-fn judge_charge(input: &ChargeInput, rec: Record) -> Result<ChargeOutcome, CallError> {
+fn judge_charge(input: &ChargeInput, rec: PaymentRecord) -> Result<ChargeOutcome, CallError> {
     let refused = |code: &str, message: String| CallError::Refused {
         service: "payment",
         code: code.to_owned(),
@@ -250,10 +78,10 @@ fn judge_charge(input: &ChargeInput, rec: Record) -> Result<ChargeOutcome, CallE
     }
     match rec.status.as_str() {
         "succeeded" if rec.refunded_amount.unwrap_or(0) == 0 => Ok(ChargeOutcome::Approved {
-            payment: rec.into(),
+            payment: payment_info(rec),
         }),
         "declined" | "failed" => Ok(ChargeOutcome::Declined {
-            payment: rec.into(),
+            payment: payment_info(rec),
         }),
         "succeeded" | "refunded" => Err(refused(
             "charge_refunded",
@@ -290,29 +118,23 @@ fn judge_charge(input: &ChargeInput, rec: Record) -> Result<ChargeOutcome, CallE
 /// A 2xx answer counts only when it is this refund: kind `refund`, `succeeded`, this order,
 /// the amount owed.
 pub async fn refund(
-    payment: &ServiceClient,
+    payment: &PaymentClient,
     input: &RefundInput,
 ) -> Result<RefundAnswer, CallError> {
-    let resp = post(
-        payment,
-        "payment",
-        "/v1/refunds",
-        json!({
-            "idempotency_key": format!("{}:refund", input.order_id),
-            "order_id": input.order_id,
-            "amount": input.amount,
-            "void_charge_key": input.order_id,
-        }),
-    )
-    .await?;
-    match payment_record(resp).await {
+    let req = RefundRequest {
+        idempotency_key: format!("{}:refund", input.order_id),
+        order_id: input.order_id.clone(),
+        amount: input.amount,
+        void_charge_key: Some(input.order_id.clone()),
+    };
+    match payment.refund(&req).await {
         Ok(rec)
             if rec.kind == "refund"
                 && rec.status == "succeeded"
                 && rec.order_id == input.order_id
                 && rec.amount == input.amount =>
         {
-            Ok(RefundAnswer::Refunded(rec.into()))
+            Ok(RefundAnswer::Refunded(payment_info(rec)))
         }
         Ok(rec) => Err(CallError::Unexpected {
             service: "payment",
@@ -328,28 +150,19 @@ pub async fn refund(
     }
 }
 
-pub async fn notify(notify: &ServiceClient, input: &NotifyInput) -> Result<(), CallError> {
-    let resp = post(
-        notify,
-        "notification",
-        "/v1/notifications",
-        serde_json::to_value(input).expect("notification serializes"),
-    )
-    .await?;
-    if !resp.status().is_success() {
-        return Err(unexpected("notification", resp).await);
-    }
-    Ok(())
+/// Send one notification; a repeat of its `(order_id, seq)` is accepted as well.
+pub async fn notify(notify: &NotificationClient, input: &NotifyInput) -> Result<(), CallError> {
+    notify.notify(input).await.map(drop)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use baedal_payment::{ChargeRequest, PaymentState};
+    use baedal_payment::PaymentState;
 
     /// The real payment service on a free port, and a client for it (its service token is
     /// `svc`; the breaker's tests borrow it).
-    pub(crate) async fn payment_service() -> (ServiceClient, PaymentState) {
+    pub(crate) async fn payment_service() -> (PaymentClient, PaymentState) {
         let state = PaymentState::open(
             "sqlite::memory:",
             "svc",
@@ -361,7 +174,7 @@ pub(crate) mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        (ServiceClient::new(url, "svc"), state)
+        (PaymentClient::new(url, "svc"), state)
     }
 
     fn refund_of(order_id: &str, amount: i64) -> RefundInput {
@@ -425,13 +238,14 @@ pub(crate) mod tests {
             assert!(err.is_permanent(), "the same key gets the same refusal");
         }
         // A PSP answering with a line for other money (say, one that does not check keys).
-        let line = |order_id: &str, amount| Record {
+        let line = |order_id: &str, amount| PaymentRecord {
             id: "pay_1".into(),
             order_id: order_id.into(),
             kind: "charge".into(),
             amount,
             status: "succeeded".into(),
             refunded_amount: None,
+            created_at: "2025-01-01T00:00:00.000Z".into(),
         };
         let wanted = charge_of("ord_ok", 5000, "tok_ok");
         for other in [line("ord_ok", 4999), line("ord_elsewhere", 5000)] {
@@ -439,12 +253,12 @@ pub(crate) mod tests {
             assert_eq!(err.code(), Some("charge_mismatch"));
             assert!(err.is_permanent() && err.to_string().contains("not this order's money"));
         }
-        let refund_line = Record {
+        let refund_line = PaymentRecord {
             kind: "refund".into(),
             ..line("ord_ok", 5000)
         };
         assert!(judge_charge(&wanted, refund_line).is_err());
-        let partly_refunded = Record {
+        let partly_refunded = PaymentRecord {
             refunded_amount: Some(1000),
             ..line("ord_ok", 5000)
         };

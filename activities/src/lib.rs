@@ -1,8 +1,9 @@
 //! Activities: every piece of I/O the order workflow needs, and nothing else.
 //!
-//! The payment client (charge and refund over HTTP, idempotent by order id), the notification
-//! client (one notification per `(order_id, seq)`) and the read-model projection (a local
-//! activity, guarded by `seq`). Each activity is safe to run more than once: Temporal retries
+//! Charge and refund (idempotent by order id) and notify (one notification per
+//! `(order_id, seq)`) through the services' own typed clients (`baedal-payment-client`,
+//! `baedal-notification-client`: the request types are the services', never JSON built here),
+//! and the read-model projection (a local activity, guarded by `seq`). Each activity is safe to run more than once: Temporal retries
 //! them, and a crash can replay one that already happened. Beside them, the worker's stuck
 //! sweep (alerting ops about orders that stopped moving) lives here, as it is the same
 //! notification I/O. This crate must not decide order rules (that is `domain` and
@@ -12,8 +13,13 @@ pub mod breaker;
 pub mod io;
 pub mod stuck;
 
+pub use baedal_notification_client::NotificationClient;
+pub use baedal_payment_client::PaymentClient;
+/// reqwest is built with rustls but no default crypto provider (the Temporal SDK picks ring):
+/// install ring once per process before building a client. Idempotent.
+pub use baedal_service_client::install_crypto_provider;
 pub use breaker::{BreakerSettings, BreakerSnapshot, PaymentBreaker};
-pub use io::{RefundAnswer, ServiceClient};
+pub use io::RefundAnswer;
 
 use baedal_domain::{OrderView, PaymentInfo};
 use baedal_readmodel::ReadModel;
@@ -98,27 +104,16 @@ pub struct RefundInput {
     pub amount: i64,
 }
 
-/// One notification for one order transition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotifyInput {
-    pub order_id: String,
-    pub seq: u32,
-    pub recipients: Vec<String>,
-    pub status: String,
-    pub message: String,
-    /// The order's store, on a notification of a status change (the events webhooks get);
-    /// absent on alerts to ops (escalations, stuck orders).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_id: Option<String>,
-    /// What a message to a person names (store, items, total, ETA), on a status change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<baedal_domain::OrderBrief>,
-}
+/// One notification for one order transition: the notification service's request itself, so
+/// what a workflow records is exactly what the service is sent. Its serialized form is in
+/// every recorded history: change it only in ways old histories still decode (the replay
+/// test says).
+pub type NotifyInput = baedal_notification_client::NotificationRequest;
 
 /// Configuration and clients the activities share. Built once per worker process.
 pub struct OrderActivities {
-    pub(crate) payment: ServiceClient,
-    pub(crate) notify: ServiceClient,
+    pub(crate) payment: PaymentClient,
+    pub(crate) notify: NotificationClient,
     pub(crate) breaker: PaymentBreaker,
     pub(crate) read_model: ReadModel,
 }
@@ -126,8 +121,8 @@ pub struct OrderActivities {
 impl OrderActivities {
     /// `breaker` guards charges; keep a clone to watch its state (it shares the circuit).
     pub fn new(
-        payment: ServiceClient,
-        notify: ServiceClient,
+        payment: PaymentClient,
+        notify: NotificationClient,
         breaker: PaymentBreaker,
         read_model: ReadModel,
     ) -> Self {
@@ -167,12 +162,6 @@ impl OrderActivities {
             }
         }
     }
-}
-
-/// reqwest is built with rustls but no default crypto provider (the Temporal SDK picks ring):
-/// install ring once per process before building a client. Idempotent.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[activities]

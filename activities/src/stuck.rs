@@ -8,7 +8,8 @@
 //! and the sweep records it so it is sent once however many workers sweep.
 
 use crate::NotifyInput;
-use crate::io::{self, ServiceClient};
+use crate::io;
+use baedal_notification_client::NotificationClient;
 use baedal_readmodel::ReadModel;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ const BATCH: u32 = 200;
 /// out; an order whose alert could not be sent is tried again next sweep.
 pub async fn sweep(
     read_model: &ReadModel,
-    notify: &ServiceClient,
+    notify: &NotificationClient,
     stuck_after: Duration,
 ) -> baedal_readmodel::Result<usize> {
     let now = chrono::Utc::now();

@@ -6,11 +6,13 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use baedal_auth::Role;
+use baedal_notification_client::{CallError, NotificationClient};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -121,26 +123,8 @@ fn owner(caller: &Caller) -> ApiResult<String> {
     }
 }
 
-/// Send one request about `caller`'s hooks to the notification service.
-async fn forward(
-    state: &AppState,
-    caller: &Caller,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&NewHook>,
-) -> ApiResult<Response> {
-    forward_as(state, owner(caller)?, method, path, body).await
-}
-
-/// Send one request to the notification service on behalf of `owner` (whom the api has
-/// authorized: `ops`, `store:<id>`, `customer:<id>`) and answer what it answered.
-pub(crate) async fn forward_as(
-    state: &AppState,
-    owner: String,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&impl Serialize>,
-) -> ApiResult<Response> {
+/// The notification service's client, or 503 when this api has none configured.
+pub(crate) fn notification_service(state: &AppState) -> ApiResult<NotificationClient> {
     let Some(service) = &state.config.hooks else {
         return Err(ApiError::unavailable(
             "hooks_unavailable",
@@ -149,39 +133,49 @@ pub(crate) async fn forward_as(
         ));
     };
     crate::door_keeping::waiting_on("the notification service");
-    let mut req = state
-        .http
-        .request(
-            method,
-            format!("{}{path}", service.url.trim_end_matches('/')),
-        )
-        .bearer_auth(&service.service_token)
-        .header("x-baedal-owner", owner);
-    if let Some(b) = body {
-        req = req.json(b);
+    Ok(NotificationClient::with_http(
+        state.http.clone(),
+        &service.url,
+        &service.service_token,
+    ))
+}
+
+/// The notification service's answer as the api's: a success with `status`; a refusal (4xx:
+/// no such hook, a bad URL, …) passed on as the service gave it, code and message, since the
+/// service is the one that judged the request; a service down, failing or unreachable is 503.
+pub(crate) fn pass_on<T: Serialize>(
+    status: StatusCode,
+    answer: Result<T, CallError>,
+) -> ApiResult<Response> {
+    match answer {
+        Ok(body) => Ok((status, Json(body)).into_response()),
+        Err(e) => refused(e),
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| ApiError::dependency_down("the notification service", e))?;
-    let status = StatusCode::from_u16(resp.status().as_u16())
-        .map_err(|e| ApiError::internal("the notification service's status", e))?;
-    if status.is_server_error() {
-        return Err(ApiError::dependency_down(
-            "the notification service",
-            format!("it answered {status}"),
-        ));
+}
+
+/// A failed call to the notification service as the api's answer (see [`pass_on`]).
+fn refused(e: CallError) -> ApiResult<Response> {
+    match e {
+        CallError::Status { status, body, .. } if (400..500).contains(&status) => {
+            let status = StatusCode::from_u16(status)
+                .map_err(|e| ApiError::internal("the notification service's status", e))?;
+            let mut out = Response::builder().status(status);
+            if !body.is_empty() {
+                out = out.header(header::CONTENT_TYPE, "application/json");
+            }
+            out.body(Body::from(body))
+                .map_err(|e| ApiError::internal("answering a notification-service request", e))
+        }
+        e => Err(ApiError::dependency_down("the notification service", e)),
     }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| ApiError::dependency_down("the notification service", e))?;
-    let mut out = Response::builder().status(status);
-    if !bytes.is_empty() {
-        out = out.header(header::CONTENT_TYPE, "application/json");
+}
+
+impl NewHook {
+    /// The hook as the notification service takes it: the same fields, event types by name.
+    fn to_service(&self) -> baedal_notification_client::NewHook {
+        serde_json::from_value(serde_json::to_value(self).expect("a hook serializes"))
+            .expect("the api's hook is the service's, with typed events")
     }
-    out.body(Body::from(bytes))
-        .map_err(|e| ApiError::internal("answering a notification-service request", e))
 }
 
 /// Subscribe a URL to order events. The answer carries the signing secret (`whsec_…`), shown
@@ -195,16 +189,11 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<NewHook>,
 ) -> ApiResult<Response> {
-    owner(&caller)?;
+    let owner = owner(&caller)?;
     body.check()?;
-    forward(
-        &state,
-        &caller,
-        reqwest::Method::POST,
-        "/v1/hooks",
-        Some(&body),
-    )
-    .await
+    let service = notification_service(&state)?;
+    let answer = service.create_hook(&owner, &body.to_service()).await;
+    pass_on(StatusCode::CREATED, answer)
 }
 
 /// The caller's hooks (without their secrets).
@@ -212,7 +201,9 @@ pub async fn create(
     responses((status = 200, description = "{\"hooks\": [{id, owner, url, events, created_at, disabled_at, disabled_reason}]}"),
         (status = 403)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    forward(&state, &caller, reqwest::Method::GET, "/v1/hooks", None).await
+    let owner = owner(&caller)?;
+    let answer = notification_service(&state)?.hooks(&owner).await;
+    pass_on(StatusCode::OK, answer)
 }
 
 /// Delete a hook: nothing more is delivered to it.
@@ -223,14 +214,11 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    forward(
-        &state,
-        &caller,
-        reqwest::Method::DELETE,
-        &format!("/v1/hooks/{}", encode(&id)),
-        None,
-    )
-    .await
+    let owner = owner(&caller)?;
+    match notification_service(&state)?.delete_hook(&owner, &id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(e) => refused(e),
+    }
 }
 
 /// A hook's deliveries, newest first: attempts, the receiver's last status code, the last error.
@@ -245,14 +233,11 @@ pub async fn deliveries(
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Response> {
     let limit = crate::routes::page_limit(q.limit, 50, 100)?;
-    forward(
-        &state,
-        &caller,
-        reqwest::Method::GET,
-        &format!("/v1/hooks/{}/deliveries?limit={limit}", encode(&id)),
-        None,
-    )
-    .await
+    let owner = owner(&caller)?;
+    let answer = notification_service(&state)?
+        .hook_deliveries(&owner, &id, limit)
+        .await;
+    pass_on(StatusCode::OK, answer)
 }
 
 /// A new signing secret; the old one keeps signing beside it for 24 hours, so receivers can
@@ -265,14 +250,11 @@ pub async fn rotate_secret(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    forward(
-        &state,
-        &caller,
-        reqwest::Method::POST,
-        &format!("/v1/hooks/{}/rotate-secret", encode(&id)),
-        None,
-    )
-    .await
+    let owner = owner(&caller)?;
+    let answer = notification_service(&state)?
+        .rotate_hook_secret(&owner, &id)
+        .await;
+    pass_on(StatusCode::OK, answer)
 }
 
 /// Deliver one event to the hook once more, now.
@@ -286,29 +268,11 @@ pub async fn retry(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    forward(
-        &state,
-        &caller,
-        reqwest::Method::POST,
-        &format!(
-            "/v1/hooks/{}/deliveries/{}/retry",
-            encode(&id),
-            encode(&delivery_id)
-        ),
-        None,
-    )
-    .await
-}
-
-/// A path segment as sent on: anything but an id's own characters is escaped.
-fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let owner = owner(&caller)?;
+    let answer = notification_service(&state)?
+        .retry_delivery(&owner, &id, &delivery_id)
+        .await;
+    pass_on(StatusCode::ACCEPTED, answer)
 }
 
 #[cfg(test)]

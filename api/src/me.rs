@@ -5,9 +5,12 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller};
+use crate::hooks::{notification_service, pass_on};
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use baedal_auth::Role;
+use baedal_notification_client::PrefsUpdate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -45,14 +48,8 @@ fn customer(caller: &Caller) -> ApiResult<String> {
         (status = 403, description = "not a customer")))]
 pub async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let who = customer(&caller)?;
-    crate::hooks::forward_as(
-        &state,
-        who,
-        reqwest::Method::GET,
-        "/v1/channels",
-        None::<&()>,
-    )
-    .await
+    let answer = notification_service(&state)?.channels(&who).await;
+    pass_on(StatusCode::OK, answer)
 }
 
 /// Choose the channels, and give the number KakaoTalk should use.
@@ -67,14 +64,15 @@ pub async fn put_prefs(
     ApiJson(body): ApiJson<NotificationPrefs>,
 ) -> ApiResult<Response> {
     let who = customer(&caller)?;
-    crate::hooks::forward_as(
-        &state,
-        who,
-        reqwest::Method::PUT,
-        "/v1/channels",
-        Some(&body),
-    )
-    .await
+    let update = PrefsUpdate {
+        kakao: body.kakao,
+        inbox: body.inbox,
+        phone: body.phone,
+    };
+    let answer = notification_service(&state)?
+        .set_channels(&who, &update)
+        .await;
+    pass_on(StatusCode::OK, answer)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! finds what is left, and `--repair` writes the engine's view over it.
 
 use anyhow::Context;
-use baedal_activities::ServiceClient;
+use baedal_activities::PaymentClient;
 use baedal_domain::reconcile::{Drift, LedgerLine, Report, compare, drift};
 use baedal_domain::{OrderStatus, OrderView};
 use baedal_readmodel::ReadModel;
@@ -50,7 +50,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// Fetch the ledger from the payment service, the orders from the read model and the order
 /// workflows from Temporal, and compare; with `opts.repair`, repair the drift first.
 pub async fn run(
-    payment: &ServiceClient,
+    payment: &PaymentClient,
     read_model: &ReadModel,
     temporal: &temporalio_client::Client,
     opts: Options,
@@ -71,8 +71,18 @@ pub async fn run(
         let ids: Vec<String> = drifted.iter().map(|d| d.order_id().to_owned()).collect();
         drifted = still_drifted(read_model, temporal, &ids).await?;
     }
-    let doc = payment.get_json("/v1/payments").await?;
-    let ledger: Vec<LedgerLine> = serde_json::from_value(doc["payments"].clone())?;
+    let ledger: Vec<LedgerLine> = payment
+        .payments(None)
+        .await?
+        .payments
+        .into_iter()
+        .map(|p| LedgerLine {
+            order_id: p.order_id,
+            kind: p.kind,
+            amount: p.amount,
+            status: p.status,
+        })
+        .collect();
     let orders = statuses(read_model).await?;
     let mut terminated = HashSet::new();
     let mut list = temporal.list_workflows(

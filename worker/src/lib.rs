@@ -8,7 +8,9 @@
 //! all call: a deployed worker runs exactly the tasks the tested one does. It must not hold
 //! order rules or do I/O of its own: the tasks call into `activities` and `readmodel`.
 
-use baedal_activities::{BreakerSettings, OrderActivities, PaymentBreaker, ServiceClient};
+use baedal_activities::{
+    BreakerSettings, NotificationClient, OrderActivities, PaymentBreaker, PaymentClient,
+};
 use baedal_readmodel::ReadModel;
 use baedal_workflows::{OrderWorkflow, TASK_QUEUE};
 use std::future::Future;
@@ -71,9 +73,9 @@ pub async fn serve(
     role: WorkerRole,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let payment = ServiceClient::new(role.payment_url, role.service_token.clone());
+    let payment = PaymentClient::new(role.payment_url, role.service_token.clone());
     let breaker = PaymentBreaker::new(payment.clone(), &role.breaker);
-    let notify = ServiceClient::new(role.notify_url, role.service_token);
+    let notify = NotificationClient::new(role.notify_url, role.service_token);
     let beside = [
         spawn_breaker_publisher(
             breaker.clone(),
@@ -232,7 +234,7 @@ where
 /// `baedal_activities::stuck`). Runs until aborted.
 fn spawn_stuck_sweeper(
     read_model: baedal_readmodel::ReadModel,
-    notify: baedal_activities::ServiceClient,
+    notify: NotificationClient,
     stuck_after: std::time::Duration,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {

@@ -1,7 +1,7 @@
 //! `baedal reconcile`: the ledger against the read model, the read model against the engine.
 
 use crate::settings::{PaymentDoor, ServiceToken};
-use baedal_activities::ServiceClient;
+use baedal_activities::PaymentClient;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +24,7 @@ pub struct Args {
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.service_token.require_production()?;
     let (read_model, temporal) = a.engine.connect().await?;
-    let payment = ServiceClient::new(a.payment.url(), a.service_token.value());
+    let payment = PaymentClient::new(a.payment.url(), a.service_token.value());
     let opts = crate::reconcile::Options {
         repair: a.repair,
         since: a.since,

@@ -285,7 +285,7 @@ async fn reconcile_lists_a_terminated_paid_order_as_a_refund_owed() {
     let read_model = baedal_readmodel::ReadModel::open(&s.read_model_url)
         .await
         .unwrap();
-    let payment = baedal_activities::ServiceClient::new(s.payment.clone(), common::SERVICE_TOKEN);
+    let payment = baedal_activities::PaymentClient::new(s.payment.clone(), common::SERVICE_TOKEN);
     // Visibility is eventually consistent: give the terminated status a moment to show.
     let deadline = Instant::now() + Duration::from_secs(10);
     let report = loop {
@@ -343,7 +343,7 @@ async fn reconcile_finds_a_status_the_engine_never_committed_and_repair_puts_the
         .await;
 
     let client = s.temporal().await;
-    let payment = baedal_activities::ServiceClient::new(s.payment.clone(), common::SERVICE_TOKEN);
+    let payment = baedal_activities::PaymentClient::new(s.payment.clone(), common::SERVICE_TOKEN);
     let ours = |report: &baedal_domain::reconcile::Report| {
         report.drift.iter().find(|d| d.order_id() == id).cloned()
     };

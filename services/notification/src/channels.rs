@@ -3,7 +3,7 @@
 //! sends the messages; people set them through the api's `/v1/me/notifications`.
 
 use baedal_db::Db;
-use serde::{Deserialize, Serialize};
+use baedal_notification_client::ChannelPrefs;
 use sqlx::Row;
 use std::sync::LazyLock;
 
@@ -33,19 +33,22 @@ pub fn national(e164: &str) -> String {
 }
 
 /// Someone's choices. Without any stored: the inbox only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefs {
     pub kakao: bool,
     pub inbox: bool,
     /// E.164; shown to its owner in national form.
-    #[serde(serialize_with = "as_national")]
     pub phone: Option<String>,
 }
 
-fn as_national<S: serde::Serializer>(p: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_some(&national(p)),
-        None => s.serialize_none(),
+/// The choices as their owner sees them: the number in national form.
+impl From<Prefs> for ChannelPrefs {
+    fn from(p: Prefs) -> Self {
+        ChannelPrefs {
+            kakao: p.kakao,
+            inbox: p.inbox,
+            phone: p.phone.as_deref().map(national),
+        }
     }
 }
 
@@ -59,15 +62,8 @@ impl Default for Prefs {
     }
 }
 
-/// A change of choices: `phone` absent keeps the number on file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrefsUpdate {
-    pub kakao: bool,
-    pub inbox: bool,
-    #[serde(default)]
-    pub phone: Option<String>,
-}
+/// A change of choices (`phone` absent keeps the number on file), as the api sends it.
+pub use baedal_notification_client::PrefsUpdate;
 
 /// Why a change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +103,7 @@ pub async fn set(db: &Db, recipient: &str, update: &PrefsUpdate) -> Result<Prefs
     if update.kakao && phone.is_none() {
         return Err(PrefsError::PhoneRequired);
     }
-    let now = crate::hooks::now();
+    let now = crate::engine::now();
     sqlx::query(
         "INSERT INTO channel_prefs (recipient, kakao, inbox, phone, updated_at)
          VALUES ($1, $2, $3, $4, $5)

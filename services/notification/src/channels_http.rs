@@ -2,8 +2,7 @@
 //! api's `/v1/me/notifications`, which names the customer in `x-baedal-owner`), and what the
 //! KakaoTalk channel sent about an order (service token or ops).
 
-use crate::channels::{self, PrefsError, PrefsUpdate};
-use crate::hooks_http::OWNER;
+use crate::channels::{self, PrefsError};
 use crate::{NotifyState, kakao};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -11,8 +10,8 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use baedal_http::{ApiError, ApiResult};
+use baedal_notification_client::{ChannelPrefs, KakaoMessages, OWNER, PrefsUpdate};
 use serde::Deserialize;
-use serde_json::json;
 
 pub fn routes() -> Router<NotifyState> {
     Router::new()
@@ -43,22 +42,21 @@ fn db_down(e: sqlx::Error) -> ApiError {
 async fn get_prefs(
     State(state): State<NotifyState>,
     headers: HeaderMap,
-) -> ApiResult<Json<channels::Prefs>> {
+) -> ApiResult<Json<ChannelPrefs>> {
     let who = customer(&state, &headers)?;
-    Ok(Json(
-        channels::get(&state.db.pool, &who).await.map_err(db_down)?,
-    ))
+    let prefs = channels::get(&state.db.pool, &who).await.map_err(db_down)?;
+    Ok(Json(prefs.into()))
 }
 
 async fn put_prefs(
     State(state): State<NotifyState>,
     headers: HeaderMap,
     body: Result<Json<PrefsUpdate>, JsonRejection>,
-) -> ApiResult<Json<channels::Prefs>> {
+) -> ApiResult<Json<ChannelPrefs>> {
     let who = customer(&state, &headers)?;
     let update = baedal_http::json_body(body)?;
     match channels::set(&state.db, &who, &update).await {
-        Ok(p) => Ok(Json(p)),
+        Ok(p) => Ok(Json(p.into())),
         Err(e @ PrefsError::InvalidPhone) => {
             Err(ApiError::unprocessable("invalid_phone", e.to_string()))
         }
@@ -78,10 +76,10 @@ async fn messages(
     State(state): State<NotifyState>,
     headers: HeaderMap,
     Query(q): Query<MessagesQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<KakaoMessages>> {
     baedal_http::require_service_or_ops(&headers, &state.service_token, &state.identity).await?;
-    let items = kakao::of_order(&state.db, &q.order_id)
+    let messages = kakao::of_order(&state.db, &q.order_id)
         .await
         .map_err(db_down)?;
-    Ok(Json(json!({ "messages": items })))
+    Ok(Json(KakaoMessages { messages }))
 }

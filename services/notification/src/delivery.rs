@@ -1,21 +1,21 @@
 //! Delivering hook events: at least once, signed (Standard Webhooks), never blocking anything.
 //!
-//! A loop takes the deliveries that are due from the database (rows, so a restart loses none),
-//! sends each on its own task, and records the outcome: 2xx is done; `410 Gone` disables the
-//! hook; anything else is tried again on the Standard Webhooks schedule (with jitter, later if
-//! the receiver's `Retry-After` says so) until the schedule runs out. A hook that keeps failing
+//! The delivery engine ([`crate::engine`]) takes the deliveries that are due from the database
+//! (rows, so a restart loses none), sends each on its own task, and records the outcome: 2xx
+//! is done; `410 Gone` disables the hook; anything else is tried again on the Standard Webhooks
+//! schedule (with jitter, later if the receiver's `Retry-After` says so) until the schedule
+//! runs out. A hook that keeps failing
 //! for `disable_after` is disabled and its owner told in their inbox. Each hook has at most
 //! `per_hook` attempts in flight and every attempt has connect and total timeouts, so a dead
 //! or slow receiver delays neither the orders (they never wait for a delivery) nor other hooks.
 
-use crate::hooks::{Delivery, delivery, now};
+use crate::engine::{self, Channel, Deliverer, Limits, back_off, now};
+use crate::hooks::{Delivery, delivery};
 use crate::ssrf;
 use baedal_db::Db;
 use sqlx::Row;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
 
 /// The Standard Webhooks retry schedule: the waits before the 2nd, 3rd, … attempt (the first
 /// is immediate); about a day and a half in all.
@@ -83,57 +83,8 @@ pub enum Outcome {
     },
 }
 
-/// The wait before attempt `attempts + 1` (`attempts` made so far), or `None` when the
-/// schedule has run out. Jitter: ±20%, so receivers coming back are not hit all at once.
-pub fn next_wait(
-    schedule: &[Duration],
-    attempts: u32,
-    retry_after: Option<Duration>,
-    jitter: f64,
-) -> Option<Duration> {
-    let base = *schedule.get(attempts.checked_sub(1)? as usize)?;
-    let jittered = base.mul_f64(1.0 + 0.2 * jitter.clamp(-1.0, 1.0));
-    Some(
-        jittered.max(
-            retry_after
-                .unwrap_or_default()
-                .min(Duration::from_secs(24 * 3600)),
-        ),
-    )
-}
-
-/// A uniform number in -1..1 (for jitter; no cryptographic needs).
-pub(crate) fn jitter() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() % 2_000_001) as f64 / 1_000_000.0 - 1.0
-}
-
-pub(crate) fn at(after: Duration) -> String {
-    (chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// A sending loop's handle (webhook deliveries, KakaoTalk messages): wake it when new work is
-/// owed; the loop holds the other end.
-#[derive(Clone)]
-pub struct Deliverer {
-    wake: Arc<Notify>,
-}
-
-impl Deliverer {
-    /// A handle, and what its loop waits on.
-    pub(crate) fn new() -> (Self, Arc<Notify>) {
-        let wake = Arc::new(Notify::new());
-        (Self { wake: wake.clone() }, wake)
-    }
-
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-}
-
-/// Start delivering what `db` owes, until the process ends.
+/// Start delivering what `db` owes to webhooks, until the process ends.
 pub fn spawn(db: Db, settings: DeliverySettings) -> Deliverer {
-    let (deliverer, wake) = Deliverer::new();
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(settings.connect_timeout)
@@ -143,74 +94,47 @@ pub fn spawn(db: Db, settings: DeliverySettings) -> Deliverer {
         client = client.dns_resolver(Arc::new(ssrf::GuardedResolver));
     }
     let client = client.build().expect("a webhook client");
-    tokio::spawn(run(db, settings, client, wake));
-    deliverer
+    let limits = Limits {
+        batch: BATCH,
+        max_in_flight: settings.max_in_flight,
+        per_group: settings.per_hook,
+        lease: settings.timeout * 3,
+        poll: settings.poll,
+    };
+    engine::spawn(db, Webhooks { client, settings }, limits)
 }
 
-async fn run(db: Db, settings: DeliverySettings, client: reqwest::Client, wake: Arc<Notify>) {
-    let all = Arc::new(Semaphore::new(settings.max_in_flight));
-    let mut per_hook: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let settings = Arc::new(settings);
-    loop {
-        // Forget the limits of hooks with nothing in flight (deleted ones among them).
-        per_hook.retain(|_, s| s.available_permits() < settings.per_hook);
-        // Whether more may be due right now: then look again at once instead of waiting.
-        let mut more = false;
-        match due(&db, BATCH).await {
-            Ok(batch) => {
-                let full = batch.len() as i64 == BATCH;
-                let mut chosen = Vec::new();
-                let mut saturated = false;
-                for (d, url, secrets) in batch {
-                    let hook = per_hook
-                        .entry(d.hook_id.clone())
-                        .or_insert_with(|| Arc::new(Semaphore::new(settings.per_hook)))
-                        .clone();
-                    // A hook at its limit waits its turn; others go on.
-                    let Ok(hook_slot) = hook.try_acquire_owned() else {
-                        saturated = true;
-                        continue;
-                    };
-                    let Ok(slot) = all.clone().try_acquire_owned() else {
-                        saturated = true;
-                        break;
-                    };
-                    chosen.push((d, url, secrets, (hook_slot, slot)));
-                }
-                let ids: Vec<&str> = chosen.iter().map(|c| c.0.id.as_str()).collect();
-                // One statement leases the lot; what another replica took is left out.
-                let leased =
-                    match lease_rows(&db, "hook_deliveries", &ids, settings.timeout * 3).await {
-                        Ok(l) => l,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "leasing hook deliveries");
-                            Default::default()
-                        }
-                    };
-                // A full batch, all taken: the backlog goes on. Otherwise a finishing attempt
-                // (or a new notification, or the poll) starts the next round.
-                more = full && !saturated && !leased.is_empty();
-                for (d, url, secrets, slots) in chosen {
-                    if !leased.contains(&d.id) {
-                        continue;
-                    }
-                    let (db, client, settings, wake) =
-                        (db.clone(), client.clone(), settings.clone(), wake.clone());
-                    tokio::spawn(async move {
-                        let outcome = attempt(&client, &d, &url, &secrets, &settings).await;
-                        if let Err(e) = record(&db, &d, &outcome, &settings).await {
-                            tracing::warn!(delivery = %d.id, error = %e, "recording a hook delivery");
-                        }
-                        drop(slots);
-                        wake.notify_one();
-                    });
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "reading due hook deliveries"),
-        }
-        if !more {
-            let _ = tokio::time::timeout(settings.poll, wake.notified()).await;
-        }
+/// The webhook channel of the delivery engine.
+struct Webhooks {
+    client: reqwest::Client,
+    settings: DeliverySettings,
+}
+
+impl Channel for Webhooks {
+    type Item = Due;
+    type Outcome = Outcome;
+    const TABLE: &'static str = "hook_deliveries";
+    const WHAT: &'static str = "hook deliveries";
+
+    fn id(due: &Due) -> &str {
+        &due.delivery.id
+    }
+
+    /// A hook has at most `per_hook` attempts in flight: a slow receiver holds up only itself.
+    fn group(due: &Due) -> Option<&str> {
+        Some(&due.delivery.hook_id)
+    }
+
+    async fn due(&self, db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+        due(db, limit).await
+    }
+
+    async fn send(&self, due: &Due) -> Outcome {
+        attempt(&self.client, due, &self.settings).await
+    }
+
+    async fn record(&self, db: &Db, due: &Due, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        record(db, &due.delivery, outcome, &self.settings).await
     }
 }
 
@@ -222,8 +146,16 @@ pub struct Secrets {
     pub previous: Option<String>,
 }
 
+/// A delivery due, with what sending it takes: its body, its hook's URL and secrets.
+pub struct Due {
+    pub delivery: Delivery,
+    pub payload: String,
+    pub url: String,
+    pub secrets: Secrets,
+}
+
 /// Deliveries due now, with their hook's URL and secrets.
-async fn due(db: &Db, limit: i64) -> Result<Vec<(Delivery, String, Secrets)>, sqlx::Error> {
+async fn due(db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
     let now = now();
     let rows = sqlx::query(
         "SELECT d.*, h.url AS hook_url, h.secret AS hook_secret,
@@ -249,50 +181,24 @@ async fn due(db: &Db, limit: i64) -> Result<Vec<(Delivery, String, Secrets)>, sq
                 current: r.get("hook_secret"),
                 previous,
             };
-            (delivery(r), r.get("hook_url"), secrets)
+            Due {
+                delivery: delivery(r),
+                payload: r.get("payload"),
+                url: r.get("hook_url"),
+                secrets,
+            }
         })
         .collect())
 }
 
-/// Take the pending rows `ids` of `table` (hook deliveries, KakaoTalk messages) that are
-/// still due for one attempt each: push their due time past the attempt's end, in one
-/// statement, and answer the ids taken (a row another replica took is not due any more). If
-/// this process dies mid-attempt, the row is due again when the lease runs out.
-pub(crate) async fn lease_rows(
-    db: &Db,
-    table: &'static str,
-    ids: &[&str],
-    lease: Duration,
-) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "UPDATE {table} SET next_attempt_at = $1
-         WHERE status = 'pending' AND next_attempt_at <= $2 AND id IN ({})
-         RETURNING id",
-        placeholders.join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(at(lease)).bind(now());
-    for id in ids {
-        q = q.bind(*id);
-    }
-    Ok(q.fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect())
-}
-
-/// One signed POST of `d` to `url`.
-pub async fn attempt(
-    client: &reqwest::Client,
-    d: &Delivery,
-    url: &str,
-    secrets: &Secrets,
-    settings: &DeliverySettings,
-) -> Outcome {
+/// One signed POST of a delivery to its hook's URL.
+pub async fn attempt(client: &reqwest::Client, due: &Due, settings: &DeliverySettings) -> Outcome {
+    let Due {
+        delivery: d,
+        payload,
+        url,
+        secrets,
+    } = due;
     let failed = |error: String| Outcome::Failed {
         status: None,
         error,
@@ -310,7 +216,7 @@ pub async fn attempt(
     let timestamp = chrono::Utc::now().timestamp();
     let sign = |secret: &str| {
         standardwebhooks::Webhook::new(secret)
-            .and_then(|w| w.sign(&d.id, timestamp, d.payload.as_bytes()))
+            .and_then(|w| w.sign(&d.id, timestamp, payload.as_bytes()))
     };
     let signature = match std::iter::once(&secrets.current)
         .chain(secrets.previous.as_ref())
@@ -329,7 +235,7 @@ pub async fn attempt(
         )
         .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(d.payload.clone())
+        .body(payload.clone())
         .send()
         .await;
     let mut resp = match sent {
@@ -337,12 +243,7 @@ pub async fn attempt(
         Err(e) => return failed(describe(&e)),
     };
     let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = engine::retry_after(resp.headers());
     // Read (and drop) at most MAX_RESPONSE_BYTES of the answer.
     let mut read = 0;
     while read < MAX_RESPONSE_BYTES {
@@ -419,11 +320,7 @@ pub async fn record(
             error,
             retry_after,
         } => {
-            let wait = next_wait(&settings.schedule, attempts, *retry_after, jitter());
-            let (state, next) = match wait {
-                Some(w) => ("pending", at(w)),
-                None => ("failed", now.clone()),
-            };
+            let (state, next) = back_off(&settings.schedule, attempts, *retry_after);
             sqlx::query(
                 "UPDATE hook_deliveries SET status = $1, attempts = $2, last_status = $3,
                     last_error = $4, next_attempt_at = $5 WHERE id = $6",
@@ -506,32 +403,4 @@ async fn disable(
         .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_schedule_runs_out_and_retry_after_only_lengthens_it() {
-        let s = &STANDARD_SCHEDULE;
-        assert_eq!(next_wait(s, 1, None, 0.0), Some(Duration::from_secs(5)));
-        assert_eq!(
-            next_wait(s, 9, None, 0.0),
-            Some(Duration::from_secs(24 * 3600))
-        );
-        assert_eq!(next_wait(s, 10, None, 0.0), None, "ten attempts in all");
-        let w = next_wait(s, 2, None, 1.0).unwrap();
-        assert_eq!(w, Duration::from_secs(360), "+20% jitter at most");
-        assert_eq!(
-            next_wait(s, 1, Some(Duration::from_secs(120)), 0.0),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            next_wait(s, 3, Some(Duration::from_secs(1)), 0.0),
-            Some(Duration::from_secs(1800))
-        );
-        let total: Duration = s.iter().sum();
-        assert!(total > Duration::from_secs(24 * 3600) && total < Duration::from_secs(4 * 86400));
-    }
 }

@@ -5,9 +5,9 @@
 //! An owner is `ops` (every order) or `store:<store_id>` (that store's orders); a hook is seen
 //! and changed only by its owner. The delivery itself is [`crate::delivery`]'s.
 
+use crate::engine::now;
 use baedal_db::Db;
 use base64::Engine;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -25,40 +25,7 @@ pub fn event_type(status: &str) -> String {
     format!("order.{status}")
 }
 
-/// A hook as its owner sees it (never its secret, shown once at creation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hook {
-    pub id: String,
-    pub owner: String,
-    pub url: String,
-    pub events: Vec<String>,
-    pub created_at: String,
-    /// Set when deliveries stopped for good: the receiver answered 410 Gone, or failed for
-    /// longer than the service allows.
-    pub disabled_at: Option<String>,
-    pub disabled_reason: Option<String>,
-}
-
-/// One event owed to one hook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    /// The `webhook-id`: the same for every attempt, so the receiver can drop repeats.
-    pub id: String,
-    pub hook_id: String,
-    pub order_id: String,
-    pub seq: u32,
-    pub event_type: String,
-    /// `pending` (an attempt is due at `next_attempt_at`), `succeeded`, or `failed` (gave up).
-    pub status: String,
-    pub attempts: u32,
-    pub next_attempt_at: String,
-    pub last_status_code: Option<u16>,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub delivered_at: Option<String>,
-    #[serde(skip)]
-    pub payload: String,
-}
+pub use baedal_notification_client::{Delivery, Hook};
 
 /// A new signing secret: `whsec_` and the base64 of 32 random bytes (Standard Webhooks).
 pub fn new_secret() -> String {
@@ -75,10 +42,6 @@ pub fn new_secret() -> String {
 pub fn delivery_id(hook_id: &str, order_id: &str, seq: u32) -> String {
     let digest = Sha256::digest(format!("{hook_id}\n{order_id}\n{seq}"));
     format!("msg_{}", &hex::encode(digest)[..32])
-}
-
-pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn hook(r: &AnyRow) -> Hook {
@@ -108,7 +71,6 @@ pub(crate) fn delivery(r: &AnyRow) -> Delivery {
         last_error: r.get("last_error"),
         created_at: r.get("created_at"),
         delivered_at: r.get("delivered_at"),
-        payload: r.get("payload"),
     }
 }
 

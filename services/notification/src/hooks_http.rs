@@ -11,11 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use baedal_http::{ApiError, ApiResult};
+use baedal_notification_client::{
+    CreatedHook, DeliveryList, HookList, NewHook, OWNER, Queued, RotatedHook,
+};
 use serde::Deserialize;
-use serde_json::json;
-
-/// The header naming whose hooks a request is about.
-pub const OWNER: &str = "x-baedal-owner";
 /// The longest hook URL accepted.
 pub const MAX_URL_CHARS: usize = 2048;
 
@@ -58,13 +57,6 @@ fn hook_not_found() -> ApiError {
     ApiError::not_found("hook_not_found", "no such hook")
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewHook {
-    url: String,
-    events: Vec<String>,
-}
-
 async fn create(
     State(state): State<NotifyState>,
     headers: HeaderMap,
@@ -101,15 +93,13 @@ async fn create(
         .create(&owner, url.as_str(), &new.events)
         .await
         .map_err(db_down)?;
-    let mut body = serde_json::to_value(&hook).expect("hooks serialize");
-    body["secret"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(CreatedHook { hook, secret })).into_response())
 }
 
 async fn list(State(state): State<NotifyState>, headers: HeaderMap) -> ApiResult<Response> {
     let owner = owner(&state, &headers)?;
     let hooks = state.hooks.list(&owner).await.map_err(db_down)?;
-    Ok(Json(json!({ "hooks": hooks })).into_response())
+    Ok(Json(HookList { hooks }).into_response())
 }
 
 async fn delete(
@@ -144,13 +134,13 @@ async fn deliveries(
             "limit must be within 1..100",
         ));
     }
-    let list = state
+    let deliveries = state
         .hooks
         .deliveries(&owner, &id, limit)
         .await
         .map_err(db_down)?
         .ok_or_else(hook_not_found)?;
-    Ok(Json(json!({ "deliveries": list })).into_response())
+    Ok(Json(DeliveryList { deliveries }).into_response())
 }
 
 async fn rotate_secret(
@@ -165,10 +155,12 @@ async fn rotate_secret(
         .await
         .map_err(db_down)?
         .ok_or_else(hook_not_found)?;
-    let mut body = serde_json::to_value(&hook).expect("hooks serialize");
-    body["secret"] = json!(secret);
-    body["previous_secret_valid_for_secs"] = json!(ROTATION_OVERLAP.as_secs());
-    Ok(Json(body).into_response())
+    Ok(Json(RotatedHook {
+        hook,
+        secret,
+        previous_secret_valid_for_secs: ROTATION_OVERLAP.as_secs(),
+    })
+    .into_response())
 }
 
 async fn retry(
@@ -193,7 +185,7 @@ async fn retry(
         )),
         Some(true) => {
             state.deliverer.wake();
-            Ok((StatusCode::ACCEPTED, Json(json!({"queued": true}))).into_response())
+            Ok((StatusCode::ACCEPTED, Json(Queued { queued: true })).into_response())
         }
     }
 }

@@ -4,10 +4,17 @@
 //!
 //! It must not call back into baedal, a notification sent twice for the same `(order_id, seq)`
 //! is stored (and delivered) once, and no order ever waits for a webhook receiver.
+//!
+//! Its requests and answers are declared in `baedal-notification-client`, and the handlers
+//! here read and write exactly those types: callers (the worker, the api) depend on that
+//! crate, never on this one. Webhook deliveries and KakaoTalk messages are both rows owed and
+//! sent by one leased-row loop ([`engine`]), each channel saying only which rows and how to
+//! send one.
 
 pub mod channels;
 mod channels_http;
 pub mod delivery;
+pub mod engine;
 pub mod hooks;
 mod hooks_http;
 pub mod kakao;
@@ -22,43 +29,13 @@ use axum::{Json, Router};
 use baedal_auth::Identity;
 use baedal_db::{Db, Migrations, PoolSettings};
 use baedal_http::{ApiError, ApiResult};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use sqlx::Row;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A notification about one order transition, for one or more recipients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotificationRequest {
-    pub order_id: String,
-    pub seq: u32,
-    /// Recipient ids: `customer:<id>`, `store:<id>`, `rider:<id>`, `ops`.
-    pub recipients: Vec<String>,
-    pub status: String,
-    pub message: String,
-    /// The order's store, on a notification of a status change (the events webhooks get);
-    /// absent on alerts to ops (escalations, stuck orders).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_id: Option<String>,
-    /// What a message to a person names (a KakaoTalk template's variables), on a status
-    /// change; absent on alerts and from workers older than the KakaoTalk channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<baedal_domain::OrderBrief>,
-}
-
-/// One inbox entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboxEntry {
-    pub id: i64,
-    pub recipient: String,
-    pub order_id: String,
-    pub seq: u32,
-    pub status: String,
-    pub message: String,
-    pub created_at: String,
-}
+/// The contract this service serves, declared once in `baedal-notification-client`.
+pub use baedal_notification_client::{Accepted, Faults, Inbox, InboxEntry, NotificationRequest};
 
 /// The notification store's migrations, one directory per dialect.
 pub fn migrations() -> Migrations {
@@ -75,9 +52,9 @@ pub struct NotifyState {
     identity: Identity,
     unavailable: Arc<AtomicBool>,
     hooks: hooks::Hooks,
-    deliverer: delivery::Deliverer,
+    deliverer: engine::Deliverer,
     /// The KakaoTalk channel, when a provider is configured.
-    kakao: Option<delivery::Deliverer>,
+    kakao: Option<engine::Deliverer>,
     allow_private_hooks: bool,
 }
 
@@ -115,7 +92,7 @@ impl NotifyState {
 
     /// Store a notification once; returns whether it was new.
     pub async fn accept(&self, n: &NotificationRequest) -> Result<bool, sqlx::Error> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = engine::now();
         let mut tx = self.db.pool.begin().await?;
         let created = sqlx::query(
             "INSERT INTO notifications (order_id, seq, status, message, created_at)
@@ -240,7 +217,11 @@ async fn post_notification(
     } else {
         StatusCode::OK
     };
-    Ok((code, Json(json!({"accepted": true, "duplicate": !created}))).into_response())
+    let answer = Accepted {
+        accepted: true,
+        duplicate: !created,
+    };
+    Ok((code, Json(answer)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,7 +234,7 @@ async fn get_notifications(
     State(state): State<NotifyState>,
     headers: HeaderMap,
     Query(q): Query<InboxQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Inbox>> {
     authorize_read(&state, &headers).await?;
     if q.recipient.is_none() && q.order_id.is_none() {
         return Err(ApiError::bad_request(
@@ -261,28 +242,22 @@ async fn get_notifications(
             "give recipient= or order_id=",
         ));
     }
-    let items = state
+    let notifications = state
         .inbox(q.recipient.as_deref(), q.order_id.as_deref())
         .await
         .map_err(|e| ApiError::dependency_down("the inbox", e))?;
-    Ok(Json(json!({ "notifications": items })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Faults {
-    unavailable: bool,
+    Ok(Json(Inbox { notifications }))
 }
 
 async fn put_faults(
     State(state): State<NotifyState>,
     headers: HeaderMap,
     body: Result<Json<Faults>, JsonRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Faults>> {
     authorize_read(&state, &headers).await?;
     let f = baedal_http::json_body(body)?;
     state.unavailable.store(f.unavailable, Ordering::Relaxed);
-    Ok(Json(json!({"unavailable": f.unavailable})))
+    Ok(Json(f))
 }
 
 /// Ready when its own database answers: the one thing this service cannot serve without.

@@ -4,9 +4,10 @@
 //! have been refunded, or voided before it arrived), and a key reused for other money must be
 //! refused rather than answered with a charge the caller did not ask for.
 
-use crate::{ChargeRequest, RefundRequest};
+use crate::{
+    ChargeRequest, IDEMPOTENCY_KEY_MISMATCH, NO_SUCCEEDED_CHARGE, PaymentRecord, RefundRequest,
+};
 use baedal_db::{Db, Migrations, PoolSettings};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -17,27 +18,6 @@ pub fn migrations() -> Migrations {
         sqlite: sqlx::migrate!("./migrations/sqlite"),
         postgres: sqlx::migrate!("./migrations/postgres"),
     }
-}
-
-/// One ledger line, as `GET /v1/payments` and the charge and refund answers return it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentRecord {
-    pub id: String,
-    pub order_id: String,
-    /// `charge` or `refund`.
-    pub kind: String,
-    pub amount: i64,
-    /// Stored: `succeeded`, `declined`, `failed`, or `voided` (a tombstone: the charge key was
-    /// closed by a refund that found nothing charged, so a late charge moves no money).
-    /// A charge answer also says `refunded` when the order's charges were refunded in full,
-    /// because a replay must tell the caller the money is no longer taken.
-    pub status: String,
-    /// On a charge answer, how much of the order's money was refunded, when any was: a
-    /// partial refund leaves the status `succeeded`, and the caller must still see that the
-    /// charge no longer stands whole. Absent from ledger lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refunded_amount: Option<i64>,
-    pub created_at: String,
 }
 
 /// Why a refund was refused. Each has its own error code at the HTTP door, because the caller
@@ -71,12 +51,6 @@ impl RefundRefusal {
         }
     }
 }
-
-/// The one refusal code that means a refund is not owed.
-pub const NO_SUCCEEDED_CHARGE: &str = "no_succeeded_charge";
-
-/// The refusal code of a charge key reused for other money.
-pub const IDEMPOTENCY_KEY_MISMATCH: &str = "idempotency_key_mismatch";
 
 /// Why a charge was refused without touching the ledger. Answering a key reused with another
 /// amount or card with the first charge would tell the caller money was taken that it never

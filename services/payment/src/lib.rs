@@ -11,6 +11,10 @@
 //! so a caller never takes a replay for money it holds.
 //!
 //! Test card tokens: `tok_ok` is approved, `tok_declined` (and any unknown token) is declined.
+//!
+//! Its requests, answers and error codes are declared in `baedal-payment-client`, and the
+//! handlers here read and write exactly those types: callers depend on that crate, never on
+//! this one.
 
 mod ledger;
 
@@ -22,30 +26,16 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use baedal_auth::Identity;
 use baedal_http::{ApiError, ApiResult};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use ledger::{
-    ChargeRefusal, IDEMPOTENCY_KEY_MISMATCH, Ledger, NO_SUCCEEDED_CHARGE, PaymentRecord,
-    RefundRefusal, card_fingerprint, migrations,
+/// The contract this service serves, declared once in `baedal-payment-client`.
+pub use baedal_payment_client::{
+    ChargeRequest, Faults, IDEMPOTENCY_KEY_MISMATCH, NO_SUCCEEDED_CHARGE, PaymentList,
+    PaymentRecord, RefundRequest,
 };
-
-/// What the fault switch can do to requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Faults {
-    /// Answer every charge and refund with 503.
-    #[serde(default)]
-    pub unavailable: bool,
-    /// Added latency per charge/refund.
-    #[serde(default)]
-    pub latency_ms: u64,
-    /// Fraction (0..=1) of charges/refunds answered with 500 before touching the ledger.
-    #[serde(default)]
-    pub error_rate: f64,
-}
+pub use ledger::{ChargeRefusal, Ledger, RefundRefusal, card_fingerprint, migrations};
 
 #[derive(Clone)]
 pub struct PaymentState {
@@ -72,30 +62,6 @@ impl PaymentState {
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
-}
-
-/// Charge request. `idempotency_key` is the order id for the charge.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChargeRequest {
-    pub idempotency_key: String,
-    pub order_id: String,
-    pub amount: i64,
-    pub card_token: String,
-}
-
-/// Refund request. `idempotency_key` is `<order_id>:refund`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefundRequest {
-    pub idempotency_key: String,
-    pub order_id: String,
-    pub amount: i64,
-    /// The key of the charge this refund gives back (the order id). When nothing was charged,
-    /// that key is closed with a `voided` tombstone: a charge still in flight with it must not
-    /// take money after the caller was told nothing is owed. Optional for older callers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub void_charge_key: Option<String>,
 }
 
 /// Reads and the fault switch: the service token or an ops person.
@@ -222,14 +188,14 @@ async fn list(
     State(state): State<PaymentState>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<PaymentList>> {
     authorize_read(&state, &headers).await?;
-    let recs = state
+    let payments = state
         .ledger
         .list(q.order_id.as_deref())
         .await
         .map_err(ledger_down)?;
-    Ok(Json(json!({ "payments": recs })))
+    Ok(Json(PaymentList { payments }))
 }
 
 async fn put_faults(
@@ -280,7 +246,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
-    use serde_json::Value;
+    use serde_json::{Value, json};
     use tower::ServiceExt;
 
     async fn service() -> PaymentState {

@@ -1,0 +1,439 @@
+//! The KakaoTalk channel: an AlimTalk message to each customer who chose it, on every status
+//! change of their order, through a message provider (a KakaoTalk business-message gateway).
+//!
+//! A message is a row written in the same transaction that accepts the notification (a restart
+//! loses none), sent by the delivery engine ([`crate::engine`]) as webhooks are, at least
+//! once, with the row's id as the provider's idempotency key (a repeat after a lost answer is
+//! not a second message). The templates and their text are in the `message` module.
+//!
+//! The provider (`BAEDAL_KAKAO_URL`, `BAEDAL_KAKAO_KEY`, `BAEDAL_KAKAO_SENDER`) takes
+//!
+//! ```text
+//! POST <BAEDAL_KAKAO_URL>
+//! Authorization: Bearer <BAEDAL_KAKAO_KEY>
+//! Idempotency-Key: <message id>
+//! {"sender_key": <BAEDAL_KAKAO_SENDER>, "template_code": "BAEDAL_PICKED_UP",
+//!  "recipient": "01012345678", "message": <the template, filled in>,
+//!  "variables": {"가게명": …, "주문내역": …, "결제금액": …, "주문상태": …, "도착예정": …},
+//!  "fallback": {"type": "SMS", "message": <a short text>}, "message_id": <message id>}
+//! ```
+//!
+//! and answers `{"code", "message", "channel": "alimtalk" | "sms"}`: the gateways' usual shape,
+//! with KakaoTalk's business-message result codes. Someone without KakaoTalk (or who blocked
+//! the channel) gets the fallback as an SMS, and the answer says so. [`classify`] decides
+//! what each answer means: sent, try again later, or give up.
+
+mod message;
+
+pub use message::{
+    Message, REFUNDED, REFUNDED_EVENT, Template, message, refunded_message, status_label, template,
+    won,
+};
+
+use crate::engine::{self, Channel, Deliverer, Limits, back_off, now};
+use baedal_db::Db;
+use baedal_domain::OrderStatus;
+use baedal_notification_client::KakaoMessage;
+use serde_json::json;
+use sqlx::Row;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Waits before the 2nd, 3rd, … attempt: a status message is worth little after an hour.
+pub const SCHEDULE: [Duration; 5] = [
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+    Duration::from_secs(1800),
+];
+
+/// Due messages read per round.
+const BATCH: i64 = 128;
+
+/// Where and how to reach the provider.
+#[derive(Debug, Clone)]
+pub struct KakaoSettings {
+    pub url: String,
+    pub key: String,
+    /// The KakaoTalk channel's sender key (발신 프로필 키).
+    pub sender: String,
+    pub schedule: Vec<Duration>,
+    pub timeout: Duration,
+    pub poll: Duration,
+    pub max_in_flight: usize,
+}
+
+impl KakaoSettings {
+    pub fn new(url: String, key: String, sender: String) -> Self {
+        Self {
+            url,
+            key,
+            sender,
+            schedule: SCHEDULE.to_vec(),
+            timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(250),
+            max_in_flight: 64,
+        }
+    }
+}
+
+/// A message's id: stable per recipient and status change, the provider's idempotency key.
+pub fn message_id(recipient: &str, order_id: &str, seq: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("kakao\n{recipient}\n{order_id}\n{seq}"));
+    format!("kmsg_{}", &hex::encode(digest)[..32])
+}
+
+/// Owe `recipient` the message about `n`, in the transaction accepting `n`. Answers whether a
+/// message is owed now (a status without a template owes none).
+pub(crate) async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    n: &crate::NotificationRequest,
+    recipient: &str,
+    phone: &str,
+    at: &str,
+) -> Result<bool, sqlx::Error> {
+    let Some(order) = &n.order else {
+        return Ok(false);
+    };
+    let m = if n.status == REFUNDED_EVENT {
+        refunded_message(order)
+    } else if let Ok(status) = OrderStatus::from_str(&n.status) {
+        message(status, order)
+    } else {
+        return Ok(false);
+    };
+    let owed = sqlx::query(
+        "INSERT INTO kakao_messages (id, recipient, order_id, seq, phone, template_code,
+            variables, text, fallback_text, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
+         ON CONFLICT (recipient, order_id, seq) DO NOTHING",
+    )
+    .bind(message_id(recipient, &n.order_id, n.seq))
+    .bind(recipient)
+    .bind(&n.order_id)
+    .bind(n.seq as i64)
+    .bind(phone)
+    .bind(m.template_code)
+    .bind(serde_json::to_string(&m.variables).expect("variables serialize"))
+    .bind(&m.text)
+    .bind(&m.fallback)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        > 0;
+    Ok(owed)
+}
+
+/// What the provider's answer means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Delivered, by `channel` (`alimtalk`, or `sms` for the fallback).
+    Sent { channel: String },
+    /// Worth another attempt (the provider or the network failed, or it asked us to slow down).
+    Retry {
+        code: String,
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another attempt would fail the same way: a bad number, template or sender key.
+    GiveUp { code: String, error: String },
+}
+
+/// Classify the provider's answer: its HTTP status and body (`{"code", "message", "channel"}`).
+///
+/// KakaoTalk business-message codes: `0000` sent; `3008` invalid phone number, `3016`
+/// template mismatch, `3018` cannot be sent (no KakaoTalk, or the channel is blocked, and no
+/// SMS either), `1003` invalid sender key, `1021`..`1024` the channel blocked or deleted: give
+/// up. `9999` (the provider's own failure), HTTP 429 and 5xx: try again, not before
+/// `Retry-After`. A refused key (401/403) is given up too: every message would fail until an
+/// operator fixes `BAEDAL_KAKAO_KEY`, and status messages are stale by then.
+pub fn classify(http: u16, body: &serde_json::Value, retry_after: Option<Duration>) -> Answer {
+    let code = body["code"].as_str().unwrap_or_default().to_owned();
+    let said = body["message"].as_str().unwrap_or_default();
+    let error = |what: &str| format!("{what} (HTTP {http}, code {code:?}: {said})");
+    if http == 429 || http >= 500 || code == "9999" {
+        return Answer::Retry {
+            error: error("the provider failed or is busy"),
+            code,
+            retry_after,
+        };
+    }
+    if (200..300).contains(&http) && code == "0000" {
+        return Answer::Sent {
+            channel: body["channel"].as_str().unwrap_or("alimtalk").to_owned(),
+        };
+    }
+    let why = match code.as_str() {
+        "3008" => "not a valid phone number",
+        "3016" => "the template does not match the approved one",
+        "3018" => "the recipient can receive neither KakaoTalk nor SMS",
+        "1003" => "the sender key is invalid: check BAEDAL_KAKAO_SENDER",
+        "1021" | "1022" | "1023" | "1024" => "the KakaoTalk channel is blocked or deleted",
+        _ if http == 401 || http == 403 => "the provider refused the key: check BAEDAL_KAKAO_KEY",
+        _ if (400..500).contains(&http) => "the provider refused the request",
+        _ => {
+            return Answer::Retry {
+                error: error("an answer the adapter does not know"),
+                code,
+                retry_after,
+            };
+        }
+    };
+    Answer::GiveUp {
+        error: error(why),
+        code,
+    }
+}
+
+/// Start sending what `db` owes through the provider, until the process ends.
+pub fn spawn(db: Db, settings: KakaoSettings) -> Deliverer {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(settings.timeout)
+        .user_agent("baedal-kakao/1")
+        .build()
+        .expect("a provider client");
+    let limits = Limits {
+        batch: BATCH,
+        max_in_flight: settings.max_in_flight,
+        // Messages have no group (`Channel::group` is `None`): the overall limit only.
+        per_group: 0,
+        lease: settings.timeout * 3,
+        poll: settings.poll,
+    };
+    engine::spawn(db, Kakao { client, settings }, limits)
+}
+
+/// The KakaoTalk channel of the delivery engine.
+struct Kakao {
+    client: reqwest::Client,
+    settings: KakaoSettings,
+}
+
+impl Channel for Kakao {
+    type Item = Due;
+    type Outcome = Answer;
+    const TABLE: &'static str = "kakao_messages";
+    const WHAT: &'static str = "KakaoTalk messages";
+
+    fn id(m: &Due) -> &str {
+        &m.id
+    }
+
+    async fn due(&self, db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+        due(db, limit).await
+    }
+
+    async fn send(&self, m: &Due) -> Answer {
+        send(&self.client, &self.settings, m).await
+    }
+
+    async fn record(&self, db: &Db, m: &Due, answer: &Answer) -> Result<(), sqlx::Error> {
+        record(db, m, answer, &self.settings).await
+    }
+}
+
+/// A message due, as its row holds it.
+struct Due {
+    id: String,
+    phone: String,
+    template_code: String,
+    variables: String,
+    text: String,
+    fallback: String,
+    attempts: u32,
+}
+
+async fn due(db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM kakao_messages WHERE status = 'pending' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at LIMIT $2",
+    )
+    .bind(now())
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Due {
+            id: r.get("id"),
+            phone: r.get("phone"),
+            template_code: r.get("template_code"),
+            variables: r.get("variables"),
+            text: r.get("text"),
+            fallback: r.get("fallback_text"),
+            attempts: r.get::<i64, _>("attempts") as u32,
+        })
+        .collect())
+}
+
+async fn send(client: &reqwest::Client, settings: &KakaoSettings, m: &Due) -> Answer {
+    let variables: serde_json::Value =
+        serde_json::from_str(&m.variables).unwrap_or_else(|_| json!({}));
+    let body = json!({
+        "sender_key": settings.sender,
+        "template_code": m.template_code,
+        "recipient": crate::channels::national(&m.phone).replace('-', ""),
+        "message": m.text,
+        "variables": variables,
+        "fallback": {"type": "SMS", "message": m.fallback},
+        "message_id": m.id,
+    });
+    let sent = client
+        .post(&settings.url)
+        .bearer_auth(&settings.key)
+        .header("Idempotency-Key", &m.id)
+        .json(&body)
+        .send()
+        .await;
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return Answer::Retry {
+                code: String::new(),
+                error: format!("could not reach the provider: {e}"),
+                retry_after: None,
+            };
+        }
+    };
+    let http = resp.status().as_u16();
+    let retry_after = engine::retry_after(resp.headers());
+    let body = resp
+        .json::<serde_json::Value>()
+        .await
+        .unwrap_or(serde_json::Value::Null);
+    classify(http, &body, retry_after)
+}
+
+async fn record(
+    db: &Db,
+    m: &Due,
+    answer: &Answer,
+    settings: &KakaoSettings,
+) -> Result<(), sqlx::Error> {
+    let attempts = m.attempts + 1;
+    let now = now();
+    let sent_at = matches!(answer, Answer::Sent { .. }).then(|| now.clone());
+    let (status, channel, code, error, next) = match answer {
+        Answer::Sent { channel } => (
+            "sent",
+            Some(channel.as_str()),
+            Some("0000"),
+            None,
+            now.clone(),
+        ),
+        Answer::GiveUp { code, error } => {
+            tracing::warn!(message = %m.id, %error, "KakaoTalk message given up");
+            (
+                "failed",
+                None,
+                Some(code.as_str()),
+                Some(error.as_str()),
+                now.clone(),
+            )
+        }
+        Answer::Retry {
+            code,
+            error,
+            retry_after,
+        } => {
+            let (status, next) = back_off(&settings.schedule, attempts, *retry_after);
+            (
+                status,
+                None,
+                Some(code.as_str()),
+                Some(error.as_str()),
+                next,
+            )
+        }
+    };
+    sqlx::query(
+        "UPDATE kakao_messages SET status = $1, channel = $2, attempts = $3, last_code = $4,
+            last_error = $5, next_attempt_at = $6, sent_at = COALESCE($7, sent_at)
+         WHERE id = $8",
+    )
+    .bind(status)
+    .bind(channel)
+    .bind(attempts as i64)
+    .bind(code)
+    .bind(error)
+    .bind(&next)
+    .bind(&sent_at)
+    .bind(&m.id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// The KakaoTalk messages about an order (for ops and tests: what went out, by which channel).
+pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<KakaoMessage>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, recipient, seq, template_code, status, channel, attempts, last_code,
+                last_error, sent_at
+         FROM kakao_messages WHERE order_id = $1 ORDER BY seq, recipient",
+    )
+    .bind(order_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| KakaoMessage {
+            id: r.get("id"),
+            recipient: r.get("recipient"),
+            seq: r.get("seq"),
+            template_code: r.get("template_code"),
+            status: r.get("status"),
+            channel: r.get("channel"),
+            attempts: r.get("attempts"),
+            last_code: r.get("last_code"),
+            last_error: r.get("last_error"),
+            sent_at: r.get("sent_at"),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_answers_map_to_sent_retry_or_give_up() {
+        let body = |code: &str| json!({"code": code, "message": "m", "channel": "sms"});
+        assert_eq!(
+            classify(200, &body("0000"), None),
+            Answer::Sent {
+                channel: "sms".into()
+            }
+        );
+        for (http, code) in [
+            (200, "3008"),
+            (200, "3016"),
+            (200, "3018"),
+            (400, "1003"),
+            (200, "1022"),
+            (401, ""),
+            (400, ""),
+        ] {
+            assert!(
+                matches!(classify(http, &body(code), None), Answer::GiveUp { .. }),
+                "{http} {code}"
+            );
+        }
+        let ra = Some(Duration::from_secs(7));
+        for (http, code) in [
+            (500, ""),
+            (503, "9999"),
+            (429, ""),
+            (200, "9999"),
+            (200, "7777"),
+        ] {
+            match classify(http, &body(code), ra) {
+                Answer::Retry { retry_after, .. } => assert_eq!(retry_after, ra),
+                other => panic!("{http} {code}: {other:?}"),
+            }
+        }
+    }
+}
