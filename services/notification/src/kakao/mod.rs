@@ -24,17 +24,18 @@
 //! what each answer means: sent, try again later, or give up.
 
 mod message;
+mod provider;
 
 pub use message::{
     Message, REFUNDED, REFUNDED_EVENT, Template, message, refunded_message, status_label, template,
     won,
 };
+pub use provider::{Answer, classify};
 
 use crate::engine::{self, Channel, Deliverer, Limits, back_off, now};
 use baedal_db::Db;
 use baedal_domain::OrderStatus;
 use baedal_notification_client::KakaoMessage;
-use serde_json::json;
 use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
@@ -127,67 +128,6 @@ pub(crate) async fn enqueue(
     Ok(owed)
 }
 
-/// What the provider's answer means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// Delivered, by `channel` (`alimtalk`, or `sms` for the fallback).
-    Sent { channel: String },
-    /// Worth another attempt (the provider or the network failed, or it asked us to slow down).
-    Retry {
-        code: String,
-        error: String,
-        retry_after: Option<Duration>,
-    },
-    /// Another attempt would fail the same way: a bad number, template or sender key.
-    GiveUp { code: String, error: String },
-}
-
-/// Classify the provider's answer: its HTTP status and body (`{"code", "message", "channel"}`).
-///
-/// KakaoTalk business-message codes: `0000` sent; `3008` invalid phone number, `3016`
-/// template mismatch, `3018` cannot be sent (no KakaoTalk, or the channel is blocked, and no
-/// SMS either), `1003` invalid sender key, `1021`..`1024` the channel blocked or deleted: give
-/// up. `9999` (the provider's own failure), HTTP 429 and 5xx: try again, not before
-/// `Retry-After`. A refused key (401/403) is given up too: every message would fail until an
-/// operator fixes `BAEDAL_KAKAO_KEY`, and status messages are stale by then.
-pub fn classify(http: u16, body: &serde_json::Value, retry_after: Option<Duration>) -> Answer {
-    let code = body["code"].as_str().unwrap_or_default().to_owned();
-    let said = body["message"].as_str().unwrap_or_default();
-    let error = |what: &str| format!("{what} (HTTP {http}, code {code:?}: {said})");
-    if http == 429 || http >= 500 || code == "9999" {
-        return Answer::Retry {
-            error: error("the provider failed or is busy"),
-            code,
-            retry_after,
-        };
-    }
-    if (200..300).contains(&http) && code == "0000" {
-        return Answer::Sent {
-            channel: body["channel"].as_str().unwrap_or("alimtalk").to_owned(),
-        };
-    }
-    let why = match code.as_str() {
-        "3008" => "not a valid phone number",
-        "3016" => "the template does not match the approved one",
-        "3018" => "the recipient can receive neither KakaoTalk nor SMS",
-        "1003" => "the sender key is invalid: check BAEDAL_KAKAO_SENDER",
-        "1021" | "1022" | "1023" | "1024" => "the KakaoTalk channel is blocked or deleted",
-        _ if http == 401 || http == 403 => "the provider refused the key: check BAEDAL_KAKAO_KEY",
-        _ if (400..500).contains(&http) => "the provider refused the request",
-        _ => {
-            return Answer::Retry {
-                error: error("an answer the adapter does not know"),
-                code,
-                retry_after,
-            };
-        }
-    };
-    Answer::GiveUp {
-        error: error(why),
-        code,
-    }
-}
-
 /// Start sending what `db` owes through the provider, until the process ends.
 pub fn spawn(db: Db, settings: KakaoSettings) -> Deliverer {
     let client = reqwest::Client::builder()
@@ -224,15 +164,86 @@ impl Channel for Kakao {
     }
 
     async fn due(&self, db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-        due(db, limit).await
+        let rows = sqlx::query(
+            "SELECT * FROM kakao_messages WHERE status = 'pending' AND next_attempt_at <= $1
+             ORDER BY next_attempt_at LIMIT $2",
+        )
+        .bind(now())
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Due {
+                id: r.get("id"),
+                phone: r.get("phone"),
+                template_code: r.get("template_code"),
+                variables: r.get("variables"),
+                text: r.get("text"),
+                fallback: r.get("fallback_text"),
+                attempts: r.get::<i64, _>("attempts") as u32,
+            })
+            .collect())
     }
 
     async fn send(&self, m: &Due) -> Answer {
-        send(&self.client, &self.settings, m).await
+        provider::send(&self.client, &self.settings, m).await
     }
 
     async fn record(&self, db: &Db, m: &Due, answer: &Answer) -> Result<(), sqlx::Error> {
-        record(db, m, answer, &self.settings).await
+        let settings = &self.settings;
+        let attempts = m.attempts + 1;
+        let now = now();
+        let sent_at = matches!(answer, Answer::Sent { .. }).then(|| now.clone());
+        let (status, channel, code, error, next) = match answer {
+            Answer::Sent { channel } => (
+                "sent",
+                Some(channel.as_str()),
+                Some("0000"),
+                None,
+                now.clone(),
+            ),
+            Answer::GiveUp { code, error } => {
+                tracing::warn!(message = %m.id, %error, "KakaoTalk message given up");
+                (
+                    "failed",
+                    None,
+                    Some(code.as_str()),
+                    Some(error.as_str()),
+                    now.clone(),
+                )
+            }
+            Answer::Retry {
+                code,
+                error,
+                retry_after,
+            } => {
+                let (status, next) = back_off(&settings.schedule, attempts, *retry_after);
+                (
+                    status,
+                    None,
+                    Some(code.as_str()),
+                    Some(error.as_str()),
+                    next,
+                )
+            }
+        };
+        sqlx::query(
+            "UPDATE kakao_messages SET status = $1, channel = $2, attempts = $3, last_code = $4,
+                last_error = $5, next_attempt_at = $6, sent_at = COALESCE($7, sent_at)
+             WHERE id = $8",
+        )
+        .bind(status)
+        .bind(channel)
+        .bind(attempts as i64)
+        .bind(code)
+        .bind(error)
+        .bind(&next)
+        .bind(&sent_at)
+        .bind(&m.id)
+        .execute(&db.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -245,127 +256,6 @@ struct Due {
     text: String,
     fallback: String,
     attempts: u32,
-}
-
-async fn due(db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT * FROM kakao_messages WHERE status = 'pending' AND next_attempt_at <= $1
-         ORDER BY next_attempt_at LIMIT $2",
-    )
-    .bind(now())
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Due {
-            id: r.get("id"),
-            phone: r.get("phone"),
-            template_code: r.get("template_code"),
-            variables: r.get("variables"),
-            text: r.get("text"),
-            fallback: r.get("fallback_text"),
-            attempts: r.get::<i64, _>("attempts") as u32,
-        })
-        .collect())
-}
-
-async fn send(client: &reqwest::Client, settings: &KakaoSettings, m: &Due) -> Answer {
-    let variables: serde_json::Value =
-        serde_json::from_str(&m.variables).unwrap_or_else(|_| json!({}));
-    let body = json!({
-        "sender_key": settings.sender,
-        "template_code": m.template_code,
-        "recipient": crate::channels::national(&m.phone).replace('-', ""),
-        "message": m.text,
-        "variables": variables,
-        "fallback": {"type": "SMS", "message": m.fallback},
-        "message_id": m.id,
-    });
-    let sent = client
-        .post(&settings.url)
-        .bearer_auth(&settings.key)
-        .header("Idempotency-Key", &m.id)
-        .json(&body)
-        .send()
-        .await;
-    let resp = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            return Answer::Retry {
-                code: String::new(),
-                error: format!("could not reach the provider: {e}"),
-                retry_after: None,
-            };
-        }
-    };
-    let http = resp.status().as_u16();
-    let retry_after = engine::retry_after(resp.headers());
-    let body = resp
-        .json::<serde_json::Value>()
-        .await
-        .unwrap_or(serde_json::Value::Null);
-    classify(http, &body, retry_after)
-}
-
-async fn record(
-    db: &Db,
-    m: &Due,
-    answer: &Answer,
-    settings: &KakaoSettings,
-) -> Result<(), sqlx::Error> {
-    let attempts = m.attempts + 1;
-    let now = now();
-    let sent_at = matches!(answer, Answer::Sent { .. }).then(|| now.clone());
-    let (status, channel, code, error, next) = match answer {
-        Answer::Sent { channel } => (
-            "sent",
-            Some(channel.as_str()),
-            Some("0000"),
-            None,
-            now.clone(),
-        ),
-        Answer::GiveUp { code, error } => {
-            tracing::warn!(message = %m.id, %error, "KakaoTalk message given up");
-            (
-                "failed",
-                None,
-                Some(code.as_str()),
-                Some(error.as_str()),
-                now.clone(),
-            )
-        }
-        Answer::Retry {
-            code,
-            error,
-            retry_after,
-        } => {
-            let (status, next) = back_off(&settings.schedule, attempts, *retry_after);
-            (
-                status,
-                None,
-                Some(code.as_str()),
-                Some(error.as_str()),
-                next,
-            )
-        }
-    };
-    sqlx::query(
-        "UPDATE kakao_messages SET status = $1, channel = $2, attempts = $3, last_code = $4,
-            last_error = $5, next_attempt_at = $6, sent_at = COALESCE($7, sent_at)
-         WHERE id = $8",
-    )
-    .bind(status)
-    .bind(channel)
-    .bind(attempts as i64)
-    .bind(code)
-    .bind(error)
-    .bind(&next)
-    .bind(&sent_at)
-    .bind(&m.id)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
 }
 
 /// The KakaoTalk messages about an order (for ops and tests: what went out, by which channel).
@@ -393,47 +283,4 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<KakaoMessage>, sqlx
             sent_at: r.get("sent_at"),
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provider_answers_map_to_sent_retry_or_give_up() {
-        let body = |code: &str| json!({"code": code, "message": "m", "channel": "sms"});
-        assert_eq!(
-            classify(200, &body("0000"), None),
-            Answer::Sent {
-                channel: "sms".into()
-            }
-        );
-        for (http, code) in [
-            (200, "3008"),
-            (200, "3016"),
-            (200, "3018"),
-            (400, "1003"),
-            (200, "1022"),
-            (401, ""),
-            (400, ""),
-        ] {
-            assert!(
-                matches!(classify(http, &body(code), None), Answer::GiveUp { .. }),
-                "{http} {code}"
-            );
-        }
-        let ra = Some(Duration::from_secs(7));
-        for (http, code) in [
-            (500, ""),
-            (503, "9999"),
-            (429, ""),
-            (200, "9999"),
-            (200, "7777"),
-        ] {
-            match classify(http, &body(code), ra) {
-                Answer::Retry { retry_after, .. } => assert_eq!(retry_after, ra),
-                other => panic!("{http} {code}: {other:?}"),
-            }
-        }
-    }
 }
