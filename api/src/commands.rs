@@ -1,9 +1,9 @@
 //! Sending a command to an order's workflow as a Temporal Update, and turning a refusal from its
 //! validator into the contract's 409/404.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
+use crate::state::AppState;
 use baedal_domain::{Action, OrderView};
 use baedal_workflows::{CommandRequest, CommandUpdate, OrderWorkflow, refusal_code};
 use temporalio_client::errors::{WorkflowInteractionError, WorkflowUpdateError};

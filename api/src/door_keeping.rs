@@ -2,8 +2,8 @@
 //! the note of what the request is waiting on, so a request that runs out of time is told what
 //! was slow and a bug is answered with the id to report.
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};

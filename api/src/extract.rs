@@ -1,8 +1,8 @@
 //! Extractors that answer bad input in the contract's error shape instead of axum's plain text:
 //! the caller (authenticated by bearer JWT), JSON bodies and query strings.
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;

@@ -3,22 +3,29 @@
 //! the hooks and delivers to them, so this module only validates and forwards. Another
 //! owner's hook is 404, as an order is.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use axum::body::Body;
+use crate::notification::forward_as;
+use crate::pagination::page_limit;
+use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
 use axum::response::Response;
 use baedal_auth::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Where the notification service is, and the token it takes from the api.
-#[derive(Debug, Clone)]
-pub struct HookService {
-    pub url: String,
-    pub service_token: String,
+/// Where the notification service is (kept in the api's settings).
+pub use crate::state::HookService;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(delete))
+        .routes(routes!(deliveries))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(retry))
 }
 
 /// What a hook URL looks like: http(s); an IPv4 address or a DNS name whose last label starts
@@ -132,65 +139,13 @@ async fn forward(
     forward_as(state, owner(caller)?, method, path, body).await
 }
 
-/// Send one request to the notification service on behalf of `owner` (whom the api has
-/// authorized: `ops`, `store:<id>`, `customer:<id>`) and answer what it answered.
-pub(crate) async fn forward_as(
-    state: &AppState,
-    owner: String,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&impl Serialize>,
-) -> ApiResult<Response> {
-    let Some(service) = &state.config.hooks else {
-        return Err(ApiError::unavailable(
-            "hooks_unavailable",
-            "this api has no notification service configured (BAEDAL_NOTIFY_URL)",
-            30,
-        ));
-    };
-    crate::door_keeping::waiting_on("the notification service");
-    let mut req = state
-        .http
-        .request(
-            method,
-            format!("{}{path}", service.url.trim_end_matches('/')),
-        )
-        .bearer_auth(&service.service_token)
-        .header("x-baedal-owner", owner);
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| ApiError::dependency_down("the notification service", e))?;
-    let status = StatusCode::from_u16(resp.status().as_u16())
-        .map_err(|e| ApiError::internal("the notification service's status", e))?;
-    if status.is_server_error() {
-        return Err(ApiError::dependency_down(
-            "the notification service",
-            format!("it answered {status}"),
-        ));
-    }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| ApiError::dependency_down("the notification service", e))?;
-    let mut out = Response::builder().status(status);
-    if !bytes.is_empty() {
-        out = out.header(header::CONTENT_TYPE, "application/json");
-    }
-    out.body(Body::from(bytes))
-        .map_err(|e| ApiError::internal("answering a notification-service request", e))
-}
-
 /// Subscribe a URL to order events. The answer carries the signing secret (`whsec_…`), shown
 /// this once: deliveries are signed with it (Standard Webhooks `webhook-signature`).
-#[utoipa::path(post, path = "/v1/hooks", request_body = NewHook,
+#[utoipa::path(post, path = "/v1/hooks", security(("bearer" = [])), request_body = NewHook,
     responses((status = 201, description = "{id, owner, url, events, created_at, secret}"),
         (status = 403, description = "not ops or a store owner"),
         (status = 422, description = "bad URL (not https, private address, unresolvable) or events")))]
-pub async fn create(
+async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewHook>,
@@ -208,17 +163,17 @@ pub async fn create(
 }
 
 /// The caller's hooks (without their secrets).
-#[utoipa::path(get, path = "/v1/hooks",
+#[utoipa::path(get, path = "/v1/hooks", security(("bearer" = [])),
     responses((status = 200, description = "{\"hooks\": [{id, owner, url, events, created_at, disabled_at, disabled_reason}]}"),
         (status = 403)))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     forward(&state, &caller, reqwest::Method::GET, "/v1/hooks", None).await
 }
 
 /// Delete a hook: nothing more is delivered to it.
-#[utoipa::path(delete, path = "/v1/hooks/{id}", params(("id" = String, Path, description = "hook id")),
+#[utoipa::path(delete, path = "/v1/hooks/{id}", security(("bearer" = [])), params(("id" = String, Path, description = "hook id")),
     responses((status = 204), (status = 403), (status = 404, description = "no such hook of yours")))]
-pub async fn delete(
+async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -234,17 +189,17 @@ pub async fn delete(
 }
 
 /// A hook's deliveries, newest first: attempts, the receiver's last status code, the last error.
-#[utoipa::path(get, path = "/v1/hooks/{id}/deliveries",
+#[utoipa::path(get, path = "/v1/hooks/{id}/deliveries", security(("bearer" = [])),
     params(("id" = String, Path, description = "hook id"), DeliveriesQuery),
     responses((status = 200, description = "{\"deliveries\": [{id, order_id, seq, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at}]}"),
         (status = 403), (status = 404, description = "no such hook of yours")))]
-pub async fn deliveries(
+async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Response> {
-    let limit = crate::routes::page_limit(q.limit, 50, 100)?;
+    let limit = page_limit(q.limit, 50, 100)?;
     forward(
         &state,
         &caller,
@@ -257,10 +212,10 @@ pub async fn deliveries(
 
 /// A new signing secret; the old one keeps signing beside it for 24 hours, so receivers can
 /// switch without missing a delivery.
-#[utoipa::path(post, path = "/v1/hooks/{id}/rotate-secret", params(("id" = String, Path, description = "hook id")),
+#[utoipa::path(post, path = "/v1/hooks/{id}/rotate-secret", security(("bearer" = [])), params(("id" = String, Path, description = "hook id")),
     responses((status = 200, description = "{id, owner, url, events, created_at, secret, previous_secret_valid_for_secs}"),
         (status = 403), (status = 404, description = "no such hook of yours")))]
-pub async fn rotate_secret(
+async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -276,12 +231,12 @@ pub async fn rotate_secret(
 }
 
 /// Deliver one event to the hook once more, now.
-#[utoipa::path(post, path = "/v1/hooks/{id}/deliveries/{delivery_id}/retry",
+#[utoipa::path(post, path = "/v1/hooks/{id}/deliveries/{delivery_id}/retry", security(("bearer" = [])),
     params(("id" = String, Path, description = "hook id"), ("delivery_id" = String, Path, description = "delivery id (the webhook-id)")),
     responses((status = 202, description = "{\"queued\": true}"), (status = 403),
         (status = 404, description = "no such delivery of yours"),
         (status = 409, description = "the hook is disabled")))]
-pub async fn retry(
+async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
@@ -317,8 +272,8 @@ mod tests {
 
     #[test]
     fn the_document_states_the_url_pattern_the_api_enforces() {
-        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
-        let url = &doc["components"]["schemas"]["NewHook"]["properties"]["url"];
+        let schema = serde_json::to_value(<NewHook as utoipa::PartialSchema>::schema()).unwrap();
+        let url = &schema["properties"]["url"];
         assert_eq!(url["pattern"], URL_PATTERN);
         assert_eq!(url["maxLength"], MAX_URL_CHARS);
         for ok in [

@@ -2,14 +2,21 @@
 //! in-app inbox) and the phone number KakaoTalk reaches them on. The notification service
 //! keeps the choices and validates the number; this module authorizes and forwards.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller};
+use crate::notification::forward_as;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use baedal_auth::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(get_prefs, put_prefs))
+}
 
 /// A customer's notification channels.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -40,12 +47,12 @@ fn customer(caller: &Caller) -> ApiResult<String> {
 }
 
 /// The caller's channels (the inbox only, until they choose).
-#[utoipa::path(get, path = "/v1/me/notifications",
+#[utoipa::path(get, path = "/v1/me/notifications", security(("bearer" = [])),
     responses((status = 200, description = "{kakao, inbox, phone}", body = NotificationPrefs),
         (status = 403, description = "not a customer")))]
-pub async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let who = customer(&caller)?;
-    crate::hooks::forward_as(
+    forward_as(
         &state,
         who,
         reqwest::Method::GET,
@@ -56,18 +63,18 @@ pub async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResu
 }
 
 /// Choose the channels, and give the number KakaoTalk should use.
-#[utoipa::path(put, path = "/v1/me/notifications", request_body = NotificationPrefs,
+#[utoipa::path(put, path = "/v1/me/notifications", security(("bearer" = [])), request_body = NotificationPrefs,
     responses((status = 200, description = "{kakao, inbox, phone}: what is now in force", body = NotificationPrefs),
         (status = 403, description = "not a customer"),
         (status = 409, description = "`phone_required`: KakaoTalk asked for and no number on file"),
         (status = 422, description = "`invalid_phone`: not a Korean mobile number")))]
-pub async fn put_prefs(
+async fn put_prefs(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NotificationPrefs>,
 ) -> ApiResult<Response> {
     let who = customer(&caller)?;
-    crate::hooks::forward_as(
+    forward_as(
         &state,
         who,
         reqwest::Method::PUT,
@@ -81,8 +88,9 @@ pub async fn put_prefs(
 mod tests {
     #[test]
     fn the_document_states_the_phone_pattern_the_notification_service_enforces() {
-        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
-        let phone = &doc["components"]["schemas"]["NotificationPrefs"]["properties"]["phone"];
+        let schema = <super::NotificationPrefs as utoipa::PartialSchema>::schema();
+        let schema = serde_json::to_value(schema).unwrap();
+        let phone = &schema["properties"]["phone"];
         assert_eq!(
             phone["pattern"],
             baedal_domain::contact::KOREAN_MOBILE_PATTERN

@@ -10,20 +10,19 @@
 //! remembers, so a reused key can never charge again. The hash also travels with the order, so
 //! the `place` update's validator refuses another body too.
 
-use crate::AppState;
+use super::keys::{attempt_gone, check_key, check_known, expired, mark_started, reused};
+use super::pricing::price;
+use super::request::{PlaceOrderBody, order_id_for, request_hash, validate};
+use crate::commands::{engine_error, refused_by_engine};
 use crate::door::Admission;
+use crate::door_keeping::waiting_on;
 use crate::error::{ApiError, ApiResult};
-use baedal_domain::{
-    DeliveryAddress, LineItem, OrderInput, OrderView, PlaceFailure, PlaceOutcome, WORKFLOW_VERSION,
-    geo,
-};
+use crate::state::AppState;
+use baedal_domain::{OrderView, PlaceFailure, PlaceOutcome};
 use baedal_readmodel::IdempotencyKey;
 use baedal_workflows::{
     OrderWorkflow, PlaceRequest, TASK_QUEUE, refusal_code, start_search_attributes,
 };
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use std::time::Instant;
 use temporalio_client::errors::{
     WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError,
@@ -32,211 +31,6 @@ use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
 };
-use utoipa::ToSchema;
-
-pub const MAX_ITEMS: usize = 50;
-pub const MAX_QUANTITY: u32 = 99;
-/// No single order may cost more than this (KRW): a typo guard, not a business limit.
-pub const MAX_TOTAL: i64 = 5_000_000;
-
-/// The longest Idempotency-Key.
-pub const MAX_KEY_CHARS: usize = 255;
-
-/// An Idempotency-Key is 1..255 visible ASCII characters (as the document's pattern says).
-pub fn valid_idempotency_key(key: &str) -> bool {
-    (1..=MAX_KEY_CHARS).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
-}
-
-// The constraints below are the ones `validate` enforces; `\S`: not only spaces.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PlaceOrderBody {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
-    pub store_id: String,
-    #[schema(min_items = 1, max_items = 50)]
-    pub items: Vec<ItemRequest>,
-    pub delivery: DeliveryRequest,
-    pub payment: PaymentRequest,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ItemRequest {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
-    pub menu_item_id: String,
-    #[schema(minimum = 1, maximum = 99)]
-    #[serde(deserialize_with = "baedal_http::whole_number")]
-    pub quantity: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DeliveryRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
-    pub address: String,
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
-    pub region: String,
-    #[schema(minimum = -90, maximum = 90)]
-    pub lat: f64,
-    #[schema(minimum = -180, maximum = 180)]
-    pub lon: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PaymentRequest {
-    /// `tok_ok` is approved and `tok_declined` declined by the test payment service.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub card_token: String,
-}
-
-/// The workflow id for a customer's idempotency key.
-pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> String {
-    const NS: uuid::Uuid = uuid::Uuid::from_u128(0x62616564_616c_4f72_8465_725f6b657973);
-    let name = format!("{customer_id}\n{idempotency_key}");
-    format!("ord_{}", uuid::Uuid::new_v5(&NS, name.as_bytes()))
-}
-
-/// The request hash of a place-order body given as JSON (`None` if it is not one): what the
-/// order's workflow checks a retry against. For tools and tests that talk to the engine.
-pub fn request_hash_of(body: &serde_json::Value) -> Option<String> {
-    serde_json::from_value::<PlaceOrderBody>(body.clone())
-        .ok()
-        .map(|b| request_hash(&b))
-}
-
-fn request_hash(body: &PlaceOrderBody) -> String {
-    let bytes = serde_json::to_vec(body).expect("request body serializes");
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn text(field: &str, value: &str, max: usize) -> ApiResult<()> {
-    if value.trim().is_empty() || value.chars().count() > max {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must be 1..{max} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Shape checks that need no database.
-pub fn validate(body: &PlaceOrderBody) -> ApiResult<()> {
-    text("store_id", &body.store_id, 64)?;
-    text("delivery.address", &body.delivery.address, 200)?;
-    text("delivery.region", &body.delivery.region, 50)?;
-    text("payment.card_token", &body.payment.card_token, 100)?;
-    if !geo::valid_coordinate(body.delivery.lat, body.delivery.lon) {
-        return Err(ApiError::unprocessable(
-            "invalid_coordinates",
-            "delivery.lat must be within -90..90 and delivery.lon within -180..180",
-        ));
-    }
-    if body.items.is_empty() || body.items.len() > MAX_ITEMS {
-        return Err(ApiError::unprocessable(
-            "invalid_items",
-            format!("an order needs 1..{MAX_ITEMS} items"),
-        ));
-    }
-    for item in &body.items {
-        text("items[].menu_item_id", &item.menu_item_id, 64)?;
-        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
-            return Err(ApiError::unprocessable(
-                "invalid_quantity",
-                format!("quantity must be 1..{MAX_QUANTITY}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Rules about what the items are, checked once they are known to exist (so an unknown store
-/// or item is 404 first): each item once.
-fn no_duplicates(items: &[ItemRequest]) -> ApiResult<()> {
-    let mut seen = HashSet::new();
-    for item in items {
-        if !seen.insert(item.menu_item_id.as_str()) {
-            return Err(ApiError::unprocessable(
-                "duplicate_item",
-                format!(
-                    "menu item {} appears twice: send it once with the total quantity",
-                    item.menu_item_id
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Build the workflow input: the store and every item must exist and be available; prices and
-/// the total come from the catalog.
-async fn price(
-    state: &AppState,
-    order_id: &str,
-    customer_id: &str,
-    body: &PlaceOrderBody,
-    hash: String,
-) -> ApiResult<OrderInput> {
-    let store = state
-        .read_model
-        .get_store(&body.store_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("store_not_found", format!("no store {}", body.store_id))
-        })?;
-    let menu = state.read_model.menu(&store.id).await?;
-    let mut items = Vec::with_capacity(body.items.len());
-    let mut total: i64 = 0;
-    for req in &body.items {
-        let item = menu
-            .iter()
-            .find(|m| m.id == req.menu_item_id)
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "menu_item_not_found",
-                    format!("store {} has no menu item {}", store.id, req.menu_item_id),
-                )
-            })?;
-        if !item.available {
-            return Err(ApiError::conflict(
-                "item_unavailable",
-                format!("{} is sold out right now", item.name),
-            ));
-        }
-        let line_total = item.price * i64::from(req.quantity);
-        total += line_total;
-        items.push(LineItem {
-            menu_item_id: item.id.clone(),
-            name: item.name.clone(),
-            unit_price: item.price,
-            quantity: req.quantity,
-            line_total,
-        });
-    }
-    no_duplicates(&body.items)?;
-    if total > MAX_TOTAL {
-        return Err(ApiError::unprocessable(
-            "total_too_large",
-            format!("an order may cost at most {MAX_TOTAL} won"),
-        ));
-    }
-    Ok(OrderInput {
-        version: WORKFLOW_VERSION,
-        order_id: order_id.to_owned(),
-        customer_id: customer_id.to_owned(),
-        store_id: store.id,
-        store_name: store.name,
-        store_lat: store.lat,
-        store_lon: store.lon,
-        items,
-        total,
-        delivery: DeliveryAddress {
-            address: body.delivery.address.trim().to_owned(),
-            region: body.delivery.region.trim().to_owned(),
-            lat: body.delivery.lat,
-            lon: body.delivery.lon,
-        },
-        card_token: body.payment.card_token.clone(),
-        request_hash: hash,
-        timeouts: state.config.timeouts,
-    })
-}
 
 fn failure(f: PlaceFailure) -> ApiError {
     match f.code.as_str() {
@@ -310,7 +104,7 @@ pub async fn place(
     let order_id = order_id_for(customer_id, idempotency_key);
     tracing::Span::current().record("order_id", order_id.as_str());
     let hash = request_hash(&body);
-    crate::door_keeping::waiting_on("the read model");
+    waiting_on("the read model");
     let known = state.read_model.idempotency_key(&order_id).await?;
     if let Some(key) = &known {
         check_known(state, key, &hash)?;
@@ -411,7 +205,7 @@ async fn place_admitted(
     .search_attributes(start_search_attributes(&input))
     .update_id(now_update_id())
     .build();
-    crate::door_keeping::waiting_on("the order engine (charging the card)");
+    waiting_on("the order engine (charging the card)");
     let result = state
         .temporal
         .execute_update_with_start_workflow(
@@ -441,9 +235,7 @@ async fn place_admitted(
         Err(WorkflowUpdateWithStartError::Start(_)) => {
             replay_answer(state, order_id, hash, None).await
         }
-        Err(WorkflowUpdateWithStartError::Rpc(status)) => {
-            Err(crate::commands::engine_error(&status, Some(&status)))
-        }
+        Err(WorkflowUpdateWithStartError::Rpc(status)) => Err(engine_error(&status, Some(&status))),
         Err(e) => Err(ApiError::internal("the order engine", e)),
     }
 }
@@ -458,7 +250,7 @@ async fn existing_answer(
     hash: &str,
     refused: ApiError,
 ) -> ApiResult<OrderView> {
-    crate::door_keeping::waiting_on("the order engine");
+    waiting_on("the order engine");
     let result = state
         .temporal
         .get_workflow_handle::<OrderWorkflow>(order_id.to_owned())
@@ -493,64 +285,9 @@ async fn update_failed(
             _ => Err(ApiError::internal("the order engine", &f.message)),
         },
         WorkflowUpdateError::NotFound(_) => replay_answer(state, order_id, hash, if_absent).await,
-        WorkflowUpdateError::Rpc(status) => Err(crate::commands::refused_by_engine(&status)),
+        WorkflowUpdateError::Rpc(status) => Err(refused_by_engine(&status)),
         e => Err(ApiError::internal("the order engine", e)),
     }
-}
-
-fn reused() -> ApiError {
-    ApiError::unprocessable(
-        "idempotency_key_reused",
-        "this Idempotency-Key was used for a different order; use a new key",
-    )
-}
-
-/// Record the key's first use: another body under it is refused at once, and so is any use
-/// after the idempotency window.
-async fn check_key(
-    state: &AppState,
-    order_id: &str,
-    customer_id: &str,
-    hash: &str,
-) -> ApiResult<()> {
-    let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let key = state
-        .read_model
-        .remember_idempotency_key(order_id, customer_id, hash, &stamp)
-        .await?;
-    check_known(state, &key, hash)
-}
-
-/// A known key answers only the body it was first used with, and only within the window.
-fn check_known(state: &AppState, key: &IdempotencyKey, hash: &str) -> ApiResult<()> {
-    if key.request_hash != hash {
-        return Err(reused());
-    }
-    let first = chrono::DateTime::parse_from_rfc3339(&key.first_seen_at)
-        .map_err(|e| ApiError::internal("the idempotency store", e))?;
-    let window = state.config.idempotency_window;
-    let age = (chrono::Utc::now() - first.with_timezone(&chrono::Utc))
-        .to_std()
-        .unwrap_or_default();
-    if age > window {
-        return Err(ApiError::unprocessable(
-            "idempotency_key_too_old",
-            format!(
-                "this Idempotency-Key was first used at {} and keys are kept for {}; \
-                 to order again, send a new key",
-                key.first_seen_at,
-                humantime::format_duration(window)
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn expired() -> ApiError {
-    ApiError::conflict(
-        "idempotency_key_expired",
-        "payment was unavailable and this attempt has expired; place the order again with a new Idempotency-Key",
-    )
 }
 
 /// What a closed attempt answered, from its workflow. `if_absent` answers when the engine has
@@ -569,7 +306,7 @@ async fn replay_answer(
             return Err(if_absent.unwrap_or_else(attempt_gone));
         }
         Err(WorkflowQueryError::Rpc(status)) => {
-            return Err(crate::commands::refused_by_engine(&status));
+            return Err(refused_by_engine(&status));
         }
         Err(e) => return Err(ApiError::internal("the order engine", e)),
     };
@@ -595,14 +332,6 @@ async fn replay_answer(
             "the order engine",
             "placement has no answer",
         )),
-    }
-}
-
-/// Record that the engine holds (or held) this key's workflow and has answered it.
-async fn mark_started(state: &AppState, order_id: &str) {
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    if let Err(e) = state.read_model.mark_key_started(order_id, &at).await {
-        tracing::warn!(order_id, error = %e, "could not record that the key's workflow started");
     }
 }
 
@@ -650,101 +379,13 @@ async fn placement_in_engine(state: &AppState, order_id: &str, hash: &str) -> En
     }
 }
 
-/// A known key whose attempt the engine no longer holds and the read model never saw
-/// established: it cannot be answered, and must not start again.
-fn attempt_gone() -> ApiError {
-    ApiError::conflict(
-        "idempotency_key_expired",
-        "this Idempotency-Key's attempt is no longer on record; place the order again with a new Idempotency-Key",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn body() -> PlaceOrderBody {
-        PlaceOrderBody {
-            store_id: "st_1".into(),
-            items: vec![ItemRequest {
-                menu_item_id: "mi_1_1".into(),
-                quantity: 2,
-            }],
-            delivery: DeliveryRequest {
-                address: "서울 강남구 1".into(),
-                region: "gangnam".into(),
-                lat: 37.5,
-                lon: 127.0,
-            },
-            payment: PaymentRequest {
-                card_token: "tok_ok".into(),
-            },
-        }
-    }
 
     #[test]
     fn place_retries_share_an_update_id_within_a_window() {
         assert_eq!(place_update_id(1_000), place_update_id(1_004));
         assert_ne!(place_update_id(1_004), place_update_id(1_005));
-    }
-
-    #[test]
-    fn order_id_is_stable_per_customer_and_key() {
-        assert_eq!(order_id_for("c1", "k1"), order_id_for("c1", "k1"));
-        assert_ne!(order_id_for("c1", "k1"), order_id_for("c2", "k1"));
-        assert_ne!(order_id_for("c1", "k1"), order_id_for("c1", "k2"));
-        assert!(order_id_for("c1", "k1").starts_with("ord_"));
-    }
-
-    #[test]
-    fn request_hash_changes_with_the_body() {
-        let a = body();
-        let mut b = body();
-        b.items[0].quantity = 3;
-        assert_eq!(request_hash(&a), request_hash(&body()));
-        assert_ne!(request_hash(&a), request_hash(&b));
-    }
-
-    #[test]
-    fn validation_refuses_out_of_range_input() {
-        assert!(validate(&body()).is_ok());
-        type Mutation = Box<dyn Fn(&mut PlaceOrderBody)>;
-        let cases: Vec<Mutation> = vec![
-            Box::new(|b| b.items.clear()),
-            Box::new(|b| b.items[0].quantity = 0),
-            Box::new(|b| b.items[0].quantity = 100),
-            Box::new(|b| b.delivery.lat = 91.0),
-            Box::new(|b| b.delivery.lon = -181.0),
-            Box::new(|b| b.delivery.address = "  ".into()),
-            Box::new(|b| b.payment.card_token = String::new()),
-            Box::new(|b| b.store_id = "x".repeat(65)),
-        ];
-        for (n, mutate) in cases.iter().enumerate() {
-            let mut b = body();
-            mutate(&mut b);
-            let err = validate(&b).expect_err(&format!("case {n} should be refused"));
-            assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
-        }
-    }
-
-    #[test]
-    fn an_item_listed_twice_is_refused() {
-        let mut b = body();
-        assert!(no_duplicates(&b.items).is_ok());
-        let dup = b.items[0].clone();
-        b.items.push(dup);
-        assert_eq!(no_duplicates(&b.items).unwrap_err().code, "duplicate_item");
-    }
-
-    #[test]
-    fn idempotency_keys_are_visible_ascii_up_to_255() {
-        assert!(valid_idempotency_key(
-            "6f1c2a9e-0d4b-4c3e-9f7a-2b1d8e5c4a10"
-        ));
-        assert!(valid_idempotency_key(&"k".repeat(255)));
-        for bad in ["", " ", "a b", "키", "\u{7f}"] {
-            assert!(!valid_idempotency_key(bad), "{bad:?}");
-        }
-        assert!(!valid_idempotency_key(&"k".repeat(256)));
     }
 }
