@@ -3,7 +3,7 @@
 
 use crate::commands::engine_view;
 use crate::door_keeping::waiting_on;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, order_not_found};
 use crate::extract::Caller;
 use crate::state::AppState;
 use baedal_auth::Role;
@@ -18,7 +18,7 @@ pub async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiRe
         .read_model
         .get_order(id)
         .await?
-        .ok_or_else(ApiError::order_not_found)?;
+        .ok_or_else(order_not_found)?;
     let visible = match caller.role() {
         Role::Customer => order.customer_id == caller.id(),
         Role::StoreOwner => caller.0.store_id.as_deref() == Some(order.store_id.as_str()),
@@ -38,5 +38,5 @@ pub async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> ApiRe
     {
         return Ok(now);
     }
-    Err(ApiError::order_not_found())
+    Err(order_not_found())
 }

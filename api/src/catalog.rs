@@ -1,6 +1,6 @@
 //! The catalog: stores and their menus, for anyone (no token).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use axum::Json;
@@ -41,9 +41,9 @@ async fn store_menu(
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     if state.read_model.get_store(&store_id).await?.is_none() {
-        return Err(ApiError::not_found(
-            "store_not_found",
-            format!("no store {store_id}"),
+        return Err(ApiError::new(
+            ApiCode::StoreNotFound,
+            format!("no store {store_id}; GET /v1/stores lists them"),
         ));
     }
     let items = state.read_model.menu(&store_id).await?;

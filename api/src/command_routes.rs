@@ -5,7 +5,7 @@
 
 use crate::authz::visible_order;
 use crate::commands;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
 use crate::extract::{ApiJson, Caller};
 use crate::state::{ApiRole, AppState};
 use axum::Json;
@@ -137,8 +137,8 @@ async fn act(
 fn valid_reason(reason: &str) -> ApiResult<String> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::unprocessable(
-            "invalid_reason",
+        return Err(ApiError::new(
+            ApiCode::InvalidReason,
             format!("reason must be 1..{MAX_REASON_CHARS} characters"),
         ));
     }
@@ -164,7 +164,7 @@ async fn rider_act(
         .read_model
         .get_order(id)
         .await?
-        .ok_or_else(ApiError::order_not_found)?;
+        .ok_or_else(order_not_found)?;
     // Claiming what this rider already holds is a retry whose answer was lost: answer it
     // again, once the engine confirms it. The read model alone is not enough: a projection
     // runs inside a workflow task, and a worker that dies before completing that task leaves
@@ -181,22 +181,22 @@ async fn rider_act(
         return Err(if order.rider_id.is_some() {
             already_claimed()
         } else {
-            ApiError::order_not_found()
+            order_not_found()
         });
     }
     match commands::send(state, &order, action, caller, None).await {
         Ok(order) => Ok(Json(DeliveryView::new(&order)).into_response()),
-        Err(e) if e.code == "already_claimed" => Err(already_claimed()),
+        Err(e) if e.code == ApiCode::AlreadyClaimed => Err(already_claimed()),
         // The order moved on since the board showed it (say, it was canceled): say no more
         // than that it is gone.
-        Err(e) if e.code == "invalid_transition" && !assigned_to(&order, caller.id()) => {
+        Err(e) if e.code == ApiCode::InvalidTransition && !assigned_to(&order, caller.id()) => {
             // Unless it moved on because this rider's own claim went through and the answer
             // was lost: a retried claim answers the delivery it holds.
             match commands::engine_view(state, id).await {
                 Some(now) if action == Action::Claim && assigned_to(&now, caller.id()) => {
                     Ok(Json(DeliveryView::new(&now)).into_response())
                 }
-                _ => Err(ApiError::order_not_found()),
+                _ => Err(order_not_found()),
             }
         }
         Err(e) => Err(e),
@@ -287,8 +287,8 @@ fn operation(action: Action) -> Operation {
 
 /// A claim that lost the race: 409, without the order's status.
 fn already_claimed() -> ApiError {
-    ApiError::conflict(
-        "already_claimed",
+    ApiError::new(
+        ApiCode::AlreadyClaimed,
         "another rider claimed this delivery first; pick another one from the board",
     )
 }

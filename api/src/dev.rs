@@ -1,6 +1,6 @@
 //! `POST /v1/dev/tokens`: tokens for trying the api out, served only by `baedal dev`.
 
-use crate::error::{ApiError, ApiResult, route_not_found};
+use crate::error::{ApiCode, ApiError, ApiResult, route_not_found};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::Json;
@@ -85,23 +85,27 @@ async fn dev_token(
     if !state.config.dev_mode {
         return Err(route_not_found());
     }
-    let role: Role = req.role.parse().map_err(|e: baedal_auth::AuthError| {
-        ApiError::unprocessable("invalid_role", e.to_string())
-    })?;
+    let role: Role = req
+        .role
+        .parse()
+        .map_err(|e: baedal_auth::AuthError| ApiError::new(ApiCode::InvalidRole, e.to_string()))?;
     if req.sub.trim().is_empty() || req.sub.chars().count() > MAX_SUB_CHARS {
-        return Err(ApiError::unprocessable(
-            "invalid_sub",
+        return Err(ApiError::new(
+            ApiCode::InvalidSub,
             format!("sub must be 1..{MAX_SUB_CHARS} characters"),
         ));
     }
     if role == Role::StoreOwner {
         let store = req.store_id.as_deref().ok_or_else(|| {
-            ApiError::unprocessable("store_id_required", "a store_owner token needs a store_id")
+            ApiError::new(
+                ApiCode::StoreIdRequired,
+                "a store_owner token needs a store_id",
+            )
         })?;
         if state.read_model.get_store(store).await?.is_none() {
-            return Err(ApiError::not_found(
-                "store_not_found",
-                format!("no store {store}"),
+            return Err(ApiError::new(
+                ApiCode::StoreNotFound,
+                format!("no store {store}; GET /v1/stores lists them"),
             ));
         }
     }

@@ -3,7 +3,7 @@
 //! the hooks and delivers to them, so this module only validates and forwards. Another
 //! owner's hook is 404, as an order is.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::notification::forward_as;
 use crate::pagination::page_limit;
@@ -62,14 +62,14 @@ impl NewHook {
     /// The constraints the schema states, enforced.
     fn check(&self) -> ApiResult<()> {
         if self.url.chars().count() > MAX_URL_CHARS || !URL_RE.is_match(&self.url) {
-            return Err(ApiError::unprocessable(
-                "invalid_hook_url",
+            return Err(ApiError::new(
+                ApiCode::InvalidHookUrl,
                 "url must be http(s)://host[:port][/path], without credentials, query or fragment, at most 2048 characters",
             ));
         }
         if self.events.is_empty() || self.events.len() > 12 {
-            return Err(ApiError::unprocessable(
-                "invalid_hook",
+            return Err(ApiError::new(
+                ApiCode::InvalidHook,
                 "events must list 1..12 event types (or [\"*\"])",
             ));
         }

@@ -7,7 +7,8 @@
 //!
 //! The crate is layered, and a module imports only modules below it, never one that imports
 //! it:
-//! - shared helpers: [`state`] (settings and connections), [`door`], `error`, `extract` (the
+//! - shared helpers: [`state`] (settings and connections), [`door`], `error` (`ApiCode`, every
+//!   code the api answers with, and its status and retry rule), `extract` (the
 //!   caller, bodies, queries), `door_keeping` (deadline, request id), `commands` (sending a
 //!   command to an order's workflow), `authz` (who may see an order), `pagination`, `eta`,
 //!   `live` (following the read model's change log), `notification` (the notification
@@ -46,6 +47,7 @@ mod store;
 mod openapi;
 mod routes;
 
+pub use extract::BODY_LIMIT_BYTES;
 pub use health::temporal_answers;
 pub use live::ETA_EVERY;
 pub use orders::{order_id_for, request_hash_of};
@@ -58,9 +60,6 @@ use axum::http::{Request, header};
 use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-
-/// Largest request body accepted; an order is a few hundred bytes.
-pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// The whole v1 router with its layers. From the outside in: a request id is set (or taken
 /// from the caller) and echoed, the request's span carries it, a 500 gets it in its body, and

@@ -2,7 +2,7 @@
 //! (`/v1/hooks`) and the customers' notification channels (`/v1/me/notifications`): one
 //! request on behalf of an owner the api has authorized, answered as the service answered.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -19,10 +19,9 @@ pub async fn forward_as(
     body: Option<&impl Serialize>,
 ) -> ApiResult<Response> {
     let Some(service) = &state.config.hooks else {
-        return Err(ApiError::unavailable(
-            "hooks_unavailable",
-            "this api has no notification service configured (BAEDAL_NOTIFY_URL)",
-            30,
+        return Err(ApiError::new(
+            ApiCode::HooksUnavailable,
+            "this api has no notification service configured (BAEDAL_NOTIFY_URL); retry after Retry-After, or ask its operator to set it",
         ));
     };
     crate::door_keeping::waiting_on("the notification service");

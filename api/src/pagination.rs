@@ -1,7 +1,7 @@
 //! Lists a page at a time: the `?limit=` every list takes, and the order lists (a customer's,
 //! a store's) with their status filter and cursor.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use baedal_domain::OrderStatus;
@@ -20,8 +20,8 @@ pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> ApiResult<u32> 
     match limit {
         None => Ok(default),
         Some(l) if (1..=max).contains(&l) => Ok(l),
-        Some(_) => Err(ApiError::unprocessable(
-            "invalid_limit",
+        Some(_) => Err(ApiError::new(
+            ApiCode::InvalidLimit,
             format!("limit must be 1..{max}"),
         )),
     }
@@ -61,14 +61,14 @@ pub async fn orders_page(
         .as_deref()
         .map(str::parse::<OrderStatus>)
         .transpose()
-        .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
+        .map_err(|e| ApiError::new(ApiCode::InvalidStatus, e.to_string()))?;
     let limit = page_limit(q.limit, 50, MAX_PAGE)?;
     let cursor = q
         .cursor
         .as_deref()
         .map(Cursor::decode)
         .transpose()
-        .map_err(|e| ApiError::unprocessable("invalid_cursor", e.to_string()))?;
+        .map_err(|e| ApiError::new(ApiCode::InvalidCursor, e.to_string()))?;
     let page = state
         .read_model
         .orders_page(scope, status, cursor.as_ref(), limit)

@@ -9,7 +9,7 @@
 
 use crate::authz::visible_order;
 use crate::door_keeping::waiting_on;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::live::{self, StreamResume};
 use crate::pagination::{MAX_PAGE, page_limit};
@@ -60,14 +60,14 @@ struct BoardQuery {
 /// Where a rider is and how far they ride, or 422 saying what is wrong.
 fn valid_board_query(q: &BoardQuery) -> ApiResult<()> {
     if !geo::valid_coordinate(q.lat, q.lon) {
-        return Err(ApiError::unprocessable(
-            "invalid_coordinates",
+        return Err(ApiError::new(
+            ApiCode::InvalidCoordinates,
             "lat must be within -90..90 and lon within -180..180",
         ));
     }
     if !(q.radius_km > 0.0 && q.radius_km <= 50.0) {
-        return Err(ApiError::unprocessable(
-            "invalid_radius",
+        return Err(ApiError::new(
+            ApiCode::InvalidRadius,
             "radius_km must be more than 0 and at most 50",
         ));
     }
@@ -160,16 +160,16 @@ async fn report(
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Rider)?;
     if !geo::valid_coordinate(p.lat, p.lon) {
-        return Err(ApiError::unprocessable(
-            "invalid_coordinates",
+        return Err(ApiError::new(
+            ApiCode::InvalidCoordinates,
             "lat must be within -90..90 and lon within -180..180",
         ));
     }
     waiting_on("the read model");
     let deliveries = state.read_model.deliveries_en_route(caller.id()).await?;
     if deliveries.is_empty() {
-        return Err(ApiError::conflict(
-            "not_on_a_delivery",
+        return Err(ApiError::new(
+            ApiCode::NotOnADelivery,
             "a position is kept only while you have a delivery: claim one from \
              GET /v1/rider/deliveries, then report again",
         ));

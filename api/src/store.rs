@@ -5,7 +5,7 @@
 //! changes its price. New orders are priced from the menu; orders already placed keep the
 //! price they were placed at (it is frozen into their line items).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::live::{self, StreamResume};
 use crate::pagination::{ListQuery, orders_page};
@@ -90,8 +90,8 @@ async fn update_item(
 ) -> ApiResult<Json<MenuItem>> {
     caller.require(Role::StoreOwner)?;
     if change.price.is_some_and(|p| !(1..=MAX_PRICE).contains(&p)) {
-        return Err(ApiError::unprocessable(
-            "invalid_price",
+        return Err(ApiError::new(
+            ApiCode::InvalidPrice,
             format!("price must be a whole number of won, 1..{MAX_PRICE}"),
         ));
     }
@@ -106,5 +106,5 @@ async fn update_item(
         )
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("item_not_found", "no such item in your store's menu"))
+        .ok_or_else(|| ApiError::new(ApiCode::ItemNotFound, "no such item in your store's menu; GET /v1/stores/{your store_id}/menu lists its items"))
 }

@@ -22,7 +22,7 @@ mod follow;
 
 pub use follow::ETA_EVERY;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -78,8 +78,8 @@ pub struct StreamResume {
 }
 
 fn bad_last_event_id(expected: &str) -> ApiError {
-    ApiError::unprocessable(
-        "invalid_last_event_id",
+    ApiError::new(
+        ApiCode::InvalidLastEventId,
         format!(
             "Last-Event-ID must be {expected}, as this stream sent it; reconnect without it to start from now"
         ),

@@ -2,7 +2,7 @@
 //! hash, when it was first seen, whether its workflow started), and the answers about keys
 //! that cannot be used again.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 use baedal_readmodel::IdempotencyKey;
 
@@ -34,8 +34,8 @@ pub(super) fn check_known(state: &AppState, key: &IdempotencyKey, hash: &str) ->
         .to_std()
         .unwrap_or_default();
     if age > window {
-        return Err(ApiError::unprocessable(
-            "idempotency_key_too_old",
+        return Err(ApiError::new(
+            ApiCode::IdempotencyKeyTooOld,
             format!(
                 "this Idempotency-Key was first used at {} and keys are kept for {}; \
                  to order again, send a new key",
@@ -56,15 +56,15 @@ pub(super) async fn mark_started(state: &AppState, order_id: &str) {
 }
 
 pub(super) fn reused() -> ApiError {
-    ApiError::unprocessable(
-        "idempotency_key_reused",
+    ApiError::new(
+        ApiCode::IdempotencyKeyReused,
         "this Idempotency-Key was used for a different order; use a new key",
     )
 }
 
 pub(super) fn expired() -> ApiError {
-    ApiError::conflict(
-        "idempotency_key_expired",
+    ApiError::new(
+        ApiCode::IdempotencyKeyExpired,
         "payment was unavailable and this attempt has expired; place the order again with a new Idempotency-Key",
     )
 }
@@ -72,8 +72,8 @@ pub(super) fn expired() -> ApiError {
 /// A known key whose attempt the engine no longer holds and the read model never saw
 /// established: it cannot be answered, and must not start again.
 pub(super) fn attempt_gone() -> ApiError {
-    ApiError::conflict(
-        "idempotency_key_expired",
+    ApiError::new(
+        ApiCode::IdempotencyKeyExpired,
         "this Idempotency-Key's attempt is no longer on record; place the order again with a new Idempotency-Key",
     )
 }

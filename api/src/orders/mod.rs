@@ -10,7 +10,7 @@ pub use request::{order_id_for, request_hash_of};
 
 use crate::authz::visible_order;
 use crate::door_keeping::waiting_on;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
 use crate::eta::with_eta;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::live::{self, OrderResume};
@@ -59,8 +59,8 @@ async fn place_order(
 ) -> ApiResult<Response> {
     caller.require(Role::Customer)?;
     let key = headers.get("idempotency-key").ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_idempotency_key",
+        ApiError::new(
+            ApiCode::MissingIdempotencyKey,
             "send an Idempotency-Key header (a fresh random value per order)",
         )
     })?;
@@ -69,8 +69,8 @@ async fn place_order(
         .ok()
         .filter(|k| request::valid_idempotency_key(k))
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
+            ApiError::new(
+                ApiCode::InvalidIdempotencyKey,
                 format!(
                     "Idempotency-Key must be 1..{} visible ASCII characters (a UUID is a good one)",
                     request::MAX_KEY_CHARS
@@ -109,7 +109,7 @@ async fn get_order(
         .read_model
         .order_document(&id)
         .await?
-        .ok_or_else(ApiError::order_not_found)?;
+        .ok_or_else(order_not_found)?;
     let visible = match caller.role() {
         Role::Customer => doc.customer_id == caller.id(),
         Role::StoreOwner => caller.0.store_id.as_deref() == Some(doc.store_id.as_str()),
@@ -117,7 +117,7 @@ async fn get_order(
         Role::Rider => false,
     };
     if !visible {
-        return Err(ApiError::order_not_found());
+        return Err(order_not_found());
     }
     // While a rider is on the way the view gains the arrival estimate; otherwise the text
     // goes out as stored.

@@ -16,9 +16,9 @@ use super::request::{PlaceOrderBody, order_id_for, request_hash, validate};
 use crate::commands::{engine_error, refused_by_engine};
 use crate::door::Admission;
 use crate::door_keeping::waiting_on;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult, answer_code};
 use crate::state::AppState;
-use baedal_domain::{OrderView, PlaceFailure, PlaceOutcome};
+use baedal_domain::{OrderCode, OrderView, PlaceFailure, PlaceOutcome};
 use baedal_readmodel::IdempotencyKey;
 use baedal_workflows::{
     OrderWorkflow, PlaceRequest, TASK_QUEUE, refusal_code, start_search_attributes,
@@ -32,20 +32,18 @@ use temporalio_client::{
     WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
 };
 
+/// How a placement that established no order is answered.
 fn failure(f: PlaceFailure) -> ApiError {
-    match f.code.as_str() {
-        "payment_declined" => ApiError::new(
-            axum::http::StatusCode::PAYMENT_REQUIRED,
-            "payment_declined",
-            f.message,
-        ),
-        "idempotency_key_expired" => expired(),
-        "payment_refused" => ApiError::conflict("payment_refused", f.message),
-        _ => ApiError::unavailable(
-            "payment_unavailable",
-            f.message,
-            f.retry_after_secs.unwrap_or(30),
-        ),
+    match f.code {
+        OrderCode::IdempotencyKeyExpired => expired(),
+        OrderCode::PaymentUnavailable => {
+            let e = ApiError::new(ApiCode::PaymentUnavailable, f.message);
+            match f.retry_after_secs {
+                Some(secs) => e.retry_after(secs),
+                None => e,
+            }
+        }
+        code => ApiError::new(answer_code(code), f.message),
     }
 }
 
@@ -136,11 +134,11 @@ pub async fn place(
     }
     let admission = state.door.admit(Instant::now()).map_err(|secs| {
         metrics::counter!("baedal_orders_shed_total").increment(1);
-        ApiError::unavailable(
-            "payment_unavailable",
-            "payment is unavailable right now: please pay a little later",
-            secs,
+        ApiError::new(
+            ApiCode::PaymentUnavailable,
+            "payment is unavailable right now: please pay a little later (retry after Retry-After, with the same Idempotency-Key)",
         )
+        .retry_after(secs)
     })?;
     let result = place_admitted(state, customer_id, &order_id, &hash, known.as_ref(), body).await;
     let now = Instant::now();
@@ -149,11 +147,11 @@ pub async fn place(
             state.door.record(None, now);
             "placed"
         }
-        Err(e) if e.code == "payment_declined" => {
+        Err(e) if e.code == ApiCode::PaymentDeclined => {
             state.door.record(None, now);
             "declined"
         }
-        Err(e) if e.code == "payment_unavailable" => {
+        Err(e) if e.code == ApiCode::PaymentUnavailable => {
             state.door.record(e.retry_after_secs, now);
             "payment_unavailable"
         }
@@ -280,8 +278,8 @@ async fn update_failed(
 ) -> ApiResult<OrderView> {
     match e {
         WorkflowUpdateError::Failed(f) => match refusal_code(&f) {
-            Some("idempotency_key_reused") => Err(reused()),
-            Some("idempotency_key_expired") => Err(expired()),
+            Some(OrderCode::IdempotencyKeyReused) => Err(reused()),
+            Some(OrderCode::IdempotencyKeyExpired) => Err(expired()),
             _ => Err(ApiError::internal("the order engine", &f.message)),
         },
         WorkflowUpdateError::NotFound(_) => replay_answer(state, order_id, hash, if_absent).await,
@@ -317,8 +315,10 @@ async fn replay_answer(
         // The attempt closed without a charge (orders of older workers answer
         // `payment_unavailable` here): retrying it cannot help any more.
         Some(PlaceOutcome::Failed { failure })
-            if failure.code == "payment_unavailable"
-                || failure.code == "idempotency_key_expired" =>
+            if matches!(
+                failure.code,
+                OrderCode::PaymentUnavailable | OrderCode::IdempotencyKeyExpired
+            ) =>
         {
             Err(expired())
         }

@@ -2,7 +2,7 @@
 //! available, each item is listed once, and the total is the catalog's, never the client's.
 
 use super::request::{ItemRequest, PlaceOrderBody};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 use baedal_domain::{DeliveryAddress, LineItem, OrderInput, WORKFLOW_VERSION};
 use std::collections::HashSet;
@@ -16,8 +16,8 @@ fn no_duplicates(items: &[ItemRequest]) -> ApiResult<()> {
     let mut seen = HashSet::new();
     for item in items {
         if !seen.insert(item.menu_item_id.as_str()) {
-            return Err(ApiError::unprocessable(
-                "duplicate_item",
+            return Err(ApiError::new(
+                ApiCode::DuplicateItem,
                 format!(
                     "menu item {} appears twice: send it once with the total quantity",
                     item.menu_item_id
@@ -42,7 +42,10 @@ pub(super) async fn price(
         .get_store(&body.store_id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found("store_not_found", format!("no store {}", body.store_id))
+            ApiError::new(
+                ApiCode::StoreNotFound,
+                format!("no store {}; GET /v1/stores lists them", body.store_id),
+            )
         })?;
     let menu = state.read_model.menu(&store.id).await?;
     let mut items = Vec::with_capacity(body.items.len());
@@ -52,15 +55,21 @@ pub(super) async fn price(
             .iter()
             .find(|m| m.id == req.menu_item_id)
             .ok_or_else(|| {
-                ApiError::not_found(
-                    "menu_item_not_found",
-                    format!("store {} has no menu item {}", store.id, req.menu_item_id),
+                ApiError::new(
+                    ApiCode::MenuItemNotFound,
+                    format!(
+                        "store {0} has no menu item {1}; GET /v1/stores/{0}/menu lists its items",
+                        store.id, req.menu_item_id
+                    ),
                 )
             })?;
         if !item.available {
-            return Err(ApiError::conflict(
-                "item_unavailable",
-                format!("{} is sold out right now", item.name),
+            return Err(ApiError::new(
+                ApiCode::ItemUnavailable,
+                format!(
+                    "{} is sold out right now; order without it, or choose another item",
+                    item.name
+                ),
             ));
         }
         let line_total = item.price * i64::from(req.quantity);
@@ -75,9 +84,9 @@ pub(super) async fn price(
     }
     no_duplicates(&body.items)?;
     if total > MAX_TOTAL {
-        return Err(ApiError::unprocessable(
-            "total_too_large",
-            format!("an order may cost at most {MAX_TOTAL} won"),
+        return Err(ApiError::new(
+            ApiCode::TotalTooLarge,
+            format!("an order may cost at most {MAX_TOTAL} won; split it into smaller orders"),
         ));
     }
     Ok(OrderInput {
@@ -113,6 +122,9 @@ mod tests {
         assert!(no_duplicates(&b.items).is_ok());
         let dup = b.items[0].clone();
         b.items.push(dup);
-        assert_eq!(no_duplicates(&b.items).unwrap_err().code, "duplicate_item");
+        assert_eq!(
+            no_duplicates(&b.items).unwrap_err().code,
+            ApiCode::DuplicateItem
+        );
     }
 }

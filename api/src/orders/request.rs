@@ -1,7 +1,7 @@
 //! The place-order request: its body, its Idempotency-Key, the order id and request hash
 //! derived from them, and the shape checks that need no database.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use baedal_domain::geo;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -79,8 +79,8 @@ pub(super) fn request_hash(body: &PlaceOrderBody) -> String {
 
 fn text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.trim().is_empty() || value.chars().count() > max {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
+        return Err(ApiError::new(
+            ApiCode::InvalidField,
             format!("{field} must be 1..{max} characters"),
         ));
     }
@@ -94,22 +94,22 @@ pub fn validate(body: &PlaceOrderBody) -> ApiResult<()> {
     text("delivery.region", &body.delivery.region, 50)?;
     text("payment.card_token", &body.payment.card_token, 100)?;
     if !geo::valid_coordinate(body.delivery.lat, body.delivery.lon) {
-        return Err(ApiError::unprocessable(
-            "invalid_coordinates",
+        return Err(ApiError::new(
+            ApiCode::InvalidCoordinates,
             "delivery.lat must be within -90..90 and delivery.lon within -180..180",
         ));
     }
     if body.items.is_empty() || body.items.len() > MAX_ITEMS {
-        return Err(ApiError::unprocessable(
-            "invalid_items",
+        return Err(ApiError::new(
+            ApiCode::InvalidItems,
             format!("an order needs 1..{MAX_ITEMS} items"),
         ));
     }
     for item in &body.items {
         text("items[].menu_item_id", &item.menu_item_id, 64)?;
         if item.quantity == 0 || item.quantity > MAX_QUANTITY {
-            return Err(ApiError::unprocessable(
-                "invalid_quantity",
+            return Err(ApiError::new(
+                ApiCode::InvalidQuantity,
                 format!("quantity must be 1..{MAX_QUANTITY}"),
             ));
         }
@@ -176,7 +176,7 @@ mod tests {
             let mut b = sample_body();
             mutate(&mut b);
             let err = validate(&b).expect_err(&format!("case {n} should be refused"));
-            assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(err.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         }
     }
 

@@ -3,6 +3,7 @@
 //! KakaoTalk channel sent about an order (service token or ops).
 
 use crate::channels::{self, PrefsError, PrefsUpdate};
+use crate::code::{ApiError, ApiResult, NotifyCode};
 use crate::hooks_http::OWNER;
 use crate::{NotifyState, kakao};
 use axum::extract::rejection::JsonRejection;
@@ -10,7 +11,6 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
-use baedal_http::{ApiError, ApiResult};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,8 +29,8 @@ fn customer(state: &NotifyState, headers: &HeaderMap) -> ApiResult<String> {
         .unwrap_or_default();
     match owner.strip_prefix("customer:") {
         Some(id) if !id.is_empty() && id.len() <= 100 => Ok(owner.to_owned()),
-        _ => Err(ApiError::bad_request(
-            "missing_owner",
+        _ => Err(ApiError::new(
+            NotifyCode::MissingOwner,
             "x-baedal-owner must be `customer:<customer_id>`",
         )),
     }
@@ -60,10 +60,10 @@ async fn put_prefs(
     match channels::set(&state.db, &who, &update).await {
         Ok(p) => Ok(Json(p)),
         Err(e @ PrefsError::InvalidPhone) => {
-            Err(ApiError::unprocessable("invalid_phone", e.to_string()))
+            Err(ApiError::new(NotifyCode::InvalidPhone, e.to_string()))
         }
         Err(e @ PrefsError::PhoneRequired) => {
-            Err(ApiError::conflict("phone_required", e.to_string()))
+            Err(ApiError::new(NotifyCode::PhoneRequired, e.to_string()))
         }
         Err(PrefsError::Db(e)) => Err(db_down(e)),
     }
