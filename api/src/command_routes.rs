@@ -1,22 +1,25 @@
 //! The command endpoints, derived from the domain's command table (`Action::ALL`,
 //! `Action::rule`): one `POST …/{id}/<action>` per action under its party's prefix, the role
-//! check, the reason body where the table asks for one, and their OpenAPI entries. Nothing
-//! here lists the actions; a new row in the table is a new endpoint.
+//! check, the reason body where the table asks for one, and their OpenAPI entries, registered
+//! together. Nothing here lists the actions; a new row in the table is a new endpoint.
 
-use crate::error::{ApiError, ApiResult};
+use crate::authz::visible_order;
+use crate::commands;
+use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
 use crate::extract::{ApiJson, Caller};
-use crate::routes::{already_claimed, visible_order};
-use crate::{ApiRole, AppState, commands};
+use crate::state::{ApiRole, AppState};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use axum::{Json, Router};
 use baedal_auth::Role;
 use baedal_domain::delivery::{assigned_to, on_the_board};
 use baedal_domain::{Action, DeliveryView, MAX_REASON_CHARS, Party};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::openapi::path::{HttpMethod, Operation, Paths};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 /// The body of an action that needs a reason.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,24 +46,25 @@ pub fn path(action: Action) -> String {
     action.path()
 }
 
-/// Whether an api process of `role` serves `action` (ops commands: every process).
-fn serves(role: ApiRole, action: Action) -> bool {
-    matches!(
-        (role, action.rule().by),
-        (ApiRole::All, _)
-            | (_, Party::Ops)
-            | (ApiRole::Order, Party::Customer)
-            | (ApiRole::Store, Party::StoreOwner)
-            | (ApiRole::Rider, Party::Rider)
-    )
-}
-
-/// The command routes an api process of `role` serves.
-pub fn routes(role: ApiRole) -> Router<AppState> {
+/// The command routes an api process of `role` serves (ops commands: every process).
+pub fn router(role: ApiRole) -> OpenApiRouter<AppState> {
     Action::ALL
         .iter()
-        .filter(|a| serves(role, **a))
-        .fold(Router::new(), |r, a| r.route(&path(*a), handler(*a)))
+        .filter(|a| role_of(a.rule().by).is_some() && role.serves(a.rule().by))
+        .fold(OpenApiRouter::default(), |r, a| r.routes(route(*a)))
+}
+
+/// One action's endpoint: its handler and its entry in the document, with the reason body's
+/// schema where it takes one.
+fn route(action: Action) -> UtoipaMethodRouter<AppState> {
+    let mut paths = Paths::new();
+    paths.add_path_operation(path(action), vec![HttpMethod::Post], operation(action));
+    let schemas = if action.rule().needs_reason {
+        vec![(ReasonBody::name().into_owned(), ReasonBody::schema())]
+    } else {
+        Vec::new()
+    };
+    (schemas, paths, handler(action))
 }
 
 fn handler(action: Action) -> MethodRouter<AppState> {
@@ -124,8 +128,8 @@ async fn act(
 fn valid_reason(reason: &str) -> ApiResult<String> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::unprocessable(
-            "invalid_reason",
+        return Err(ApiError::new(
+            ApiCode::InvalidReason,
             format!("reason must be 1..{MAX_REASON_CHARS} characters"),
         ));
     }
@@ -151,7 +155,7 @@ async fn rider_act(
         .read_model
         .get_order(id)
         .await?
-        .ok_or_else(ApiError::order_not_found)?;
+        .ok_or_else(order_not_found)?;
     // Claiming what this rider already holds is a retry whose answer was lost: answer it
     // again, once the engine confirms it. The read model alone is not enough: a projection
     // runs inside a workflow task, and a worker that dies before completing that task leaves
@@ -168,109 +172,116 @@ async fn rider_act(
         return Err(if order.rider_id.is_some() {
             already_claimed()
         } else {
-            ApiError::order_not_found()
+            order_not_found()
         });
     }
     match commands::send(state, &order, action, caller, None).await {
         Ok(order) => Ok(Json(DeliveryView::new(&order)).into_response()),
-        Err(e) if e.code == "already_claimed" => Err(already_claimed()),
+        Err(e) if e.code == ApiCode::AlreadyClaimed => Err(already_claimed()),
         // The order moved on since the board showed it (say, it was canceled): say no more
         // than that it is gone.
-        Err(e) if e.code == "invalid_transition" && !assigned_to(&order, caller.id()) => {
+        Err(e) if e.code == ApiCode::InvalidTransition && !assigned_to(&order, caller.id()) => {
             // Unless it moved on because this rider's own claim went through and the answer
             // was lost: a retried claim answers the delivery it holds.
             match commands::engine_view(state, id).await {
                 Some(now) if action == Action::Claim && assigned_to(&now, caller.id()) => {
                     Ok(Json(DeliveryView::new(&now)).into_response())
                 }
-                _ => Err(ApiError::order_not_found()),
+                _ => Err(order_not_found()),
             }
         }
         Err(e) => Err(e),
     }
 }
 
-/// The command endpoints' OpenAPI entries, from the same table.
-pub fn document(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+/// `action`'s entry in the document, from the table: who sends it, when, and what it does.
+fn operation(action: Action) -> Operation {
+    use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
     use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::security::SecurityRequirement;
     use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
-    for action in Action::ALL {
-        let rule = action.rule();
-        let Some(role) = role_of(rule.by) else {
-            continue;
-        };
-        let answer = if role == Role::Rider {
-            "the delivery, as its rider sees it"
-        } else {
-            "the order after the command"
-        };
-        let mut op = OperationBuilder::new()
-            .operation_id(Some(action.name()))
-            .summary(Some(rule.doc))
-            .description(Some(format!(
-                "Sent by a {role}; allowed while the order is {}; moves it to {}.",
-                from_text(rule.from),
-                rule.to
-            )))
-            .parameter(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(utoipa::openapi::schema::Object::with_type(
-                        utoipa::openapi::schema::Type::String,
-                    ))),
-            )
-            .response("200", ResponseBuilder::new().description(answer))
+    let rule = action.rule();
+    let role = role_of(rule.by).expect("actions are sent by people");
+    let (answer, tag) = match role {
+        Role::Customer => ("the order after the command", "orders"),
+        Role::StoreOwner => ("the order after the command", "store"),
+        Role::Rider => ("the delivery, as its rider sees it", "rider"),
+        Role::Ops => ("the order after the command", "ops"),
+    };
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(action.name()))
+        .tag(tag)
+        .summary(Some(rule.doc))
+        .description(Some(format!(
+            "Sent by a {role}; allowed while the order is {}; moves it to {}.",
+            from_text(rule.from),
+            rule.to
+        )))
+        .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+        .parameter(
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(utoipa::openapi::schema::Object::with_type(
+                    utoipa::openapi::schema::Type::String,
+                ))),
+        )
+        .response("200", ResponseBuilder::new().description(answer))
+        .response(
+            "401",
+            ResponseBuilder::new().description("no or bad bearer token"),
+        )
+        .response(
+            "403",
+            ResponseBuilder::new().description(format!("not a {role} token")),
+        )
+        .response(
+            "404",
+            ResponseBuilder::new().description("no such order, or not the caller's"),
+        )
+        .response(
+            "409",
+            ResponseBuilder::new().description(
+                "invalid_transition: not allowed in the order's status (already_claimed: another rider was first)",
+            ),
+        )
+        .response(
+            "503",
+            ResponseBuilder::new().description("the order engine or read model is down: retry after Retry-After"),
+        );
+    if rule.needs_reason {
+        op = op
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(ReasonBody::name())))
+                            .build(),
+                    )
+                    .build(),
+            ))
             .response(
-                "401",
-                ResponseBuilder::new().description("no or bad bearer token"),
+                "422",
+                ResponseBuilder::new().description("invalid_reason or invalid_body"),
             )
             .response(
-                "403",
-                ResponseBuilder::new().description(format!("not a {role} token")),
+                "415",
+                ResponseBuilder::new().description("the body is not application/json"),
             )
-            .response(
-                "404",
-                ResponseBuilder::new().description("no such order, or not the caller's"),
-            )
-            .response(
-                "409",
-                ResponseBuilder::new().description(
-                    "invalid_transition: not allowed in the order's status (already_claimed: another rider was first)",
-                ),
-            )
-            .response(
-                "503",
-                ResponseBuilder::new().description("the order engine or read model is down: retry after Retry-After"),
-            );
-        if rule.needs_reason {
-            op = op
-                .request_body(Some(
-                    RequestBodyBuilder::new()
-                        .required(Some(Required::True))
-                        .content(
-                            "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(Ref::from_schema_name("ReasonBody")))
-                                .build(),
-                        )
-                        .build(),
-                ))
-                .response(
-                    "422",
-                    ResponseBuilder::new().description("invalid_reason or invalid_body"),
-                )
-                .response(
-                    "415",
-                    ResponseBuilder::new().description("the body is not application/json"),
-                )
-                .response("400", ResponseBuilder::new().description("malformed JSON"));
-        }
-        doc.paths
-            .add_path_operation(path(*action), vec![HttpMethod::Post], op.build());
+            .response("400", ResponseBuilder::new().description("malformed JSON"));
     }
+    op.build()
+}
+
+/// A claim that lost the race: 409, without the order's status.
+fn already_claimed() -> ApiError {
+    ApiError::new(
+        ApiCode::AlreadyClaimed,
+        "another rider claimed this delivery first; pick another one from the board",
+    )
 }
 
 fn from_text(from: baedal_domain::Statuses) -> String {

@@ -1,9 +1,9 @@
 //! Sending a command to an order's workflow as a Temporal Update, and turning a refusal from its
 //! validator into the contract's 409/404.
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult, answer_code, order_not_found};
 use crate::extract::Caller;
+use crate::state::AppState;
 use baedal_domain::{Action, OrderView};
 use baedal_workflows::{CommandRequest, CommandUpdate, OrderWorkflow, refusal_code};
 use temporalio_client::errors::{WorkflowInteractionError, WorkflowUpdateError};
@@ -128,7 +128,7 @@ async fn settled_view(state: &AppState, order_id: &str) -> ApiResult<OrderView> 
             .read_model
             .get_order(order_id)
             .await?
-            .ok_or_else(ApiError::order_not_found)?;
+            .ok_or_else(order_not_found)?;
         if view.status.is_terminal() || tokio::time::Instant::now() >= until {
             return Ok(view);
         }
@@ -155,15 +155,16 @@ pub async fn engine_view(state: &AppState, order_id: &str) -> Option<OrderView> 
 
 fn refusal(e: WorkflowUpdateError, action: Action) -> ApiError {
     match e {
-        WorkflowUpdateError::Failed(failure) => match refusal_code(&failure) {
-            Some("already_claimed") => ApiError::conflict("already_claimed", &failure.message),
+        WorkflowUpdateError::Failed(failure) => match refusal_code(&failure).map(answer_code) {
             // Not this rider's delivery: as if it did not exist.
-            Some("not_assigned_rider") => ApiError::order_not_found(),
-            Some("invalid_transition") => {
-                ApiError::conflict("invalid_transition", &failure.message)
-            }
+            Some(ApiCode::OrderNotFound) => order_not_found(),
+            Some(ApiCode::InvalidTransition) => ApiError::new(
+                ApiCode::InvalidTransition,
+                format!("{}; read the order for its status now", failure.message),
+            ),
+            Some(code) => ApiError::new(code, &failure.message),
             // Not a refusal: the update itself failed.
-            _ => ApiError::internal("the order engine", &failure.message),
+            None => ApiError::internal("the order engine", &failure.message),
         },
         // The workflow has closed: the order is in a terminal status.
         WorkflowUpdateError::NotFound(_) => refusal_closed(action),
@@ -173,9 +174,12 @@ fn refusal(e: WorkflowUpdateError, action: Action) -> ApiError {
 }
 
 fn refusal_closed(action: Action) -> ApiError {
-    ApiError::conflict(
-        "invalid_transition",
-        format!("cannot {} an order that is already finished", action.name()),
+    ApiError::new(
+        ApiCode::InvalidTransition,
+        format!(
+            "cannot {} an order that is already finished; read the order for how it ended",
+            action.name()
+        ),
     )
 }
 
@@ -216,19 +220,15 @@ pub(crate) fn engine_error(
         }
         Some(Code::ResourceExhausted) => {
             tracing::warn!(error = %e, "the order engine is busy");
-            ApiError {
-                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
-                ..ApiError::unavailable(
-                    "engine_busy",
-                    "the order engine is taking too many requests for this right now: retry after Retry-After",
-                    1,
-                )
-            }
+            ApiError::new(
+                ApiCode::EngineBusy,
+                "the order engine is taking too many requests for this right now: retry after Retry-After",
+            )
         }
         Some(Code::FailedPrecondition) => {
             tracing::warn!(error = %e, "the order engine refused a command for good");
-            ApiError::conflict(
-                "order_locked",
+            ApiError::new(
+                ApiCode::OrderLocked,
                 "this order takes no more commands (it was sent too many); ops can still cancel it",
             )
         }
@@ -252,16 +252,19 @@ mod tests {
         for code in ENGINE_OUTAGE {
             let s = Status::new(code, "x");
             let e = engine_error(&s, Some(&s));
-            assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE, "{code:?}");
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE, "{code:?}");
             assert!(e.retry_after_secs.is_some(), "{code:?}");
         }
         let busy = Status::new(Code::ResourceExhausted, "x");
         let e = engine_error(&busy, Some(&busy));
-        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(e.retry_after_secs.is_some());
         let locked = Status::new(Code::FailedPrecondition, "update limit");
         let e = engine_error(&locked, Some(&locked));
-        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "order_locked"));
+        assert_eq!(
+            (e.status(), e.code),
+            (StatusCode::CONFLICT, ApiCode::OrderLocked)
+        );
         for code in [
             Code::InvalidArgument,
             Code::PermissionDenied,
@@ -269,10 +272,10 @@ mod tests {
         ] {
             let s = Status::new(code, "x");
             let e = engine_error(&s, Some(&s));
-            assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR, "{code:?}");
+            assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR, "{code:?}");
         }
         assert_eq!(
-            engine_error("no status", None).status,
+            engine_error("no status", None).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
     }

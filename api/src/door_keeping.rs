@@ -2,8 +2,8 @@
 //! the note of what the request is waiting on, so a request that runs out of time is told what
 //! was slow and a bug is answered with the id to report.
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiCode, ApiError, CommonCode};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode};
@@ -37,14 +37,13 @@ pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -
                     let what = WAITING_ON.with(Cell::get);
                     metrics::counter!("baedal_request_timeouts_total", "waiting_on" => what)
                         .increment(1);
-                    ApiError::unavailable(
-                        "request_timeout",
+                    ApiError::new(
+                        ApiCode::RequestTimeout,
                         format!(
                             "no answer within {}: {what} is slow right now; retry shortly \
                              (place-order: with the same Idempotency-Key)",
                             humantime::format_duration(limit)
                         ),
-                        1,
                     )
                     .into_response()
                 }
@@ -70,9 +69,10 @@ pub async fn stamp_request_id(req: Request, next: Next) -> Response {
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .unwrap_or_default();
-    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(
-        |_| serde_json::json!({"error": {"code": "internal_error", "message": "internal error"}}),
-    );
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        let code = CommonCode::InternalError.as_str();
+        serde_json::json!({"error": {"code": code, "message": "internal error: report the request_id"}})
+    });
     doc["error"]["request_id"] = serde_json::Value::String(id);
     let mut resp = Response::from_parts(parts, Body::from(doc.to_string()));
     resp.headers_mut()

@@ -1,8 +1,8 @@
 //! Extractors that answer bad input in the contract's error shape instead of axum's plain text:
 //! the caller (authenticated by bearer JWT), JSON bodies and query strings.
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiCode, ApiError, CommonCode};
+use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -58,6 +58,9 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Largest request body accepted; an order is a few hundred bytes.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
 /// A JSON body. Malformed JSON is 400, a body of the wrong shape 422, a missing or wrong
 /// content type 415 and an oversized body 413, all in the contract's error shape.
 pub struct ApiJson<T>(pub T);
@@ -74,18 +77,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
-    let (status, code) = match &r {
-        JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
-        JsonRejection::MissingJsonContentType(_) => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    let (code, next): (ApiCode, String) = match &r {
+        JsonRejection::JsonDataError(_) => (
+            CommonCode::InvalidBody.into(),
+            "send the fields the schema in /openapi.json describes".into(),
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            (ApiCode::MalformedJson, "send one JSON object".into())
         }
-        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
-        }
-        _ => (StatusCode::BAD_REQUEST, "invalid_body"),
+        JsonRejection::MissingJsonContentType(_) => (
+            ApiCode::UnsupportedMediaType,
+            "send Content-Type: application/json".into(),
+        ),
+        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+            ApiCode::BodyTooLarge,
+            format!("a body may be at most {} KiB", BODY_LIMIT_BYTES / 1024),
+        ),
+        // The body could not be read at all (the client stopped sending it).
+        _ => (ApiCode::MalformedJson, "send the whole body again".into()),
     };
-    ApiError::new(status, code, r.body_text())
+    ApiError::new(code, format!("{}; {next}", r.body_text()))
 }
 
 /// A query string; a malformed one is 422 with the reason.
@@ -103,5 +114,5 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn query_rejection(r: QueryRejection) -> ApiError {
-    ApiError::unprocessable("invalid_query", r.body_text())
+    ApiError::new(ApiCode::InvalidQuery, r.body_text())
 }

@@ -3,24 +3,30 @@
 //! the hooks and delivers to them, so this module only validates and forwards. Another
 //! owner's hook is 404, as an order is.
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
-use axum::Json;
-use axum::body::Body;
+use crate::notification::{notification_service, pass_on, refused};
+use crate::pagination::page_limit;
+use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use baedal_auth::Role;
-use baedal_notification_client::{CallError, NotificationClient};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Where the notification service is, and the token it takes from the api.
-#[derive(Debug, Clone)]
-pub struct HookService {
-    pub url: String,
-    pub service_token: String,
+/// Where the notification service is (kept in the api's settings).
+pub use crate::state::HookService;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(delete))
+        .routes(routes!(deliveries))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(retry))
 }
 
 /// What a hook URL looks like: http(s); an IPv4 address or a DNS name whose last label starts
@@ -57,14 +63,14 @@ impl NewHook {
     /// The constraints the schema states, enforced.
     fn check(&self) -> ApiResult<()> {
         if self.url.chars().count() > MAX_URL_CHARS || !URL_RE.is_match(&self.url) {
-            return Err(ApiError::unprocessable(
-                "invalid_hook_url",
+            return Err(ApiError::new(
+                ApiCode::InvalidHookUrl,
                 "url must be http(s)://host[:port][/path], without credentials, query or fragment, at most 2048 characters",
             ));
         }
         if self.events.is_empty() || self.events.len() > 12 {
-            return Err(ApiError::unprocessable(
-                "invalid_hook",
+            return Err(ApiError::new(
+                ApiCode::InvalidHook,
                 "events must list 1..12 event types (or [\"*\"])",
             ));
         }
@@ -123,53 +129,6 @@ fn owner(caller: &Caller) -> ApiResult<String> {
     }
 }
 
-/// The notification service's client, or 503 when this api has none configured.
-pub(crate) fn notification_service(state: &AppState) -> ApiResult<NotificationClient> {
-    let Some(service) = &state.config.hooks else {
-        return Err(ApiError::unavailable(
-            "hooks_unavailable",
-            "this api has no notification service configured (BAEDAL_NOTIFY_URL)",
-            30,
-        ));
-    };
-    crate::door_keeping::waiting_on("the notification service");
-    Ok(NotificationClient::with_http(
-        state.http.clone(),
-        &service.url,
-        &service.service_token,
-    ))
-}
-
-/// The notification service's answer as the api's: a success with `status`; a refusal (4xx:
-/// no such hook, a bad URL, …) passed on as the service gave it, code and message, since the
-/// service is the one that judged the request; a service down, failing or unreachable is 503.
-pub(crate) fn pass_on<T: Serialize>(
-    status: StatusCode,
-    answer: Result<T, CallError>,
-) -> ApiResult<Response> {
-    match answer {
-        Ok(body) => Ok((status, Json(body)).into_response()),
-        Err(e) => refused(e),
-    }
-}
-
-/// A failed call to the notification service as the api's answer (see [`pass_on`]).
-fn refused(e: CallError) -> ApiResult<Response> {
-    match e {
-        CallError::Status { status, body, .. } if (400..500).contains(&status) => {
-            let status = StatusCode::from_u16(status)
-                .map_err(|e| ApiError::internal("the notification service's status", e))?;
-            let mut out = Response::builder().status(status);
-            if !body.is_empty() {
-                out = out.header(header::CONTENT_TYPE, "application/json");
-            }
-            out.body(Body::from(body))
-                .map_err(|e| ApiError::internal("answering a notification-service request", e))
-        }
-        e => Err(ApiError::dependency_down("the notification service", e)),
-    }
-}
-
 impl NewHook {
     /// The hook as the notification service takes it: the same fields, event types by name.
     fn to_service(&self) -> baedal_notification_client::NewHook {
@@ -180,11 +139,11 @@ impl NewHook {
 
 /// Subscribe a URL to order events. The answer carries the signing secret (`whsec_…`), shown
 /// this once: deliveries are signed with it (Standard Webhooks `webhook-signature`).
-#[utoipa::path(post, path = "/v1/hooks", request_body = NewHook,
+#[utoipa::path(post, path = "/v1/hooks", security(("bearer" = [])), request_body = NewHook,
     responses((status = 201, description = "{id, owner, url, events, created_at, secret}"),
         (status = 403, description = "not ops or a store owner"),
         (status = 422, description = "bad URL (not https, private address, unresolvable) or events")))]
-pub async fn create(
+async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewHook>,
@@ -197,19 +156,19 @@ pub async fn create(
 }
 
 /// The caller's hooks (without their secrets).
-#[utoipa::path(get, path = "/v1/hooks",
+#[utoipa::path(get, path = "/v1/hooks", security(("bearer" = [])),
     responses((status = 200, description = "{\"hooks\": [{id, owner, url, events, created_at, disabled_at, disabled_reason}]}"),
         (status = 403)))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let owner = owner(&caller)?;
     let answer = notification_service(&state)?.hooks(&owner).await;
     pass_on(StatusCode::OK, answer)
 }
 
 /// Delete a hook: nothing more is delivered to it.
-#[utoipa::path(delete, path = "/v1/hooks/{id}", params(("id" = String, Path, description = "hook id")),
+#[utoipa::path(delete, path = "/v1/hooks/{id}", security(("bearer" = [])), params(("id" = String, Path, description = "hook id")),
     responses((status = 204), (status = 403), (status = 404, description = "no such hook of yours")))]
-pub async fn delete(
+async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -222,17 +181,17 @@ pub async fn delete(
 }
 
 /// A hook's deliveries, newest first: attempts, the receiver's last status code, the last error.
-#[utoipa::path(get, path = "/v1/hooks/{id}/deliveries",
+#[utoipa::path(get, path = "/v1/hooks/{id}/deliveries", security(("bearer" = [])),
     params(("id" = String, Path, description = "hook id"), DeliveriesQuery),
     responses((status = 200, description = "{\"deliveries\": [{id, order_id, seq, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at}]}"),
         (status = 403), (status = 404, description = "no such hook of yours")))]
-pub async fn deliveries(
+async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Response> {
-    let limit = crate::routes::page_limit(q.limit, 50, 100)?;
+    let limit = page_limit(q.limit, 50, 100)?;
     let owner = owner(&caller)?;
     let answer = notification_service(&state)?
         .hook_deliveries(&owner, &id, limit)
@@ -242,10 +201,10 @@ pub async fn deliveries(
 
 /// A new signing secret; the old one keeps signing beside it for 24 hours, so receivers can
 /// switch without missing a delivery.
-#[utoipa::path(post, path = "/v1/hooks/{id}/rotate-secret", params(("id" = String, Path, description = "hook id")),
+#[utoipa::path(post, path = "/v1/hooks/{id}/rotate-secret", security(("bearer" = [])), params(("id" = String, Path, description = "hook id")),
     responses((status = 200, description = "{id, owner, url, events, created_at, secret, previous_secret_valid_for_secs}"),
         (status = 403), (status = 404, description = "no such hook of yours")))]
-pub async fn rotate_secret(
+async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -258,12 +217,12 @@ pub async fn rotate_secret(
 }
 
 /// Deliver one event to the hook once more, now.
-#[utoipa::path(post, path = "/v1/hooks/{id}/deliveries/{delivery_id}/retry",
+#[utoipa::path(post, path = "/v1/hooks/{id}/deliveries/{delivery_id}/retry", security(("bearer" = [])),
     params(("id" = String, Path, description = "hook id"), ("delivery_id" = String, Path, description = "delivery id (the webhook-id)")),
     responses((status = 202, description = "{\"queued\": true}"), (status = 403),
         (status = 404, description = "no such delivery of yours"),
         (status = 409, description = "the hook is disabled")))]
-pub async fn retry(
+async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
@@ -281,8 +240,8 @@ mod tests {
 
     #[test]
     fn the_document_states_the_url_pattern_the_api_enforces() {
-        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
-        let url = &doc["components"]["schemas"]["NewHook"]["properties"]["url"];
+        let schema = serde_json::to_value(<NewHook as utoipa::PartialSchema>::schema()).unwrap();
+        let url = &schema["properties"]["url"];
         assert_eq!(url["pattern"], URL_PATTERN);
         assert_eq!(url["maxLength"], MAX_URL_CHARS);
         for ok in [

@@ -2,10 +2,10 @@
 //! in-app inbox) and the phone number KakaoTalk reaches them on. The notification service
 //! keeps the choices and validates the number; this module authorizes and forwards.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller};
-use crate::hooks::{notification_service, pass_on};
+use crate::notification::{notification_service, pass_on};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,6 +13,12 @@ use baedal_auth::Role;
 use baedal_notification_client::PrefsUpdate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(get_prefs, put_prefs))
+}
 
 /// A customer's notification channels.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -43,22 +49,22 @@ fn customer(caller: &Caller) -> ApiResult<String> {
 }
 
 /// The caller's channels (the inbox only, until they choose).
-#[utoipa::path(get, path = "/v1/me/notifications",
+#[utoipa::path(get, path = "/v1/me/notifications", security(("bearer" = [])),
     responses((status = 200, description = "{kakao, inbox, phone}", body = NotificationPrefs),
         (status = 403, description = "not a customer")))]
-pub async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn get_prefs(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let who = customer(&caller)?;
     let answer = notification_service(&state)?.channels(&who).await;
     pass_on(StatusCode::OK, answer)
 }
 
 /// Choose the channels, and give the number KakaoTalk should use.
-#[utoipa::path(put, path = "/v1/me/notifications", request_body = NotificationPrefs,
+#[utoipa::path(put, path = "/v1/me/notifications", security(("bearer" = [])), request_body = NotificationPrefs,
     responses((status = 200, description = "{kakao, inbox, phone}: what is now in force", body = NotificationPrefs),
         (status = 403, description = "not a customer"),
         (status = 409, description = "`phone_required`: KakaoTalk asked for and no number on file"),
         (status = 422, description = "`invalid_phone`: not a Korean mobile number")))]
-pub async fn put_prefs(
+async fn put_prefs(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NotificationPrefs>,
@@ -79,8 +85,9 @@ pub async fn put_prefs(
 mod tests {
     #[test]
     fn the_document_states_the_phone_pattern_the_notification_service_enforces() {
-        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
-        let phone = &doc["components"]["schemas"]["NotificationPrefs"]["properties"]["phone"];
+        let schema = <super::NotificationPrefs as utoipa::PartialSchema>::schema();
+        let schema = serde_json::to_value(schema).unwrap();
+        let phone = &schema["properties"]["phone"];
         assert_eq!(
             phone["pattern"],
             baedal_domain::contact::KOREAN_MOBILE_PATTERN

@@ -1,84 +1,28 @@
-//! The OpenAPI document, served at `/openapi.json`.
+//! The OpenAPI document, served at `/openapi.json`: what the routes registered for it (every
+//! role's, whichever role this process has), and what every route can answer besides its own
+//! statuses.
 
-use crate::AppState;
-use crate::command_routes::ReasonBody;
-use crate::ops;
-use crate::place::{DeliveryRequest, ItemRequest, PaymentRequest, PlaceOrderBody};
-use crate::routes::MAX_SUB_CHARS;
-use crate::routes::{self, TokenRequest};
-use axum::Json;
-use axum::Router;
-use axum::routing::get;
-use baedal_auth::Role;
-use baedal_domain::OrderStatus;
-use serde_json::json;
+use crate::routes;
+use crate::state::ApiRole;
 use utoipa::OpenApi;
+use utoipa::openapi::ResponseBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{RefOr, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 #[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "baedal",
-        description = "Food-delivery ordering: customers, stores, riders, ops. Every order is a durable Temporal workflow."
-    ),
-    paths(
-        routes::healthz,
-        routes::readyz,
-        routes::dev_token,
-        routes::list_stores,
-        routes::store_menu,
-        routes::place_order,
-        routes::get_order,
-        routes::my_orders,
-        routes::store_orders,
-        routes::rider_board,
-        routes::rider_delivery,
-        crate::live::order_events,
-        crate::live::store_events,
-        crate::live::rider_events,
-        routes::ops_payment,
-        ops::stuck_orders,
-        crate::hooks::create,
-        crate::hooks::list,
-        crate::hooks::delete,
-        crate::hooks::deliveries,
-        crate::hooks::rotate_secret,
-        crate::hooks::retry,
-        crate::me::get_prefs,
-        crate::me::put_prefs,
-        crate::menu::update_item,
-        crate::location::report,
-    ),
-    components(schemas(
-        PlaceOrderBody,
-        ItemRequest,
-        DeliveryRequest,
-        PaymentRequest,
-        ReasonBody,
-        TokenRequest,
-        crate::hooks::NewHook,
-        crate::hooks::EventType,
-        crate::me::NotificationPrefs,
-        crate::menu::MenuItemChange,
-        crate::location::Position,
-    ))
-)]
-pub struct ApiDoc;
+#[openapi(info(
+    title = "baedal",
+    description = "Food-delivery ordering: customers, stores, riders, ops. Every order is a durable Temporal workflow."
+))]
+struct ApiDoc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(|| async { Json(document()) }))
-}
-
-/// The whole document: the annotated routes, the command routes from the command table, and
-/// what every route can answer besides its own statuses.
+/// The whole document: every role's routes as they registered themselves, the bearer scheme,
+/// and the answers common to every route.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    crate::command_routes::document(&mut doc);
-    if let Some(components) = doc.components.as_mut() {
-        components.add_security_scheme(
+    let mut doc = ApiDoc::openapi().merge_from(routes::api(ApiRole::All).into_openapi());
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -87,12 +31,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
                     .build(),
             ),
         );
-        components
-            .schemas
-            .insert("TokenRequest".to_owned(), token_request_schema());
-    }
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let public = PUBLIC.contains(&path.as_str());
+    for item in doc.paths.paths.values_mut() {
         for op in [
             &mut item.get,
             &mut item.post,
@@ -102,21 +41,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .into_iter()
         .flatten()
         {
-            add_common_answers(op, public);
+            add_common_answers(op);
         }
     }
     doc
 }
-
-/// Routes anyone may call without a token.
-const PUBLIC: [&str; 6] = [
-    "/healthz",
-    "/readyz",
-    "/v1/dev/tokens",
-    "/v1/stores",
-    "/v1/stores/{store_id}/menu",
-    "/openapi.json",
-];
 
 fn answer(op: &mut Operation, status: &str, description: &str) {
     op.responses
@@ -133,7 +62,7 @@ fn answer(op: &mut Operation, status: &str, description: &str) {
 /// What the door answers for any route: 500 for a bug (with a request id), 503 past the request
 /// deadline or with a dependency down; 401/403 where a token is needed; 422 for a bad query; 400,
 /// 413, 415 and 422 for a bad body.
-fn add_common_answers(op: &mut Operation, public: bool) {
+fn add_common_answers(op: &mut Operation) {
     answer(
         op,
         "500",
@@ -144,11 +73,8 @@ fn add_common_answers(op: &mut Operation, public: bool) {
         "503",
         "past the request deadline or a dependency is down: retry after Retry-After",
     );
-    if !public {
-        op.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
+    // An operation that needs a token says so itself (`security`).
+    if op.security.is_some() {
         answer(op, "401", "unauthorized: no, bad or expired bearer token");
         answer(op, "403", "forbidden: this endpoint is for another role");
     }
@@ -178,50 +104,6 @@ fn add_common_answers(op: &mut Operation, public: bool) {
             "invalid_body: a field is missing, of the wrong type or out of range",
         );
     }
-}
-
-/// `?status=`: one of the order statuses.
-pub fn status_schema() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(OrderStatus::ALL.iter().map(|s| s.as_str())))
-        .build()
-}
-
-/// A dev token request: a store owner's names their store; anyone else's may not need one.
-fn token_request_schema() -> RefOr<Schema> {
-    let sub =
-        json!({"type": "string", "minLength": 1, "maxLength": MAX_SUB_CHARS, "pattern": r"\S"});
-    let others: Vec<&str> = Role::ALL
-        .iter()
-        .filter(|r| **r != Role::StoreOwner)
-        .map(|r| r.as_str())
-        .collect();
-    serde_json::from_value(json!({
-        "oneOf": [
-            {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["role", "sub"],
-                "properties": {
-                    "role": {"type": "string", "enum": others},
-                    "sub": sub,
-                    "store_id": {"type": ["string", "null"], "description": "ignored"},
-                },
-            },
-            {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["role", "sub", "store_id"],
-                "properties": {
-                    "role": {"type": "string", "enum": [Role::StoreOwner.as_str()]},
-                    "sub": sub,
-                    "store_id": {"type": "string", "description": "a store of the catalog"},
-                },
-            },
-        ],
-    }))
-    .expect("the token request schema is a schema")
 }
 
 #[cfg(test)]

@@ -1,22 +1,79 @@
-//! Ops endpoints for orders: the stuck list (the ops cancel that unsticks an order is one of
-//! the command routes).
+//! Ops endpoints: the payment breakers and door, and the stuck orders (the ops cancel that
+//! unsticks an order is one of the command routes). Served by every role.
 
-use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiQuery, Caller};
+use crate::pagination::page_limit;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use baedal_auth::Role;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(ops_payment))
+        .routes(routes!(stuck_orders))
+}
+
+/// Every live worker's payment breaker (as each last published it), the worst of them, and
+/// this api's door.
+#[utoipa::path(get, path = "/v1/ops/payment",
+    security(("bearer" = [])),
+    responses((status = 200, description = "{\"breaker\": the worst live breaker {state, calls, failures, ...}, \"breakers\": [{worker, breaker, published_at}], \"door\": {state, retry_after_secs}}"), (status = 403)))]
+async fn ops_payment(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Ops)?;
+    let now = chrono::Utc::now();
+    let ago = |d: std::time::Duration| {
+        (now - chrono::Duration::from_std(d).unwrap_or_default())
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let breakers = state
+        .read_model
+        .live_breakers(&ago(baedal_readmodel::BREAKER_FRESH_FOR))
+        .await?;
+    let worst = breakers
+        .iter()
+        .max_by_key(|b| match b.breaker["state"].as_str() {
+            Some("open") => 2,
+            Some("half_open") => 1,
+            _ => 0,
+        })
+        .map(|b| b.breaker.clone());
+    let (door, retry_after) = state.door.describe(std::time::Instant::now());
+    // Refunds owed and not through: money the customers are waiting for, whatever the
+    // breaker (which guards charges) says. `stuck` once the oldest is older than
+    // BAEDAL_STUCK_AFTER.
+    let refunds = state.read_model.refund_health().await?;
+    let stuck_before = ago(state.config.stuck_after);
+    let refunds_state = match &refunds.oldest_pending_since {
+        None => "ok",
+        Some(since) if since.as_str() < stuck_before.as_str() => "stuck",
+        Some(_) => "pending",
+    };
+    Ok(Json(json!({
+        "breaker": worst,
+        "breakers": breakers,
+        "door": {"state": door, "retry_after_secs": retry_after},
+        "refunds": {
+            "state": refunds_state,
+            "pending": refunds.pending,
+            "oldest_pending_since": refunds.oldest_pending_since,
+            "last_error": refunds.last_error,
+        },
+    })))
+}
 
 /// The longest page of the stuck list.
 pub const MAX_STUCK_PAGE: u32 = 500;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StuckQuery {
+struct StuckQuery {
     /// How many orders (1..500, default 100): the list has no cursor yet, so ops may take a
     /// longer page here than elsewhere.
     #[param(minimum = 1, maximum = 500)]
@@ -26,16 +83,16 @@ pub struct StuckQuery {
 /// Open orders that have sat in their status longer than `BAEDAL_STUCK_AFTER`, and closed
 /// orders whose refund has been owed that long (with `refund`: attempts, last error), oldest
 /// first, each with a link to its workflow in the Temporal Web UI.
-#[utoipa::path(get, path = "/v1/ops/orders/stuck", params(StuckQuery),
+#[utoipa::path(get, path = "/v1/ops/orders/stuck", params(StuckQuery), security(("bearer" = [])),
     responses((status = 200, description = "{\"stuck_after_secs\", \"orders\": [{id, status, since, stuck_for_secs, temporal_ui, ...}]}"),
         (status = 403)))]
-pub async fn stuck_orders(
+async fn stuck_orders(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<StuckQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Ops)?;
-    let limit = crate::routes::page_limit(q.limit, 100, MAX_STUCK_PAGE)?;
+    let limit = page_limit(q.limit, 100, MAX_STUCK_PAGE)?;
     let now = chrono::Utc::now();
     let stuck_after = state.config.stuck_after;
     let before = now - chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);

@@ -5,6 +5,7 @@
 //! read the clock, draw random numbers or depend on Temporal: the workflow replays this code and
 //! needs the same answer every time.
 
+pub mod code;
 pub mod commands;
 pub mod contact;
 pub mod delivery;
@@ -16,6 +17,7 @@ pub mod state;
 pub mod status;
 pub mod timing;
 
+pub use code::OrderCode;
 pub use commands::{Action, MAX_REASON_CHARS, Party, Rule, Statuses};
 pub use delivery::{DeliveryCard, DeliveryView};
 pub use order::{

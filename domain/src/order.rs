@@ -1,6 +1,7 @@
 //! The order: what a placed order carries, the commands that move it, and the rules that say
 //! which command is allowed in which status.
 
+use crate::code::OrderCode;
 use crate::commands::{Action, Rule, internal};
 use crate::status::OrderStatus;
 use serde::{Deserialize, Serialize};
@@ -231,21 +232,21 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every code a refusal can carry, for turning a failure type back into a refusal kind.
-    pub const CODES: [&'static str; 5] = [
-        "invalid_transition",
-        "already_claimed",
-        "not_assigned_rider",
-        "idempotency_key_reused",
-        "idempotency_key_expired",
+    pub const CODES: [OrderCode; 5] = [
+        OrderCode::InvalidTransition,
+        OrderCode::AlreadyClaimed,
+        OrderCode::NotAssignedRider,
+        OrderCode::IdempotencyKeyReused,
+        OrderCode::IdempotencyKeyExpired,
     ];
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> OrderCode {
         match self {
-            Refusal::InvalidTransition { .. } => "invalid_transition",
-            Refusal::AlreadyClaimed => "already_claimed",
-            Refusal::NotAssignedRider => "not_assigned_rider",
-            Refusal::IdempotencyKeyReused => "idempotency_key_reused",
-            Refusal::AttemptExpired => "idempotency_key_expired",
+            Refusal::InvalidTransition { .. } => OrderCode::InvalidTransition,
+            Refusal::AlreadyClaimed => OrderCode::AlreadyClaimed,
+            Refusal::NotAssignedRider => OrderCode::NotAssignedRider,
+            Refusal::IdempotencyKeyReused => OrderCode::IdempotencyKeyReused,
+            Refusal::AttemptExpired => OrderCode::IdempotencyKeyExpired,
         }
     }
 }
@@ -421,8 +422,9 @@ pub struct Pickup {
 /// Why an order could not be established.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaceFailure {
-    /// `payment_declined` (402), `payment_unavailable` (503) or `idempotency_key_reused` (422).
-    pub code: String,
+    /// `payment_declined`, `payment_unavailable`, `payment_refused` or
+    /// `idempotency_key_expired` (serialized as that name, as histories hold it).
+    pub code: OrderCode,
     pub message: String,
     pub retry_after_secs: Option<u64>,
 }
@@ -474,7 +476,7 @@ mod tests {
             .collect()
     }
 
-    /// The DESIGN.md table, written out: (from, command name) → to, for rider r1 assigned.
+    /// The transition table (docs/contract.md "Statuses and commands"), written out: (from, command name) → to, for rider r1 assigned.
     fn allowed(from: S, cmd: &str) -> Option<S> {
         Some(match (from, cmd) {
             (S::Placed, "accept") => S::Accepted,
@@ -524,7 +526,7 @@ mod tests {
     fn cancel_after_cooking_started_is_an_invalid_transition() {
         for from in [S::Cooking, S::ReadyForPickup, S::RiderAssigned, S::PickedUp] {
             let err = decide(from, Some("r1"), &Action::Cancel.by("someone", None)).unwrap_err();
-            assert_eq!(err.code(), "invalid_transition");
+            assert_eq!(err.code(), OrderCode::InvalidTransition);
             assert!(err.to_string().contains(from.as_str()));
         }
     }
@@ -541,7 +543,7 @@ mod tests {
             decide(S::RiderAssigned, Some("r1"), &claim("r1"))
                 .unwrap_err()
                 .code(),
-            "invalid_transition"
+            OrderCode::InvalidTransition
         );
     }
 
@@ -561,6 +563,23 @@ mod tests {
             decide(S::PickedUp, Some("r1"), &deliver("r1")),
             Ok(S::Delivered)
         );
+    }
+
+    /// A place answer as histories and placement queries hold it (the code a string) reads
+    /// back typed, and writes the same text again.
+    #[test]
+    fn a_stored_place_failure_reads_back_typed_and_writes_the_same() {
+        let stored = serde_json::json!({"outcome": "failed", "failure": {
+            "code": "payment_declined",
+            "message": "the card was declined: use another card",
+            "retry_after_secs": null,
+        }});
+        let outcome: PlaceOutcome = serde_json::from_value(stored.clone()).unwrap();
+        let PlaceOutcome::Failed { failure } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(failure.code, OrderCode::PaymentDeclined);
+        assert_eq!(serde_json::to_value(&outcome).unwrap(), stored);
     }
 
     #[test]
@@ -585,7 +604,11 @@ mod tests {
         for from in S::ALL {
             let got = decide(from, Some("r1"), &cancel);
             if from.is_terminal() {
-                assert_eq!(got.unwrap_err().code(), "invalid_transition", "{from}");
+                assert_eq!(
+                    got.unwrap_err().code(),
+                    OrderCode::InvalidTransition,
+                    "{from}"
+                );
             } else {
                 assert_eq!(got, Ok(S::Canceled), "{from}");
             }

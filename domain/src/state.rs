@@ -5,6 +5,7 @@
 //! rules of which status follows which live here and nowhere else. Time comes in as an
 //! argument (the workflow's clock); nothing here reads a clock.
 
+use crate::code::OrderCode;
 use crate::commands::Action;
 use crate::order::{Command, HistoryEntry, PaymentInfo, PlaceFailure, Refusal, decide};
 use crate::status::OrderStatus;
@@ -200,24 +201,24 @@ impl OrderState {
     pub fn place_failure(&self) -> Option<PlaceFailure> {
         match &self.placement {
             Placement::Declined => Some(PlaceFailure {
-                code: "payment_declined".into(),
+                code: OrderCode::PaymentDeclined,
                 message: "the card was declined: use another card".into(),
                 retry_after_secs: None,
             }),
             Placement::Unavailable { retry_after_secs } => Some(PlaceFailure {
-                code: "payment_unavailable".into(),
+                code: OrderCode::PaymentUnavailable,
                 message: "payment is unavailable right now: please pay a little later".into(),
                 retry_after_secs: Some(*retry_after_secs),
             }),
             Placement::Refused { message } => Some(PlaceFailure {
-                code: "payment_refused".into(),
+                code: OrderCode::PaymentRefused,
                 message: format!(
                     "{message}; nothing was charged for this attempt: place the order again with a new Idempotency-Key"
                 ),
                 retry_after_secs: None,
             }),
             Placement::Expired => Some(PlaceFailure {
-                code: "idempotency_key_expired".into(),
+                code: OrderCode::IdempotencyKeyExpired,
                 message: Refusal::AttemptExpired.to_string(),
                 retry_after_secs: None,
             }),
@@ -349,7 +350,10 @@ mod tests {
             Action::Cancel.by("someone", None),
             Action::OpsCancel.by("someone", Some("x".into())),
         ] {
-            assert_eq!(s.check(&cmd).unwrap_err().code(), "invalid_transition");
+            assert_eq!(
+                s.check(&cmd).unwrap_err().code(),
+                OrderCode::InvalidTransition
+            );
             assert!(s.apply(&cmd, at(1)).is_err());
         }
         assert!(s.history().is_empty());
@@ -360,7 +364,7 @@ mod tests {
         let mut s = OrderState::new(at(0));
         s.charge_answered(ChargeResult::Declined, at(1)).unwrap();
         assert_eq!(s.status(), S::PaymentFailed);
-        assert_eq!(s.place_failure().unwrap().code, "payment_declined");
+        assert_eq!(s.place_failure().unwrap().code, OrderCode::PaymentDeclined);
         assert!(!s.retry_payment(), "a decline is not charged again");
         assert!(!s.owes_refund());
         assert!(s.charge_answered(ChargeResult::Declined, at(2)).is_err());
@@ -378,8 +382,8 @@ mod tests {
         .unwrap();
         let f = s.place_failure().unwrap();
         assert_eq!(
-            (f.code.as_str(), f.retry_after_secs),
-            ("payment_unavailable", Some(7))
+            (f.code, f.retry_after_secs),
+            (OrderCode::PaymentUnavailable, Some(7))
         );
         assert_eq!(s.status(), S::PaymentFailed);
         assert!(s.check_place_retry().is_ok());
@@ -416,7 +420,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.status(), S::PaymentFailed);
         let f = s.place_failure().unwrap();
-        assert_eq!(f.code, "payment_refused");
+        assert_eq!(f.code, OrderCode::PaymentRefused);
         assert!(f.message.contains("refunded"), "{}", f.message);
         assert!(!s.retry_payment(), "a refusal is not charged again");
         assert!(!s.owes_refund(), "this attempt took nothing");
@@ -434,7 +438,7 @@ mod tests {
             s.check(&Action::Cancel.by("someone", None))
                 .unwrap_err()
                 .code(),
-            "invalid_transition"
+            OrderCode::InvalidTransition
         );
         let v = s
             .apply(

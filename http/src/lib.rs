@@ -2,6 +2,14 @@
 //! fitting status, and `Retry-After` where the caller should come back later; plus the
 //! service-token guard the internal services share.
 //!
+//! An error's code is typed: each door declares its own enum of codes ([`error_codes!`]),
+//! each code with its wire name, its HTTP status and its retry rule ([`ErrorCode`]), and its
+//! errors are [`ApiError`]s of that enum, so a door matches on codes instead of comparing
+//! strings, and a code cannot be answered with another status. The codes every door shares
+//! (authentication, bodies, outages, bugs) are [`CommonCode`]s, which each door's enum
+//! takes in. (The order's own codes are `baedal_domain::OrderCode`, which has no status: see
+//! `baedal_domain::code` for where each kind of code lives.)
+//!
 //! Two kinds of failure on our side are kept apart: a dependency that is down or slow
 //! ([`ApiError::dependency_down`]: 503 with `Retry-After`, retrying helps) and a bug
 //! ([`ApiError::internal`]: 500 with the request id to report, never `Retry-After`).
@@ -9,100 +17,15 @@
 //! Used by the api and the payment and notification services so a client sees one shape
 //! everywhere. It must not know any route or any order rule.
 
+mod error;
+
+pub use axum::http::StatusCode;
+pub use error::{ApiError, CommonCode, CommonError, ErrorCode, check_codes};
+
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
 use serde::Deserialize;
 use serde_json::json;
-
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub retry_after_secs: Option<u64>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after_secs: None,
-        }
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    /// Another party's order, or one that does not exist: the same answer for both.
-    pub fn order_not_found() -> Self {
-        Self::not_found("order_not_found", "no such order")
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
-        Self {
-            retry_after_secs: Some(retry_after),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
-        }
-    }
-
-    /// A dependency (database, engine) is down or overloaded: retrying shortly may work.
-    pub fn dependency_down(what: &str, err: impl std::fmt::Display) -> Self {
-        tracing::warn!(error = %err, "{what} unavailable");
-        Self::unavailable(
-            "temporarily_unavailable",
-            format!("{what} is temporarily unavailable; try again shortly"),
-            2,
-        )
-    }
-
-    /// Something failed that retrying will not fix (a bug): logged in full with the request
-    /// id, answered as 500 with that id (the HTTP door adds it) and no `Retry-After`.
-    pub fn internal(what: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{what} failed unexpectedly");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            format!("{what} failed unexpectedly; this is a bug on our side, report the request_id"),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response();
-        if let Some(secs) = self.retry_after_secs {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 fn authorization(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
@@ -110,16 +33,23 @@ fn authorization(headers: &axum::http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-impl From<baedal_auth::AuthError> for ApiError {
+impl From<baedal_auth::AuthError> for CommonError {
     /// Unknown caller 401, known but not allowed 403, identity provider unreachable 503.
     fn from(e: baedal_auth::AuthError) -> Self {
-        if e.is_unavailable() {
-            ApiError::unavailable("identity_provider_unavailable", e.to_string(), 5)
+        let code = if e.is_unavailable() {
+            CommonCode::IdentityProviderUnavailable
         } else if e.is_forbidden() {
-            ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            CommonCode::Forbidden
         } else {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
-        }
+            CommonCode::Unauthorized
+        };
+        CommonError::common(code, e.to_string())
+    }
+}
+
+impl<C: ErrorCode> From<baedal_auth::AuthError> for ApiError<C> {
+    fn from(e: baedal_auth::AuthError) -> Self {
+        CommonError::from(e).into()
     }
 }
 
@@ -128,7 +58,7 @@ pub async fn require_service_or_ops(
     headers: &axum::http::HeaderMap,
     service_token: &str,
     identity: &baedal_auth::Identity,
-) -> ApiResult<()> {
+) -> Result<(), CommonError> {
     Ok(identity
         .service_or_ops(authorization(headers), service_token)
         .await?)
@@ -138,7 +68,7 @@ pub async fn require_service_or_ops(
 pub fn require_service_token(
     headers: &axum::http::HeaderMap,
     service_token: &str,
-) -> ApiResult<()> {
+) -> Result<(), CommonError> {
     Ok(baedal_auth::service_token_only(
         authorization(headers),
         service_token,
@@ -148,9 +78,9 @@ pub fn require_service_token(
 /// A JSON body for service endpoints, refused in the error shape when it does not parse.
 pub fn json_body<T>(
     body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<T> {
+) -> Result<T, CommonError> {
     body.map(|axum::Json(v)| v)
-        .map_err(|e| ApiError::unprocessable("invalid_body", e.body_text()))
+        .map_err(|e| CommonError::common(CommonCode::InvalidBody, e.body_text()))
 }
 
 /// Deserialize a `u32` that JSON may write as `4` or `4.0`: JSON Schema's `integer` is any

@@ -35,7 +35,7 @@ impl Error {
 /// The api answers a read-model failure in the contract's error shape: 503 with Retry-After
 /// for an outage, 500 for a bug. (The impl lives here because neither type is the api's.)
 #[cfg(feature = "http")]
-impl From<Error> for baedal_http::ApiError {
+impl<C: baedal_http::ErrorCode> From<Error> for baedal_http::ApiError<C> {
     fn from(e: Error) -> Self {
         if e.is_transient() {
             baedal_http::ApiError::dependency_down("the read model", e)

@@ -200,7 +200,7 @@ impl OrderWorkflow {
         ctx.state_mut(|s| s.inflight_updates -= 1);
         outcome.unwrap_or(PlaceOutcome::Failed {
             failure: PlaceFailure {
-                code: "payment_unavailable".into(),
+                code: baedal_domain::OrderCode::PaymentUnavailable,
                 message: "payment has no answer yet: please retry a little later".into(),
                 retry_after_secs: Some(DEFAULT_RETRY_AFTER_SECS),
             },

@@ -7,7 +7,7 @@
 //! cause: [`refused`] builds an error whose source is the typed failure, and [`refusal_code`]
 //! finds the first failure in the cause chain whose type is a refusal code.
 
-use baedal_domain::Refusal;
+use baedal_domain::{OrderCode, Refusal};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_sdk::ApplicationFailure;
@@ -15,7 +15,7 @@ use temporalio_sdk::ApplicationFailure;
 /// The error an update returns for `refusal`.
 pub fn refused(refusal: Refusal) -> Box<dyn std::error::Error + Send + Sync> {
     let typed = ApplicationFailure::builder(refusal.to_string())
-        .type_name(refusal.code().to_owned())
+        .type_name(refusal.code().as_str().to_owned())
         .non_retryable(true)
         .build();
     Box::new(Refused(typed))
@@ -37,11 +37,12 @@ impl std::error::Error for Refused {
 }
 
 /// The refusal code a failed update carries (one of [`Refusal::CODES`]), if it is a refusal.
-pub fn refusal_code(failure: &Failure) -> Option<&'static str> {
+pub fn refusal_code(failure: &Failure) -> Option<OrderCode> {
     let mut next = Some(failure);
     while let Some(f) = next {
         if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
-            && let Some(code) = Refusal::CODES.into_iter().find(|c| *c == info.r#type)
+            && let Some(code) =
+                OrderCode::parse(&info.r#type).filter(|c| Refusal::CODES.contains(c))
         {
             return Some(code);
         }

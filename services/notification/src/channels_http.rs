@@ -3,13 +3,13 @@
 //! KakaoTalk channel sent about an order (service token or ops).
 
 use crate::channels::{self, PrefsError};
+use crate::code::{ApiError, ApiResult, NotifyCode};
 use crate::{NotifyState, kakao};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
-use baedal_http::{ApiError, ApiResult};
 use baedal_notification_client::{ChannelPrefs, KakaoMessages, OWNER, PrefsUpdate};
 use serde::Deserialize;
 
@@ -28,8 +28,8 @@ fn customer(state: &NotifyState, headers: &HeaderMap) -> ApiResult<String> {
         .unwrap_or_default();
     match owner.strip_prefix("customer:") {
         Some(id) if !id.is_empty() && id.len() <= 100 => Ok(owner.to_owned()),
-        _ => Err(ApiError::bad_request(
-            "missing_owner",
+        _ => Err(ApiError::new(
+            NotifyCode::MissingOwner,
             "x-baedal-owner must be `customer:<customer_id>`",
         )),
     }
@@ -58,10 +58,10 @@ async fn put_prefs(
     match channels::set(&state.db, &who, &update).await {
         Ok(p) => Ok(Json(p.into())),
         Err(e @ PrefsError::InvalidPhone) => {
-            Err(ApiError::unprocessable("invalid_phone", e.to_string()))
+            Err(ApiError::new(NotifyCode::InvalidPhone, e.to_string()))
         }
         Err(e @ PrefsError::PhoneRequired) => {
-            Err(ApiError::conflict("phone_required", e.to_string()))
+            Err(ApiError::new(NotifyCode::PhoneRequired, e.to_string()))
         }
         Err(PrefsError::Db(e)) => Err(db_down(e)),
     }

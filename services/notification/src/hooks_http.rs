@@ -3,6 +3,7 @@
 //! `store:<store_id>`); people reach hooks through the api's `/v1/hooks`.
 
 use crate::NotifyState;
+use crate::code::{ApiError, ApiResult, NotifyCode};
 use crate::ssrf;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -10,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use baedal_http::{ApiError, ApiResult};
 use baedal_notification_client::{
     CreatedHook, DeliveryList, HookList, NewHook, OWNER, Queued, RotatedHook,
 };
@@ -41,8 +41,8 @@ fn owner(state: &NotifyState, headers: &HeaderMap) -> ApiResult<String> {
             .strip_prefix("store:")
             .is_some_and(|s| !s.is_empty() && s.len() <= 100);
     if !valid {
-        return Err(ApiError::bad_request(
-            "missing_owner",
+        return Err(ApiError::new(
+            NotifyCode::MissingOwner,
             "x-baedal-owner must be `ops` or `store:<store_id>`",
         ));
     }
@@ -54,7 +54,10 @@ fn db_down(e: sqlx::Error) -> ApiError {
 }
 
 fn hook_not_found() -> ApiError {
-    ApiError::not_found("hook_not_found", "no such hook")
+    ApiError::new(
+        NotifyCode::HookNotFound,
+        "no such hook of yours; GET /v1/hooks lists them",
+    )
 }
 
 async fn create(
@@ -65,8 +68,8 @@ async fn create(
     let owner = owner(&state, &headers)?;
     let new = baedal_http::json_body(body)?;
     if new.url.chars().count() > MAX_URL_CHARS {
-        return Err(ApiError::unprocessable(
-            "invalid_hook",
+        return Err(ApiError::new(
+            NotifyCode::InvalidHook,
             format!("the URL is longer than {MAX_URL_CHARS} characters"),
         ));
     }
@@ -78,16 +81,16 @@ async fn create(
             .iter()
             .any(|e| e != "*" && !known.iter().any(|k| k == e))
     {
-        return Err(ApiError::unprocessable(
-            "invalid_hook",
+        return Err(ApiError::new(
+            NotifyCode::InvalidHook,
             format!("events must be [\"*\"] or some of {}", known.join(", ")),
         ));
     }
     let url = ssrf::check_url(&new.url, state.allow_private_hooks)
-        .map_err(|e| ApiError::unprocessable("invalid_hook_url", e.to_string()))?;
+        .map_err(|e| ApiError::new(NotifyCode::InvalidHookUrl, e.to_string()))?;
     ssrf::check_target(&url, state.allow_private_hooks)
         .await
-        .map_err(|e| ApiError::unprocessable("invalid_hook_url", e.to_string()))?;
+        .map_err(|e| ApiError::new(NotifyCode::InvalidHookUrl, e.to_string()))?;
     let (hook, secret) = state
         .hooks
         .create(&owner, url.as_str(), &new.events)
@@ -129,8 +132,8 @@ async fn deliveries(
     let owner = owner(&state, &headers)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            "invalid_limit",
+        return Err(ApiError::new(
+            NotifyCode::InvalidLimit,
             "limit must be within 1..100",
         ));
     }
@@ -175,12 +178,12 @@ async fn retry(
         .await
         .map_err(db_down)?
     {
-        None => Err(ApiError::not_found(
-            "delivery_not_found",
-            "no such delivery of yours",
+        None => Err(ApiError::new(
+            NotifyCode::DeliveryNotFound,
+            "no such delivery of yours; GET /v1/hooks/{id}/deliveries lists a hook's deliveries",
         )),
-        Some(false) => Err(ApiError::conflict(
-            "hook_disabled",
+        Some(false) => Err(ApiError::new(
+            NotifyCode::HookDisabled,
             "the hook is disabled; register the URL again to receive events",
         )),
         Some(true) => {

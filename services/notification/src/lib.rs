@@ -13,6 +13,7 @@
 
 pub mod channels;
 mod channels_http;
+mod code;
 pub mod delivery;
 pub mod engine;
 pub mod hooks;
@@ -28,7 +29,8 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use baedal_auth::Identity;
 use baedal_db::{Db, Migrations, PoolSettings};
-use baedal_http::{ApiError, ApiResult};
+pub use code::NotifyCode;
+use code::{ApiError, ApiResult};
 use serde::Deserialize;
 use sqlx::Row;
 use std::sync::Arc;
@@ -180,12 +182,15 @@ impl NotifyState {
 
 /// Reads and the fault switch: the service token or an ops person.
 async fn authorize_read(state: &NotifyState, headers: &HeaderMap) -> ApiResult<()> {
-    baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await
+    Ok(baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await?)
 }
 
 /// What moves money or sends messages: the worker's service token only.
 fn authorize_service(state: &NotifyState, headers: &HeaderMap) -> ApiResult<()> {
-    baedal_http::require_service_token(headers, &state.service_token)
+    Ok(baedal_http::require_service_token(
+        headers,
+        &state.service_token,
+    )?)
 }
 
 async fn post_notification(
@@ -195,16 +200,15 @@ async fn post_notification(
 ) -> ApiResult<Response> {
     authorize_service(&state, &headers)?;
     if state.unavailable.load(Ordering::Relaxed) {
-        return Err(ApiError::unavailable(
-            "unavailable",
-            "switched off by the fault switch",
-            5,
+        return Err(ApiError::new(
+            NotifyCode::Unavailable,
+            "switched off by the fault switch; retry after Retry-After",
         ));
     }
     let n = baedal_http::json_body(body)?;
     if n.order_id.is_empty() || n.recipients.is_empty() || n.recipients.len() > 20 {
-        return Err(ApiError::unprocessable(
-            "invalid_notification",
+        return Err(ApiError::new(
+            NotifyCode::InvalidNotification,
             "order_id and 1..20 recipients are required",
         ));
     }
@@ -237,8 +241,8 @@ async fn get_notifications(
 ) -> ApiResult<Json<Inbox>> {
     authorize_read(&state, &headers).await?;
     if q.recipient.is_none() && q.order_id.is_none() {
-        return Err(ApiError::bad_request(
-            "missing_filter",
+        return Err(ApiError::new(
+            NotifyCode::MissingFilter,
             "give recipient= or order_id=",
         ));
     }

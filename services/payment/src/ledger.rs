@@ -4,9 +4,8 @@
 //! have been refunded, or voided before it arrived), and a key reused for other money must be
 //! refused rather than answered with a charge the caller did not ask for.
 
-use crate::{
-    ChargeRequest, IDEMPOTENCY_KEY_MISMATCH, NO_SUCCEEDED_CHARGE, PaymentRecord, RefundRequest,
-};
+use crate::code::PaymentCode;
+use crate::{ChargeRequest, PaymentRecord, RefundRequest};
 use baedal_db::{Db, Migrations, PoolSettings};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -43,11 +42,11 @@ pub enum RefundRefusal {
 
 impl RefundRefusal {
     /// The error code the payment service answers with.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> PaymentCode {
         match self {
-            RefundRefusal::NoSucceededCharge { .. } => NO_SUCCEEDED_CHARGE,
-            RefundRefusal::ExceedsCharge { .. } => "refund_exceeds_charge",
-            RefundRefusal::KeyMismatch { .. } => IDEMPOTENCY_KEY_MISMATCH,
+            RefundRefusal::NoSucceededCharge { .. } => PaymentCode::NoSucceededCharge,
+            RefundRefusal::ExceedsCharge { .. } => PaymentCode::RefundExceedsCharge,
+            RefundRefusal::KeyMismatch { .. } => PaymentCode::IdempotencyKeyMismatch,
         }
     }
 }
@@ -66,9 +65,9 @@ pub enum ChargeRefusal {
 
 impl ChargeRefusal {
     /// The error code the payment service answers with.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> PaymentCode {
         match self {
-            ChargeRefusal::KeyMismatch { .. } => IDEMPOTENCY_KEY_MISMATCH,
+            ChargeRefusal::KeyMismatch { .. } => PaymentCode::IdempotencyKeyMismatch,
         }
     }
 }
@@ -399,7 +398,7 @@ mod tests {
         let refund = |amount| refund_req("ord_2", amount, false);
         assert_eq!(
             l.refund(&refund(10_000)).await.unwrap().unwrap_err().code(),
-            NO_SUCCEEDED_CHARGE,
+            PaymentCode::NoSucceededCharge,
             "nothing charged"
         );
         l.charge(&charge_req("attempt-1", "ord_2"), false)
@@ -416,7 +415,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             l.refund(&refund(20_000)).await.unwrap().unwrap_err().code(),
-            "refund_exceeds_charge",
+            PaymentCode::RefundExceedsCharge,
             "more than charged"
         );
         let (r1, c1) = l.refund(&refund(10_000)).await.unwrap().unwrap();
@@ -428,19 +427,19 @@ mod tests {
         let mut other = refund(1);
         assert_eq!(
             l.refund(&other).await.unwrap().unwrap_err().code(),
-            IDEMPOTENCY_KEY_MISMATCH
+            PaymentCode::IdempotencyKeyMismatch
         );
         other.idempotency_key = "attempt-2".into();
         other.amount = 10_000;
         assert_eq!(
             l.refund(&other).await.unwrap().unwrap_err().code(),
-            IDEMPOTENCY_KEY_MISMATCH
+            PaymentCode::IdempotencyKeyMismatch
         );
         // A second refund under a new key: nothing is left to refund.
         other.idempotency_key = "ord_2:second".into();
         assert_eq!(
             l.refund(&other).await.unwrap().unwrap_err().code(),
-            "refund_exceeds_charge"
+            PaymentCode::RefundExceedsCharge
         );
         let refunds = l
             .list(Some("ord_2"))
@@ -471,7 +470,7 @@ mod tests {
         };
         for (req, approved) in [(&more, true), (&other_card, false), (&other_order, true)] {
             let refusal = l.charge(req, approved).await.unwrap().unwrap_err();
-            assert_eq!(refusal.code(), IDEMPOTENCY_KEY_MISMATCH);
+            assert_eq!(refusal.code(), PaymentCode::IdempotencyKeyMismatch);
             assert!(refusal.to_string().contains("new idempotency key"));
         }
         let lines = l.list(None).await.unwrap();
@@ -556,7 +555,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             refusal.code(),
-            NO_SUCCEEDED_CHARGE,
+            PaymentCode::NoSucceededCharge,
             "the worker relies on it"
         );
         let lines = l.list(None).await.unwrap();
@@ -600,7 +599,7 @@ mod tests {
             match charges[0].status.as_str() {
                 "voided" => {
                     assert_eq!(charged.status, "voided");
-                    assert_eq!(refunded.unwrap_err().code(), NO_SUCCEEDED_CHARGE);
+                    assert_eq!(refunded.unwrap_err().code(), PaymentCode::NoSucceededCharge);
                     assert_eq!(lines.len(), 1);
                 }
                 "succeeded" => {

@@ -16,6 +16,7 @@
 //! handlers here read and write exactly those types: callers depend on that crate, never on
 //! this one.
 
+mod code;
 mod ledger;
 
 use axum::extract::rejection::JsonRejection;
@@ -25,7 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use baedal_auth::Identity;
-use baedal_http::{ApiError, ApiResult};
+pub use code::PaymentCode;
+use code::{ApiError, ApiResult};
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,12 +68,15 @@ impl PaymentState {
 
 /// Reads and the fault switch: the service token or an ops person.
 async fn authorize_read(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
-    baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await
+    Ok(baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await?)
 }
 
 /// What moves money or sends messages: the worker's service token only.
 fn authorize_service(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
-    baedal_http::require_service_token(headers, &state.service_token)
+    Ok(baedal_http::require_service_token(
+        headers,
+        &state.service_token,
+    )?)
 }
 
 /// Apply the fault switch: an error when the request should fail.
@@ -81,19 +86,17 @@ async fn inject_faults(state: &PaymentState) -> ApiResult<()> {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
     if f.unavailable {
-        return Err(ApiError::unavailable(
-            "unavailable",
-            "payment is switched off by the fault switch",
-            5,
+        return Err(ApiError::new(
+            PaymentCode::Unavailable,
+            "payment is switched off by the fault switch; retry after Retry-After",
         ));
     }
     if f.error_rate > 0.0 {
         let roll = (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
         if roll < f.error_rate {
             return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "injected_error",
-                "injected by the fault switch",
+                PaymentCode::InjectedError,
+                "injected by the fault switch; the same request may pass on a retry",
             ));
         }
     }
@@ -102,14 +105,14 @@ async fn inject_faults(state: &PaymentState) -> ApiResult<()> {
 
 fn check_common(key: &str, order_id: &str, amount: i64) -> ApiResult<()> {
     if key.is_empty() || key.len() > 200 || order_id.is_empty() || order_id.len() > 200 {
-        return Err(ApiError::unprocessable(
-            "invalid_request",
+        return Err(ApiError::new(
+            PaymentCode::InvalidRequest,
             "idempotency_key and order_id must be 1..200 characters",
         ));
     }
     if amount <= 0 {
-        return Err(ApiError::unprocessable(
-            "invalid_amount",
+        return Err(ApiError::new(
+            PaymentCode::InvalidAmount,
             "amount must be a positive number of won",
         ));
     }
@@ -151,7 +154,7 @@ async fn charge(
         .map_err(ledger_down)?
     {
         Ok((rec, new)) => Ok(created(rec, new)),
-        Err(refusal) => Err(ApiError::conflict(refusal.code(), refusal.to_string())),
+        Err(refusal) => Err(ApiError::new(refusal.code(), refusal.to_string())),
     }
 }
 
@@ -167,15 +170,15 @@ async fn refund(
         && (void.is_empty() || void.len() > 200 || *void == req.idempotency_key)
     {
         // The refund's own key would make its replay answer with the tombstone.
-        return Err(ApiError::unprocessable(
-            "invalid_request",
+        return Err(ApiError::new(
+            PaymentCode::InvalidRequest,
             "void_charge_key must be 1..200 characters and differ from idempotency_key",
         ));
     }
     inject_faults(&state).await?;
     match state.ledger.refund(&req).await.map_err(ledger_down)? {
         Ok((rec, new)) => Ok(created(rec, new)),
-        Err(refusal) => Err(ApiError::conflict(refusal.code(), refusal.to_string())),
+        Err(refusal) => Err(ApiError::new(refusal.code(), refusal.to_string())),
     }
 }
 
@@ -206,8 +209,8 @@ async fn put_faults(
     authorize_read(&state, &headers).await?;
     let f = baedal_http::json_body(body)?;
     if !(0.0..=1.0).contains(&f.error_rate) || f.latency_ms > 60_000 {
-        return Err(ApiError::unprocessable(
-            "invalid_faults",
+        return Err(ApiError::new(
+            PaymentCode::InvalidFaults,
             "error_rate must be within 0..1 and latency_ms at most 60000",
         ));
     }

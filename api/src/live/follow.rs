@@ -1,33 +1,12 @@
-//! Live status over server-sent events: a customer's order, a store's orders, and the
-//! deliveries near a rider, each change within a second of its commit whichever process
-//! wrote it (the events come from the read model's change log through this process's
-//! [`Feed`], never from an in-process channel of the writer).
-//!
-//! While a rider is on the way, the order stream also sends `event: eta` (no id) when the
-//! rider has reported a new position: `{order_id, status, eta}`, the estimate a status read
-//! carries. It looks every [`ETA_EVERY`], a lookup by the rider's id.
-//!
-//! `Last-Event-ID` resumes: the order stream's ids are `<order_id>:<seq>` (the event log's
-//! key), the store and rider streams' the change log's position. What a reconnecting client
-//! missed is read back from the database, then the stream goes live, skipping what it already
-//! sent, so nothing arrives twice. A stream that cannot keep up with the feed (a slow client)
-//! is told it lagged and catches up from the database one batch at a time: memory per stream
-//! stays at most one batch, however slow the client. Comments every `BAEDAL_SSE_HEARTBEAT`
-//! (15 s) keep idle connections open through proxies.
+//! Following the change log for one stream: what each change shows on it, catching up from
+//! the database after a reconnect or a lag, and the arrival estimates of an order stream.
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, Caller};
-use crate::routes::{BoardQuery, valid_board_query, visible_order};
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use baedal_auth::Role;
+use crate::eta::eta_of;
+use axum::response::sse::Event;
 use baedal_domain::delivery::{offered_at, on_the_board};
 use baedal_domain::eta::en_route;
 use baedal_domain::{DeliveryCard, OrderStatus, OrderView};
 use baedal_readmodel::{Change, Changes, ReadModel};
-use futures::Stream;
 use serde_json::json;
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -38,7 +17,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 const BATCH: u32 = 200;
 
 /// What one stream shows and how far it got.
-enum Kind {
+pub(super) enum Kind {
     /// One order's status changes, by `seq` (`None`: not connected yet; start at the current
     /// status), and its latest view (for the arrival estimate while a rider is on the way).
     Order {
@@ -152,7 +131,7 @@ fn event(status: OrderStatus, id: String, data: &impl serde::Serialize) -> Event
         .unwrap_or_else(|_| Event::default().comment("unencodable event"))
 }
 
-struct Follow {
+pub(super) struct Follow {
     rm: ReadModel,
     rx: broadcast::Receiver<Arc<Change>>,
     kind: Kind,
@@ -168,6 +147,29 @@ struct Follow {
 pub const ETA_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl Follow {
+    /// Follow `kind` from `rx` (the feed), reading back from `rm` (the log) first when
+    /// `catch_up`; an order stream also looks for new rider positions every [`ETA_EVERY`].
+    pub(super) fn new(
+        rm: ReadModel,
+        rx: broadcast::Receiver<Arc<Change>>,
+        kind: Kind,
+        catch_up: bool,
+    ) -> Self {
+        let eta = matches!(kind, Kind::Order { .. }).then(|| {
+            let mut tick = tokio::time::interval(ETA_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            (tick, None)
+        });
+        Follow {
+            rm,
+            rx,
+            kind,
+            backlog: VecDeque::new(),
+            catch_up,
+            eta,
+        }
+    }
+
     /// An `eta` event (no id: it is not part of the resumable history) when the order's rider
     /// reported a position since the last one sent; `None` otherwise.
     async fn new_eta(&mut self) -> Option<Event> {
@@ -192,7 +194,7 @@ impl Follow {
         if sent.as_deref() == Some(key.as_str()) {
             return None;
         }
-        let estimate = crate::location::eta_of(v, Some(&location), chrono::Utc::now())?;
+        let estimate = eta_of(v, Some(&location), chrono::Utc::now())?;
         *sent = Some(key);
         Event::default()
             .event("eta")
@@ -212,7 +214,7 @@ async fn eta_tick(eta: &mut Option<(tokio::time::Interval, Option<String>)>) {
 }
 
 impl Follow {
-    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+    pub(super) async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
         loop {
             if let Some(e) = self.backlog.pop_front() {
                 return Some((Ok(e), self));
@@ -252,170 +254,6 @@ impl Follow {
             }
         }
     }
-}
-
-fn stream(
-    state: &AppState,
-    kind: Kind,
-    catch_up: bool,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let eta = matches!(kind, Kind::Order { .. }).then(|| {
-        let mut tick = tokio::time::interval(ETA_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        (tick, None)
-    });
-    let follow = Follow {
-        rm: state.read_model.clone(),
-        rx: state.feed.subscribe(),
-        kind,
-        backlog: VecDeque::new(),
-        catch_up,
-        eta,
-    };
-    Sse::new(futures::stream::unfold(follow, Follow::next))
-        .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat))
-}
-
-fn last_event_id(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
-
-/// `Last-Event-ID` of the order stream, as documented.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct OrderResume {
-    /// Resume after this event (`<order_id>:<seq>`, as the stream sent it).
-    #[param(
-        rename = "Last-Event-ID",
-        pattern = r"^[A-Za-z0-9_-]{1,100}:[0-9]{1,9}$"
-    )]
-    #[param(required = false)]
-    last_event_id: String,
-}
-
-/// `Last-Event-ID` of the store and rider streams, as documented.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct StreamResume {
-    /// Resume after this stream position (as the stream sent it).
-    #[param(rename = "Last-Event-ID", pattern = r"^[0-9]{1,18}$")]
-    #[param(required = false)]
-    last_event_id: String,
-}
-
-fn bad_last_event_id(expected: &str) -> ApiError {
-    ApiError::unprocessable(
-        "invalid_last_event_id",
-        format!(
-            "Last-Event-ID must be {expected}, as this stream sent it; reconnect without it to start from now"
-        ),
-    )
-}
-
-/// A stream position as the store and rider streams send it.
-fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    last_event_id(headers)
-        .map(|v| {
-            Some(v)
-                .filter(|v| (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<i64>().ok())
-                .ok_or_else(|| bad_last_event_id("a stream position"))
-        })
-        .transpose()
-}
-
-/// The order's status changes as they happen: the current status first, then each change.
-/// With `Last-Event-ID: <order_id>:<seq>`, every change after that seq first.
-#[utoipa::path(get, path = "/v1/orders/{id}/events", params(("id" = String, Path), OrderResume),
-    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` `<order_id>:<seq>`, data `{order_id, seq, status, at, reason, order}`; while a rider is on the way also `event: eta` (no id) on each new position, data `{order_id, status, eta}`",
-        content_type = "text/event-stream"), (status = 404), (status = 422)))]
-pub async fn order_events(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    if caller.role() == Role::Rider {
-        return Err(ApiError::forbidden(
-            "riders follow deliveries at GET /v1/rider/deliveries/events",
-        ));
-    }
-    visible_order(&state, &caller, &id).await?;
-    // The seq after the colon resumes; what precedes it is this order's id as the stream sent
-    // it (any order id is taken: the stream only ever shows this order).
-    let sent_seq = last_event_id(&headers)
-        .map(|v| {
-            v.rsplit_once(':')
-                .filter(|(order, seq)| {
-                    (1..=100).contains(&order.len())
-                        && order
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                        && (1..=9).contains(&seq.len())
-                })
-                .and_then(|(_, seq)| seq.parse::<u32>().ok())
-                .ok_or_else(|| bad_last_event_id("`<order_id>:<seq>`"))
-        })
-        .transpose()?;
-    Ok(stream(
-        &state,
-        Kind::Order {
-            id,
-            sent_seq,
-            view: None,
-        },
-        true,
-    ))
-}
-
-/// Every change of the caller's store's orders, new ones included, from now on (or, with
-/// `Last-Event-ID`, from after that position).
-#[utoipa::path(get, path = "/v1/store/orders/events",
-    params(StreamResume),
-    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data the order",
-        content_type = "text/event-stream"), (status = 422)))]
-pub async fn store_events(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    caller.require(Role::StoreOwner)?;
-    let store_id = caller.0.store_id.clone().unwrap_or_default();
-    let resume = position(&headers)?;
-    let kind = Kind::Store {
-        store_id,
-        sent_pos: resume.unwrap_or(0),
-    };
-    Ok(stream(&state, kind, resume.is_some()))
-}
-
-/// Deliveries appearing on the board within reach of the rider (`ready_for_pickup`) and
-/// leaving it (`rider_assigned`, `canceled`), as board cards: nothing the board would not show.
-#[utoipa::path(get, path = "/v1/rider/deliveries/events",
-    params(BoardQuery, StreamResume),
-    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data a delivery card",
-        content_type = "text/event-stream"), (status = 422)))]
-pub async fn rider_events(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<BoardQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    caller.require(Role::Rider)?;
-    valid_board_query(&q)?;
-    let resume = position(&headers)?;
-    let kind = Kind::Rider {
-        lat: q.lat,
-        lon: q.lon,
-        radius_km: q.radius_km,
-        sent_pos: resume.unwrap_or(0),
-    };
-    Ok(stream(&state, kind, resume.is_some()))
 }
 
 #[cfg(test)]

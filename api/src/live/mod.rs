@@ -1,0 +1,166 @@
+//! Live status over server-sent events: a customer's order, a store's orders, and the
+//! deliveries near a rider, each change within a second of its commit whichever process
+//! wrote it (the events come from the read model's change log through this process's
+//! [`Feed`], never from an in-process channel of the writer).
+//!
+//! While a rider is on the way, the order stream also sends `event: eta` (no id) when the
+//! rider has reported a new position: `{order_id, status, eta}`, the estimate a status read
+//! carries. It looks every [`ETA_EVERY`], a lookup by the rider's id.
+//!
+//! `Last-Event-ID` resumes: the order stream's ids are `<order_id>:<seq>` (the event log's
+//! key), the store and rider streams' the change log's position. What a reconnecting client
+//! missed is read back from the database, then the stream goes live, skipping what it already
+//! sent, so nothing arrives twice. A stream that cannot keep up with the feed (a slow client)
+//! is told it lagged and catches up from the database one batch at a time: memory per stream
+//! stays at most one batch, however slow the client. Comments every `BAEDAL_SSE_HEARTBEAT`
+//! (15 s) keep idle connections open through proxies.
+//!
+//! The streams' endpoints are their parties' (orders, store, rider), which authorize the
+//! caller and then follow with [`order_stream`], [`store_stream`] or [`board_stream`].
+
+mod follow;
+
+pub use follow::ETA_EVERY;
+
+use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::state::AppState;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use follow::{Follow, Kind};
+use futures::Stream;
+use std::convert::Infallible;
+
+fn stream(
+    state: &AppState,
+    kind: Kind,
+    catch_up: bool,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let follow = Follow::new(
+        state.read_model.clone(),
+        state.feed.subscribe(),
+        kind,
+        catch_up,
+    );
+    Sse::new(futures::stream::unfold(follow, Follow::next))
+        .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat))
+}
+
+fn last_event_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// `Last-Event-ID` of the order stream, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct OrderResume {
+    /// Resume after this event (`<order_id>:<seq>`, as the stream sent it).
+    #[param(
+        rename = "Last-Event-ID",
+        pattern = r"^[A-Za-z0-9_-]{1,100}:[0-9]{1,9}$"
+    )]
+    #[param(required = false)]
+    last_event_id: String,
+}
+
+/// `Last-Event-ID` of the store and rider streams, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct StreamResume {
+    /// Resume after this stream position (as the stream sent it).
+    #[param(rename = "Last-Event-ID", pattern = r"^[0-9]{1,18}$")]
+    #[param(required = false)]
+    last_event_id: String,
+}
+
+fn bad_last_event_id(expected: &str) -> ApiError {
+    ApiError::new(
+        ApiCode::InvalidLastEventId,
+        format!(
+            "Last-Event-ID must be {expected}, as this stream sent it; reconnect without it to start from now"
+        ),
+    )
+}
+
+/// A stream position as the store and rider streams send it.
+fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    last_event_id(headers)
+        .map(|v| {
+            Some(v)
+                .filter(|v| (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(|| bad_last_event_id("a stream position"))
+        })
+        .transpose()
+}
+
+/// An order's status changes as they happen, for a caller who may see the order: the
+/// current status first, then each change; with `Last-Event-ID: <order_id>:<seq>`, every
+/// change after that seq first.
+pub fn order_stream(
+    state: &AppState,
+    id: String,
+    headers: &HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
+    // The seq after the colon resumes; what precedes it is this order's id as the stream sent
+    // it (any order id is taken: the stream only ever shows this order).
+    let sent_seq = last_event_id(headers)
+        .map(|v| {
+            v.rsplit_once(':')
+                .filter(|(order, seq)| {
+                    (1..=100).contains(&order.len())
+                        && order
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && (1..=9).contains(&seq.len())
+                })
+                .and_then(|(_, seq)| seq.parse::<u32>().ok())
+                .ok_or_else(|| bad_last_event_id("`<order_id>:<seq>`"))
+        })
+        .transpose()?;
+    Ok(stream(
+        state,
+        Kind::Order {
+            id,
+            sent_seq,
+            view: None,
+        },
+        true,
+    ))
+}
+
+/// Every change of one store's orders from now on (or, with `Last-Event-ID`, from after that
+/// position).
+pub fn store_stream(
+    state: &AppState,
+    store_id: String,
+    headers: &HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
+    let resume = position(headers)?;
+    let kind = Kind::Store {
+        store_id,
+        sent_pos: resume.unwrap_or(0),
+    };
+    Ok(stream(state, kind, resume.is_some()))
+}
+
+/// Deliveries appearing on the board within `radius_km` of (`lat`, `lon`) and leaving it, as
+/// board cards, from now on (or, with `Last-Event-ID`, from after that position).
+pub fn board_stream(
+    state: &AppState,
+    (lat, lon, radius_km): (f64, f64, f64),
+    headers: &HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
+    let resume = position(headers)?;
+    let kind = Kind::Rider {
+        lat,
+        lon,
+        radius_km,
+        sent_pos: resume.unwrap_or(0),
+    };
+    Ok(stream(state, kind, resume.is_some()))
+}
