@@ -7,7 +7,9 @@ use baedal_domain::PaymentInfo;
 use baedal_notification_client::NotificationClient;
 use baedal_payment_client::{ChargeRequest, PaymentClient, PaymentRecord, RefundRequest};
 
-pub use baedal_payment_client::{CallError, IDEMPOTENCY_KEY_MISMATCH, NO_SUCCEEDED_CHARGE};
+pub use baedal_payment_client::{
+    CallError, IDEMPOTENCY_KEY_MISMATCH, NO_SUCCEEDED_CHARGE, Refusal,
+};
 
 /// What a refund request settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +42,10 @@ pub async fn charge(
     };
     let rec = match payment.charge(&req).await {
         Ok(rec) => rec,
-        Err(e) if e.code() == Some(IDEMPOTENCY_KEY_MISMATCH) => {
+        Err(e) if Refusal::of(&e) == Some(Refusal::IdempotencyKeyMismatch) => {
             return Err(CallError::Refused {
                 service: "payment",
-                code: IDEMPOTENCY_KEY_MISMATCH.to_owned(),
+                code: Refusal::IdempotencyKeyMismatch.as_str().to_owned(),
                 message: format!(
                     "charge key {} was already used with another amount or card",
                     input.order_id
@@ -145,7 +147,9 @@ pub async fn refund(
                 input.amount, input.order_id, rec.status, rec.kind, rec.amount, rec.order_id
             ),
         }),
-        Err(e) if e.code() == Some(NO_SUCCEEDED_CHARGE) => Ok(RefundAnswer::NothingCharged),
+        Err(e) if Refusal::of(&e) == Some(Refusal::NoSucceededCharge) => {
+            Ok(RefundAnswer::NothingCharged)
+        }
         Err(e) => Err(e),
     }
 }

@@ -114,5 +114,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn query_rejection(r: QueryRejection) -> ApiError {
-    ApiError::new(ApiCode::InvalidQuery, r.body_text())
+    ApiError::new(
+        ApiCode::InvalidQuery,
+        format!(
+            "{}: send the query parameters /openapi.json describes for this path",
+            r.body_text()
+        ),
+    )
 }

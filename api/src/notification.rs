@@ -45,6 +45,17 @@ pub fn pass_on<T: Serialize>(
 /// A failed call to the notification service as the api's answer (see [`pass_on`]).
 pub fn refused(e: CallError) -> ApiResult<Response> {
     match e {
+        // The service refused this api itself (its service token): a configuration fault for
+        // the operator, not a bad token of the user's, who must not be told to get a new one.
+        CallError::Status { status, .. } if status == 401 || status == 403 => {
+            Err(ApiError::internal(
+                "calling the notification service",
+                format!(
+                    "it refused this api's service token ({e}): BAEDAL_SERVICE_TOKEN must be the \
+                     same on the api and the notification service"
+                ),
+            ))
+        }
         CallError::Status { status, body, .. } if (400..500).contains(&status) => {
             let status = StatusCode::from_u16(status)
                 .map_err(|e| ApiError::internal("the notification service's status", e))?;

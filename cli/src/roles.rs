@@ -7,6 +7,7 @@
 //! Callers bring what a role needs from outside (a listener, clients, settings); the role
 //! returns its router or runs until `shutdown`.
 
+use anyhow::Context;
 use baedal_api::{ApiConfig, ApiRole, AppState, MetricsRender};
 use baedal_auth::Identity;
 use baedal_domain::Timeouts;
@@ -77,7 +78,14 @@ pub async fn payment(
     service_token: &str,
     identity: Identity,
 ) -> anyhow::Result<axum::Router> {
-    let state = baedal_payment::PaymentState::open(database_url, service_token, identity).await?;
+    let state = baedal_payment::PaymentState::open(database_url, service_token, identity)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the payment ledger at {}",
+                baedal_db::redact(database_url)
+            )
+        })?;
     Ok(baedal_payment::router(state))
 }
 
@@ -92,7 +100,13 @@ pub async fn notify(
 ) -> anyhow::Result<axum::Router> {
     let state =
         baedal_notification::NotifyState::open(database_url, service_token, identity, hooks, kakao)
-            .await?;
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the notification store at {}",
+                    baedal_db::redact(database_url)
+                )
+            })?;
     Ok(baedal_notification::router(state))
 }
 

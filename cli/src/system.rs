@@ -232,9 +232,12 @@ impl System {
             d.set_retention(cli, &cfg.namespace, retention).await?;
         }
 
-        let read_model = ReadModel::open(&cfg.database_url)
-            .await
-            .with_context(|| format!("opening the read model at {}", cfg.database_url))?;
+        let read_model = ReadModel::open(&cfg.database_url).await.with_context(|| {
+            format!(
+                "opening the read model at {}",
+                baedal_db::redact(&cfg.database_url)
+            )
+        })?;
         read_model.seed_demo_catalog().await?;
 
         let payment_url = cfg.payment.url()?;

@@ -105,14 +105,14 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         payment: if a.no_payment {
             Endpoint::External(a.payment.url())
         } else {
-            Endpoint::Serve(bind(&a.payment.payment_addr, "payment service").await?)
+            Endpoint::Serve(bind(&a.payment.addr.payment_addr, "payment service").await?)
         },
         hook_delivery: a.hooks.delivery(),
         kakao: a.kakao.settings()?,
         notify: if a.no_notify {
             Endpoint::External(a.notify.url())
         } else {
-            Endpoint::Serve(bind(&a.notify.notify_addr, "notification service").await?)
+            Endpoint::Serve(bind(&a.notify.addr.notify_addr, "notification service").await?)
         },
         worker: !a.no_worker,
         worker_settings: a.tuning.settings(),

@@ -14,6 +14,7 @@ mod worker;
 
 use crate::settings::{DataDir, PayloadKey, ReadModelDb, Temporal};
 use crate::system::connect_temporal;
+use anyhow::Context;
 use clap::Subcommand;
 use std::time::Duration;
 
@@ -90,7 +91,10 @@ impl Engine {
         &self,
     ) -> anyhow::Result<(baedal_readmodel::ReadModel, temporalio_client::Client)> {
         let codec = self.payload_key.codec()?;
-        let read_model = baedal_readmodel::ReadModel::open(&self.db.url(&self.data_dir)).await?;
+        let url = self.db.url(&self.data_dir);
+        let read_model = baedal_readmodel::ReadModel::open(&url)
+            .await
+            .with_context(|| format!("opening the read model at {}", baedal_db::redact(&url)))?;
         let client = connect_temporal(
             &self.temporal.address(),
             self.namespace(),

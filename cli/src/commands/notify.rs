@@ -2,12 +2,12 @@
 //! it.
 
 use crate::process::{install_metrics, serve, spawn_metrics_server};
-use crate::settings::{DataDir, Hooks, Jwt, Kakao, Metrics, NotifyDb, NotifyDoor, ServiceToken};
+use crate::settings::{DataDir, Hooks, Jwt, Kakao, Metrics, NotifyAddr, NotifyDb, ServiceToken};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    door: NotifyDoor,
+    door: NotifyAddr,
     #[command(flatten)]
     data_dir: DataDir,
     #[command(flatten)]

@@ -1,12 +1,12 @@
 //! `baedal payment`: the payment service, as its Deployment runs it.
 
 use crate::process::{install_metrics, serve, spawn_metrics_server};
-use crate::settings::{DataDir, Jwt, Metrics, PaymentDb, PaymentDoor, ServiceToken};
+use crate::settings::{DataDir, Jwt, Metrics, PaymentAddr, PaymentDb, ServiceToken};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    door: PaymentDoor,
+    door: PaymentAddr,
     #[command(flatten)]
     data_dir: DataDir,
     #[command(flatten)]

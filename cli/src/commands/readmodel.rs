@@ -1,6 +1,7 @@
 //! `baedal readmodel`: read-model maintenance.
 
 use crate::settings::{DataDir, ReadModelDb};
+use anyhow::Context;
 use clap::Subcommand;
 
 #[derive(Debug, clap::Args)]
@@ -22,7 +23,10 @@ enum Action {
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.data_dir.create()?;
-    let rm = baedal_readmodel::ReadModel::open(&a.db.url(&a.data_dir)).await?;
+    let url = a.db.url(&a.data_dir);
+    let rm = baedal_readmodel::ReadModel::open(&url)
+        .await
+        .with_context(|| format!("opening the read model at {}", baedal_db::redact(&url)))?;
     match a.action {
         Action::Rebuild => {
             let done = rm.rebuild().await?;

@@ -44,11 +44,18 @@ impl TemporalUi {
     }
 }
 
-/// Where the payment service listens, and where its callers find it.
+/// Where the payment service listens.
 #[derive(Debug, Clone, Args)]
-pub struct PaymentDoor {
+pub struct PaymentAddr {
     #[arg(long, env = "BAEDAL_PAYMENT_ADDR", default_value = "127.0.0.1:8081")]
     pub payment_addr: String,
+}
+
+/// Where the payment service's callers find it (by default where it listens).
+#[derive(Debug, Clone, Args)]
+pub struct PaymentDoor {
+    #[command(flatten)]
+    pub addr: PaymentAddr,
     /// Base URL of the payment service (default: `http://` + BAEDAL_PAYMENT_ADDR).
     #[arg(long, env = "BAEDAL_PAYMENT_URL")]
     pub payment_url: Option<String>,
@@ -58,15 +65,22 @@ impl PaymentDoor {
     pub fn url(&self) -> String {
         self.payment_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.payment_addr))
+            .unwrap_or_else(|| format!("http://{}", self.addr.payment_addr))
     }
 }
 
-/// Where the notification service listens, and where its callers find it.
+/// Where the notification service listens.
 #[derive(Debug, Clone, Args)]
-pub struct NotifyDoor {
+pub struct NotifyAddr {
     #[arg(long, env = "BAEDAL_NOTIFY_ADDR", default_value = "127.0.0.1:8082")]
     pub notify_addr: String,
+}
+
+/// Where the notification service's callers find it (by default where it listens).
+#[derive(Debug, Clone, Args)]
+pub struct NotifyDoor {
+    #[command(flatten)]
+    pub addr: NotifyAddr,
     /// Base URL of the notification service (default: `http://` + BAEDAL_NOTIFY_ADDR).
     #[arg(long, env = "BAEDAL_NOTIFY_URL")]
     pub notify_url: Option<String>,
@@ -76,7 +90,7 @@ impl NotifyDoor {
     pub fn url(&self) -> String {
         self.notify_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.notify_addr))
+            .unwrap_or_else(|| format!("http://{}", self.addr.notify_addr))
     }
 }
 

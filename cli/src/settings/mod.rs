@@ -12,7 +12,10 @@ mod stores;
 mod worker;
 
 pub use channels::{Hooks, Kakao};
-pub use doors::{ApiDoor, CodecDoor, Metrics, NotifyDoor, PaymentDoor, Temporal, TemporalUi};
+pub use doors::{
+    ApiDoor, CodecDoor, Metrics, NotifyAddr, NotifyDoor, PaymentAddr, PaymentDoor, Temporal,
+    TemporalUi,
+};
 pub use keys::{Jwt, PayloadKey, ServiceToken};
 pub use orders::{Idempotency, OrderTimers, Stuck};
 pub use secret::Secret;

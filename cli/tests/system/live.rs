@@ -9,7 +9,7 @@ use common::{SSE_HEARTBEAT, system, unique};
 use reqwest::StatusCode;
 use std::time::Duration;
 
-/// Generous: the figure that matters (under a second) is measured by `baedal bench sse`.
+/// Generous: the figure that matters (under a second) is measured by `baedal-bench sse`.
 const ARRIVES: Duration = Duration::from_secs(10);
 
 fn ids(events: &[sse::SseEvent]) -> Vec<String> {

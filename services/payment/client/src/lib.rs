@@ -21,6 +21,35 @@ pub const NO_SUCCEEDED_CHARGE: &str = "no_succeeded_charge";
 /// refund, another amount or order).
 pub const IDEMPOTENCY_KEY_MISMATCH: &str = "idempotency_key_mismatch";
 
+/// The payment service's refusals its callers act on. An error answer's code becomes one of
+/// these here, at the edge, and nowhere else: callers match on the type, never on the string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A key reused for other money: the answer is not this caller's charge or refund.
+    IdempotencyKeyMismatch,
+    /// A refund of an order with no succeeded charge: nothing is owed.
+    NoSucceededCharge,
+}
+
+impl Refusal {
+    /// The code on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Refusal::IdempotencyKeyMismatch => IDEMPOTENCY_KEY_MISMATCH,
+            Refusal::NoSucceededCharge => NO_SUCCEEDED_CHARGE,
+        }
+    }
+
+    /// The refusal an error answer carries, when it is one callers act on.
+    pub fn of(e: &CallError) -> Option<Self> {
+        match e.code()? {
+            IDEMPOTENCY_KEY_MISMATCH => Some(Refusal::IdempotencyKeyMismatch),
+            NO_SUCCEEDED_CHARGE => Some(Refusal::NoSucceededCharge),
+            _ => None,
+        }
+    }
+}
+
 /// `POST /v1/charges`. `idempotency_key` is the order id for the charge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
