@@ -18,7 +18,12 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+mod schema;
+
+pub use schema::{SchemaBehind, check_online_safe};
 
 pub use sqlx;
 
@@ -50,8 +55,27 @@ impl Dialect {
 
 /// A store's migrations, one directory per dialect (`sqlx::migrate!("./migrations/sqlite")`).
 pub struct Migrations {
-    pub sqlite: Migrator,
-    pub postgres: Migrator,
+    sqlite: Migrator,
+    postgres: Migrator,
+}
+
+impl Migrations {
+    /// A store's migrations (`sqlx::migrate!` of each directory). Applied migrations that this
+    /// release does not know (a newer release's) are left alone rather than refused: the
+    /// previous release must start on the next one's schema (see [`open`]).
+    pub fn new(mut sqlite: Migrator, mut postgres: Migrator) -> Self {
+        sqlite.set_ignore_missing(true);
+        postgres.set_ignore_missing(true);
+        Self { sqlite, postgres }
+    }
+
+    /// The migrations of `dialect`.
+    pub fn of(&self, dialect: Dialect) -> &Migrator {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite,
+            Dialect::Postgres => &self.postgres,
+        }
+    }
 }
 
 /// How a store wants its connections.
@@ -112,18 +136,65 @@ impl Setup {
             )
             .await?;
         }
+        if self.dialect == Dialect::Postgres {
+            // A statement waiting for a lock (say behind a migration's DDL) gives up rather
+            // than queue every later query behind it, and a connection left inside a
+            // transaction (a stuck task) is cut: it would hold its locks, and hold back the
+            // change log's watermark (the oldest running transaction) for every follower.
+            // Behind a transaction-pooling PgBouncer, set these on the role instead
+            // (`ALTER ROLE … SET lock_timeout = '3s'`): docs/decisions.md.
+            conn.execute(
+                format!(
+                    "SET lock_timeout = '{}ms'; SET idle_in_transaction_session_timeout = '{}ms'",
+                    LOCK_TIMEOUT.as_millis(),
+                    IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+                )
+                .as_str(),
+            )
+            .await?;
+        }
         Ok(())
     }
 }
 
-/// Connect to `url` and bring its schema up to date with `migrations`.
+/// How long a PostgreSQL statement of baedal's waits for a lock before failing (a transient
+/// error: the caller retries).
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a PostgreSQL connection of baedal's may sit idle inside a transaction before the
+/// server ends its session.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Set once at start by a process that serves an application role (api, worker, payment,
+/// notify, reconcile): it must not change the schema of a shared (PostgreSQL) database, only
+/// check that the schema has what it needs. See [`only_verify_shared_schemas`].
+static VERIFY_SHARED: AtomicBool = AtomicBool::new(false);
+
+/// Declare this process an application role: from now on [`open`] only verifies a PostgreSQL
+/// database's schema and leaves migrating it to `baedal migrate` (the deploy's Job, which runs
+/// before the new pods). Two releases' pods share the database during a rollout, so a pod that
+/// migrated on start would change the schema under the other release's pods, outside the
+/// ordered step that checks it is safe; and a rolled-back pod must not try to undo anything.
+/// SQLite files are the embedded default of one machine: they are still migrated on open.
+pub fn only_verify_shared_schemas() {
+    VERIFY_SHARED.store(true, Ordering::Relaxed);
+}
+
+/// Connect to `url` and make sure its schema has `migrations`: apply what is missing, or, in a
+/// process that declared itself an application role ([`only_verify_shared_schemas`]) and on
+/// PostgreSQL, check that nothing is missing. Migrations newer than this release knows are
+/// fine either way: a release never needs the next one's schema gone (expand/contract), so
+/// the previous release starts and serves on a newer schema after a rollback.
 pub async fn open(
     url: &str,
     settings: PoolSettings,
     migrations: &Migrations,
 ) -> Result<Db, sqlx::Error> {
     let db = connect(url, settings).await?;
-    db.migrate(migrations).await?;
+    if db.dialect == Dialect::Postgres && VERIFY_SHARED.load(Ordering::Relaxed) {
+        db.verify(migrations).await?;
+    } else {
+        db.migrate(migrations).await?;
+    }
     Ok(db)
 }
 
@@ -181,15 +252,17 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Erro
 
 impl Db {
     /// Apply the dialect's pending migrations. Safe to run from several processes at once
-    /// (sqlx takes an advisory lock on PostgreSQL; SQLite serializes writers).
+    /// (sqlx takes an advisory lock on PostgreSQL; SQLite serializes writers). Migrations
+    /// applied by a newer release are left alone (a rollback runs the older release's
+    /// `baedal migrate` on the newer schema).
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), sqlx::Error> {
-        let m = match self.dialect {
-            Dialect::Sqlite => &migrations.sqlite,
-            Dialect::Postgres => &migrations.postgres,
-        };
-        m.run(&self.pool)
-            .await
-            .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+        schema::migrate(self, migrations.of(self.dialect)).await
+    }
+
+    /// Check, without changing anything, that every migration this release knows has been
+    /// applied; the error ([`SchemaBehind`]) says to run `baedal migrate`.
+    pub async fn verify(&self, migrations: &Migrations) -> Result<(), sqlx::Error> {
+        schema::verify(self, migrations.of(self.dialect)).await
     }
 
     /// At most one row of the statement `query()` builds, for the hottest reads: on a
@@ -225,9 +298,10 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(d) => match d.code().as_deref() {
             // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_RECOVERY.
             Some("5" | "6" | "517") => true,
-            // PostgreSQL: serialization failure, deadlock, too many connections, shutting
-            // down, starting up, and the connection exception class.
-            Some("40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03") => true,
+            // PostgreSQL: serialization failure, deadlock, a lock not granted within
+            // `lock_timeout`, too many connections, shutting down, starting up, and the
+            // connection exception class.
+            Some("40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P02" | "57P03") => true,
             Some(code) => code.starts_with("08"),
             None => false,
         },

@@ -35,8 +35,10 @@ pub enum Command {
     Notify(notify::Args),
     /// Apply the migrations of every store (the read model at DATABASE_URL, the payment ledger
     /// at BAEDAL_PAYMENT_DATABASE_URL, the notification store at BAEDAL_NOTIFY_DATABASE_URL;
-    /// SQLite or PostgreSQL each), and seed the demo catalog with --seed-demo. Every role also
-    /// migrates its own store at start; this is the deploy step that does it first.
+    /// SQLite or PostgreSQL each), and seed the demo catalog with --seed-demo. The deploy step
+    /// before new pods start: the roles migrate SQLite files themselves but only check a
+    /// PostgreSQL schema (the error says to run this), and a newer schema than a release knows
+    /// is left alone, so a rolled-back release starts on it.
     Migrate(migrate::Args),
     /// Read-model maintenance: rebuild the orders view from the change log.
     Readmodel(readmodel::Args),
@@ -52,6 +54,12 @@ pub enum Command {
 
 impl Command {
     pub async fn run(self) -> anyhow::Result<()> {
+        // Only `dev` (everything in one process, the embedded default) and `migrate` (the
+        // deploy step) change a shared database's schema; every other subcommand is a role
+        // or a maintenance tool running beside a release that may be older or newer.
+        if !matches!(self, Command::Dev(_) | Command::Migrate(_)) {
+            baedal_db::only_verify_shared_schemas();
+        }
         match self {
             Command::Dev(a) => dev::run(*a).await,
             Command::Api(a) => api::run(a).await,

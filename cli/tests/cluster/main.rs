@@ -11,6 +11,7 @@ mod sse;
 
 mod crash;
 mod fault_isolation;
+mod migrations;
 mod notify_restart;
 
 /// The tests that run a cluster of processes take turns: two Temporal dev servers and their

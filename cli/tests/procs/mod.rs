@@ -280,6 +280,22 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Run `baedal <args>` to completion; (exit code, stderr): for what a part says when it
+    /// refuses to start.
+    pub fn run_stderr(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_baedal"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(args)
+            .output()
+            .expect("run baedal");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
 impl Drop for Cluster {
     /// Stop every part, then remove the cluster's data dir (also when a test panicked).
     fn drop(&mut self) {

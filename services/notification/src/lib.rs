@@ -41,10 +41,10 @@ pub use baedal_notification_client::{Accepted, Faults, Inbox, InboxEntry, Notifi
 
 /// The notification store's migrations, one directory per dialect.
 pub fn migrations() -> Migrations {
-    Migrations {
-        sqlite: sqlx::migrate!("./migrations/sqlite"),
-        postgres: sqlx::migrate!("./migrations/postgres"),
-    }
+    Migrations::new(
+        sqlx::migrate!("./migrations/sqlite"),
+        sqlx::migrate!("./migrations/postgres"),
+    )
 }
 
 #[derive(Clone)]
@@ -312,5 +312,16 @@ mod tests {
         assert!(!s.accept(&n).await.unwrap());
         assert_eq!(s.inbox(Some("customer:c1"), None).await.unwrap().len(), 1);
         assert_eq!(s.inbox(None, Some("ord_1")).await.unwrap().len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod online_migrations {
+    /// Migrations from this version on are applied to a live database (issue 20's rule): none
+    /// may hold a long lock on a table in use (see `baedal_db::check_online_safe`).
+    #[test]
+    fn new_migrations_of_the_notification_store_never_lock_a_live_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        assert_eq!(baedal_db::check_online_safe(&dir, 4), Vec::<String>::new());
     }
 }

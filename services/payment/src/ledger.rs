@@ -13,10 +13,10 @@ use sqlx::any::AnyRow;
 
 /// The ledger's migrations, one directory per dialect.
 pub fn migrations() -> Migrations {
-    Migrations {
-        sqlite: sqlx::migrate!("./migrations/sqlite"),
-        postgres: sqlx::migrate!("./migrations/postgres"),
-    }
+    Migrations::new(
+        sqlx::migrate!("./migrations/sqlite"),
+        sqlx::migrate!("./migrations/postgres"),
+    )
 }
 
 /// Why a refund was refused. Each has its own error code at the HTTP door, because the caller
@@ -609,5 +609,16 @@ mod tests {
                 other => panic!("unexpected charge status {other}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod online_migrations {
+    /// Migrations from this version on are applied to a live database (issue 20's rule): none
+    /// may hold a long lock on a table in use (see `baedal_db::check_online_safe`).
+    #[test]
+    fn new_migrations_of_the_ledger_never_lock_a_live_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        assert_eq!(baedal_db::check_online_safe(&dir, 3), Vec::<String>::new());
     }
 }

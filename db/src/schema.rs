@@ -1,0 +1,332 @@
+//! Schema changes a running system can live with: who applies them, what a release may assume
+//! about a schema another release applied, and which statements a new migration may use.
+//!
+//! The rules (docs/decisions.md, "Migrations"):
+//! - only `baedal migrate` (the deploy's Job, ordered before the new pods) changes a shared
+//!   PostgreSQL schema; application roles only check it ([`verify`]);
+//! - expand/contract: a release never needs the previous one's schema gone, so migrations
+//!   newer than a release knows are ignored, and that release starts and serves on them (a
+//!   rollback never crash-loops on sqlx's `VersionMissing`);
+//! - a migration never holds a long lock on a live table: indexes on existing tables are built
+//!   `CONCURRENTLY` (outside a transaction: the file starts with `-- no-transaction`, one
+//!   statement), columns are added without a rewrite, and backfills run in batches from code,
+//!   never as one `UPDATE` of a whole table ([`check_online_safe`] enforces what it can see).
+
+use crate::{Db, Dialect};
+use sqlx::Row;
+use sqlx::migrate::{MigrateError, Migrator};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The database has not had every migration this release needs: run `baedal migrate` (the
+/// deploy's migrate Job) first.
+#[derive(Debug)]
+pub struct SchemaBehind {
+    /// The versions this release needs that the database does not have.
+    pub missing: Vec<i64>,
+}
+
+impl std::fmt::Display for SchemaBehind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the database's schema lacks migration(s) {:?} this release needs: run `baedal migrate` \
+             (on Kubernetes, the baedal-migrate Job of this release) and start again",
+            self.missing
+        )
+    }
+}
+
+impl std::error::Error for SchemaBehind {}
+
+/// How often `baedal migrate` tries again when a migration could not get its lock within
+/// `lock_timeout` (live traffic held it): each attempt rolls back whole, so trying again is safe.
+const LOCK_ATTEMPTS: u32 = 20;
+
+/// Apply `m`'s pending migrations (built by [`crate::Migrations::new`], which tells sqlx to
+/// leave applied ones this release does not know alone).
+pub(crate) async fn migrate(db: &Db, m: &Migrator) -> Result<(), sqlx::Error> {
+    let mut attempt = 1;
+    loop {
+        match m.run(&db.pool).await {
+            Ok(()) => return Ok(()),
+            Err(MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _))
+                if lock_not_granted(&e) && attempt < LOCK_ATTEMPTS =>
+            {
+                tracing::warn!(
+                    attempt,
+                    "a migration waited past lock_timeout for a table in use; trying again"
+                );
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(sqlx::Error::Migrate(Box::new(e))),
+        }
+    }
+}
+
+fn lock_not_granted(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
+}
+
+/// Check that every migration in `m` has been applied successfully with the same text;
+/// change nothing.
+pub(crate) async fn verify(db: &Db, m: &Migrator) -> Result<(), sqlx::Error> {
+    let table = match db.dialect {
+        Dialect::Postgres => {
+            "SELECT CAST(COUNT(to_regclass('_sqlx_migrations')) AS BIGINT) AS present"
+        }
+        Dialect::Sqlite => {
+            "SELECT COUNT(*) AS present FROM sqlite_master WHERE name = '_sqlx_migrations'"
+        }
+    };
+    let present = sqlx::query(table)
+        .fetch_one(&db.pool)
+        .await?
+        .get::<i64, _>("present")
+        > 0;
+    let applied: HashMap<i64, (bool, Vec<u8>)> = if present {
+        // (`success` as a number: the `Any` driver reads no SQLite booleans.)
+        sqlx::query(
+            "SELECT version, CASE WHEN success THEN 1 ELSE 0 END AS ok, checksum
+             FROM _sqlx_migrations",
+        )
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let ok: i32 = r.get("ok");
+            (r.get("version"), (ok == 1, r.get("checksum")))
+        })
+        .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut missing = Vec::new();
+    for mig in m.iter().filter(|x| !x.migration_type.is_down_migration()) {
+        match applied.get(&mig.version) {
+            Some((true, checksum)) if checksum[..] == mig.checksum[..] => {}
+            Some((true, _)) => {
+                return Err(sqlx::Error::Migrate(Box::new(
+                    MigrateError::VersionMismatch(mig.version),
+                )));
+            }
+            _ => missing.push(mig.version),
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Configuration(Box::new(SchemaBehind {
+            missing,
+        })))
+    }
+}
+
+/// For each store's tests: the PostgreSQL migrations in `dir` from `from_version` on that
+/// would hold a long lock on a live table or rewrite it, each with the rule it breaks (empty:
+/// all safe). What it looks for, per statement: `CREATE INDEX` on a table the file did not
+/// create without `CONCURRENTLY`; `CONCURRENTLY` in a file without `-- no-transaction` first,
+/// or beside other statements; `UPDATE`/`DELETE` without `WHERE` (a whole-table backfill);
+/// `ALTER TABLE` that rewrites or scans under an exclusive lock (`ALTER COLUMN … TYPE`,
+/// `SET NOT NULL`, `ADD COLUMN … DEFAULT` of a volatile value, a new `PRIMARY KEY`/`UNIQUE`
+/// constraint, `VALIDATE` is fine). A text check, not a parser: it keeps new migrations to the
+/// patterns reviewed in docs/decisions.md.
+pub fn check_online_safe(dir: &std::path::Path, from_version: i64) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let Some(version) = name.split('_').next().and_then(|v| v.parse::<i64>().ok()) else {
+            continue;
+        };
+        if version < from_version || !name.ends_with(".sql") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for problem in problems(&text) {
+            found.push(format!("{name}: {problem}"));
+        }
+    }
+    found
+}
+
+fn problems(text: &str) -> Vec<String> {
+    let no_tx = text.starts_with("-- no-transaction");
+    let code: String = text
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase();
+    let statements: Vec<String> = code
+        .split(';')
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let created: Vec<String> = statements
+        .iter()
+        .filter_map(|s| s.strip_prefix("create table "))
+        .map(|rest| {
+            let rest = rest.strip_prefix("if not exists ").unwrap_or(rest);
+            rest.split([' ', '(']).next().unwrap_or("").to_owned()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for s in &statements {
+        let is_index = s.starts_with("create index") || s.starts_with("create unique index");
+        if is_index {
+            let table = s
+                .split(" on ")
+                .nth(1)
+                .and_then(|t| t.split([' ', '(']).next())
+                .unwrap_or("");
+            let table = table.strip_prefix("only ").unwrap_or(table);
+            if !s.contains(" concurrently ") && !created.iter().any(|c| c == table) {
+                out.push(format!(
+                    "`{s}`: an index on an existing table must be built CONCURRENTLY"
+                ));
+            }
+        }
+        if s.contains(" concurrently ") && (!no_tx || statements.len() > 1) {
+            out.push(format!(
+                "`{s}`: CONCURRENTLY needs a file of its own starting with `-- no-transaction`"
+            ));
+        }
+        if (s.starts_with("update ") || s.starts_with("delete from ")) && !s.contains(" where ") {
+            out.push(format!(
+                "`{s}`: a whole-table backfill holds its rows' locks for the whole update; backfill in batches from code"
+            ));
+        }
+        if s.starts_with("alter table ") {
+            let rewrites = s.contains(" type ")
+                || s.contains("set not null")
+                || s.contains(" primary key")
+                || (s.contains(" unique") && !s.contains("using index"))
+                || (s.contains("add column")
+                    && s.contains(" default ")
+                    && [
+                        "now()",
+                        "clock_timestamp",
+                        "random(",
+                        "gen_random",
+                        "nextval",
+                    ]
+                    .iter()
+                    .any(|v| s.contains(v)));
+            let table = s
+                .trim_start_matches("alter table ")
+                .trim_start_matches("if exists ")
+                .trim_start_matches("only ")
+                .split(' ')
+                .next()
+                .unwrap_or("");
+            if rewrites && !created.iter().any(|c| c == table) {
+                out.push(format!(
+                    "`{s}`: rewrites or scans the table under an exclusive lock; expand with a nullable column and backfill in batches"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Migrations, PoolSettings};
+
+    /// Release N knows migrations 1 and 2; release N+1 adds 3 (a column and a table).
+    async fn releases(dir: &std::path::Path) -> (Migrations, Migrations) {
+        let files = [
+            (
+                "0001_things.sql",
+                "CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT);",
+            ),
+            (
+                "0002_more.sql",
+                "ALTER TABLE things ADD COLUMN size BIGINT;",
+            ),
+            (
+                "0003_next.sql",
+                "ALTER TABLE things ADD COLUMN colour TEXT; CREATE TABLE extras (id BIGINT);",
+            ),
+        ];
+        let mut out = Vec::new();
+        for (release, upto) in [("n", 2), ("n1", 3)] {
+            let d = dir.join(release);
+            std::fs::create_dir_all(&d).unwrap();
+            for (name, sql) in &files[..upto] {
+                std::fs::write(d.join(name), sql).unwrap();
+            }
+            out.push(Migrations::new(
+                Migrator::new(d.as_path()).await.unwrap(),
+                Migrator::new(d.as_path()).await.unwrap(),
+            ));
+        }
+        let n1 = out.pop().unwrap();
+        (out.pop().unwrap(), n1)
+    }
+
+    fn scratch(dir: &std::path::Path) -> String {
+        crate::scratch_url_in(dir, "schema.db")
+    }
+
+    #[tokio::test]
+    async fn a_release_opens_the_next_releases_schema_and_a_role_only_verifies() {
+        let tmp = std::env::temp_dir().join(format!("baedal-schema-{}", std::process::id()));
+        let (n, n1) = releases(&tmp).await;
+        let url = scratch(&tmp);
+        let db = crate::connect(&url, PoolSettings::default()).await.unwrap();
+        // Before anything is applied, a role's check refuses and says what to run.
+        let e = db.verify(&n).await.unwrap_err();
+        assert!(e.to_string().contains("baedal migrate"), "{e}");
+        assert!(
+            sqlx::query("SELECT 1 FROM things")
+                .execute(&db.pool)
+                .await
+                .is_err(),
+            "verifying changed nothing"
+        );
+        // The next release migrates; this release's migrate and check both accept it.
+        db.migrate(&n1).await.unwrap();
+        db.migrate(&n).await.unwrap();
+        db.verify(&n).await.unwrap();
+        // And it serves: its queries still work beside the newer column and table.
+        sqlx::query("INSERT INTO things (id, name, size) VALUES (1, 'a', 2)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn the_online_safety_check_names_what_would_lock_a_live_table() {
+        assert!(problems("CREATE TABLE t (id INT);\nCREATE INDEX t_id ON t (id);").is_empty());
+        assert!(
+            problems("-- no-transaction\nCREATE INDEX CONCURRENTLY o_x ON orders (x);").is_empty()
+        );
+        assert!(problems("ALTER TABLE orders ADD COLUMN note TEXT;").is_empty());
+        assert!(problems("ALTER TABLE orders ADD COLUMN n BIGINT NOT NULL DEFAULT 0;").is_empty());
+        assert!(problems("DELETE FROM t WHERE id IN (SELECT id FROM t LIMIT 10);").is_empty());
+        for bad in [
+            "CREATE INDEX o_x ON orders (x);",
+            "CREATE INDEX CONCURRENTLY o_x ON orders (x);",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY a ON o (x); CREATE INDEX CONCURRENTLY b ON o (y);",
+            "UPDATE orders SET active = 0;",
+            "ALTER TABLE orders ALTER COLUMN total TYPE NUMERIC;",
+            "ALTER TABLE orders ALTER COLUMN region SET NOT NULL;",
+            "ALTER TABLE orders ADD COLUMN at TIMESTAMPTZ DEFAULT now();",
+            "ALTER TABLE orders ADD CONSTRAINT u UNIQUE (x);",
+        ] {
+            assert!(!problems(bad).is_empty(), "{bad}");
+        }
+    }
+}
