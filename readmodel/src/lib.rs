@@ -19,6 +19,7 @@ mod ops;
 mod orders;
 mod rebuild;
 mod refunds;
+mod retention;
 mod riders;
 mod stuck;
 
@@ -34,5 +35,6 @@ pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, Bre
 pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderDocument, OrderEvent};
 pub use rebuild::Rebuilt;
 pub use refunds::{RefundHealth, RefundProgress};
+pub use retention::{ERASED_MARK, Horizons, Pruned};
 pub use riders::RiderLocation;
 pub use stuck::StuckOrder;
