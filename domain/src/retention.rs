@@ -2,6 +2,8 @@
 //! (docs/retention.md has the table per store). Durations only: the stores compute their
 //! horizons from them and the clock, this module holds the rules every pruner shares.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 /// A place-order Idempotency-Key is kept this long past `BAEDAL_IDEMPOTENCY_WINDOW`, then
@@ -109,6 +111,42 @@ impl Retention {
                 personal_data: show(self.personal_data),
                 change_log: show(self.change_log),
             });
+        }
+        Ok(())
+    }
+}
+
+/// How many rows one prune removed (or erased), per table: what `baedal readmodel prune`
+/// prints. The stores count the same figures in `baedal_pruned_rows_total{table}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned(pub BTreeMap<&'static str, u64>);
+
+impl Pruned {
+    pub fn get(&self, table: &str) -> u64 {
+        self.0.get(table).copied().unwrap_or_default()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn add(&mut self, table: &'static str, n: u64) {
+        *self.0.entry(table).or_default() += n;
+    }
+
+    /// Both counts, table by table.
+    pub fn merge(&mut self, other: Pruned) {
+        for (table, n) in other.0 {
+            self.add(table, n);
+        }
+    }
+}
+
+impl fmt::Display for Pruned {
+    /// One `table: rows` line per table.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (table, n) in &self.0 {
+            writeln!(f, "{table}: {n}")?;
         }
         Ok(())
     }

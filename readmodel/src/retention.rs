@@ -21,12 +21,11 @@
 //! Several pruners may run at once (worker replicas, a CronJob): every batch is idempotent.
 
 use crate::db::ReadModel;
-use baedal_domain::retention::Retention;
+use baedal_domain::retention::{Pruned, Retention};
 use baedal_domain::{OrderStatus, OrderView};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::collections::HashMap;
 
 /// Rows deleted per batch (and per transaction).
 pub const BATCH: i64 = 1000;
@@ -74,33 +73,10 @@ impl Horizons {
     }
 }
 
-/// How many rows one prune removed (or erased), per table.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pruned(pub BTreeMap<&'static str, u64>);
-
-impl Pruned {
-    pub fn get(&self, table: &str) -> u64 {
-        self.0.get(table).copied().unwrap_or_default()
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.values().sum()
-    }
-
-    /// Count `n` for `table`, here and in `baedal_pruned_rows_total{table}`.
-    pub fn add(&mut self, table: &'static str, n: u64) {
-        *self.0.entry(table).or_default() += n;
-        metrics::counter!("baedal_pruned_rows_total", "table" => table).increment(n);
-    }
-}
-
-impl fmt::Display for Pruned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (table, n) in &self.0 {
-            writeln!(f, "{table}: {n}")?;
-        }
-        Ok(())
-    }
+/// Count `n` rows of `table` in `pruned` and in `baedal_pruned_rows_total{table}`.
+fn count(pruned: &mut Pruned, table: &'static str, n: u64) {
+    pruned.add(table, n);
+    metrics::counter!("baedal_pruned_rows_total", "table" => table).increment(n);
 }
 
 /// RFC 3339 with milliseconds, as the read model's writers stamp their rows (they compare as
@@ -152,12 +128,12 @@ impl ReadModel {
         let log_horizon = horizons.change_log.timestamp_millis();
         for log in [Log::Narrow, Log::Legacy] {
             let n = self.prune_log(log, log_horizon).await?;
-            pruned.add(log.table(), n);
+            count(&mut pruned, log.table(), n);
         }
         let n = self
             .erase_personal_data(horizons.personal_data.timestamp_millis(), &stamp(now))
             .await?;
-        pruned.add("orders_personal_data", n);
+        count(&mut pruned, "orders_personal_data", n);
         for (table, sql, horizon) in [
             (
                 "idempotency_keys",
@@ -195,7 +171,7 @@ impl ReadModel {
             ),
         ] {
             let n = self.delete_in_batches(sql, &stamp(horizon)).await?;
-            pruned.add(table, n);
+            count(&mut pruned, table, n);
         }
         Ok(pruned)
     }
@@ -405,7 +381,7 @@ mod tests {
 
     const NOW: &str = "2026-06-01T00:00:00Z";
 
-    async fn count(rm: &ReadModel, sql: &str) -> i64 {
+    async fn rows(rm: &ReadModel, sql: &str) -> i64 {
         sqlx::query(sql).fetch_one(rm.pool()).await.unwrap().get(0)
     }
 
@@ -457,7 +433,7 @@ mod tests {
             2 + 1,
             "o2, then o1's versions 1 and 2: o3 (at :01) waits behind o1's third"
         );
-        assert_eq!(count(&rm, "SELECT COUNT(*) FROM order_log").await, 2);
+        assert_eq!(rows(&rm, "SELECT COUNT(*) FROM order_log").await, 2);
         let left: Vec<i64> = sqlx::query("SELECT version FROM order_changes ORDER BY pos")
             .fetch_all(rm.pool())
             .await
@@ -679,7 +655,7 @@ mod tests {
             "a refund still owed is never pruned"
         );
         assert!(rm.refund_progress("recent").await.unwrap().is_some());
-        assert_eq!(count(&rm, "SELECT COUNT(*) FROM stuck_alerts").await, 1);
+        assert_eq!(rows(&rm, "SELECT COUNT(*) FROM stuck_alerts").await, 1);
         assert!(rm.rider_location("r_old").await.unwrap().is_none());
         assert!(rm.rider_location("r_new").await.unwrap().is_some());
         let live = rm.live_breakers("2000-01-01T00:00:00Z").await.unwrap();
