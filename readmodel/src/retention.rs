@@ -273,10 +273,16 @@ impl ReadModel {
                     .fetch_optional(self.pool())
                     .await?
                     .map(|r| r.get("view"));
-                if let Some(old) = stored
-                    && let Some(new) = erased_view(&old, now)?
-                {
-                    edits.push((id, old, new));
+                let Some(old) = stored else { continue };
+                match erased_view(&old, now) {
+                    Ok(Some(new)) => edits.push((id, old, new)),
+                    Ok(None) => {}
+                    // A row that does not decode must not stop every later erasure: it leaves
+                    // the queue, counted and logged, for someone to look at.
+                    Err(e) => {
+                        metrics::counter!("baedal_erasure_skipped_total").increment(1);
+                        tracing::warn!(order_id = %id, error = %e, "an order's stored view does not decode; its personal data was not erased");
+                    }
                 }
             }
             let mut tx = self.pool().begin().await?;
@@ -483,9 +489,15 @@ mod tests {
             attempts: None,
             last_error: None,
         });
-        for v in [&done, &open, &owed] {
+        let bad = view("bad", 2, S::Completed, 37.5);
+        for v in [&done, &open, &owed, &bad] {
             rm.project(v).await.unwrap();
         }
+        // A stored view that no longer decodes is skipped (and logged), never a stuck pruning.
+        sqlx::query("UPDATE orders SET view = 'not a view' WHERE id = 'bad'")
+            .execute(rm.pool())
+            .await
+            .unwrap();
         // Everything leaves the log (queued), but the personal-data horizon is not reached.
         let mut h = nothing();
         h.change_log = t(NOW);
@@ -498,6 +510,7 @@ mod tests {
             1,
             "only the closed order"
         );
+        assert_eq!(rows(&rm, "SELECT COUNT(*) FROM personal_data_due").await, 0);
         let erased = rm.get_order("done").await.unwrap().unwrap();
         assert_eq!(erased.delivery.address, "");
         assert_eq!((erased.delivery.lat, erased.delivery.lon), (0.0, 0.0));
