@@ -90,13 +90,16 @@ pub async fn payment(
 }
 
 /// The notification service over its store at `database_url` (migrated on open), with its
-/// webhook and KakaoTalk delivery loops running.
+/// webhook and KakaoTalk delivery loops running and its store pruned to `retention` every
+/// [`baedal_domain::retention::Retention::notification_every`] (it owns that store: no other
+/// role reaches it).
 pub async fn notify(
     database_url: &str,
     service_token: &str,
     identity: Identity,
     hooks: baedal_notification::delivery::DeliverySettings,
     kakao: Option<baedal_notification::kakao::KakaoSettings>,
+    retention: baedal_domain::retention::Retention,
 ) -> anyhow::Result<axum::Router> {
     let state =
         baedal_notification::NotifyState::open(database_url, service_token, identity, hooks, kakao)
@@ -107,11 +110,12 @@ pub async fn notify(
                     baedal_db::redact(database_url)
                 )
             })?;
+    baedal_notification::retention::spawn(state.db().clone(), retention);
     Ok(baedal_notification::router(state))
 }
 
 /// The worker with everything that runs beside it (the payment breaker's publisher, the stuck
-/// sweep, the expiry of riders' positions) until `shutdown`, then drained. The SDK's worker
+/// sweep, the expiry of riders' positions, the read model's pruning) until `shutdown`, then drained. The SDK's worker
 /// future is not `Send`, so it runs on a thread of its own.
 pub async fn worker(
     temporal: Client,

@@ -139,6 +139,8 @@ pub struct SystemConfig {
     /// The longest idempotency window of the apis: the dev server keeps closed workflows
     /// at least a day longer.
     pub idempotency_window: Duration,
+    /// What the worker prunes the read model to and the notification service its store.
+    pub retention: baedal_domain::retention::Retention,
     /// The Temporal Web UI of an existing cluster (the dev server's own otherwise).
     pub temporal_ui: Option<String>,
 }
@@ -259,6 +261,7 @@ impl System {
                 cfg.identity.clone(),
                 cfg.hook_delivery.clone(),
                 cfg.kakao.clone(),
+                cfg.retention,
             )
             .await?;
             tasks.spawn(serve(listener, app, stopped(&stop_rx)));
@@ -271,6 +274,7 @@ impl System {
                 service_token: cfg.service_token.clone(),
                 breaker: cfg.breaker.clone(),
                 stuck_after: cfg.stuck_after,
+                retention: cfg.retention,
                 settings: cfg.worker_settings.clone(),
             };
             tasks.spawn(crate::roles::worker(

@@ -13,6 +13,7 @@ pub mod eta;
 pub mod geo;
 pub mod order;
 pub mod reconcile;
+pub mod retention;
 pub mod state;
 pub mod status;
 pub mod timing;

@@ -35,9 +35,15 @@ impl ReadModel {
         request_hash: &str,
         now: &str,
     ) -> crate::Result<IdempotencyKey> {
+        // A key removed by retention whose order is still here comes back as first seen when
+        // the order was placed, and started: it is then refused as too old, never a second
+        // run on the order's id and charge key.
         sqlx::query(
-            "INSERT INTO idempotency_keys (order_id, customer_id, request_hash, first_seen_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING",
+            "INSERT INTO idempotency_keys (order_id, customer_id, request_hash, first_seen_at,
+                started_at)
+             VALUES ($1, $2, $3, COALESCE((SELECT created_at FROM orders WHERE id = $1), $4),
+                (SELECT created_at FROM orders WHERE id = $1))
+             ON CONFLICT (order_id) DO NOTHING",
         )
         .bind(order_id)
         .bind(customer_id)

@@ -19,10 +19,12 @@ mod ops;
 mod orders;
 mod rebuild;
 mod refunds;
+mod retention;
 mod riders;
 mod stuck;
 
 pub use baedal_db::Dialect;
+pub use baedal_domain::retention::{Pruned, Retention};
 pub use boards::{BadCursor, CURSOR_PATTERN, Cursor, Page, Scope};
 pub use catalog::{MenuItem, Store};
 pub use changes::{Change, Changes};
@@ -34,5 +36,6 @@ pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, Bre
 pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderDocument, OrderEvent};
 pub use rebuild::Rebuilt;
 pub use refunds::{RefundHealth, RefundProgress};
+pub use retention::{ERASED_MARK, Horizons};
 pub use riders::RiderLocation;
 pub use stuck::StuckOrder;

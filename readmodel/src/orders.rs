@@ -93,6 +93,8 @@ pub(crate) async fn upsert(
         }
         Guard::Seen(None) => "1 = 0".into(),
     };
+    // Whatever the guard, a view whose personal data retention erased is never written over
+    // (a late projection or a repair would bring the address back): see `retention`.
     let changed = sqlx::query(&format!(
         "INSERT INTO orders (id, version, seq, status, active, customer_id, store_id, region,
             rider_id, pickup_lat, pickup_lon, radius_bonus_km, total, created_at, updated_at, view)
@@ -103,7 +105,8 @@ pub(crate) async fn upsert(
             pickup_lat = excluded.pickup_lat, pickup_lon = excluded.pickup_lon,
             radius_bonus_km = excluded.radius_bonus_km, total = excluded.total,
             created_at = excluded.created_at, updated_at = excluded.updated_at, view = excluded.view
-         WHERE {replaces}"
+         WHERE ({replaces}) AND {}",
+        crate::retention::NOT_ERASED
     ))
     .bind(&view.id)
     .bind(view.version as i64)

@@ -3,7 +3,8 @@
 //!
 //! It owns wiring, a graceful shutdown (the SDK's initiate-shutdown, then waiting for `run` to
 //! drain), so a SIGTERM does not leave workflow tasks half done, and the periodic tasks that
-//! run beside the worker (breaker publisher, stuck sweep, rider-position expiry). The worker
+//! run beside the worker (breaker publisher, stuck sweep, rider-position expiry, the read
+//! model's pruning to its retention). The worker
 //! role is assembled in one place, [`serve`], which `baedal worker`, `baedal dev` and the tests
 //! all call: a deployed worker runs exactly the tasks the tested one does. It must not hold
 //! order rules or do I/O of its own: the tasks call into `activities` and `readmodel`.
@@ -11,6 +12,7 @@
 use baedal_activities::{
     BreakerSettings, NotificationClient, OrderActivities, PaymentBreaker, PaymentClient,
 };
+use baedal_domain::retention::Retention;
 use baedal_readmodel::ReadModel;
 use baedal_workflows::{OrderWorkflow, TASK_QUEUE};
 use std::future::Future;
@@ -50,6 +52,8 @@ pub struct WorkerRole {
     pub breaker: BreakerSettings,
     /// Open orders that have not moved for this long are stuck (alerted once).
     pub stuck_after: Duration,
+    /// What the read model keeps, pruned every [`Retention::read_model_every`].
+    pub retention: Retention,
     pub settings: WorkerSettings,
 }
 
@@ -65,7 +69,7 @@ pub fn sweep_every(stuck_after: Duration) -> Duration {
 
 /// The worker role, until `shutdown` resolves: the order worker and every task that runs
 /// beside it (the payment breaker's publisher, the stuck-order sweep, the rider-position
-/// expiry), started and stopped together. The one assembly of a worker: `baedal worker`,
+/// expiry, the read model's pruning to its retention), started and stopped together. The one assembly of a worker: `baedal worker`,
 /// `baedal dev` and the tests call this, so none can run a worker without its tasks.
 pub async fn serve(
     client: Client,
@@ -90,6 +94,11 @@ pub async fn serve(
             sweep_every(role.stuck_after),
         ),
         spawn_position_expiry(read_model.clone(), POSITION_EXPIRY_EVERY),
+        spawn_pruner(
+            read_model.clone(),
+            role.retention,
+            role.retention.read_model_every(),
+        ),
     ];
     let activities = OrderActivities::new(payment, notify, breaker, read_model);
     let result = run(client, activities, role.settings, shutdown).await;
@@ -198,6 +207,34 @@ fn spawn_position_expiry(
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(forgotten = n, "riders' old positions deleted"),
                 Err(e) => tracing::warn!(error = %e, "could not delete old rider positions"),
+            }
+        }
+    })
+}
+
+/// Every `every`, prune the read model to `retention` (see `baedal_readmodel::Horizons`): the
+/// change log, closed orders' personal data, idempotency keys and the operational records.
+/// Every worker replica runs it; the batches are idempotent, so replicas pruning at once only
+/// repeat each other's reads. A failed round is logged and tried again at the next. Runs until
+/// aborted.
+fn spawn_pruner(
+    read_model: ReadModel,
+    retention: Retention,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    every_tick(every, move || {
+        let read_model = read_model.clone();
+        async move {
+            let now = chrono::Utc::now();
+            let horizons = baedal_readmodel::Horizons::at(now, &retention);
+            match read_model.prune(&horizons, now).await {
+                Ok(p) if p.total() > 0 => {
+                    tracing::info!(rows = p.total(), "read model pruned to its retention")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning the read model failed; trying again next round")
+                }
             }
         }
     })

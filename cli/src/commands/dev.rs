@@ -4,8 +4,8 @@ use crate::devserver;
 use crate::process::{bind, install_metrics, shutdown_signal};
 use crate::settings::{
     ApiDoor, Breaker, CodecDoor, DataDir, Hooks, Idempotency, Jwt, Kakao, NotifyDb, NotifyDoor,
-    OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, ServiceToken, Stuck, Temporal,
-    TemporalUi, WorkerTuning,
+    OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, Retention, ServiceToken, Stuck,
+    Temporal, TemporalUi, WorkerTuning,
 };
 use crate::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource};
 use baedal_api::ApiRole;
@@ -64,6 +64,8 @@ pub struct Args {
     hooks: Hooks,
     #[command(flatten)]
     kakao: Kakao,
+    #[command(flatten)]
+    retention: Retention,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -121,6 +123,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         metrics: Some(metrics),
         stuck_after: a.stuck.stuck_after,
         idempotency_window: a.idempotency.idempotency_window,
+        retention: a.retention.retention(a.idempotency.idempotency_window)?,
         temporal_ui: a.temporal_ui.temporal_ui_url.clone(),
     };
     let mut system = System::start(cfg).await?;

@@ -2,7 +2,9 @@
 //! it.
 
 use crate::process::{install_metrics, serve, spawn_metrics_server};
-use crate::settings::{DataDir, Hooks, Jwt, Kakao, Metrics, NotifyAddr, NotifyDb, ServiceToken};
+use crate::settings::{
+    DataDir, Hooks, Jwt, Kakao, Metrics, NotifyAddr, NotifyDb, Retention, ServiceToken,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,6 +23,9 @@ pub struct Args {
     hooks: Hooks,
     #[command(flatten)]
     kakao: Kakao,
+    /// What the service prunes its store to.
+    #[command(flatten)]
+    retention: Retention,
     #[command(flatten)]
     metrics: Metrics,
 }
@@ -29,6 +34,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
     let kakao = a.kakao.settings()?;
+    // The idempotency window is the api's; this store keeps no keys.
+    let retention = a
+        .retention
+        .retention(baedal_domain::retention::Retention::default().idempotency_window)?;
     spawn_metrics_server(a.metrics.metrics_addr.clone(), install_metrics()?, None);
     a.data_dir.create()?;
     let app = crate::roles::notify(
@@ -37,6 +46,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         a.jwt.identity(),
         a.hooks.delivery(),
         kakao,
+        retention,
     )
     .await?;
     serve(&a.door.notify_addr, "notification service", app).await

@@ -3,8 +3,8 @@
 
 use crate::process::{ReadyCheck, install_metrics, shutdown_signal, spawn_metrics_server};
 use crate::settings::{
-    Breaker, Idempotency, Metrics, NotifyDoor, OrderTimers, PaymentDoor, ServiceToken, Stuck,
-    WorkerTuning,
+    Breaker, Idempotency, Metrics, NotifyDoor, OrderTimers, PaymentDoor, Retention, ServiceToken,
+    Stuck, WorkerTuning,
 };
 use std::sync::Arc;
 
@@ -29,6 +29,9 @@ pub struct Args {
     timers: OrderTimers,
     #[command(flatten)]
     idempotency: Idempotency,
+    /// What the worker prunes the read model to.
+    #[command(flatten)]
+    retention: Retention,
     #[command(flatten)]
     metrics: Metrics,
 }
@@ -42,6 +45,9 @@ impl Args {
             service_token: self.service_token.value(),
             breaker: self.breaker.settings()?,
             stuck_after: self.stuck.stuck_after,
+            retention: self
+                .retention
+                .retention(self.idempotency.idempotency_window)?,
             settings: self.tuning.settings(),
         })
     }

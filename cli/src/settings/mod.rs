@@ -7,6 +7,7 @@ mod channels;
 mod doors;
 mod keys;
 mod orders;
+mod retention;
 mod secret;
 mod stores;
 mod worker;
@@ -18,6 +19,7 @@ pub use doors::{
 };
 pub use keys::{Jwt, PayloadKey, ServiceToken};
 pub use orders::{Idempotency, OrderTimers, Stuck};
+pub use retention::Retention;
 pub use secret::Secret;
 pub use stores::{DataDir, NotifyDb, PaymentDb, ReadModelDb};
 pub use worker::{Breaker, WorkerTuning};

@@ -13,6 +13,7 @@ mod crash;
 mod fault_isolation;
 mod migrations;
 mod notify_restart;
+mod retention;
 
 /// The tests that run a cluster of processes take turns: two Temporal dev servers and their
 /// parts starting side by side on two cores can miss each other's start-up deadlines, and

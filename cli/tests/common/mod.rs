@@ -220,6 +220,7 @@ pub fn system() -> &'static TestSystem {
                     metrics: Some(metrics_render()),
                     stuck_after: STUCK_AFTER,
                     idempotency_window: DAY,
+                    retention: baedal_domain::retention::Retention::default(),
                     temporal_ui: None,
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");

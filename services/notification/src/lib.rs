@@ -19,6 +19,7 @@ pub mod engine;
 pub mod hooks;
 mod hooks_http;
 pub mod kakao;
+pub mod retention;
 pub mod ssrf;
 
 use axum::extract::rejection::JsonRejection;
