@@ -118,7 +118,7 @@ async fn rider_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Role::Rider)?;
     valid_board_query(&q)?;
-    live::board_stream(&state, (q.lat, q.lon, q.radius_km), &headers)
+    live::board_stream(&state, (q.lat, q.lon, q.radius_km), &headers).await
 }
 
 /// The delivery as its assigned rider sees it, with the address to bring it to. Any other

@@ -57,7 +57,7 @@ async fn store_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Role::StoreOwner)?;
     let store_id = caller.0.store_id.clone().unwrap_or_default();
-    live::store_stream(&state, store_id, &headers)
+    live::store_stream(&state, store_id, &headers).await
 }
 
 /// The highest price a menu item may have, in won.

@@ -336,26 +336,42 @@ impl ReadModel {
             pos,
         };
         let too_far = match which {
-            Changes::Store(store) => {
-                let row = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM order_log
-                      WHERE store_id = $1 AND (xid, pos) > ($2, $3) LIMIT $4) behind",
-                )
-                .bind(store)
-                .bind(from.xid)
-                .bind(from.pos)
-                .bind(STORE_RESUME_WINDOW + 1)
-                .fetch_one(self.pool())
-                .await?;
-                row.get::<i64, _>("n") > STORE_RESUME_WINDOW
-            }
             Changes::All | Changes::Of { .. } => end - pos > RESUME_WINDOW,
+            Changes::Store(_) => self.too_far_behind(from, which).await?,
         };
         Ok(if too_far {
             Resume::Reset
         } else {
             Resume::From(from)
         })
+    }
+
+    /// Whether a reader at `after` has more of `which`'s rows ahead of it than a catch-up
+    /// should read ([`STORE_RESUME_WINDOW`] of one store's, [`RESUME_WINDOW`] of the whole
+    /// log's): counted through the index, never more than one past the window.
+    pub async fn too_far_behind(
+        &self,
+        after: LogCursor,
+        which: Changes<'_>,
+    ) -> crate::Result<bool> {
+        let (filter, window, key) = match which {
+            Changes::Store(store) => ("AND store_id = $4", STORE_RESUME_WINDOW, Some(store)),
+            Changes::All | Changes::Of { .. } => ("", RESUME_WINDOW, None),
+        };
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM order_log
+              WHERE (xid, pos) > ($1, $2) {filter} LIMIT $3) behind"
+        );
+        let q = sqlx::query(&sql)
+            .bind(after.xid)
+            .bind(after.pos)
+            .bind(window + 1);
+        let q = match key {
+            Some(k) => q.bind(k),
+            None => q,
+        };
+        let n: i64 = q.fetch_one(self.pool()).await?.get("n");
+        Ok(n > window)
     }
 }
 

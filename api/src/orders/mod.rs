@@ -181,5 +181,5 @@ async fn order_events(
         ));
     }
     visible_order(&state, &caller, &id).await?;
-    live::order_stream(&state, id, &headers)
+    live::order_stream(&state, id, &headers).await
 }
