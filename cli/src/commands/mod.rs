@@ -38,7 +38,8 @@ pub enum Command {
     /// SQLite or PostgreSQL each), and seed the demo catalog with --seed-demo. Every role also
     /// migrates its own store at start; this is the deploy step that does it first.
     Migrate(migrate::Args),
-    /// Read-model maintenance: rebuild the orders view from the change log.
+    /// Read-model maintenance: re-derive the orders view's columns and event log from the
+    /// stored views.
     Readmodel(readmodel::Args),
     /// The codec server for the Temporal Web UI and CLI (`POST /encode`, `/decode`) on
     /// BAEDAL_CODEC_ADDR, with BAEDAL_PAYLOAD_KEY: run it beside whoever may read payloads and
