@@ -378,6 +378,7 @@ impl ReadModel {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::orders::tests::{plan, view};
 
     /// Wait until every row of the log is below the readable end. (On PostgreSQL the line is
     /// the instance's oldest running transaction: other tests' transactions on the same server
@@ -394,6 +395,109 @@ pub(crate) mod tests {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Append `n` rows of order `order_id` (no view needed: these tests only place readers).
+    async fn append(rm: &ReadModel, order_id: &str, store: &str, n: i64) {
+        sqlx::query(
+            "INSERT INTO order_log (order_id, version, seq, status, store_id)
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+             SELECT $2, i, i, 'placed', $3 FROM n",
+        )
+        .bind(n)
+        .bind(order_id)
+        .bind(store)
+        .execute(rm.pool())
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_resume_goes_on_from_its_row_and_resets_when_the_row_is_gone_or_too_far_behind() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        rm.project(&view("o1", 1, OrderStatus::Placed, 37.5))
+            .await
+            .unwrap();
+        settled(&rm).await;
+        let first = rm
+            .changes_after(LogCursor::START, Changes::All, 10)
+            .await
+            .unwrap()
+            .changes[0]
+            .cursor();
+        let end = rm.last_change_pos().await.unwrap();
+        assert_eq!(end, first.pos);
+        for which in [Changes::All, Changes::Store("st_1")] {
+            assert_eq!(
+                rm.resume(first.pos, which).await.unwrap(),
+                Resume::From(first)
+            );
+            assert_eq!(
+                rm.resume(end + 1, which).await.unwrap(),
+                Resume::BeyondEnd,
+                "never handed out"
+            );
+        }
+
+        // Other stores' changes: a rider stream (the whole log) is too far behind past the
+        // window; a store stream counts only its store's.
+        append(&rm, "busy", "st_2", RESUME_WINDOW).await;
+        assert_eq!(
+            rm.resume(first.pos, Changes::All).await.unwrap(),
+            Resume::From(first),
+            "exactly the window behind"
+        );
+        append(&rm, "busy", "st_2", 1).await;
+        assert_eq!(
+            rm.resume(first.pos, Changes::All).await.unwrap(),
+            Resume::Reset
+        );
+        assert_eq!(
+            rm.resume(first.pos, Changes::Store("st_1")).await.unwrap(),
+            Resume::From(first)
+        );
+        append(&rm, "mine", "st_1", STORE_RESUME_WINDOW + 1).await;
+        assert_eq!(
+            rm.resume(first.pos, Changes::Store("st_1")).await.unwrap(),
+            Resume::Reset
+        );
+
+        // Retention took the row: reset, though the position is recent enough.
+        let recent = rm.last_change_pos().await.unwrap();
+        sqlx::query("DELETE FROM order_log WHERE pos = $1")
+            .bind(recent)
+            .execute(rm.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            rm.resume(recent, Changes::All).await.unwrap(),
+            Resume::Reset
+        );
+        assert_eq!(
+            rm.resume(recent + 1, Changes::All).await.unwrap(),
+            Resume::BeyondEnd,
+            "the end is the newest position handed out, not the newest row kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_log_is_read_through_its_indexes() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        let read = "SELECT l.pos FROM order_log l LEFT JOIN orders o ON o.id = l.order_id
+                     WHERE (l.xid, l.pos) > (5, 10) AND (l.xid, l.pos) <= (9, 99) {filter}
+                     ORDER BY l.xid, l.pos LIMIT 500";
+        for (filter, index) in [
+            ("", "order_log_follow"),
+            ("AND l.order_id IN ('a', 'b')", "order_log_follow"),
+            ("AND l.store_id = 'st_1'", "order_log_store"),
+        ] {
+            let plan = plan(&rm, &read.replace("{filter}", filter)).await;
+            assert!(plan.contains(index), "{filter}: {plan}");
         }
     }
 }

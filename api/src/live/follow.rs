@@ -336,7 +336,10 @@ impl Follow {
                 }
             }
             Pending::Reset => {
+                // A reset reads as much as a catch-up batch: it takes a turn too.
+                let turn = self.feed.catch_up_turn().await;
                 let reset = self.kind.reset(&self.rm).await?;
+                drop(turn);
                 self.backlog.extend(reset);
                 self.pending = Pending::Nothing;
             }
