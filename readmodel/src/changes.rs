@@ -10,8 +10,9 @@
 //! reads only rows whose transaction is older than the oldest transaction still running on
 //! the instance (`pg_snapshot_xmin`): every such transaction has ended, so nothing can appear
 //! below that line any more, and `(xid, pos)` is a total order of what is below it. The price:
-//! a transaction left open anywhere on the instance holds the line back (bounded by
-//! `idle_in_transaction_session_timeout`). SQLite has one writer at a time: positions commit in
+//! a transaction that has written and stays open anywhere on the instance holds the line back
+//! (bounded by `idle_in_transaction_session_timeout` and statement timeouts; read-only
+//! transactions take no id and do not). SQLite has one writer at a time: positions commit in
 //! order, `xid` is always 0, and the line is the newest position.
 
 use crate::db::ReadModel;
