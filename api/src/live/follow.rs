@@ -340,6 +340,7 @@ impl Follow {
                 let turn = self.feed.catch_up_turn().await;
                 let reset = self.kind.reset(&self.rm).await?;
                 drop(turn);
+                metrics::counter!("baedal_sse_resets_total").increment(1);
                 self.backlog.extend(reset);
                 self.pending = Pending::Nothing;
             }
