@@ -108,8 +108,8 @@ async fn rider_board(
 /// leaving it (`rider_assigned`, `canceled`), as board cards: nothing the board would not show.
 #[utoipa::path(get, path = "/v1/rider/deliveries/events",
     params(BoardQuery, StreamResume), security(("bearer" = [])),
-    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data a delivery card",
-        content_type = "text/event-stream"), (status = 422)))]
+    responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data a delivery card; after a resume the change log cannot serve (position past its retention, or over 10,000 positions behind) first `event: reset` (no id), data `{deliveries: [delivery card...]}`, the board within reach, nearest first, at most 50",
+        content_type = "text/event-stream"), (status = 422, description = "`invalid_last_event_id`: not a stream position, or one past the log's end; `invalid_coordinates`, `invalid_radius`")))]
 async fn rider_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,7 +118,7 @@ async fn rider_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Role::Rider)?;
     valid_board_query(&q)?;
-    live::board_stream(&state, (q.lat, q.lon, q.radius_km), &headers)
+    live::board_stream(&state, (q.lat, q.lon, q.radius_km), &headers).await
 }
 
 /// The delivery as its assigned rider sees it, with the address to bring it to. Any other

@@ -108,6 +108,8 @@ pub struct SystemConfig {
     pub data_dir: PathBuf,
     /// The read model's database.
     pub database_url: String,
+    /// Where live streams' follower `LISTEN`s (PostgreSQL; `None`: `database_url`).
+    pub database_listen_url: Option<String>,
     /// The payment ledger's and the notification store's own databases (used by the
     /// services this process serves).
     pub payment_database_url: String,
@@ -294,7 +296,14 @@ impl System {
         let feed = if cfg.apis.is_empty() {
             None
         } else {
-            Some(read_model.follow(FollowSettings::default()).await?)
+            Some(
+                read_model
+                    .follow(FollowSettings {
+                        listen_url: cfg.database_listen_url.clone(),
+                        ..FollowSettings::default()
+                    })
+                    .await?,
+            )
         };
         for ApiSpec {
             listener,

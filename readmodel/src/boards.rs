@@ -156,6 +156,25 @@ impl ReadModel {
         })
     }
 
+    /// Up to `limit` of `scope`'s open orders, newest first (one index range), and where the
+    /// rest continue in [`Self::orders_page`] (`None`: these are all).
+    pub async fn open_orders(&self, scope: Scope<'_>, limit: u32) -> crate::Result<Page> {
+        let limit = limit.max(1) as usize;
+        let mut orders = self
+            .newest_first(scope, Range::Active(true), None, limit + 1)
+            .await?;
+        let next_cursor = if orders.len() > limit {
+            orders.truncate(limit);
+            orders.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page {
+            orders,
+            next_cursor,
+        })
+    }
+
     /// Up to `limit` orders of `scope` in `range`, newest first, after `after`.
     async fn newest_first(
         &self,

@@ -2,6 +2,12 @@
 
 use baedal_db::{Db, Dialect, Migrations, PoolSettings};
 use sqlx::AnyPool;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The shortest time between two notifications of one process that the change log grew: however
+/// many projections commit within it, followers are woken once (and read them all at once).
+pub const NOTIFY_WINDOW: Duration = Duration::from_millis(10);
 
 /// The read model's migrations, one directory per dialect, the same versions in both.
 pub fn migrations() -> Migrations {
@@ -15,6 +21,32 @@ pub fn migrations() -> Migrations {
 #[derive(Clone, Debug)]
 pub struct ReadModel {
     pub(crate) db: Db,
+    /// PostgreSQL: tells this process's notifier that a projection committed (see
+    /// [`notifier`]).
+    committed: Option<mpsc::Sender<()>>,
+}
+
+/// The task that wakes followers after projections commit: one `pg_notify` on its own
+/// connection, outside the projection's transaction (a notification queued inside a
+/// transaction takes a cluster-wide lock at commit, serialising every projection), at most
+/// once per [`NOTIFY_WINDOW`]. A notification lost this way (or when the send fails) is
+/// covered by the followers' poll. It ends when the last handle to the read model is dropped.
+fn notifier(pool: AnyPool) -> mpsc::Sender<()> {
+    // One pending signal: commits while it is full are folded into it.
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(crate::CHANGES_CHANNEL)
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "notifying change-log followers; they poll instead");
+            }
+            tokio::time::sleep(NOTIFY_WINDOW).await;
+        }
+    });
+    tx
 }
 
 impl ReadModel {
@@ -22,7 +54,7 @@ impl ReadModel {
     /// migrations.
     pub async fn open(url: &str) -> crate::Result<Self> {
         let db = baedal_db::open(url, PoolSettings::default(), &migrations()).await?;
-        Ok(Self { db })
+        Ok(Self::with_db(db))
     }
 
     /// Connect with a pool of `max_connections` (an api replica sizes it to its share of the
@@ -33,7 +65,20 @@ impl ReadModel {
             ..PoolSettings::default()
         };
         let db = baedal_db::open(url, settings, &migrations()).await?;
-        Ok(Self { db })
+        Ok(Self::with_db(db))
+    }
+
+    fn with_db(db: Db) -> Self {
+        let committed = (db.dialect == Dialect::Postgres).then(|| notifier(db.pool.clone()));
+        Self { db, committed }
+    }
+
+    /// A projection committed a change-log row: wake followers soon (best effort).
+    pub(crate) fn committed(&self) {
+        if let Some(tx) = &self.committed {
+            // Full: a notification is already due, and it covers this commit too.
+            let _ = tx.try_send(());
+        }
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

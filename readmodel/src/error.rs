@@ -26,6 +26,15 @@ impl Error {
         Error(sqlx::Error::Decode(Box::new(e)))
     }
 
+    /// The read model cannot answer now (its own machinery, not a statement, failed): worth
+    /// retrying shortly.
+    pub(crate) fn unavailable(what: &str) -> Self {
+        Error(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            what.to_owned(),
+        )))
+    }
+
     /// A value that does not encode for a row.
     pub(crate) fn encode(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error(sqlx::Error::Encode(Box::new(e)))

@@ -1,7 +1,8 @@
 //! The CQRS read model: the tables the api reads and the worker's projection writes.
 //!
 //! It holds the current view of every established order, its event log (`order_events`),
-//! the change log live streams follow (`order_changes`), and the catalog
+//! the change log live streams follow (`order_log`; `order_changes`, its first form, is no
+//! longer written and empties by retention), and the catalog
 //! (stores, menu items). Writes are idempotent and guarded by each order's `seq`, so a
 //! projection that arrives twice or late changes nothing. Besides the projection, two small
 //! writers: the worker's stuck sweep records which stuck orders ops were alerted about, and
@@ -27,10 +28,15 @@ pub use baedal_db::Dialect;
 pub use baedal_domain::retention::{Pruned, Retention};
 pub use boards::{BadCursor, CURSOR_PATTERN, Cursor, Page, Scope};
 pub use catalog::{MenuItem, Store};
-pub use changes::{Change, Changes};
-pub use db::{ReadModel, migrations};
+pub use changes::{
+    Change, Changes, LogBatch, LogCursor, RESUME_WINDOW, Resume, STORE_RESUME_WINDOW,
+};
+pub use db::{NOTIFY_WINDOW, ReadModel, migrations};
 pub use error::{Error, Result};
-pub use follow::{FEED_CAPACITY, Feed, FollowSettings};
+pub use follow::{
+    CATCH_UPS, FEED_CAPACITY, Feed, FollowSettings, Interest, LISTENER_APPLICATION_NAME, SCOPE_CAP,
+    Subscription,
+};
 pub use idempotency::IdempotencyKey;
 pub use ops::{BREAKER_FORGOTTEN_AFTER, BREAKER_FRESH_FOR, BREAKER_HEARTBEAT, BreakerStatus};
 pub use orders::{CHANGES_CHANNEL, DeliveryOffer, OrderDocument, OrderEvent};

@@ -1,8 +1,13 @@
 //! Order views, their event log and their change log: the projection's writes and the api's
 //! reads.
+//!
+//! A projection is one short transaction of its own order's rows and one narrow change-log row
+//! (`order_log`): nothing in it is shared with other projections, so projections of different
+//! orders commit side by side. Followers find new rows by the writing transaction's id (see
+//! `changes.rs`), not by a lock held until commit; they are woken by a `NOTIFY` sent after
+//! commit, coalesced per process (see `db.rs`).
 
 use crate::db::ReadModel;
-use baedal_db::Dialect;
 use baedal_domain::OrderView;
 use baedal_domain::delivery::{MAX_RADIUS_BONUS_KM, offered_at};
 use serde::{Deserialize, Serialize};
@@ -42,12 +47,9 @@ pub struct OrderDocument {
     pub refund_pending: bool,
 }
 
-/// PostgreSQL channel the projection notifies on each commit that appended to the change log.
+/// PostgreSQL channel a process notifies, after its projections commit, that the change log
+/// grew (at most once per short window, best effort: followers also poll).
 pub const CHANGES_CHANNEL: &str = "baedal_order_changes";
-
-/// Any key for `pg_advisory_xact_lock` that serializes appends to the change log (see
-/// [`ReadModel::project`]).
-const CHANGE_LOG_LOCK: i64 = 0x6261_6564_616c; // "baedal"
 
 pub(crate) fn decode(row: &AnyRow) -> crate::Result<OrderView> {
     let json: String = row.get("view");
@@ -63,8 +65,9 @@ pub(crate) enum Guard {
     /// engine redoes the step from durable history, perhaps differently (another rider's
     /// claim, another time), and projects the same version again; the engine's is the truth.
     Newer,
-    /// The same one too (a rebuild rewrites a row from the log's copy of its version).
-    NewerOrSame,
+    /// Only the row holding this very view (a rebuild re-deriving a row's columns from its own
+    /// view): a projection that landed since wins.
+    SameView,
     /// Exactly the version a reconcile saw (`None`: no row), of the same run: the engine's
     /// view replaces a phantom even when the phantom's version is higher, and loses to any
     /// projection that landed since.
@@ -87,7 +90,21 @@ pub(crate) async fn upsert(
              AND (excluded.version > orders.version
                   OR (excluded.version = orders.version AND excluded.view <> orders.view))"
             .to_owned(),
-        Guard::NewerOrSame => "excluded.version >= orders.version".into(),
+        // Only where a column differs from what the view says: a rebuild of a sound table
+        // writes nothing.
+        Guard::SameView => "excluded.view = orders.view AND NOT (
+                orders.version = excluded.version AND orders.seq = excluded.seq
+                AND orders.status = excluded.status AND orders.active = excluded.active
+                AND orders.customer_id = excluded.customer_id
+                AND orders.store_id = excluded.store_id AND orders.region = excluded.region
+                AND (orders.rider_id = excluded.rider_id
+                     OR (orders.rider_id IS NULL AND excluded.rider_id IS NULL))
+                AND orders.pickup_lat = excluded.pickup_lat
+                AND orders.pickup_lon = excluded.pickup_lon
+                AND orders.radius_bonus_km = excluded.radius_bonus_km
+                AND orders.total = excluded.total AND orders.created_at = excluded.created_at
+                AND orders.updated_at = excluded.updated_at)"
+            .into(),
         Guard::Seen(Some(v)) => {
             format!("orders.created_at = excluded.created_at AND orders.version = {v}")
         }
@@ -129,9 +146,22 @@ pub(crate) async fn upsert(
     .rows_affected()
         == 1;
     // The history goes with the row it belongs to: a view refused here (older, repeated, or
-    // another run's) writes no entries either. All entries in one statement: a projection
-    // costs the same few statements however long the order's history is.
-    if changed && !view.history.is_empty() {
+    // another run's) writes no entries either.
+    if changed {
+        write_history(tx, view).await?;
+    }
+    Ok(changed)
+}
+
+/// Write `view`'s history entries into `order_events` where they are missing or differ;
+/// answers how many rows were written. All entries in one statement: a projection costs the
+/// same few statements however long the order's history is.
+pub(crate) async fn write_history(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    view: &OrderView,
+) -> crate::Result<u64> {
+    let mut written = 0;
+    if !view.history.is_empty() {
         let rows = (0..view.history.len())
             .map(|i| {
                 let p = i * 5;
@@ -161,9 +191,49 @@ pub(crate) async fn upsert(
                 .bind(&h.at)
                 .bind(&h.reason);
         }
-        q.execute(&mut **tx).await?;
+        written = q.execute(&mut **tx).await?.rows_affected();
     }
-    Ok(changed)
+    Ok(written)
+}
+
+/// Log `new` views (each a new version of its order, or a phantom's replacement at the same
+/// version: a new row, so followers deliver it) in the change log, inside the writer's
+/// transaction: one narrow row each, in one statement. The row's `xid` is the writer's
+/// transaction id (the column's default) and `logged_at` the database's clock.
+async fn append_log(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &[&OrderView],
+) -> crate::Result<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let rows = (0..new.len())
+        .map(|i| {
+            let p = i * 5;
+            format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql =
+        format!("INSERT INTO order_log (order_id, version, seq, status, store_id) VALUES {rows}");
+    let mut q = sqlx::query(&sql);
+    for view in new {
+        q = q
+            .bind(&view.id)
+            .bind(view.version as i64)
+            .bind(view.seq as i64)
+            .bind(view.status.as_str())
+            .bind(&view.store_id);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 impl ReadModel {
@@ -197,19 +267,22 @@ impl ReadModel {
             let c = upsert(&mut tx, view, &json, Guard::Newer).await?;
             changed.push(c);
             if c {
-                new.push((view, json));
+                new.push(view);
             }
         }
-        self.append_changes(&mut tx, &new).await?;
+        append_log(&mut tx, &new).await?;
         tx.commit().await?;
+        if !new.is_empty() {
+            self.committed();
+        }
         Ok(changed)
     }
 
     /// Replace what the read model holds for `engine.id` with the engine's view, provided it
     /// still holds `seen` (the version a reconcile compared; `None`: no row) of the same run.
-    /// The phantom's history entries and its log entries from `engine.version` on go, and the
-    /// engine's view takes a new position in the log, so followers deliver it and a rebuild
-    /// keeps it. Answers whether anything was replaced (`false`: a projection landed since,
+    /// The phantom's history entries go, and the engine's view takes a new position in the log,
+    /// so followers deliver it (the phantom's rows stay, but a row shows the order's current
+    /// view and one of a version the order is no longer at is skipped). Answers whether anything was replaced (`false`: a projection landed since,
     /// compare again).
     pub async fn repair(&self, engine: &OrderView, seen: Option<u32>) -> crate::Result<bool> {
         let json = serde_json::to_string(engine).map_err(crate::Error::encode)?;
@@ -222,69 +295,10 @@ impl ReadModel {
             .bind(engine.seq as i64)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM order_changes WHERE order_id = $1 AND version >= $2")
-            .bind(&engine.id)
-            .bind(engine.version as i64)
-            .execute(&mut *tx)
-            .await?;
-        self.append_changes(&mut tx, &[(engine, json)]).await?;
+        append_log(&mut tx, &[engine]).await?;
         tx.commit().await?;
+        self.committed();
         Ok(true)
-    }
-
-    /// Append `new` views (each with its JSON) to the change log, inside the writer's
-    /// transaction.
-    async fn append_changes(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        new: &[(&OrderView, String)],
-    ) -> crate::Result<()> {
-        if new.is_empty() {
-            return Ok(());
-        }
-        if self.dialect() == Dialect::Postgres {
-            // Positions must become visible in order, or a follower that has read past
-            // one could miss it: one appender at a time, until commit. (SQLite has one
-            // writer anyway.) The lock is taken after the upserts, so it is held only for
-            // the appends and the commit.
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(CHANGE_LOG_LOCK)
-                .execute(&mut **tx)
-                .await?;
-        }
-        for (view, json) in new {
-            // A repaired phantom (see [`Guard::Newer`]) takes its version's place in the
-            // log at a new position, so followers deliver the truth and a rebuild keeps it.
-            sqlx::query(
-                "DELETE FROM order_changes WHERE order_id = $1 AND version = $2 AND view <> $3",
-            )
-            .bind(&view.id)
-            .bind(view.version as i64)
-            .bind(json)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO order_changes (order_id, version, seq, status, store_id, at, view)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, version) DO NOTHING",
-            )
-            .bind(&view.id)
-            .bind(view.version as i64)
-            .bind(view.seq as i64)
-            .bind(view.status.as_str())
-            .bind(&view.store_id)
-            .bind(&view.updated_at)
-            .bind(json)
-            .execute(&mut **tx)
-            .await?;
-        }
-        if self.dialect() == Dialect::Postgres {
-            // Delivered at commit; wakes every api replica's follower.
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(CHANGES_CHANNEL)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The order's stored view as JSON text, with who may see it: the status read's hot path
@@ -419,6 +433,7 @@ impl ReadModel {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use baedal_db::Dialect;
     use baedal_domain::OrderStatus;
     use baedal_domain::{DeliveryAddress, HistoryEntry, PaymentInfo, Pickup};
 
@@ -579,15 +594,21 @@ pub(crate) mod tests {
         let events = rm.order_events("o2").await.unwrap();
         assert_eq!(events.len(), 4);
         assert_eq!(events[3].at, "2026-01-01T00:00:09Z");
-        // The change log holds the truth at that version, once, after the phantom's place.
-        let change = rm.latest_change("o2").await.unwrap().unwrap();
-        assert_eq!(change.order.rider_id.as_deref(), Some("rider-b"));
+        // The truth takes a new position in the change log, so a follower that delivered the
+        // phantom delivers the truth after it; every row shows the order as it is now.
+        crate::changes::tests::settled(&rm).await;
         let log = rm
-            .changes_after(0, crate::Changes::Order("o2"), 100)
+            .changes_after(crate::LogCursor::START, crate::Changes::Store("st_1"), 100)
             .await
-            .unwrap();
-        assert_eq!(log.iter().filter(|c| c.order.version == 4).count(), 1);
-        assert_eq!(log.last().unwrap().pos, change.pos);
+            .unwrap()
+            .changes;
+        let versions: Vec<_> = log.iter().map(|c| (c.version, c.is_current())).collect();
+        assert_eq!(versions, [(3, false), (4, true), (4, true)]);
+        assert!(log.windows(2).all(|w| w[0].pos < w[1].pos));
+        assert!(
+            log.iter()
+                .all(|c| c.order.rider_id.as_deref() == Some("rider-b"))
+        );
         // The truth again, or the phantom's late retry of an older version: nothing changes.
         assert!(!rm.project(&truth).await.unwrap());
         assert!(
@@ -622,11 +643,26 @@ pub(crate) mod tests {
         let got = rm.get_order("o3").await.unwrap().unwrap();
         assert_eq!((got.version, got.status), (3, OrderStatus::Cooking));
         assert_eq!(rm.order_events("o3").await.unwrap().len(), 3);
-        // The log's newest entry is the engine's view, so followers and a rebuild agree.
-        let change = rm.latest_change("o3").await.unwrap().unwrap();
-        assert_eq!(change.order.version, 3);
-        rm.rebuild().await.unwrap();
-        assert_eq!(rm.get_order("o3").await.unwrap().unwrap().version, 3);
+        // The engine's view takes a new position in the log; the phantom's row (a version the
+        // order is no longer at) is skipped by streams, the new one shows the engine's view.
+        crate::changes::tests::settled(&rm).await;
+        let log = rm
+            .changes_after(crate::LogCursor::START, crate::Changes::Store("st_1"), 100)
+            .await
+            .unwrap()
+            .changes;
+        let rows: Vec<_> = log
+            .iter()
+            .map(|c| (c.version, c.status, c.is_current()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (3, OrderStatus::Cooking, true),
+                (4, OrderStatus::ReadyForPickup, false),
+                (3, OrderStatus::Cooking, true),
+            ]
+        );
         // The workflow's own next change (the same version number) is taken as usual.
         let next = view("o3", 4, OrderStatus::Canceled, 37.5);
         assert!(rm.project(&next).await.unwrap());

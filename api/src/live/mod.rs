@@ -8,12 +8,20 @@
 //! carries. It looks every [`ETA_EVERY`], a lookup by the rider's id.
 //!
 //! `Last-Event-ID` resumes: the order stream's ids are `<order_id>:<seq>` (the event log's
-//! key), the store and rider streams' the change log's position. What a reconnecting client
-//! missed is read back from the database, then the stream goes live, skipping what it already
-//! sent, so nothing arrives twice. A stream that cannot keep up with the feed (a slow client)
-//! is told it lagged and catches up from the database one batch at a time: memory per stream
-//! stays at most one batch, however slow the client. Comments every `BAEDAL_SSE_HEARTBEAT`
-//! (15 s) keep idle connections open through proxies.
+//! key), the store and rider streams' the change log's position. A reconnecting order stream
+//! reads what it missed from the order's current view (so an order older than the log's
+//! horizon still resumes); a store or rider stream reads the log back from its position, then
+//! goes live, skipping what it already sent, so nothing arrives twice. A position whose row
+//! the log no longer holds (past the retention horizon), or too far behind for a catch-up
+//! ([`baedal_readmodel::RESUME_WINDOW`] positions for a rider stream,
+//! [`baedal_readmodel::STORE_RESUME_WINDOW`] of the store's changes), gets `event: reset` (no
+//! id) with the current state instead: the store's open orders, or the rider's board, from
+//! their indexes; the global log is never replayed. A position past the log's end is refused
+//! (`invalid_last_event_id`). A stream that cannot keep up with the feed (a slow client) is
+//! told it lagged and catches up from the database one batch at a time, a few streams of a
+//! process at a time ([`baedal_readmodel::CATCH_UPS`]), or resets when too far behind: memory
+//! per stream stays at most one batch, however slow the client. Comments every
+//! `BAEDAL_SSE_HEARTBEAT` (15 s) keep idle connections open through proxies.
 //!
 //! The streams' endpoints are their parties' (orders, store, rider), which authorize the
 //! caller and then follow with [`order_stream`], [`store_stream`] or [`board_stream`].
@@ -26,23 +34,53 @@ use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use follow::{Follow, Kind};
+use baedal_readmodel::{Changes, Interest, LogCursor, Resume};
+use follow::{Follow, Kind, Pending};
 use futures::Stream;
 use std::convert::Infallible;
 
-fn stream(
+/// Subscribe to the feed for `interest` (from now on, every change it covers reaches the
+/// stream), then stream `kind`, doing `pending` first.
+async fn stream(
     state: &AppState,
+    interest: Interest,
     kind: Kind,
-    catch_up: bool,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    pending: Pending,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
+    let sub = state.feed.subscribe(interest).await?;
     let follow = Follow::new(
         state.read_model.clone(),
-        state.feed.subscribe(),
+        state.feed.clone(),
+        sub,
         kind,
-        catch_up,
+        pending,
     );
-    Sse::new(futures::stream::unfold(follow, Follow::next))
-        .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat))
+    Ok(Sse::new(futures::stream::unfold(follow, Follow::next))
+        .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat)))
+}
+
+/// Where a store or rider stream resumed with `Last-Event-ID` starts: from its position's row,
+/// or with a reset; a position past the log's end is refused.
+async fn resume(
+    state: &AppState,
+    pos: Option<i64>,
+    which: Changes<'_>,
+) -> ApiResult<(Option<LogCursor>, Pending)> {
+    let Some(pos) = pos else {
+        return Ok((None, Pending::Nothing));
+    };
+    Ok(match state.read_model.resume(pos, which).await? {
+        Resume::From(c) => (Some(c), Pending::CatchUp),
+        Resume::Reset => (None, Pending::Reset),
+        Resume::BeyondEnd => {
+            return Err(ApiError::new(
+                ApiCode::InvalidLastEventId,
+                format!(
+                    "Last-Event-ID {pos} is past this stream's newest position; reconnect without it to start from now"
+                ),
+            ));
+        }
+    })
 }
 
 fn last_event_id(headers: &HeaderMap) -> Option<&str> {
@@ -71,7 +109,9 @@ pub struct OrderResume {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub struct StreamResume {
-    /// Resume after this stream position (as the stream sent it).
+    /// Resume after this stream position (as the stream sent it). A position the change log
+    /// no longer holds, or too far behind, gets `event: reset` with the current state first;
+    /// one past the log's end is refused with 422 `invalid_last_event_id`.
     #[param(rename = "Last-Event-ID", pattern = r"^[0-9]{1,18}$")]
     #[param(required = false)]
     last_event_id: String,
@@ -101,7 +141,7 @@ fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 /// An order's status changes as they happen, for a caller who may see the order: the
 /// current status first, then each change; with `Last-Event-ID: <order_id>:<seq>`, every
 /// change after that seq first.
-pub fn order_stream(
+pub async fn order_stream(
     state: &AppState,
     id: String,
     headers: &HeaderMap,
@@ -122,45 +162,47 @@ pub fn order_stream(
                 .ok_or_else(|| bad_last_event_id("`<order_id>:<seq>`"))
         })
         .transpose()?;
-    Ok(stream(
+    stream(
         state,
+        Interest::Order(id.clone()),
         Kind::Order {
             id,
             sent_seq,
             view: None,
         },
-        true,
-    ))
+        Pending::CatchUp,
+    )
+    .await
 }
 
 /// Every change of one store's orders from now on (or, with `Last-Event-ID`, from after that
-/// position).
-pub fn store_stream(
+/// position, or from a reset).
+pub async fn store_stream(
     state: &AppState,
     store_id: String,
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
-    let resume = position(headers)?;
-    let kind = Kind::Store {
-        store_id,
-        sent_pos: resume.unwrap_or(0),
-    };
-    Ok(stream(state, kind, resume.is_some()))
+    let pos = position(headers)?;
+    let (cursor, pending) = resume(state, pos, Changes::Store(&store_id)).await?;
+    let interest = Interest::Store(store_id.clone());
+    stream(state, interest, Kind::Store { store_id, cursor }, pending).await
 }
 
 /// Deliveries appearing on the board within `radius_km` of (`lat`, `lon`) and leaving it, as
-/// board cards, from now on (or, with `Last-Event-ID`, from after that position).
-pub fn board_stream(
+/// board cards, from now on (or, with `Last-Event-ID`, from after that position, or from a
+/// reset).
+pub async fn board_stream(
     state: &AppState,
     (lat, lon, radius_km): (f64, f64, f64),
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
-    let resume = position(headers)?;
+    let pos = position(headers)?;
+    let (cursor, pending) = resume(state, pos, Changes::All).await?;
     let kind = Kind::Rider {
         lat,
         lon,
         radius_km,
-        sent_pos: resume.unwrap_or(0),
+        cursor,
     };
-    Ok(stream(state, kind, resume.is_some()))
+    stream(state, Interest::All, kind, pending).await
 }

@@ -164,7 +164,8 @@ async fn my_orders(
 }
 
 /// The order's status changes as they happen: the current status first, then each change.
-/// With `Last-Event-ID: <order_id>:<seq>`, every change after that seq first.
+/// With `Last-Event-ID: <order_id>:<seq>`, every change after that seq first (read from the
+/// order itself, however old it is).
 #[utoipa::path(get, path = "/v1/orders/{id}/events", params(("id" = String, Path), OrderResume),
     security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream: `event:` the status, `id:` `<order_id>:<seq>`, data `{order_id, seq, status, at, reason, order}`; while a rider is on the way also `event: eta` (no id) on each new position, data `{order_id, status, eta}`",
@@ -181,5 +182,5 @@ async fn order_events(
         ));
     }
     visible_order(&state, &caller, &id).await?;
-    live::order_stream(&state, id, &headers)
+    live::order_stream(&state, id, &headers).await
 }

@@ -3,7 +3,8 @@
 use crate::process::{install_metrics, serve};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ServiceToken, Stuck, TemporalUi,
+    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ReadModelListen, ServiceToken, Stuck,
+    TemporalUi,
 };
 use baedal_api::ApiRole;
 
@@ -16,6 +17,8 @@ pub struct Args {
     door: ApiDoor,
     #[command(flatten)]
     engine: super::Engine,
+    #[command(flatten)]
+    listen: ReadModelListen,
     #[command(flatten)]
     temporal_ui: TemporalUi,
     #[command(flatten)]
@@ -45,8 +48,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         &timeouts,
     )
     .await?;
+    let listen_url = a.listen.url(&a.engine.db.url(&a.engine.data_dir));
     let feed = read_model
-        .follow(baedal_readmodel::FollowSettings::default())
+        .follow(baedal_readmodel::FollowSettings {
+            listen_url: Some(listen_url),
+            ..baedal_readmodel::FollowSettings::default()
+        })
         .await?;
     let settings = ApiSettings {
         role: a.role,

@@ -4,8 +4,8 @@ use crate::devserver;
 use crate::process::{bind, install_metrics, shutdown_signal};
 use crate::settings::{
     ApiDoor, Breaker, CodecDoor, DataDir, Hooks, Idempotency, Jwt, Kakao, NotifyDb, NotifyDoor,
-    OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, Retention, ServiceToken, Stuck,
-    Temporal, TemporalUi, WorkerTuning,
+    OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, ReadModelListen, Retention,
+    ServiceToken, Stuck, Temporal, TemporalUi, WorkerTuning,
 };
 use crate::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource};
 use baedal_api::ApiRole;
@@ -28,6 +28,8 @@ pub struct Args {
     data_dir: DataDir,
     #[command(flatten)]
     read_model: ReadModelDb,
+    #[command(flatten)]
+    listen: ReadModelListen,
     #[command(flatten)]
     payment_db: PaymentDb,
     #[command(flatten)]
@@ -84,6 +86,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let cfg = SystemConfig {
         data_dir: dir.data_dir.clone(),
         database_url: a.read_model.url(dir),
+        database_listen_url: a
+            .listen
+            .database_listen_url
+            .as_ref()
+            .map(|u| u.expose().to_owned()),
         payment_database_url: a.payment_db.url(dir),
         notify_database_url: a.notify_db.url(dir),
         temporal,

@@ -40,8 +40,8 @@ pub enum Command {
     /// PostgreSQL schema (the error says to run this), and a newer schema than a release knows
     /// is left alone, so a rolled-back release starts on it.
     Migrate(migrate::Args),
-    /// Read-model maintenance: rebuild the orders view from the change log, or prune the read
-    /// model (and the notification store) to its retention once.
+    /// Read-model maintenance: re-derive the orders view's columns and event log from the
+    /// stored views, or prune the read model (and the notification store) to its retention once.
     Readmodel(readmodel::Args),
     /// The codec server for the Temporal Web UI and CLI (`POST /encode`, `/decode`) on
     /// BAEDAL_CODEC_ADDR, with BAEDAL_PAYLOAD_KEY: run it beside whoever may read payloads and

@@ -16,8 +16,10 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Action {
-    /// Rebuild the orders view (`orders`, `order_events`) from the change log. Idempotent,
-    /// and safe while the system runs.
+    /// Re-derive each order's indexed columns and its event log (`order_events`) from the
+    /// order's stored view, in batches, writing only what differs. Idempotent, and safe while
+    /// the system runs. An order whose row is lost altogether comes back from the engine with
+    /// `baedal reconcile` (the change log keeps no views).
     Rebuild,
     /// Prune the read model to its retention once (what the worker does periodically), and
     /// the notification store too when BAEDAL_NOTIFY_DATABASE_URL is given; print what was
@@ -48,9 +50,15 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         Action::Rebuild => {
             let done = rm.rebuild().await?;
             println!(
-                "rebuilt {} orders from {} changes in the log",
-                done.orders, done.changes
+                "rebuilt {} of {} orders from their stored views (the rest were right)",
+                done.rewritten, done.orders
             );
+            if done.undecodable > 0 {
+                println!(
+                    "{} stored views do not decode (logged above); run `baedal reconcile` to write the engine's views back",
+                    done.undecodable
+                );
+            }
         }
         Action::Prune(p) => {
             let retention = p.retention.retention(p.idempotency.idempotency_window)?;

@@ -21,7 +21,7 @@ pub use keys::{Jwt, PayloadKey, ServiceToken};
 pub use orders::{Idempotency, OrderTimers, Stuck};
 pub use retention::Retention;
 pub use secret::Secret;
-pub use stores::{DataDir, NotifyDb, PaymentDb, ReadModelDb};
+pub use stores::{DataDir, NotifyDb, PaymentDb, ReadModelDb, ReadModelListen};
 pub use worker::{Breaker, WorkerTuning};
 
 /// The JWT secret `baedal dev` runs with when none is given. Refused by every other role.

@@ -45,6 +45,25 @@ impl ReadModelDb {
     }
 }
 
+/// Where a process that serves live streams `LISTEN`s for change-log commits (PostgreSQL).
+#[derive(Debug, Clone, Args)]
+pub struct ReadModelListen {
+    /// Where live streams' follower `LISTEN`s for change-log commits (PostgreSQL): the
+    /// instance itself, past any pooler (a transaction-pooling PgBouncer cannot hold a
+    /// `LISTEN`); default: DATABASE_URL.
+    #[arg(long, env = "BAEDAL_DATABASE_LISTEN_URL", hide_env_values = true)]
+    pub database_listen_url: Option<Secret>,
+}
+
+impl ReadModelListen {
+    /// The URL to listen on: the setting, else the read model's own `url`.
+    pub fn url(&self, read_model_url: &str) -> String {
+        self.database_listen_url
+            .as_ref()
+            .map_or_else(|| read_model_url.to_owned(), |u| u.expose().to_owned())
+    }
+}
+
 /// The payment service's ledger database.
 #[derive(Debug, Clone, Args)]
 pub struct PaymentDb {

@@ -155,6 +155,7 @@ pub fn system() -> &'static TestSystem {
                 let cfg = SystemConfig {
                     data_dir: dir.clone(),
                     database_url: read_model_url.clone(),
+                    database_listen_url: None,
                     payment_database_url: baedal_db::scratch_url_in(&dir, "payment.db"),
                     notify_database_url: baedal_db::scratch_url_in(&dir, "notify.db"),
                     temporal: TemporalSource::DevServer {

@@ -317,3 +317,66 @@ async fn the_customer_stream_carries_each_new_rider_position_as_an_eta_once() {
     assert_eq!(picked.event, "picked_up");
     assert_eq!(picked.id.as_deref(), Some(format!("{id}:6").as_str()));
 }
+
+#[tokio::test]
+async fn a_resume_the_log_cannot_serve_gets_a_reset_with_the_current_state_and_one_past_the_end_is_refused()
+ {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let owner = s.token("store_owner", &unique("owner"), Some("st_1")).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let open = s.placed_order_on(&s.api, &cust).await;
+    let ready = s.placed_order_on(&s.api, &cust).await;
+    s.make_ready(&owner, &ready).await;
+    let store_url = format!("{}/v1/store/orders/events", s.api);
+    let board_url = format!(
+        "{}/v1/rider/deliveries/events?lat=37.4990&lon=127.0280&radius_km=3",
+        s.api
+    );
+
+    // A position past the log's end was never handed out.
+    for url in [&store_url, &board_url] {
+        let tok = if url == &store_url { &owner } else { &rider };
+        let (st, _, body) = sse::open(url, Some(tok), Some("999999999999999999")).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_last_event_id");
+    }
+
+    // A position the log no longer holds (here one it never held): the store's open orders,
+    // without an id, then live changes.
+    let (st, stream, _) = sse::open(&store_url, Some(&owner), Some("0")).await;
+    assert_eq!(st, StatusCode::OK);
+    let mut stream = stream.unwrap();
+    let reset = stream.next_event(ARRIVES).await.expect("a reset");
+    assert_eq!(reset.event, "reset");
+    assert_eq!(reset.id, None, "a reset is not a place to resume from");
+    let orders = reset.data["orders"].as_array().expect("the open orders");
+    assert!(
+        orders.iter().any(|o| o["id"] == open.as_str()),
+        "{orders:?}"
+    );
+    assert!(orders.iter().all(|o| o["store_id"] == "st_1"));
+    let r = s
+        .post(&owner, &format!("/v1/store/orders/{open}/accept"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (accepted, _) = stream
+        .until(ARRIVES, |e| {
+            e.data["id"] == open.as_str() && e.event == "accepted"
+        })
+        .await;
+    assert!(accepted.id.is_some(), "live events carry positions again");
+
+    // The rider's: the board nearby, as cards.
+    let (st, stream, _) = sse::open(&board_url, Some(&rider), Some("0")).await;
+    assert_eq!(st, StatusCode::OK);
+    let reset = stream.unwrap().next_event(ARRIVES).await.expect("a reset");
+    assert_eq!(reset.event, "reset");
+    let cards = reset.data["deliveries"].as_array().expect("the board");
+    let card = cards
+        .iter()
+        .find(|c| c["id"] == ready.as_str())
+        .expect("the ready delivery");
+    assert!(card["distance_km"].is_number());
+    assert!(!card.to_string().contains("customer_id"));
+}
