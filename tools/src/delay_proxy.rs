@@ -106,7 +106,8 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) -> io::Result<(
                 break;
             }
         }
-        let _ = to.shutdown(Shutdown::Both);
+        // Pass the end on (FIN) and let the other direction finish by itself, as TCP would.
+        let _ = to.shutdown(Shutdown::Write);
     })?;
     Ok(())
 }
