@@ -88,6 +88,10 @@ pub struct RunReport {
     pub errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// The machine's 1-minute load average as the run ends (`/proc/loadavg`): on a machine
+    /// shared with builds, a run taken beside one is not comparable with the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_1m: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,20 +129,21 @@ impl fmt::Display for Report {
         writeln!(f)?;
         writeln!(
             f,
-            "| path | writers | delay ms | projections/s | p50 ms | p99 ms | errors |"
+            "| path | writers | delay ms | projections/s | p50 ms | p99 ms | errors | load (1 min) |"
         )?;
-        writeln!(f, "|---|---|---|---|---|---|---|")?;
+        writeln!(f, "|---|---|---|---|---|---|---|---|")?;
         for r in &self.runs {
             writeln!(
                 f,
-                "| {} | {} | {} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} |",
                 r.path,
                 r.writers,
                 self.delay_ms,
                 r.projections_per_sec,
                 r.p50_ms,
                 r.p99_ms,
-                r.errors
+                r.errors,
+                r.load_1m.map(|l| l.to_string()).unwrap_or_default()
             )?;
         }
         for r in &self.runs {
@@ -383,6 +388,9 @@ async fn measure(
         max_ms: ms(&all, 1.0),
         errors,
         first_error,
+        load_1m: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next()?.parse().ok()),
     };
     (report, (bytes, views))
 }
