@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Path {
-    /// The shipped statements (commit `ba4555a`), frozen in this file.
+    /// The shipped statements (commit `ba4555a`), frozen in tools/src/projections.rs.
     Shipped,
     /// The shipped statements without the advisory lock and without `pg_notify`.
     Lockfree,
@@ -222,8 +222,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     let mut view_bytes = (0usize, 0usize);
     let tag = std::process::id();
     for &writers in &opts.writers {
-        for &path in &opts.paths {
-            let db = format!("bench_projections_{tag}_{path}_{writers}");
+        for (i, &path) in opts.paths.iter().enumerate() {
+            // A path may be listed twice (to see the drift within a run): one database each.
+            let db = format!("bench_projections_{tag}_{i}_{path}_{writers}");
             admin
                 .execute(format!("CREATE DATABASE {db}").as_str())
                 .await?;
