@@ -2,7 +2,7 @@
 
 use baedal::settings::{DataDir, Jwt, PayloadKey, ReadModelDb, Temporal};
 use baedal::system::connect_temporal;
-use baedal_tools::{baseline, bench, bench_hooks, loadgen, seed};
+use baedal_tools::{baseline, bench, bench_hooks, delay_proxy, loadgen, projections, seed};
 use clap::{Parser, Subcommand};
 use std::time::Duration;
 
@@ -148,6 +148,58 @@ enum Command {
         rate: f64,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
+    },
+    /// Projections per second on PostgreSQL with many concurrent writers: the shipped path
+    /// (frozen), the same without lock and notify, and this build's `ReadModel::project`, each
+    /// on a fresh database (issue 20; `scripts/bench-projections` runs the whole matrix).
+    Projections {
+        /// A superuser's URL ($BAEDAL_TEST_POSTGRES_URL of `scripts/with-postgres`); each run
+        /// creates and drops a database of its own beside it.
+        #[arg(long, env = "BAEDAL_TEST_POSTGRES_URL")]
+        database_url: String,
+        /// Concurrent writers, one run per value (each with a pool of that many connections).
+        #[arg(long, value_delimiter = ',', default_value = "16,64")]
+        writers: Vec<usize>,
+        /// Paths to measure, in this order, at each writer count.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_enum,
+            default_value = "shipped,lockfree,current"
+        )]
+        paths: Vec<projections::Path>,
+        /// Measured time per run.
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Run before each measured period, not counted.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        warmup: Duration,
+        /// Orders each writer has in flight (rows spread over the tables' pages).
+        #[arg(long, default_value_t = 4)]
+        orders_per_writer: usize,
+        /// Add this to every round trip between the writers and PostgreSQL (half each way),
+        /// through an in-process delaying proxy (see `delay-proxy`). 0: the direct socket.
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        delay: Duration,
+        /// Keep each run's database afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A TCP proxy adding a delay to every round trip (half each way, order and pipelining
+    /// kept): what a database across the network adds, on one machine.
+    DelayProxy {
+        /// Where to accept connections.
+        #[arg(long, default_value = "127.0.0.1:6543")]
+        listen: String,
+        /// Where to forward them (host:port).
+        #[arg(long)]
+        upstream: String,
+        /// Added to every round trip: half to each direction.
+        #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+        delay: Duration,
     },
     /// Add synthetic orders (most of them closed, some open, some waiting for a rider around
     /// Seoul) to the read model, for the board benchmarks. Not for a database with real orders.
@@ -312,6 +364,49 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let report = bench_hooks::hooks(&api, hooks, receiver_delay, rate, duration).await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Projections {
+            database_url,
+            writers,
+            paths,
+            duration,
+            warmup,
+            orders_per_writer,
+            delay,
+            keep,
+            json,
+        } => {
+            let report = projections::run(projections::Options {
+                database_url,
+                writers,
+                paths,
+                duration,
+                warmup,
+                orders_per_writer,
+                delay: Some(delay),
+                keep,
+            })
+            .await?;
+            print_report(&report, json)
+        }
+        Command::DelayProxy {
+            listen,
+            upstream,
+            delay,
+        } => {
+            use std::net::ToSocketAddrs;
+            let upstream = upstream
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("cannot resolve {upstream}"))?;
+            let proxy = delay_proxy::start(listen.as_str(), upstream, delay)?;
+            eprintln!(
+                "delay-proxy: {} -> {upstream}, {delay:?} added per round trip ({:?} each way); Ctrl-C stops it",
+                proxy.addr,
+                delay / 2
+            );
+            tokio::signal::ctrl_c().await?;
             Ok(())
         }
         Command::Seed {
