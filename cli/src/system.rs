@@ -11,7 +11,9 @@ use baedal_domain::Timeouts;
 use baedal_readmodel::{FollowSettings, ReadModel};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, GrpcCompression, Url,
+};
 use temporalio_common::data_converters::{
     DataConverter, DefaultFailureConverter, PayloadConverter,
 };
@@ -32,8 +34,13 @@ pub async fn connect_temporal(
     let url = Url::parse(address).with_context(|| format!("TEMPORAL_ADDRESS {address}"))?;
     let started = Instant::now();
     loop {
+        // No gRPC compression: every payload baedal sends is sealed with the payload key
+        // (AES-GCM), and ciphertext does not compress, while gzip cost the process 7-10% of
+        // its CPU (a fresh deflate state per message; BENCHMARKS.md, "Read side at cluster
+        // scale"). The SDK defaults to gzip.
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("baedal@{}", std::process::id()))
+            .grpc_compression(GrpcCompression::None)
             .build();
         match Connection::connect(opts).await {
             Ok(conn) => {
