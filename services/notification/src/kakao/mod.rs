@@ -305,3 +305,79 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<KakaoMessage>, sqlx
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{lease_rows, new_token};
+
+    #[tokio::test]
+    async fn a_late_outcome_never_undoes_a_sent_message() {
+        let db = baedal_db::open(
+            &baedal_db::scratch_url().await,
+            baedal_db::PoolSettings::default(),
+            &crate::migrations(),
+        )
+        .await
+        .unwrap();
+        let n = crate::NotificationRequest {
+            order_id: "ord_1".into(),
+            seq: 2,
+            recipients: vec!["customer:c1".into()],
+            status: "accepted".into(),
+            message: "accepted".into(),
+            store_id: Some("st_1".into()),
+            order: Some(baedal_domain::OrderBrief {
+                store_name: "성수 김밥".into(),
+                summary: "참치김밥 2개".into(),
+                total: 9000,
+                eta_minutes: None,
+            }),
+        };
+        let mut tx = db.pool.begin().await.unwrap();
+        let at = now();
+        let owed = enqueue(&mut tx, db.dialect, &n, "customer:c1", "+821012345678", &at);
+        assert!(owed.await.unwrap());
+        tx.commit().await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let kakao = Kakao {
+            client: reqwest::Client::new(),
+            settings: KakaoSettings::new("http://127.0.0.1:9".into(), "k".into(), "s".into()),
+        };
+        let due = kakao.due(&db, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        let m = &due[0];
+        let lease = |token: String, for_: Duration| {
+            let db = db.clone();
+            let id = m.id.clone();
+            async move {
+                let taken = lease_rows(&db, "kakao_messages", &[&id], &token, for_).await;
+                assert!(taken.unwrap().contains(&id));
+                token
+            }
+        };
+        // Attempt A's lease runs out (at once, here); attempt B takes the message and sends it.
+        let a = lease(new_token(), Duration::ZERO).await;
+        let b = lease(new_token(), Duration::from_secs(60)).await;
+        assert!(kakao.due(&db, 10).await.unwrap().is_empty());
+        let sent = Answer::Sent {
+            channel: "alimtalk".into(),
+        };
+        assert!(kakao.record(&db, m, &b, &sent).await.unwrap());
+        // A's late "the provider failed, try again": nothing changes.
+        let retry = Answer::Retry {
+            code: "9999".into(),
+            error: "timed out".into(),
+            retry_after: None,
+        };
+        assert!(!kakao.record(&db, m, &a, &retry).await.unwrap());
+        let after = of_order(&db, "ord_1").await.unwrap();
+        assert_eq!(after[0].status, "sent");
+        assert_eq!(after[0].attempts, 1);
+        assert_eq!(after[0].last_error, None);
+        assert!(
+            kakao.due(&db, 10).await.unwrap().is_empty(),
+            "not owed again"
+        );
+    }
+}
