@@ -440,10 +440,18 @@ pub async fn record(
             .rows_affected()
                 == 1;
             if applied {
-                // How long the hook has been failing, by the database's clock.
+                // How long the hook has been failing, by the database's clock. The hook's row
+                // is written only by its first failure: a failing hook's every attempt would
+                // otherwise rewrite (and lock) that one row.
+                sqlx::query(&format!(
+                    "UPDATE hooks SET failing_since = {now_sql}
+                     WHERE id = $1 AND failing_since IS NULL"
+                ))
+                .bind(&d.hook_id)
+                .execute(&mut *tx)
+                .await?;
                 let row = sqlx::query(&format!(
-                    "UPDATE hooks SET failing_since = COALESCE(failing_since, {now_sql})
-                     WHERE id = $1 RETURNING failing_since, {now_sql} AS db_now"
+                    "SELECT failing_since, {now_sql} AS db_now FROM hooks WHERE id = $1"
                 ))
                 .bind(&d.hook_id)
                 .fetch_optional(&mut *tx)
@@ -868,6 +876,50 @@ mod tests {
                 .unwrap()
                 .get("n");
         assert_eq!(unsettled, 0);
+    }
+
+    #[tokio::test]
+    async fn a_hook_failing_for_disable_after_by_the_databases_clock_is_disabled_and_settled() {
+        let db = store().await;
+        let settings = DeliverySettings {
+            disable_after: Duration::ZERO,
+            ..Default::default()
+        };
+        let h = hook(&db).await;
+        owe(&db, "ord_1", 1..4).await;
+        let first = due(&db, 4, 10).await.unwrap().remove(0).delivery;
+        let token = new_token();
+        assert!(take(&db, &first.id, &token, Duration::from_secs(60)).await);
+        let r = record(&db, &first, &token, &timed_out(), &settings)
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            Recorded {
+                applied: true,
+                disabled: true
+            }
+        );
+        let hooks = Hooks::new(db.clone());
+        let stopped = hooks.get("ops", &h).await.unwrap().unwrap();
+        let why = stopped.disabled_reason.unwrap();
+        assert!(why.starts_with("every delivery failed for 0s"), "{why}");
+        assert!(due(&db, 4, 10).await.unwrap().is_empty());
+        assert_eq!(
+            settle_stopped(&db).await.unwrap(),
+            3,
+            "the failed one is owed again too"
+        );
+        assert_eq!(count(&db, &h, "abandoned").await, 3);
+        // Its owner is told.
+        let told: i64 = sqlx::query(
+            "SELECT count(*) AS n FROM inbox WHERE recipient = 'ops' AND status = 'hook_disabled'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(told, 1);
     }
 
     #[tokio::test]
