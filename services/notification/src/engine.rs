@@ -3,15 +3,28 @@
 //! the rows that are due, sends each on its own task, records the outcome, and backs off.
 //!
 //! Several replicas may run the same loop on one database: a row is *leased* before it is
-//! sent (its due time pushed past the attempt's end, in one statement that skips what another
-//! replica took), so each attempt has one sender, and a row whose sender died is due again
-//! when the lease runs out. The loop wakes when a new row is owed or an attempt finishes, and
-//! polls besides, so neither a lost wake-up nor another replica's rows wait long.
+//! sent (its due time pushed past the attempt's end and a fresh `lease_token` written, in one
+//! statement that skips what another replica took), so each attempt has one sender, and a row
+//! whose sender died is due again when the lease runs out. The loop wakes when a new row is
+//! owed or an attempt finishes, and polls besides, so neither a lost wake-up nor another
+//! replica's rows wait long.
+//!
+//! **Fencing.** An attempt records its outcome only `WHERE lease_token = <its token>`, and
+//! every record clears the token. An attempt that outlived its lease (a hung receiver, a
+//! paused process) finds the row leased again to someone else, or already settled, and its
+//! late outcome changes nothing: it can never turn a delivered row back into a pending one.
+//!
+//! **The database's clock.** Due times and lease expiries are compared with the database's
+//! now ([`sql_now`]), never a process's own clock, so replicas whose clocks disagree still
+//! agree on which row is due and whose lease ran out. Times stay RFC 3339 text (milliseconds,
+//! `Z`) as the rows and the HTTP contract have them; the database writes them in that same
+//! form, so they compare as text.
 //!
 //! A [`Channel`] says only what differs: which rows are due, how to send one, and what an
-//! outcome does to its row. The engine works on SQLite and PostgreSQL alike (the same SQL).
+//! outcome does to its row. The engine works on SQLite and PostgreSQL alike; the few
+//! fragments that differ (the clock) come from [`sql_now`] and [`sql_after`].
 
-use baedal_db::Db;
+use baedal_db::{Db, Dialect};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -25,8 +38,9 @@ pub(crate) trait Channel: Send + Sync + 'static {
     type Item: Send + Sync + 'static;
     /// What one attempt came to.
     type Outcome: Send + 'static;
-    /// The table of the rows: a text `id`, `status` (`pending` while owed) and
-    /// `next_attempt_at` (RFC 3339, when the next attempt is due).
+    /// The table of the rows: a text `id`, `status` (`pending` while owed),
+    /// `next_attempt_at` (RFC 3339, when the next attempt is due, or when the lease of the
+    /// attempt under way runs out) and `lease_token` (the lease under way, if any).
     const TABLE: &'static str;
     /// What the rows are, for logs.
     const WHAT: &'static str;
@@ -39,7 +53,7 @@ pub(crate) trait Channel: Send + Sync + 'static {
         None
     }
 
-    /// Up to `limit` rows due now, the longest due first.
+    /// Up to `limit` rows due now by the database's clock, the longest due first.
     fn due(
         &self,
         db: &Db,
@@ -49,13 +63,17 @@ pub(crate) trait Channel: Send + Sync + 'static {
     /// One attempt at sending `item`; never fails, the outcome says how it went.
     fn send(&self, item: &Self::Item) -> impl Future<Output = Self::Outcome> + Send;
 
-    /// Write down what the attempt came to (done, given up, or due again later).
+    /// Write down what the attempt came to (done, given up, or due again later), only if the
+    /// row is still under the lease `lease` (`WHERE lease_token = lease`, clearing it).
+    /// Answers whether it applied: `false` when a newer attempt or a manual retry has taken
+    /// the row since, and this late outcome must change nothing.
     fn record(
         &self,
         db: &Db,
         item: &Self::Item,
+        lease: &str,
         outcome: &Self::Outcome,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 }
 
 /// How much one loop takes on.
@@ -130,7 +148,8 @@ async fn run<C: Channel>(db: Db, channel: Arc<C>, limits: Limits, wake: Arc<Noti
                 }
                 let ids: Vec<&str> = chosen.iter().map(|c| C::id(&c.0)).collect();
                 // One statement leases the lot; what another replica took is left out.
-                let leased = match lease_rows(&db, C::TABLE, &ids, limits.lease).await {
+                let token: Arc<str> = new_token().into();
+                let leased = match lease_rows(&db, C::TABLE, &ids, &token, limits.lease).await {
                     Ok(l) => l,
                     Err(e) => {
                         tracing::warn!(error = %e, "leasing {}", C::WHAT);
@@ -145,10 +164,19 @@ async fn run<C: Channel>(db: Db, channel: Arc<C>, limits: Limits, wake: Arc<Noti
                         continue;
                     }
                     let (db, channel, wake) = (db.clone(), channel.clone(), wake.clone());
+                    let token = token.clone();
                     tokio::spawn(async move {
                         let outcome = channel.send(&item).await;
-                        if let Err(e) = channel.record(&db, &item, &outcome).await {
-                            tracing::warn!(id = C::id(&item), error = %e, "recording one of the {}", C::WHAT);
+                        match channel.record(&db, &item, &token, &outcome).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::info!(
+                                id = C::id(&item),
+                                "a late outcome for one of the {}: its lease ran out and a newer attempt or a retry has the row; dropped",
+                                C::WHAT
+                            ),
+                            Err(e) => {
+                                tracing::warn!(id = C::id(&item), error = %e, "recording one of the {}", C::WHAT)
+                            }
                         }
                         drop(slots);
                         wake.notify_one();
@@ -163,14 +191,16 @@ async fn run<C: Channel>(db: Db, channel: Arc<C>, limits: Limits, wake: Arc<Noti
     }
 }
 
-/// Take the pending rows `ids` of `table` that are still due for one attempt each: push their
-/// due time past the attempt's end, in one statement, and answer the ids taken (a row another
-/// replica took is not due any more). If this process dies mid-attempt, the row is due again
-/// when the lease runs out.
-async fn lease_rows(
+/// Take the pending rows `ids` of `table` that are still due for one attempt each, under the
+/// lease `token`: push their due time past the attempt's end (by the database's clock) and
+/// write the token, in one statement, and answer the ids taken (a row another replica took
+/// is not due any more). If this process dies mid-attempt, the row is due again when the
+/// lease runs out, and the next lease's token fences this one's late outcome out.
+pub(crate) async fn lease_rows(
     db: &Db,
     table: &'static str,
     ids: &[&str],
+    token: &str,
     lease: Duration,
 ) -> Result<HashSet<String>, sqlx::Error> {
     if ids.is_empty() {
@@ -178,12 +208,14 @@ async fn lease_rows(
     }
     let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
-        "UPDATE {table} SET next_attempt_at = $1
-         WHERE status = 'pending' AND next_attempt_at <= $2 AND id IN ({})
+        "UPDATE {table} SET next_attempt_at = {until}, lease_token = $2
+         WHERE status = 'pending' AND next_attempt_at <= {now} AND id IN ({})
          RETURNING id",
-        placeholders.join(", ")
+        placeholders.join(", "),
+        until = sql_after(db.dialect, "$1"),
+        now = sql_now(db.dialect),
     );
-    let mut q = sqlx::query(&sql).bind(at(lease)).bind(now());
+    let mut q = sqlx::query(&sql).bind(millis(lease)).bind(token);
     for id in ids {
         q = q.bind(*id);
     }
@@ -194,16 +226,55 @@ async fn lease_rows(
         .collect())
 }
 
-/// After a failed attempt, the `attempts`-th: the row's next status and due time. `pending`
-/// at the schedule's next wait, or `failed` now when the schedule has run out.
+/// A fresh lease token: each lease of a row has its own, so a record names the one attempt it
+/// belongs to.
+pub(crate) fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The database's now, in SQL, as the rows store times (RFC 3339 UTC with milliseconds, so it
+/// compares as text with `next_attempt_at`). PostgreSQL: the statement's start
+/// (`statement_timestamp()` is stable within a statement, so it can bound an index scan,
+/// which `clock_timestamp()` cannot); SQLite: `'now'`, fixed for the whole statement.
+pub(crate) fn sql_now(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => {
+            "to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        }
+        Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    }
+}
+
+/// The database's now plus the milliseconds bound to `param` (an integer), in SQL, as the
+/// rows store times.
+pub(crate) fn sql_after(dialect: Dialect, param: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "to_char((statement_timestamp() + {param}::bigint * interval '1 millisecond') \
+             AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        ),
+        Dialect::Sqlite => {
+            format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ({param} / 1000.0) || ' seconds')")
+        }
+    }
+}
+
+/// `d` in whole milliseconds, to bind for [`sql_after`].
+pub(crate) fn millis(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// After a failed attempt, the `attempts`-th: the row's next status and how long until its
+/// next attempt (the caller adds it to the database's now, [`sql_after`]). `pending` at the
+/// schedule's next wait, or `failed` at once when the schedule has run out.
 pub(crate) fn back_off(
     schedule: &[Duration],
     attempts: u32,
     retry_after: Option<Duration>,
-) -> (&'static str, String) {
+) -> (&'static str, Duration) {
     match next_wait(schedule, attempts, retry_after, jitter()) {
-        Some(w) => ("pending", at(w)),
-        None => ("failed", now()),
+        Some(w) => ("pending", w),
+        None => ("failed", Duration::ZERO),
     }
 }
 
@@ -241,15 +312,21 @@ fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 2_000_001) as f64 / 1_000_000.0 - 1.0
 }
 
-/// Now, as the rows store times (RFC 3339 UTC, milliseconds: they sort as text).
+/// This process's now, as the rows store times (RFC 3339 UTC, milliseconds: they sort as
+/// text). Only for what is shown (`created_at`, `delivered_at`), never to decide what is due:
+/// that is the database's clock ([`sql_now`]).
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// `after` from now, as the rows store times.
-fn at(after: Duration) -> String {
-    (chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// How long from `earlier` to `later`, two times as the rows store them (zero when either
+/// does not parse or `later` is earlier).
+pub(crate) fn between(earlier: &str, later: &str) -> Duration {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (parse(earlier), parse(later)) {
+        (Some(a), Some(b)) => (b - a).to_std().unwrap_or_default(),
+        _ => Duration::ZERO,
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! An owner is `ops` (every order) or `store:<store_id>` (that store's orders); a hook is seen
 //! and changed only by its owner. The delivery itself is [`crate::delivery`]'s.
 
-use crate::engine::now;
-use baedal_db::Db;
+use crate::engine::{now, sql_now};
+use baedal_db::{Db, Dialect};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -131,29 +131,20 @@ impl Hooks {
         Ok(rows.iter().map(hook).collect())
     }
 
-    /// Delete `owner`'s hook: no new deliveries, and those still owed are dropped. Answers
-    /// whether it existed.
+    /// Delete `owner`'s hook: no new deliveries, and none of those still owed is sent again
+    /// (the due scan reads live hooks only). What it was owed is settled as `abandoned` in
+    /// batches afterwards ([`crate::delivery::Settler`]; wake it), not in this request: a
+    /// hook may be owed far too many rows for one statement. Answers whether it existed.
     pub async fn delete(&self, owner: &str, id: &str) -> Result<bool, sqlx::Error> {
-        let mut tx = self.db.pool.begin().await?;
         let gone = sqlx::query(
             "UPDATE hooks SET deleted = 1 WHERE id = $1 AND owner = $2 AND deleted = 0",
         )
         .bind(id)
         .bind(owner)
-        .execute(&mut *tx)
+        .execute(&self.db.pool)
         .await?
         .rows_affected()
             == 1;
-        if gone {
-            sqlx::query(
-                "UPDATE hook_deliveries SET status = 'failed', last_error = 'hook deleted'
-                 WHERE hook_id = $1 AND status = 'pending'",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
         Ok(gone)
     }
 
@@ -189,6 +180,13 @@ impl Hooks {
     /// Deliver `delivery_id` of `owner`'s hook once more, now (one attempt: a failed delivery
     /// whose schedule ran out gets one, a pending one is brought forward). `None`: no such
     /// hook or delivery; `Some(false)`: the hook is disabled (register it again).
+    ///
+    /// A delivery being attempted right now (leased, its lease not run out by the database's
+    /// clock) is left alone: the retry is folded into that attempt, whose outcome the
+    /// deliveries list shows, and nothing is sent twice. A lease that ran out belongs to an
+    /// attempt presumed dead: the retry clears its token, so that attempt's late outcome
+    /// changes nothing, and the delivery is due at once. A delivery already succeeded is not
+    /// sent again.
     pub async fn retry(
         &self,
         owner: &str,
@@ -202,10 +200,13 @@ impl Hooks {
             return Ok(Some(false));
         }
         let found = sqlx::query(
-            "UPDATE hook_deliveries SET status = 'pending', next_attempt_at = $1
-             WHERE id = $2 AND hook_id = $3 AND status <> 'succeeded'",
+            &"UPDATE hook_deliveries SET status = 'pending', next_attempt_at = NOW,
+                lease_token = NULL
+             WHERE id = $1 AND hook_id = $2 AND status IN ('pending', 'failed')
+               AND NOT (status = 'pending' AND lease_token IS NOT NULL
+                        AND next_attempt_at > NOW)"
+                .replace("NOW", sql_now(self.db.dialect)),
         )
-        .bind(now())
         .bind(delivery_id)
         .bind(hook_id)
         .execute(&self.db.pool)
@@ -215,7 +216,7 @@ impl Hooks {
         if found {
             return Ok(Some(true));
         }
-        // Already delivered: nothing to do, but it exists.
+        // Already delivered, or being attempted: nothing to do, but it exists.
         let exists = sqlx::query("SELECT 1 FROM hook_deliveries WHERE id = $1 AND hook_id = $2")
             .bind(delivery_id)
             .bind(hook_id)
@@ -251,6 +252,7 @@ impl Hooks {
     /// (only then is the delivery loop woken: most orders' stores have no hook).
     pub(crate) async fn enqueue(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        dialect: Dialect,
         n: &crate::NotificationRequest,
         at: &str,
     ) -> Result<bool, sqlx::Error> {
@@ -287,12 +289,14 @@ impl Hooks {
                 continue;
             }
             let hook_id: String = h.get("id");
-            owed |= sqlx::query(
+            // Due at once by the database's clock, which decides what is due.
+            owed |= sqlx::query(&format!(
                 "INSERT INTO hook_deliveries (id, hook_id, order_id, seq, event_type, payload,
                     status, attempts, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, {}, $7)
                  ON CONFLICT (hook_id, order_id, seq) DO NOTHING",
-            )
+                sql_now(dialect)
+            ))
             .bind(delivery_id(&hook_id, &n.order_id, n.seq))
             .bind(&hook_id)
             .bind(&n.order_id)

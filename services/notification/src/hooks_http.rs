@@ -112,6 +112,8 @@ async fn delete(
 ) -> ApiResult<Response> {
     let owner = owner(&state, &headers)?;
     if state.hooks.delete(&owner, &id).await.map_err(db_down)? {
+        // What it was owed is settled in batches, after this answer.
+        state.settler.wake();
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(hook_not_found())

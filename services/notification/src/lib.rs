@@ -56,6 +56,8 @@ pub struct NotifyState {
     unavailable: Arc<AtomicBool>,
     hooks: hooks::Hooks,
     deliverer: engine::Deliverer,
+    /// Settles what disabled and deleted hooks were owed.
+    settler: delivery::Settler,
     /// The KakaoTalk channel, when a provider is configured.
     kakao: Option<engine::Deliverer>,
     allow_private_hooks: bool,
@@ -73,9 +75,11 @@ impl NotifyState {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = baedal_db::open(db_url, PoolSettings::default(), &migrations()).await?;
         let allow_private_hooks = delivery.allow_private;
+        let (deliverer, settler) = delivery::spawn(db.clone(), delivery);
         Ok(Self {
             hooks: hooks::Hooks::new(db.clone()),
-            deliverer: delivery::spawn(db.clone(), delivery),
+            deliverer,
+            settler,
             kakao: kakao.map(|k| kakao::spawn(db.clone(), k)),
             db,
             service_token: service_token.into(),
@@ -113,7 +117,7 @@ impl NotifyState {
         // The delivery loops are woken only for what they owe: a wake costs each a scan.
         let (mut hooks_owed, mut kakao_owed) = (false, false);
         if created {
-            hooks_owed = hooks::Hooks::enqueue(&mut tx, n, &now).await?;
+            hooks_owed = hooks::Hooks::enqueue(&mut tx, self.db.dialect, n, &now).await?;
             for r in &n.recipients {
                 // People choose their channels; stores, riders and ops read their inbox.
                 let prefs = if r.starts_with("customer:") {
@@ -122,7 +126,8 @@ impl NotifyState {
                     channels::Prefs::default()
                 };
                 if let (true, Some(phone), Some(_)) = (prefs.kakao, &prefs.phone, &self.kakao) {
-                    kakao_owed |= kakao::enqueue(&mut tx, n, r, phone, &now).await?;
+                    kakao_owed |=
+                        kakao::enqueue(&mut tx, self.db.dialect, n, r, phone, &now).await?;
                 }
                 if !prefs.inbox {
                     continue;

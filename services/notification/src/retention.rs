@@ -19,9 +19,10 @@ use sqlx::Row;
 /// Rows deleted per batch (and per transaction).
 pub const BATCH: i64 = 1000;
 
-/// The statuses a delivery or message ends in: only rows in one of these are pruned.
-const HOOK_DELIVERY_SETTLED: [&str; 2] = ["succeeded", "failed"];
-const KAKAO_SETTLED: [&str; 2] = ["sent", "failed"];
+/// The statuses a delivery or message ends in: only rows in one of these are pruned
+/// (`abandoned`: owed to a hook that was disabled or deleted, settled by the settler).
+const HOOK_DELIVERY_SETTLED: &[&str] = &["succeeded", "failed", "abandoned"];
+const KAKAO_SETTLED: &[&str] = &["sent", "failed"];
 
 /// The instants before which the store's records go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +101,7 @@ pub async fn prune(db: &Db, h: &Horizons) -> Result<Pruned, sqlx::Error> {
             "DELETE FROM {table} WHERE id IN (SELECT id FROM {table}
                 WHERE status = $3 AND next_attempt_at < $1 LIMIT $2)"
         );
-        for status in settled {
+        for status in settled.iter().copied() {
             let n = in_batches(db, &sql, &horizon, Some(status)).await?;
             count(&mut pruned, table, n);
         }
@@ -283,6 +284,7 @@ mod tests {
         delivery(&db, "d_ok_old", "h_live", "succeeded", OLD).await;
         delivery(&db, "d_failed_old", "h_live", "failed", OLD).await;
         delivery(&db, "d_pending_old", "h_live", "pending", OLD).await;
+        delivery(&db, "d_abandoned_old", "h_gone", "abandoned", OLD).await;
         delivery(&db, "d_ok_new", "h_live", "succeeded", NEW).await;
         delivery(&db, "d_gone_new", "h_gone_owed", "failed", NEW).await;
         kakao(&db, "k_sent_old", "sent", OLD).await;
@@ -298,7 +300,11 @@ mod tests {
         let pruned = prune(&db, &h).await.unwrap();
         assert_eq!(pruned.get("notifications"), 1, "{pruned}");
         assert_eq!(pruned.get("inbox"), 2);
-        assert_eq!(pruned.get("hook_deliveries"), 2);
+        assert_eq!(
+            pruned.get("hook_deliveries"),
+            3,
+            "succeeded, failed and abandoned"
+        );
         assert_eq!(pruned.get("kakao_messages"), 1);
         assert_eq!(pruned.get("kakao_messages_phone"), 1);
         assert_eq!(pruned.get("hooks"), 1);

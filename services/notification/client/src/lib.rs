@@ -128,7 +128,9 @@ pub struct Delivery {
     pub order_id: String,
     pub seq: u32,
     pub event_type: String,
-    /// `pending` (an attempt is due at `next_attempt_at`), `succeeded`, or `failed` (gave up).
+    /// `pending` (an attempt is due at `next_attempt_at`, or under way until then),
+    /// `succeeded`, `failed` (gave up: the schedule ran out, or the receiver answered 410), or
+    /// `abandoned` (its hook was disabled or deleted first; `last_error` says which).
     pub status: String,
     pub attempts: u32,
     pub next_attempt_at: String,

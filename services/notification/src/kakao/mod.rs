@@ -90,6 +90,7 @@ pub fn message_id(recipient: &str, order_id: &str, seq: u32) -> String {
 /// message is owed now (a status without a template owes none).
 pub(crate) async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dialect: baedal_db::Dialect,
     n: &crate::NotificationRequest,
     recipient: &str,
     phone: &str,
@@ -105,12 +106,14 @@ pub(crate) async fn enqueue(
     } else {
         return Ok(false);
     };
-    let owed = sqlx::query(
+    // Due at once by the database's clock, which decides what is due.
+    let owed = sqlx::query(&format!(
         "INSERT INTO kakao_messages (id, recipient, order_id, seq, phone, template_code,
             variables, text, fallback_text, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, {}, $10)
          ON CONFLICT (recipient, order_id, seq) DO NOTHING",
-    )
+        engine::sql_now(dialect)
+    ))
     .bind(message_id(recipient, &n.order_id, n.seq))
     .bind(recipient)
     .bind(&n.order_id)
@@ -164,14 +167,10 @@ impl Channel for Kakao {
     }
 
     async fn due(&self, db: &Db, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT * FROM kakao_messages WHERE status = 'pending' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at LIMIT $2",
-        )
-        .bind(now())
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
+        let rows = sqlx::query(&due_sql(db.dialect))
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| Due {
@@ -190,18 +189,23 @@ impl Channel for Kakao {
         provider::send(&self.client, &self.settings, m).await
     }
 
-    async fn record(&self, db: &Db, m: &Due, answer: &Answer) -> Result<(), sqlx::Error> {
+    async fn record(
+        &self,
+        db: &Db,
+        m: &Due,
+        lease: &str,
+        answer: &Answer,
+    ) -> Result<bool, sqlx::Error> {
         let settings = &self.settings;
         let attempts = m.attempts + 1;
-        let now = now();
-        let sent_at = matches!(answer, Answer::Sent { .. }).then(|| now.clone());
-        let (status, channel, code, error, next) = match answer {
+        let sent_at = matches!(answer, Answer::Sent { .. }).then(now);
+        let (status, channel, code, error, wait) = match answer {
             Answer::Sent { channel } => (
                 "sent",
                 Some(channel.as_str()),
                 Some("0000"),
                 None,
-                now.clone(),
+                Duration::ZERO,
             ),
             Answer::GiveUp { code, error } => {
                 tracing::warn!(message = %m.id, %error, "KakaoTalk message given up");
@@ -210,7 +214,7 @@ impl Channel for Kakao {
                     None,
                     Some(code.as_str()),
                     Some(error.as_str()),
-                    now.clone(),
+                    Duration::ZERO,
                 )
             }
             Answer::Retry {
@@ -218,33 +222,50 @@ impl Channel for Kakao {
                 error,
                 retry_after,
             } => {
-                let (status, next) = back_off(&settings.schedule, attempts, *retry_after);
+                let (status, wait) = back_off(&settings.schedule, attempts, *retry_after);
                 (
                     status,
                     None,
                     Some(code.as_str()),
                     Some(error.as_str()),
-                    next,
+                    wait,
                 )
             }
         };
-        sqlx::query(
-            "UPDATE kakao_messages SET status = $1, channel = $2, attempts = $3, last_code = $4,
-                last_error = $5, next_attempt_at = $6, sent_at = COALESCE($7, sent_at)
-             WHERE id = $8",
-        )
+        // Fenced: only the attempt that holds the lease writes its outcome.
+        let applied = sqlx::query(&format!(
+            "UPDATE kakao_messages SET status = $1, channel = $2, attempts = attempts + 1,
+                last_code = $3, last_error = $4, next_attempt_at = {next},
+                sent_at = COALESCE($6, sent_at), lease_token = NULL
+             WHERE id = $7 AND lease_token = $8",
+            next = engine::sql_after(db.dialect, "$5"),
+        ))
         .bind(status)
         .bind(channel)
-        .bind(attempts as i64)
         .bind(code)
         .bind(error)
-        .bind(&next)
+        .bind(engine::millis(wait))
         .bind(&sent_at)
         .bind(&m.id)
+        .bind(lease)
         .execute(&db.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected()
+            == 1;
+        Ok(applied)
     }
+}
+
+/// The due scan of KakaoTalk messages: pending and due now by the database's clock, the
+/// longest due first. One range of `kakao_messages_due (status, next_attempt_at)`: only
+/// pending rows are read, never the sent and failed history. Messages have no per-recipient
+/// fairness to keep: the provider is one endpoint, and its answer time is everyone's.
+pub(crate) fn due_sql(dialect: baedal_db::Dialect) -> String {
+    format!(
+        "SELECT * FROM kakao_messages WHERE status = 'pending' AND next_attempt_at <= {}
+         ORDER BY next_attempt_at LIMIT $1",
+        engine::sql_now(dialect)
+    )
 }
 
 /// A message due, as its row holds it.
@@ -283,4 +304,80 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<KakaoMessage>, sqlx
             sent_at: r.get("sent_at"),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{lease_rows, new_token};
+
+    #[tokio::test]
+    async fn a_late_outcome_never_undoes_a_sent_message() {
+        let db = baedal_db::open(
+            &baedal_db::scratch_url().await,
+            baedal_db::PoolSettings::default(),
+            &crate::migrations(),
+        )
+        .await
+        .unwrap();
+        let n = crate::NotificationRequest {
+            order_id: "ord_1".into(),
+            seq: 2,
+            recipients: vec!["customer:c1".into()],
+            status: "accepted".into(),
+            message: "accepted".into(),
+            store_id: Some("st_1".into()),
+            order: Some(baedal_domain::OrderBrief {
+                store_name: "성수 김밥".into(),
+                summary: "참치김밥 2개".into(),
+                total: 9000,
+                eta_minutes: None,
+            }),
+        };
+        let mut tx = db.pool.begin().await.unwrap();
+        let at = now();
+        let owed = enqueue(&mut tx, db.dialect, &n, "customer:c1", "+821012345678", &at);
+        assert!(owed.await.unwrap());
+        tx.commit().await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let kakao = Kakao {
+            client: reqwest::Client::new(),
+            settings: KakaoSettings::new("http://127.0.0.1:9".into(), "k".into(), "s".into()),
+        };
+        let due = kakao.due(&db, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        let m = &due[0];
+        let lease = |token: String, for_: Duration| {
+            let db = db.clone();
+            let id = m.id.clone();
+            async move {
+                let taken = lease_rows(&db, "kakao_messages", &[&id], &token, for_).await;
+                assert!(taken.unwrap().contains(&id));
+                token
+            }
+        };
+        // Attempt A's lease runs out (at once, here); attempt B takes the message and sends it.
+        let a = lease(new_token(), Duration::ZERO).await;
+        let b = lease(new_token(), Duration::from_secs(60)).await;
+        assert!(kakao.due(&db, 10).await.unwrap().is_empty());
+        let sent = Answer::Sent {
+            channel: "alimtalk".into(),
+        };
+        assert!(kakao.record(&db, m, &b, &sent).await.unwrap());
+        // A's late "the provider failed, try again": nothing changes.
+        let retry = Answer::Retry {
+            code: "9999".into(),
+            error: "timed out".into(),
+            retry_after: None,
+        };
+        assert!(!kakao.record(&db, m, &a, &retry).await.unwrap());
+        let after = of_order(&db, "ord_1").await.unwrap();
+        assert_eq!(after[0].status, "sent");
+        assert_eq!(after[0].attempts, 1);
+        assert_eq!(after[0].last_error, None);
+        assert!(
+            kakao.due(&db, 10).await.unwrap().is_empty(),
+            "not owed again"
+        );
+    }
 }
