@@ -190,6 +190,27 @@ impl ReadModel {
         self.read_log(after, end, which, limit).await
     }
 
+    /// The rows past `end` (the readable end) that have already committed: on PostgreSQL,
+    /// rows written after the oldest running transaction began. A follower starting at `end`
+    /// has not read them but they happened before it started, so it skips them when the
+    /// watermark reaches them. At most `limit` (past it, a few changes from just before a start
+    /// may reach its streams). Empty on SQLite, where nothing is past the end.
+    pub(crate) async fn committed_past(
+        &self,
+        end: LogCursor,
+        limit: u32,
+    ) -> crate::Result<std::collections::HashSet<(i64, i64)>> {
+        if self.dialect() == Dialect::Sqlite {
+            return Ok(Default::default());
+        }
+        let rows = sqlx::query("SELECT xid, pos FROM order_log WHERE xid > $1 LIMIT $2")
+            .bind(end.xid)
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| (r.get("xid"), r.get("pos"))).collect())
+    }
+
     /// Up to `limit` rows in `(after, upto]`, each with its order's current view.
     pub(crate) async fn read_log(
         &self,

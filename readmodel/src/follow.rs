@@ -37,6 +37,9 @@ const BATCH: u32 = 500;
 /// reads only theirs; past it, an `IN` list costs more than it saves and it reads the whole
 /// log.
 pub const SCOPE_CAP: usize = 200;
+/// At most how many rows committed just before the follower started (behind a running
+/// transaction) it remembers in order not to send them as news.
+const BEFORE_START_MOST: u32 = 10_000;
 /// How many streams of one process may read back from the log at once.
 pub const CATCH_UPS: usize = 4;
 /// How the listener's connection is named in `pg_stat_activity`.
@@ -244,6 +247,9 @@ impl ReadModel {
 /// The follower: reads each new row once, in log order, and sends it to the process's streams.
 async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: Duration) {
     let mut cursor: Option<LogCursor> = None;
+    // Rows that committed before the follower started but lie past its start (behind a
+    // transaction that was running then): not news to anyone subscribed since.
+    let mut before_start: std::collections::HashSet<(i64, i64)> = Default::default();
     let mut withheld_wait = WITHHELD_FIRST;
     loop {
         if shared.interests().is_empty() {
@@ -252,6 +258,7 @@ async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: D
             shared.active.send_replace(false);
             if shared.interests().is_empty() {
                 cursor = None;
+                before_start.clear();
                 shared.subscribed.notified().await;
                 continue;
             }
@@ -267,7 +274,16 @@ async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: D
             }
         };
         let Some(after) = cursor else {
-            // Nobody was following: start from the end.
+            // Nobody was following: start from the end, knowing what past it has already
+            // happened (before the streams waiting for this subscribed).
+            before_start = match rm.committed_past(end, BEFORE_START_MOST).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "following the change log; trying again");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+            };
             cursor = Some(end);
             shared.active.send_replace(true);
             let _ = tokio::time::timeout(poll, wake.notified()).await;
@@ -293,8 +309,13 @@ async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: D
             }
         };
         for c in batch.changes {
+            if !before_start.is_empty() && before_start.remove(&(c.xid, c.pos)) {
+                continue;
+            }
             let _ = shared.tx.send(Arc::new(c));
         }
+        // Rows a scoped read passed over are never met: forget them once the log is past them.
+        before_start.retain(|&row| row > (batch.next.xid, batch.next.pos));
         cursor = Some(batch.next);
         if batch.full {
             tokio::task::yield_now().await;

@@ -126,25 +126,32 @@ mod tests {
         let rm = ReadModel::open(&baedal_db::scratch_url().await)
             .await
             .unwrap();
-        for (id, steps) in [("o1", 4), ("o2", 2), ("o3", 6)] {
-            for seq in 1..=steps {
-                let status = [
-                    S::Accepted,
-                    S::Cooking,
-                    S::ReadyForPickup,
-                    S::RiderAssigned,
-                    S::PickedUp,
-                    S::Completed,
-                ][seq as usize - 1];
-                let mut v = view(id, seq, status, 37.5);
-                if seq >= 4 {
-                    v.rider_id = Some("r1".into());
-                }
-                rm.project(&v).await.unwrap();
+        // Each step's history as the workflow writes it: an entry per status so far.
+        let steps = [
+            S::Accepted,
+            S::Cooking,
+            S::ReadyForPickup,
+            S::RiderAssigned,
+            S::PickedUp,
+            S::Completed,
+        ];
+        let at_step = |id: &str, seq: u32| {
+            let mut v = view(id, seq, steps[seq as usize - 1], 37.5);
+            for (h, status) in v.history.iter_mut().zip(steps) {
+                h.status = status;
+            }
+            if seq >= 4 {
+                v.rider_id = Some("r1".into());
+            }
+            v
+        };
+        for (id, last) in [("o1", 4), ("o2", 2), ("o3", 6)] {
+            for seq in 1..=last {
+                rm.project(&at_step(id, seq)).await.unwrap();
             }
         }
         // A refund-style change: a new version at the same seq.
-        let mut late = view("o2", 2, S::Cooking, 37.5);
+        let mut late = at_step("o2", 2);
         late.version = 3;
         late.search_radius_bonus_km = 2.0;
         rm.project(&late).await.unwrap();
