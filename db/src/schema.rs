@@ -14,7 +14,7 @@
 
 use crate::{Db, Dialect};
 use sqlx::Row;
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -39,30 +39,133 @@ impl std::fmt::Display for SchemaBehind {
 
 impl std::error::Error for SchemaBehind {}
 
-/// How often `baedal migrate` tries again when a migration could not get its lock within
-/// `lock_timeout` (live traffic held it): each attempt rolls back whole, so trying again is safe.
-const LOCK_ATTEMPTS: u32 = 20;
+/// How often `baedal migrate` tries a migration again when it could not get its table's lock
+/// within [`MIGRATION_LOCK_TIMEOUT`] (live traffic held it): each attempt rolls back whole, so
+/// trying again is safe; about a minute in all.
+const LOCK_ATTEMPTS: u32 = 60;
+/// How long a transactional migration's DDL waits for its lock. Short: while DDL waits for an
+/// exclusive lock, every query on that table queues behind it, so a long wait is an outage of
+/// the table; the app's own statements wait up to [`crate::LOCK_TIMEOUT`].
+const MIGRATION_LOCK_TIMEOUT: &str = "250ms";
 
 /// Apply `m`'s pending migrations (built by [`crate::Migrations::new`], which tells sqlx to
-/// leave applied ones this release does not know alone).
+/// leave applied ones this release does not know alone). On PostgreSQL one at a time, each
+/// with the lock wait it can afford (see [`migrate_postgres`]); SQLite files have one writer
+/// and no concurrent builds.
 pub(crate) async fn migrate(db: &Db, m: &Migrator) -> Result<(), sqlx::Error> {
-    let mut attempt = 1;
-    loop {
-        match m.run(&db.pool).await {
-            Ok(()) => return Ok(()),
-            Err(MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _))
-                if lock_not_granted(&e) && attempt < LOCK_ATTEMPTS =>
-            {
-                tracing::warn!(
-                    attempt,
-                    "a migration waited past lock_timeout for a table in use; trying again"
-                );
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(sqlx::Error::Migrate(Box::new(e))),
+    match db.dialect {
+        Dialect::Sqlite => m
+            .run(&db.pool)
+            .await
+            .map_err(|e| sqlx::Error::Migrate(Box::new(e))),
+        Dialect::Postgres => {
+            let mut conn = db.pool.acquire().await?;
+            conn.lock().await.map_err(boxed)?;
+            let result = migrate_postgres(&mut conn, m).await;
+            // The connection goes back to the pool: the app's lock wait again.
+            let restored = sqlx::query(&format!(
+                "SET lock_timeout = '{}ms'",
+                crate::LOCK_TIMEOUT.as_millis()
+            ))
+            .execute(&mut *conn)
+            .await;
+            let unlocked = conn.unlock().await.map_err(boxed);
+            result?;
+            restored?;
+            unlocked
         }
     }
+}
+
+fn boxed(e: MigrateError) -> sqlx::Error {
+    sqlx::Error::Migrate(Box::new(e))
+}
+
+/// The pending migrations, in order, on one connection holding sqlx's migration lock:
+/// - a transactional one with a short lock wait ([`MIGRATION_LOCK_TIMEOUT`]), tried again
+///   while live traffic holds its table;
+/// - a `-- no-transaction` one (a `CREATE INDEX CONCURRENTLY`) with no lock timeout: it blocks
+///   no reads or writes, but waits for every older snapshot in the database, and a lock timeout
+///   there leaves an INVALID index behind. Invalid indexes (a build that died) are dropped
+///   before it runs, so it builds afresh, and none may remain after.
+async fn migrate_postgres(conn: &mut sqlx::AnyConnection, m: &Migrator) -> Result<(), sqlx::Error> {
+    conn.ensure_migrations_table().await.map_err(boxed)?;
+    if let Some(v) = conn.dirty_version().await.map_err(boxed)? {
+        return Err(boxed(MigrateError::Dirty(v)));
+    }
+    let applied: HashMap<i64, Vec<u8>> = conn
+        .list_applied_migrations()
+        .await
+        .map_err(boxed)?
+        .into_iter()
+        .map(|a| (a.version, a.checksum.into_owned()))
+        .collect();
+    for mig in m.iter().filter(|x| !x.migration_type.is_down_migration()) {
+        match applied.get(&mig.version) {
+            Some(sum) if sum[..] == mig.checksum[..] => continue,
+            Some(_) => return Err(boxed(MigrateError::VersionMismatch(mig.version))),
+            None => {}
+        }
+        if mig.no_tx {
+            sqlx::query("SET lock_timeout = 0")
+                .execute(&mut *conn)
+                .await?;
+            for index in invalid_indexes(conn).await? {
+                tracing::warn!(
+                    index,
+                    "dropping an index a failed concurrent build left invalid"
+                );
+                sqlx::query(&format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            conn.apply(mig).await.map_err(boxed)?;
+            continue;
+        }
+        sqlx::query(&format!("SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
+            .execute(&mut *conn)
+            .await?;
+        let mut attempt = 1;
+        loop {
+            match conn.apply(mig).await {
+                Ok(_) => break,
+                Err(MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _))
+                    if lock_not_granted(&e) && attempt < LOCK_ATTEMPTS =>
+                {
+                    tracing::warn!(
+                        version = mig.version,
+                        attempt,
+                        "a migration's table is in use (lock not granted within {MIGRATION_LOCK_TIMEOUT}); trying again"
+                    );
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(500 + u64::from(attempt % 7) * 100))
+                        .await;
+                }
+                Err(e) => return Err(boxed(e)),
+            }
+        }
+    }
+    let left = invalid_indexes(conn).await?;
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
+            "indexes {left:?} are INVALID after migrating (a concurrent build failed): run `baedal migrate` again, which drops and rebuilds them"
+        )))
+    }
+}
+
+/// Indexes of the current schema left INVALID by a `CREATE INDEX CONCURRENTLY` that failed.
+async fn invalid_indexes(conn: &mut sqlx::AnyConnection) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT format('%I.%I', n.nspname, c.relname) AS name
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE NOT i.indisvalid AND n.nspname = current_schema()",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.iter().map(|r| r.get("name")).collect())
 }
 
 fn lock_not_granted(e: &sqlx::Error) -> bool {
@@ -304,6 +407,82 @@ mod tests {
             .execute(&db.pool)
             .await
             .unwrap();
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    /// PostgreSQL: a concurrent index build waits for a long read instead of failing at the
+    /// lock timeout (which left an INVALID index that later runs took for built), and an index
+    /// a failed build left INVALID is dropped and built again.
+    #[tokio::test]
+    async fn a_concurrent_index_waits_for_long_reads_and_a_failed_build_is_redone() {
+        let Some(admin) = crate::test_postgres() else {
+            return;
+        };
+        let tmp = std::env::temp_dir().join(format!("baedal-cic-{}", std::process::id()));
+        let d = tmp.join("m");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("0001_things.sql"),
+            "CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT);",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("0002_things_name.sql"),
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY things_name ON things (name);",
+        )
+        .unwrap();
+        let m = Migrations::new(
+            Migrator::new(d.as_path()).await.unwrap(),
+            Migrator::new(d.as_path()).await.unwrap(),
+        );
+        let url = crate::scratch_postgres(&admin).await.unwrap();
+        let db = crate::connect(&url, PoolSettings::default()).await.unwrap();
+        sqlx::query("CREATE TABLE other (id BIGINT)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        // A report holds a snapshot for longer than the lock timeout (3 s).
+        let reader = db.pool.clone();
+        let report = tokio::spawn(async move {
+            let mut tx = reader.begin().await.unwrap();
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("SELECT COUNT(*) FROM other")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            tx.commit().await.unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        db.migrate(&m).await.unwrap();
+        report.await.unwrap();
+        let valid = |db: Db| async move {
+            sqlx::query(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM pg_index
+                  WHERE indexrelid = 'things_name'::regclass AND indisvalid",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+        };
+        assert_eq!(valid(db.clone()).await, 1, "built, and valid");
+        // A build that died: the index is left INVALID and its migration unrecorded.
+        sqlx::query(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'things_name'::regclass",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 2")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        db.migrate(&m).await.unwrap();
+        assert_eq!(valid(db.clone()).await, 1, "dropped and built again");
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
