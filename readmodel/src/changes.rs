@@ -80,6 +80,15 @@ impl Change {
     }
 }
 
+/// The transaction holding the change log's watermark back, as `pg_stat_activity` shows it.
+#[derive(Debug, Clone)]
+pub struct OldestWriter {
+    pub pid: i32,
+    pub database: String,
+    pub age_secs: f64,
+    pub query: String,
+}
+
 /// Which changes a reader wants.
 #[derive(Debug, Clone, Copy)]
 pub enum Changes<'a> {
@@ -188,6 +197,30 @@ impl ReadModel {
     ) -> crate::Result<LogBatch> {
         let (end, _) = self.readable_end().await?;
         self.read_log(after, end, which, limit).await
+    }
+
+    /// The oldest transaction on the instance that has written and not ended: what holds the
+    /// change log's watermark back (PostgreSQL; `None` on SQLite or when there is none).
+    pub(crate) async fn oldest_writer(&self) -> crate::Result<Option<OldestWriter>> {
+        if self.dialect() == Dialect::Sqlite {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT pid, COALESCE(datname::text, '') AS db,
+                    CAST(EXTRACT(EPOCH FROM (now() - xact_start)) AS DOUBLE PRECISION) AS age,
+                    COALESCE(left(query, 200), '') AS query
+               FROM pg_stat_activity
+              WHERE backend_xid IS NOT NULL AND xact_start IS NOT NULL
+              ORDER BY xact_start LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| OldestWriter {
+            pid: r.get("pid"),
+            database: r.get("db"),
+            age_secs: r.get("age"),
+            query: r.get("query"),
+        }))
     }
 
     /// The rows past `end` (the readable end) that have already committed: on PostgreSQL,

@@ -37,6 +37,10 @@ const BATCH: u32 = 500;
 /// reads only theirs; past it, an `IN` list costs more than it saves and it reads the whole
 /// log.
 pub const SCOPE_CAP: usize = 200;
+/// How long the oldest writing transaction may hold the feed back before a warning names it.
+const HOLDER_WARN_AFTER: Duration = Duration::from_secs(5);
+/// At most one such warning per this.
+const HOLDER_WARN_EVERY: Duration = Duration::from_secs(30);
 /// At most how many rows committed just before the follower started (behind a running
 /// transaction) it remembers in order not to send them as news.
 const BEFORE_START_MOST: u32 = 10_000;
@@ -251,6 +255,7 @@ async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: D
     // transaction that was running then): not news to anyone subscribed since.
     let mut before_start: std::collections::HashSet<(i64, i64)> = Default::default();
     let mut withheld_wait = WITHHELD_FIRST;
+    let mut warned_at: Option<std::time::Instant> = None;
     loop {
         if shared.interests().is_empty() {
             // Marked idle before looking again, so that a stream subscribing in between
@@ -321,6 +326,7 @@ async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: D
             tokio::task::yield_now().await;
             continue;
         }
+        watch_holder(&rm, withheld, &mut warned_at).await;
         if withheld {
             // Committed rows wait behind a running transaction: it may end any moment, and
             // its end notifies nobody.
@@ -330,6 +336,35 @@ async fn follower(rm: ReadModel, shared: Arc<Shared>, wake: Arc<Notify>, poll: D
             withheld_wait = WITHHELD_FIRST;
             let _ = tokio::time::timeout(poll, wake.notified()).await;
         }
+    }
+}
+
+/// While rows wait behind a running transaction: how long the oldest writing transaction on
+/// the instance has run (`baedal_change_log_watermark_age_seconds`; 0 when nothing waits), and,
+/// past [`HOLDER_WARN_AFTER`], a warning naming it (pid, database, query) at most every
+/// [`HOLDER_WARN_EVERY`]: any transaction that writes, in any database of the instance, holds
+/// every live stream back until it ends.
+async fn watch_holder(rm: &ReadModel, withheld: bool, warned_at: &mut Option<std::time::Instant>) {
+    let gauge = metrics::gauge!("baedal_change_log_watermark_age_seconds");
+    if !withheld {
+        gauge.set(0.0);
+        return;
+    }
+    let Ok(Some(holder)) = rm.oldest_writer().await else {
+        return;
+    };
+    gauge.set(holder.age_secs);
+    let due = warned_at.is_none_or(|t| t.elapsed() >= HOLDER_WARN_EVERY);
+    if holder.age_secs >= HOLDER_WARN_AFTER.as_secs_f64() && due {
+        *warned_at = Some(std::time::Instant::now());
+        tracing::warn!(
+            pid = holder.pid,
+            database = %holder.database,
+            running_for_secs = holder.age_secs,
+            query = %holder.query,
+            "a long writing transaction holds every live stream back (the change log's watermark); \
+             end it, or bound it with statement_timeout / idle_in_transaction_session_timeout"
+        );
     }
 }
 
@@ -460,6 +495,12 @@ mod tests {
         // Give the follower rounds to look (a follower by position alone would read past
         // `late_pos` now and never come back to it).
         tokio::time::sleep(Duration::from_millis(200)).await;
+        // What holds the feed back can be named (the follower's gauge and warning).
+        let holder = rm.oldest_writer().await.unwrap();
+        assert!(
+            holder.is_some_and(|h| h.age_secs >= 0.0),
+            "an open writing transaction is seen"
+        );
         slow.commit().await.unwrap();
 
         let first = next(&mut sub).await;
