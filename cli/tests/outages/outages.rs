@@ -160,7 +160,12 @@ async fn a_long_read_model_outage_fails_no_order() {
     let mut lock = db.pool.acquire().await.unwrap();
     let take = match db.dialect {
         baedal_db::Dialect::Sqlite => vec!["BEGIN EXCLUSIVE"],
-        baedal_db::Dialect::Postgres => vec!["BEGIN", "LOCK TABLE orders IN EXCLUSIVE MODE"],
+        // The outage outlasts what baedal's own connections may idle in a transaction.
+        baedal_db::Dialect::Postgres => vec![
+            "SET idle_in_transaction_session_timeout = 0",
+            "BEGIN",
+            "LOCK TABLE orders IN EXCLUSIVE MODE",
+        ],
     };
     for stmt in take {
         sqlx::query(stmt).execute(&mut *lock).await.unwrap();
