@@ -47,6 +47,8 @@ const LOCK_ATTEMPTS: u32 = 60;
 /// exclusive lock, every query on that table queues behind it, so a long wait is an outage of
 /// the table; the app's own statements wait up to [`crate::LOCK_TIMEOUT`].
 const MIGRATION_LOCK_TIMEOUT: &str = "250ms";
+/// The advisory lock one migrator of a database holds at a time ("baedalm").
+const MIGRATORS: i64 = 0x62_6165_6461_6c6d;
 
 /// Apply `m`'s pending migrations (built by [`crate::Migrations::new`], which tells sqlx to
 /// leave applied ones this release does not know alone). On PostgreSQL one at a time, each
@@ -60,6 +62,23 @@ pub(crate) async fn migrate(db: &Db, m: &Migrator) -> Result<(), sqlx::Error> {
             .map_err(|e| sqlx::Error::Migrate(Box::new(e))),
         Dialect::Postgres => {
             let mut conn = db.pool.acquire().await?;
+            // Wait for another migrator by trying, not by blocking: a session blocked in
+            // `pg_advisory_lock` holds a snapshot, and `CREATE INDEX CONCURRENTLY` in the
+            // migrator that holds the lock waits for every snapshot: a deadlock (seen with
+            // `baedal migrate` beside `baedal dev`). Between tries this session holds none.
+            loop {
+                let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
+                    .bind(MIGRATORS)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .get("got");
+                if got {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            // sqlx's own lock too, for migrators of releases before this one (uncontended
+            // among this release's).
             conn.lock().await.map_err(boxed)?;
             let result = migrate_postgres(&mut conn, m).await;
             // The connection goes back to the pool: the app's lock wait again.
@@ -70,6 +89,10 @@ pub(crate) async fn migrate(db: &Db, m: &Migrator) -> Result<(), sqlx::Error> {
             .execute(&mut *conn)
             .await;
             let unlocked = conn.unlock().await.map_err(boxed);
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATORS)
+                .execute(&mut *conn)
+                .await;
             result?;
             restored?;
             unlocked
@@ -457,7 +480,10 @@ mod tests {
             tx.commit().await.unwrap();
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
-        db.migrate(&m).await.unwrap();
+        // Two migrators at once (the deploy's Job beside `baedal dev`, say): one waits.
+        let (a, b) = tokio::join!(db.migrate(&m), db.migrate(&m));
+        a.unwrap();
+        b.unwrap();
         report.await.unwrap();
         let valid = |db: Db| async move {
             sqlx::query(
