@@ -158,6 +158,27 @@ pub(crate) async fn upsert(
     Ok(changed)
 }
 
+/// An event entry replaces the stored one only where it differs (an unchanged row is not
+/// rewritten).
+const REPLACE_CHANGED: &str = "DO UPDATE SET status = excluded.status, at = excluded.at,
+    reason = excluded.reason
+    WHERE order_events.status <> excluded.status OR order_events.at <> excluded.at";
+
+/// `rows` value tuples of `cols` placeholders each, numbered from `$from + 1`: one
+/// multi-row `INSERT` however many rows.
+fn placeholders(from: usize, rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells = (1..=cols)
+                .map(|c| format!("${}", from + r * cols + c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({cells})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A projection's history write: entries before the view's latest were committed by the
 /// engine before it and never change, so they are inserted only where missing (`DO NOTHING`:
 /// an entry already there is neither rewritten nor locked); only the latest entry may replace
@@ -173,45 +194,29 @@ async fn append_history(
         return Ok(());
     };
     let (earlier, last): (Vec<_>, Vec<_>) = view.history.iter().partition(|h| h.seq < latest);
-    let values = |from: usize, n: usize| {
-        (0..n)
-            .map(|i| {
-                let p = from + i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let insert = |from: usize, n: usize, on_conflict: &str| {
         format!(
             "INSERT INTO order_events (order_id, seq, status, at, reason) VALUES {}
              ON CONFLICT (order_id, seq) {on_conflict}",
-            values(from, n)
+            placeholders(from, n, 5)
         )
     };
     const KEEP: &str = "DO NOTHING";
-    const REPLACE: &str = "DO UPDATE SET status = excluded.status, at = excluded.at,
-        reason = excluded.reason
-        WHERE order_events.status <> excluded.status OR order_events.at <> excluded.at";
     let (e, l) = (earlier.len(), last.len());
     let statements: Vec<(String, Vec<&baedal_domain::HistoryEntry>)> = if e == 0 {
-        vec![(insert(0, l, REPLACE), last)]
+        vec![(insert(0, l, REPLACE_CHANGED), last)]
     } else if tx.backend_name() == "PostgreSQL" {
         let both = format!(
             "WITH earlier AS ({}) {}",
             insert(0, e, KEEP),
-            insert(e * 5, l, REPLACE)
+            insert(e * 5, l, REPLACE_CHANGED)
         );
         vec![(both, earlier.into_iter().chain(last).collect())]
     } else {
-        vec![(insert(0, e, KEEP), earlier), (insert(0, l, REPLACE), last)]
+        vec![
+            (insert(0, e, KEEP), earlier),
+            (insert(0, l, REPLACE_CHANGED), last),
+        ]
     };
     for (sql, entries) in statements {
         let mut q = sqlx::query(&sql);
@@ -237,25 +242,10 @@ pub(crate) async fn write_history(
 ) -> crate::Result<u64> {
     let mut written = 0;
     if !view.history.is_empty() {
-        let rows = (0..view.history.len())
-            .map(|i| {
-                let p = i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = placeholders(0, view.history.len(), 5);
         let sql = format!(
             "INSERT INTO order_events (order_id, seq, status, at, reason) VALUES {rows}
-             ON CONFLICT (order_id, seq) DO UPDATE SET status = excluded.status,
-                at = excluded.at, reason = excluded.reason
-             WHERE order_events.status <> excluded.status OR order_events.at <> excluded.at"
+             ON CONFLICT (order_id, seq) {REPLACE_CHANGED}"
         );
         let mut q = sqlx::query(&sql);
         for h in &view.history {
@@ -282,20 +272,7 @@ async fn append_log(
     if new.is_empty() {
         return Ok(());
     }
-    let rows = (0..new.len())
-        .map(|i| {
-            let p = i * 5;
-            format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = placeholders(0, new.len(), 5);
     let sql =
         format!("INSERT INTO order_log (order_id, version, seq, status, store_id) VALUES {rows}");
     let mut q = sqlx::query(&sql);

@@ -268,15 +268,19 @@ impl Cluster {
 
     /// Run `baedal <args>` to completion; (exit code, stdout).
     pub fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_baedal"))
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .args(args)
-            .output()
-            .expect("run baedal");
+        let out = self.output(args);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
+    }
+
+    fn output(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_baedal"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(args)
+            .output()
+            .expect("run baedal")
     }
 }
 
@@ -284,11 +288,7 @@ impl Cluster {
     /// Run `baedal <args>` to completion; (exit code, stderr): for what a part says when it
     /// refuses to start.
     pub fn run_stderr(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_baedal"))
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .args(args)
-            .output()
-            .expect("run baedal");
+        let out = self.output(args);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stderr).into_owned(),
