@@ -528,18 +528,25 @@ async fn disable(
         return Ok(false);
     };
     tracing::warn!(hook = hook_id, %url, why, "hook disabled");
-    sqlx::query(
-        "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
-         VALUES ($1, $2, 0, 'hook_disabled', $3, $4) ON CONFLICT DO NOTHING",
+    // The notice is a notification of its own (keyed by the hook: a hook is disabled once),
+    // and an entry in the owner's inbox that shows it.
+    let key = format!("hook:{hook_id}");
+    let created = sqlx::query(
+        "INSERT INTO notifications (order_id, seq, status, message, created_at)
+         VALUES ($1, 0, 'hook_disabled', $2, $3) ON CONFLICT (order_id, seq) DO NOTHING",
     )
-    .bind(&owner)
-    .bind(format!("hook:{hook_id}"))
+    .bind(&key)
     .bind(format!(
         "Your webhook {url} was disabled: {why}. Fix the receiver and register it again."
     ))
     .bind(&now)
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
+    if created {
+        crate::add_to_inboxes(tx, &[owner.as_str()], &key, 0).await?;
+    }
     Ok(true)
 }
 
@@ -931,7 +938,9 @@ mod tests {
         assert_eq!(count(&db, &h, "abandoned").await, 3);
         // Its owner is told.
         let told: i64 = sqlx::query(
-            "SELECT count(*) AS n FROM inbox WHERE recipient = 'ops' AND status = 'hook_disabled'",
+            "SELECT count(*) AS n FROM inbox_entries e JOIN notifications n
+               ON n.order_id = e.order_id AND n.seq = e.seq
+             WHERE e.recipient = 'ops' AND n.status = 'hook_disabled'",
         )
         .fetch_one(&db.pool)
         .await

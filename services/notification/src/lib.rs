@@ -118,6 +118,7 @@ impl NotifyState {
         let (mut hooks_owed, mut kakao_owed) = (false, false);
         if created {
             hooks_owed = hooks::Hooks::enqueue(&mut tx, self.db.dialect, n, &now).await?;
+            let mut inbox = Vec::with_capacity(n.recipients.len());
             for r in &n.recipients {
                 // People choose their channels; stores, riders and ops read their inbox.
                 let prefs = if r.starts_with("customer:") {
@@ -129,22 +130,11 @@ impl NotifyState {
                     kakao_owed |=
                         kakao::enqueue(&mut tx, self.db.dialect, n, r, phone, &now).await?;
                 }
-                if !prefs.inbox {
-                    continue;
+                if prefs.inbox {
+                    inbox.push(r.as_str());
                 }
-                sqlx::query(
-                    "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                )
-                .bind(r)
-                .bind(&n.order_id)
-                .bind(n.seq as i64)
-                .bind(&n.status)
-                .bind(&n.message)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?;
             }
+            add_to_inboxes(&mut tx, &inbox, &n.order_id, n.seq).await?;
         }
         tx.commit().await?;
         if hooks_owed {
@@ -156,13 +146,22 @@ impl NotifyState {
         Ok(created)
     }
 
+    /// A recipient's inbox, or an order's entries in every inbox, oldest first (at most
+    /// 1,000). Entries show their notification's status, message and time (joined: an entry
+    /// stores none of them); the previous release's rows in `inbox` carry their own copies and
+    /// are read beside them until retention has emptied that table.
     pub async fn inbox(
         &self,
         recipient: Option<&str>,
         order_id: Option<&str>,
     ) -> Result<Vec<InboxEntry>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT * FROM inbox WHERE ($1 IS NULL OR recipient = $2) AND ($3 IS NULL OR order_id = $4)
+            "SELECT id, recipient, order_id, seq, status, message, created_at FROM inbox
+             WHERE ($1 IS NULL OR recipient = $2) AND ($3 IS NULL OR order_id = $4)
+             UNION ALL
+             SELECT e.id, e.recipient, e.order_id, e.seq, n.status, n.message, n.created_at
+             FROM inbox_entries e JOIN notifications n ON n.order_id = e.order_id AND n.seq = e.seq
+             WHERE ($1 IS NULL OR e.recipient = $2) AND ($3 IS NULL OR e.order_id = $4)
              ORDER BY id LIMIT 1000",
         )
         .bind(recipient)
@@ -184,6 +183,31 @@ impl NotifyState {
             })
             .collect())
     }
+}
+
+/// Put notification `(order_id, seq)` in each of `recipients`' inboxes, in one statement. Call
+/// it only in the transaction that created the notification: that is what makes each entry
+/// once (entries have no unique key of their own, which would cost an index per entry).
+pub(crate) async fn add_to_inboxes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    recipients: &[&str],
+    order_id: &str,
+    seq: u32,
+) -> Result<(), sqlx::Error> {
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let values = (0..recipients.len())
+        .map(|i| format!("(${}, $1, $2)", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("INSERT INTO inbox_entries (recipient, order_id, seq) VALUES {values}");
+    let mut q = sqlx::query(&sql).bind(order_id).bind(seq as i64);
+    for r in recipients {
+        q = q.bind(*r);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Reads and the fault switch: the service token or an ops person.
@@ -293,6 +317,125 @@ pub fn router(state: NotifyState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The notification store as the previous release (migrations up to 6) left it.
+    fn migrations_up_to(version: i64) -> Migrations {
+        let cut = |mut m: sqlx::migrate::Migrator| {
+            m.migrations = std::borrow::Cow::Owned(
+                m.migrations
+                    .iter()
+                    .filter(|x| x.version <= version)
+                    .cloned()
+                    .collect(),
+            );
+            m
+        };
+        Migrations::new(
+            cut(sqlx::migrate!("./migrations/sqlite")),
+            cut(sqlx::migrate!("./migrations/postgres")),
+        )
+    }
+
+    /// An inbox written by the previous release (a copy of the text per recipient, and a
+    /// webhook-disabled notice with no notification of its own) reads the same after the
+    /// upgrade, before the entries written since, in one id order.
+    #[tokio::test]
+    async fn the_previous_releases_inbox_reads_the_same_beside_the_new_entries() {
+        // A file, not memory: the database outlives the first release's pool.
+        let dir = std::env::temp_dir().join(format!("baedal-inbox-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = baedal_db::scratch_url_in(&dir, "notify.db");
+        let old = baedal_db::connect(&url, PoolSettings::default())
+            .await
+            .unwrap();
+        old.migrate(&migrations_up_to(6)).await.unwrap();
+        sqlx::query(
+            "INSERT INTO notifications (order_id, seq, status, message, created_at)
+             VALUES ('ord_1', 1, 'placed', 'placed!', '2026-01-01T00:00:00Z')",
+        )
+        .execute(&old.pool)
+        .await
+        .unwrap();
+        for (who, order, status, message) in [
+            ("customer:c1", "ord_1", "placed", "placed!"),
+            ("store:st_1", "ord_1", "placed", "placed!"),
+            (
+                "owner:o1",
+                "hook:h1",
+                "hook_disabled",
+                "Your webhook was disabled",
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO inbox (recipient, order_id, seq, status, message, created_at)
+                 VALUES ($1, $2, $3, $4, $5, '2026-01-01T00:00:00Z')",
+            )
+            .bind(who)
+            .bind(order)
+            .bind(if order == "ord_1" { 1i64 } else { 0 })
+            .bind(status)
+            .bind(message)
+            .execute(&old.pool)
+            .await
+            .unwrap();
+        }
+        old.pool.close().await;
+
+        let s = NotifyState::open(
+            &url,
+            "svc",
+            baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
+            delivery::DeliverySettings::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        let n = NotificationRequest {
+            order_id: "ord_1".into(),
+            seq: 2,
+            recipients: vec!["customer:c1".into(), "store:st_1".into()],
+            status: "accepted".into(),
+            message: "accepted!".into(),
+            store_id: Some("st_1".into()),
+            order: None,
+        };
+        assert!(s.accept(&n).await.unwrap());
+        let shown = |entries: Vec<InboxEntry>| {
+            entries
+                .into_iter()
+                .map(|e| {
+                    format!(
+                        "{} {}#{} {} {}",
+                        e.recipient, e.order_id, e.seq, e.status, e.message
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shown(s.inbox(Some("customer:c1"), None).await.unwrap()),
+            [
+                "customer:c1 ord_1#1 placed placed!",
+                "customer:c1 ord_1#2 accepted accepted!"
+            ]
+        );
+        assert_eq!(
+            shown(s.inbox(None, Some("ord_1")).await.unwrap()),
+            [
+                "customer:c1 ord_1#1 placed placed!",
+                "store:st_1 ord_1#1 placed placed!",
+                "customer:c1 ord_1#2 accepted accepted!",
+                "store:st_1 ord_1#2 accepted accepted!"
+            ]
+        );
+        assert_eq!(
+            shown(s.inbox(Some("owner:o1"), None).await.unwrap()),
+            ["owner:o1 hook:h1#0 hook_disabled Your webhook was disabled"]
+        );
+        // A repeat adds nothing to any inbox.
+        assert!(!s.accept(&n).await.unwrap());
+        assert_eq!(s.inbox(None, Some("ord_1")).await.unwrap().len(), 4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[tokio::test]
     async fn one_notification_per_order_and_seq() {

@@ -137,23 +137,43 @@ pub async fn prune(db: &Db, h: &Horizons) -> Result<Pruned, sqlx::Error> {
 }
 
 /// Delete inbox entries accepted before `horizon`, oldest first: ids rise with time, so each
-/// batch reads the first [`BATCH`] by id and cuts at the first one inside the horizon.
+/// batch reads the first [`BATCH`] by id and cuts at the first one inside the horizon. Both
+/// forms: `inbox_entries` (an entry is as old as its notification, which it shares a
+/// transaction with; one whose notification already went is past the horizon too) and the
+/// previous release's `inbox`, emptied here until the release that drops it.
 async fn prune_inbox(db: &Db, horizon: &str) -> Result<u64, sqlx::Error> {
+    let entries = "SELECT e.id, n.created_at FROM inbox_entries e
+        LEFT JOIN notifications n ON n.order_id = e.order_id AND n.seq = e.seq
+        ORDER BY e.id LIMIT $1";
+    let old = "SELECT id, created_at FROM inbox ORDER BY id LIMIT $1";
+    Ok(prune_by_id(db, "inbox_entries", entries, horizon).await?
+        + prune_by_id(db, "inbox", old, horizon).await?)
+}
+
+/// [`prune_inbox`] for one table: `oldest` reads its first `$1` rows by id with when each was
+/// accepted (`created_at`, NULL for "long gone").
+async fn prune_by_id(
+    db: &Db,
+    table: &str,
+    oldest: &str,
+    horizon: &str,
+) -> Result<u64, sqlx::Error> {
     let mut total = 0;
+    let delete = format!("DELETE FROM {table} WHERE id <= $1");
     loop {
-        let rows = sqlx::query("SELECT id, created_at FROM inbox ORDER BY id LIMIT $1")
-            .bind(BATCH)
-            .fetch_all(&db.pool)
-            .await?;
+        let rows = sqlx::query(oldest).bind(BATCH).fetch_all(&db.pool).await?;
         let last = rows
             .iter()
-            .take_while(|r| r.get::<String, _>("created_at").as_str() < horizon)
+            .take_while(|r| {
+                r.get::<Option<String>, _>("created_at")
+                    .is_none_or(|at| at.as_str() < horizon)
+            })
             .last()
             .map(|r| r.get::<i64, _>("id"));
         let Some(last) = last else {
             return Ok(total);
         };
-        let n = sqlx::query("DELETE FROM inbox WHERE id <= $1")
+        let n = sqlx::query(&delete)
             .bind(last)
             .execute(&db.pool)
             .await?
@@ -260,7 +280,17 @@ mod tests {
             )
             .await;
         }
-        // Inbox ids rise with time.
+        // Inbox ids rise with time. An entry is as old as its notification: `o_old2`'s is
+        // gone already (pruned as long gone). The previous release's `inbox` rows carry their
+        // own time.
+        for order in ["o_old", "o_old2", "o_new"] {
+            exec(
+                &db,
+                "INSERT INTO inbox_entries (recipient, order_id, seq) VALUES ('customer:c1', $1, 1)",
+                &[order],
+            )
+            .await;
+        }
         for (order, at) in [("o_old", OLD), ("o_old2", OLD), ("o_new", NEW)] {
             exec(
                 &db,
@@ -299,7 +329,11 @@ mod tests {
         };
         let pruned = prune(&db, &h).await.unwrap();
         assert_eq!(pruned.get("notifications"), 1, "{pruned}");
-        assert_eq!(pruned.get("inbox"), 2);
+        assert_eq!(
+            pruned.get("inbox"),
+            4,
+            "two entries and two rows of the old form"
+        );
         assert_eq!(
             pruned.get("hook_deliveries"),
             3,
@@ -313,6 +347,10 @@ mod tests {
             ["o_new"]
         );
         assert_eq!(ids(&db, "SELECT order_id FROM inbox").await, ["o_new"]);
+        assert_eq!(
+            ids(&db, "SELECT order_id FROM inbox_entries").await,
+            ["o_new"]
+        );
         assert_eq!(
             ids(&db, "SELECT id FROM hook_deliveries ORDER BY id").await,
             ["d_gone_new", "d_ok_new", "d_pending_old"],
