@@ -166,7 +166,7 @@ const REPLACE_CHANGED: &str = "DO UPDATE SET status = excluded.status, at = excl
 
 /// `rows` value tuples of `cols` placeholders each, numbered from `$from + 1`: one
 /// multi-row `INSERT` however many rows.
-fn placeholders(from: usize, rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(from: usize, rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|r| {
             let cells = (1..=cols)

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 
 /// Rows deleted per batch (and per transaction).
 pub const BATCH: i64 = 1000;
-/// Orders erased per batch (each is read, rewritten and unqueued).
+/// Orders erased per batch (read together, rewritten and unqueued in one transaction).
 const ERASE_BATCH: i64 = 200;
 
 /// The key an erased order's stored view carries, with when it was erased (RFC 3339).
@@ -142,12 +142,11 @@ impl ReadModel {
                 horizons.idempotency_keys,
             ),
             // Only settled ones: a pending refund is shown and alerted on until it settles.
-            // The table holds refunds of canceled and rejected orders only; the scan stops at
-            // a batch.
+            // Found through the settled ones' own index (`refunds_settled`), oldest first.
             (
                 "refunds",
                 "DELETE FROM refunds WHERE order_id IN (SELECT order_id FROM refunds
-                    WHERE status = 'succeeded' AND settled_at < $1 LIMIT $2)",
+                    WHERE status = 'succeeded' AND settled_at < $1 ORDER BY settled_at LIMIT $2)",
                 horizons.ops_records,
             ),
             // Stuck orders only: a small table.
@@ -266,14 +265,22 @@ impl ReadModel {
             .iter()
             .map(|r| r.get("order_id"))
             .collect();
-            let mut edits = Vec::with_capacity(due.len());
+            if due.is_empty() {
+                return Ok(erased);
+            }
+            // One read of the batch's views, and one transaction of three statements: a few
+            // round trips per batch, not per order.
+            let in_due = (1..=due.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT id, view FROM orders WHERE id IN ({in_due})");
+            let mut read = sqlx::query_as::<_, (String, String)>(&sql);
             for id in &due {
-                let stored: Option<String> = sqlx::query("SELECT view FROM orders WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(self.pool())
-                    .await?
-                    .map(|r| r.get("view"));
-                let Some(old) = stored else { continue };
+                read = read.bind(id);
+            }
+            let mut edits = Vec::with_capacity(due.len());
+            for (id, old) in read.fetch_all(self.pool()).await? {
                 match erased_view(&old, now) {
                     Ok(Some(new)) => edits.push((id, old, new)),
                     Ok(None) => {}
@@ -286,26 +293,38 @@ impl ReadModel {
                 }
             }
             let mut tx = self.pool().begin().await?;
-            for (id, old, new) in &edits {
-                erased += sqlx::query("UPDATE orders SET view = $1 WHERE id = $2 AND view = $3")
-                    .bind(new)
-                    .bind(*id)
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+            if !edits.is_empty() {
+                // A view is replaced only if it is still the one read: one that changed in
+                // between is left for its next change to queue again.
+                let sql = format!(
+                    "WITH erased (id, old, new) AS (VALUES {})
+                     UPDATE orders SET view = erased.new FROM erased
+                     WHERE orders.id = erased.id AND orders.view = erased.old",
+                    crate::orders::placeholders(0, edits.len(), 3)
+                );
+                let mut update = sqlx::query(&sql);
+                for (id, old, new) in &edits {
+                    update = update.bind(id).bind(old).bind(new);
+                }
+                erased += update.execute(&mut *tx).await?.rows_affected();
                 // The legacy log's copies of the view hold the address too.
-                sqlx::query("DELETE FROM order_changes WHERE order_id = $1")
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
+                let in_edits = (1..=edits.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!("DELETE FROM order_changes WHERE order_id IN ({in_edits})");
+                let mut legacy = sqlx::query(&sql);
+                for (id, _, _) in &edits {
+                    legacy = legacy.bind(id);
+                }
+                legacy.execute(&mut *tx).await?;
             }
+            let sql = format!("DELETE FROM personal_data_due WHERE order_id IN ({in_due})");
+            let mut unqueue = sqlx::query(&sql);
             for id in &due {
-                sqlx::query("DELETE FROM personal_data_due WHERE order_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                unqueue = unqueue.bind(id);
             }
+            unqueue.execute(&mut *tx).await?;
             tx.commit().await?;
             if (due.len() as i64) < ERASE_BATCH {
                 return Ok(erased);
@@ -493,6 +512,45 @@ mod tests {
         // Pruning again finds nothing more; nor does a horizon before everything.
         assert_eq!(rm.prune(&h, t(NOW)).await.unwrap().total(), 0);
         assert_eq!(rm.prune(&nothing(), t(NOW)).await.unwrap().total(), 0);
+    }
+
+    /// More closed orders than a batch holds are all erased in one prune, batch after batch,
+    /// and those still open in between are left as they are.
+    #[tokio::test]
+    async fn erasure_goes_through_every_batch() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        let n = 2 * ERASE_BATCH as usize + 7;
+        let views: Vec<_> = (0..n)
+            .map(|i| {
+                let status = if i % 50 == 0 { S::Cooking } else { S::Completed };
+                let mut v = view(&format!("o{i:04}"), 6, status, 37.5);
+                v.delivery.address = format!("서울 강남구 테헤란로 {i}");
+                v
+            })
+            .collect();
+        rm.project_many(&views).await.unwrap();
+        let mut h = nothing();
+        h.change_log = t(NOW);
+        h.personal_data = t(NOW);
+        let pruned = rm.prune(&h, t(NOW)).await.unwrap();
+        let open = n.div_ceil(50);
+        assert_eq!(
+            pruned.get("orders_personal_data"),
+            (n - open) as u64,
+            "{pruned}"
+        );
+        for v in &views {
+            let stored = rm.get_order(&v.id).await.unwrap().unwrap();
+            assert_eq!(
+                stored.delivery.address.is_empty(),
+                v.status.is_terminal(),
+                "{}",
+                v.id
+            );
+        }
+        assert_eq!(rows(&rm, "SELECT COUNT(*) FROM personal_data_due").await, 0);
     }
 
     #[tokio::test]
@@ -733,6 +791,11 @@ mod tests {
             (
                 "SELECT rider_id FROM rider_locations WHERE at < 'x' ORDER BY at LIMIT 10",
                 "rider_locations_at",
+            ),
+            (
+                "SELECT order_id FROM refunds WHERE status = 'succeeded' AND settled_at < 'x'
+                 ORDER BY settled_at LIMIT 10",
+                "refunds_settled",
             ),
         ];
         for (sql, index) in plans {

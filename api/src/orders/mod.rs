@@ -91,7 +91,7 @@ async fn place_order(
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the order view; while a rider is on the way it carries `eta`: {minutes, arrive_by, basis: rider_location or pickup, rider_location?}"), (status = 404)))]
+    responses((status = 200, description = "the order view; while a rider is on the way it carries `eta`: {minutes, arrive_by, basis: rider_location or pickup, rider_location?}; a closed order past BAEDAL_PERSONAL_DATA_RETENTION has a blank address, coordinates 0 and `personal_data_erased_at` (RFC 3339): when its personal data was erased"), (status = 404)))]
 async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
