@@ -524,7 +524,11 @@ mod tests {
         let n = 2 * ERASE_BATCH as usize + 7;
         let views: Vec<_> = (0..n)
             .map(|i| {
-                let status = if i % 50 == 0 { S::Cooking } else { S::Completed };
+                let status = if i % 50 == 0 {
+                    S::Cooking
+                } else {
+                    S::Completed
+                };
                 let mut v = view(&format!("o{i:04}"), 6, status, 37.5);
                 v.delivery.address = format!("서울 강남구 테헤란로 {i}");
                 v
