@@ -240,6 +240,25 @@ impl ReadModel {
         Ok(rows.iter().map(store_from_row).collect())
     }
 
+    /// Up to `limit` stores (of `region`), by id, after the store `after`.
+    pub async fn stores_page(
+        &self,
+        region: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> crate::Result<Vec<Store>> {
+        let rows = sqlx::query(
+            "SELECT * FROM stores WHERE ($1 IS NULL OR region = $1) AND ($2 IS NULL OR id > $2)
+             ORDER BY id LIMIT $3",
+        )
+        .bind(region)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(store_from_row).collect())
+    }
+
     pub async fn get_store(&self, id: &str) -> crate::Result<Option<Store>> {
         let row = sqlx::query("SELECT * FROM stores WHERE id = $1")
             .bind(id)
