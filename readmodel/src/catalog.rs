@@ -301,4 +301,29 @@ mod tests {
         }
         assert_eq!(rm.list_stores(Some("mapo")).await.unwrap().len(), 2);
     }
+
+    /// Pages of stores, by id, after a cursor, meet end to end: every store once, in order.
+    #[tokio::test]
+    async fn store_pages_cover_the_catalog_once_in_id_order() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        rm.seed_demo_catalog().await.unwrap();
+        let all = rm.list_stores(None).await.unwrap();
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = rm.stores_page(None, after.as_deref(), 4).await.unwrap();
+            assert!(page.len() <= 4);
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            paged.extend(page);
+        }
+        assert_eq!(paged, all);
+        let mapo = rm.stores_page(Some("mapo"), None, 10).await.unwrap();
+        assert_eq!(mapo, rm.list_stores(Some("mapo")).await.unwrap());
+        let first = &all[0].id;
+        let rest = rm.stores_page(Some("mapo"), Some(first), 10).await.unwrap();
+        assert!(rest.iter().all(|s| s.region == "mapo" && s.id > *first));
+    }
 }
