@@ -219,7 +219,6 @@ async fn sixty_hooks_at_one_target_stop_at_the_owners_cap() {
 
 #[tokio::test]
 async fn delivery_retries_are_paced_per_owner() {
-    let sys = system();
     let token = owner(&unique("st"));
     let mut refused = None;
     for n in 0..30 {
@@ -362,4 +361,47 @@ async fn commands_are_paced_per_principal() {
         assert!(let_through <= 20, "never refused");
     }
     assert!(let_through >= LIMITS.commands.count.get());
+}
+
+#[tokio::test]
+async fn the_store_list_comes_a_page_at_a_time() {
+    let me = format!("192.0.2.{}", rand_octet());
+    let page = |query: String| {
+        let me = me.clone();
+        async move {
+            send(
+                Method::GET,
+                &format!("/v1/stores{query}"),
+                None,
+                Some(&me),
+                None,
+                None,
+            )
+            .await
+        }
+    };
+    let whole = page(String::new()).await;
+    assert_eq!(whole.status, 200, "{:?}", whole.body);
+    let all = whole.body["stores"].as_array().unwrap().clone();
+    assert!(all.len() > 2, "the demo catalog has stores");
+    assert!(whole.body.get("next_cursor").is_none(), "one page holds it");
+    let mut paged = Vec::new();
+    let mut query = "?limit=2".to_owned();
+    loop {
+        let a = page(query).await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        let stores = a.body["stores"].as_array().unwrap();
+        assert!(stores.len() <= 2);
+        paged.extend(stores.iter().cloned());
+        match a.body["next_cursor"].as_str() {
+            Some(c) => query = format!("?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    for bad in ["?limit=0", "?limit=101"] {
+        let a = page(bad.into()).await;
+        assert_eq!(a.status, 422, "{bad}");
+        assert_eq!(a.code(), "invalid_limit");
+    }
 }
