@@ -167,8 +167,8 @@ async fn create(
         return Err(ApiError::new(
             ApiCode::TooManyHooks,
             format!(
-                "you have {held} hooks, the most one owner may have ({cap}); delete one \
-                 (DELETE /v1/hooks/{{id}}) or subscribe an existing one to more events"
+                "you have {held} hooks, the most one owner may have ({cap}): delete one you no \
+                 longer need (DELETE /v1/hooks/{{id}}), then register again"
             ),
         ));
     }

@@ -86,7 +86,11 @@ fn token_end(exp: u64) -> tokio::time::Instant {
     let now_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let left = std::time::Duration::from_secs(exp).saturating_sub(now_unix);
+    // However far off the token says (the identity provider decides its lifetime), a day at
+    // most: the client reconnects then, as it does for any closed stream.
+    let left = std::time::Duration::from_secs(exp)
+        .saturating_sub(now_unix)
+        .min(std::time::Duration::from_secs(24 * 3600));
     tokio::time::Instant::now() + left
 }
 
@@ -247,4 +251,24 @@ pub async fn board_stream(
         cursor,
     };
     stream(state, caller, Interest::All, kind, pending).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stream_ends_at_its_tokens_expiry_and_never_overflows() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = tokio::time::Instant::now();
+        let in_a_minute = token_end(now + 60) - start;
+        assert!(in_a_minute <= std::time::Duration::from_secs(60));
+        assert!(in_a_minute >= std::time::Duration::from_secs(58));
+        // Expired: at once. A token for ever: a day.
+        assert!(token_end(now - 10) - start < std::time::Duration::from_secs(1));
+        assert!(token_end(u64::MAX) - start <= std::time::Duration::from_secs(24 * 3600 + 1));
+    }
 }

@@ -152,7 +152,11 @@ pub async fn place(
         }
         Err(e) if e.code == ApiCode::PaymentDeclined => {
             state.door.record(None, now);
-            state.limits.card_declined(customer_id);
+            // A card the PSP was asked about now: a retry of a key already started is
+            // answered from its attempt, and is not another card tried.
+            if !known.as_ref().is_some_and(|k| k.started) {
+                state.limits.card_declined(customer_id);
+            }
             "declined"
         }
         Err(e) if e.code == ApiCode::PaymentUnavailable => {

@@ -91,3 +91,27 @@ async fn place_and_cancel_refund_cycles_are_limited() {
         .min(LIMITS.place_orders.count.get()) as usize;
     assert!((bound..=bound + 2).contains(&cycles), "{cycles} cycles");
 }
+
+/// The lockout counts cards tried, not requests: retrying one declined attempt (same key and
+/// body) is answered from that attempt and tries no card.
+#[tokio::test]
+async fn retrying_one_declined_attempt_is_not_another_card_tried() {
+    let sys = system();
+    let customer = sys.token("customer", &unique("retrier"), None).await;
+    let key = unique("key");
+    let body = sys.order_body(1, "tok_declined");
+    for _ in 0..LIMITS.card_declines.count.get() + 2 {
+        let a = send(
+            Method::POST,
+            "/v1/orders",
+            Some(&customer),
+            None,
+            Some(body.clone()),
+            Some(&key),
+        )
+        .await;
+        assert_eq!(a.status, 402, "{:?}", a.body);
+    }
+    // Still one decline: another card may be tried.
+    assert_eq!(place(&customer, "tok_declined").await.status, 402);
+}
