@@ -7,6 +7,7 @@ use crate::authz::visible_order;
 use crate::commands;
 use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
 use crate::extract::{ApiJson, Caller};
+use crate::limits::{Limit, RateNote, principal};
 use crate::state::{ApiRole, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -72,24 +73,30 @@ fn handler(action: Action) -> MethodRouter<AppState> {
         post(
             move |State(state): State<AppState>,
                   caller: Caller,
+                  note: RateNote,
                   Path(id): Path<String>,
                   ApiJson(body): ApiJson<ReasonBody>| async move {
-                act(&state, &caller, action, &id, Some(body.reason)).await
+                act(&state, &caller, &note, action, &id, Some(body.reason)).await
             },
         )
     } else {
         post(
-            move |State(state): State<AppState>, caller: Caller, Path(id): Path<String>| async move {
-                act(&state, &caller, action, &id, None).await
+            move |State(state): State<AppState>,
+                  caller: Caller,
+                  note: RateNote,
+                  Path(id): Path<String>| async move {
+                act(&state, &caller, &note, action, &id, None).await
             },
         )
     }
 }
 
-/// Check the caller's role, the reason and the caller's sight of the order, then send.
+/// Check the caller's role, their pace (`BAEDAL_RATE_COMMANDS`), the reason and the caller's
+/// sight of the order, then send.
 async fn act(
     state: &AppState,
     caller: &Caller,
+    note: &RateNote,
     action: Action,
     id: &str,
     reason: Option<String>,
@@ -97,6 +104,9 @@ async fn act(
     let rule = action.rule();
     let role = role_of(rule.by).expect("actions are sent by people");
     caller.require(role)?;
+    state
+        .limits
+        .check(Limit::Command, &principal(&caller.0), note)?;
     let reason = match reason {
         Some(r) => Some(valid_reason(&r)?),
         None => None,

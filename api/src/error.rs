@@ -78,6 +78,16 @@ baedal_http::error_codes! {
         InvalidHookUrl = ("invalid_hook_url", UNPROCESSABLE_ENTITY),
         InvalidHook = ("invalid_hook", UNPROCESSABLE_ENTITY),
         HooksUnavailable = ("hooks_unavailable", SERVICE_UNAVAILABLE, retry_after = 30),
+        /// The owner has as many hooks as one owner may (`BAEDAL_HOOKS_PER_OWNER`).
+        TooManyHooks = ("too_many_hooks", CONFLICT),
+
+        // Limits (`crate::limits`).
+        /// Past a rate limit: retry after `Retry-After` (the limiter's time, or this).
+        RateLimited = ("rate_limited", TOO_MANY_REQUESTS, retry_after = 1),
+        /// Card attempts locked out after repeated declines, for the rest of the window.
+        TooManyDeclines = ("too_many_declines", TOO_MANY_REQUESTS, retry_after = 900),
+        /// As many live streams open as the principal (or the replica) may have.
+        TooManyStreams = ("too_many_streams", TOO_MANY_REQUESTS, retry_after = 5),
     }
 }
 

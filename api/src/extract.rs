@@ -1,14 +1,17 @@
 //! Extractors that answer bad input in the contract's error shape instead of axum's plain text:
-//! the caller (authenticated by bearer JWT), JSON bodies and query strings.
+//! the caller (authenticated by bearer JWT), the client's address, JSON bodies and query
+//! strings.
 
 use crate::error::{ApiCode, ApiError, CommonCode};
+use crate::limits::client_key;
 use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use baedal_auth::{Claims, Role};
 use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -55,6 +58,34 @@ impl FromRequestParts<AppState> for Caller {
         let claims = state.identity.verify(token).await?;
         tracing::Span::current().record("caller", tracing::field::display(&claims.sub));
         Ok(Caller(claims))
+    }
+}
+
+/// The client's address as the per-address limits key it ([`crate::limits::client_key`],
+/// with `BAEDAL_RATE_TRUSTED_PROXY_HOPS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let hops = state.limits.settings.trusted_proxy_hops;
+        Ok(ClientAddr(client_key(peer, &forwarded, hops)))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::limits::{Limit, RateNote};
 use crate::notification::{notification_service, pass_on, refused};
 use crate::pagination::page_limit;
 use crate::state::AppState;
@@ -142,15 +143,35 @@ impl NewHook {
 #[utoipa::path(post, path = "/v1/hooks", security(("bearer" = [])), request_body = NewHook,
     responses((status = 201, description = "{id, owner, url, events, created_at, secret}"),
         (status = 403, description = "not ops or a store owner"),
-        (status = 422, description = "bad URL (not https, private address, unresolvable) or events")))]
+        (status = 409, description = "`too_many_hooks`: the owner has as many hooks as one may (BAEDAL_HOOKS_PER_OWNER)"),
+        (status = 422, description = "bad URL (not https, private address, unresolvable) or events"),
+        (status = 429, description = "`rate_limited`: too many registrations and retries (BAEDAL_RATE_HOOK_CHANGES)")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    note: RateNote,
     ApiJson(body): ApiJson<NewHook>,
 ) -> ApiResult<Response> {
     let owner = owner(&caller)?;
+    state.limits.check(Limit::HookChange, &owner, &note)?;
     body.check()?;
     let service = notification_service(&state)?;
+    // The cap is checked against the owner's hooks as the service lists them: two
+    // registrations at once may both pass it, which the pace above keeps to a few.
+    let cap = state.limits.settings.hooks_per_owner;
+    let held = match service.hooks(&owner).await {
+        Ok(list) => list.hooks.len(),
+        Err(e) => return refused(e),
+    };
+    if held >= cap as usize {
+        return Err(ApiError::new(
+            ApiCode::TooManyHooks,
+            format!(
+                "you have {held} hooks, the most one owner may have ({cap}): delete one you no \
+                 longer need (DELETE /v1/hooks/{{id}}), then register again"
+            ),
+        ));
+    }
     let answer = service.create_hook(&owner, &body.to_service()).await;
     pass_on(StatusCode::CREATED, answer)
 }
@@ -221,13 +242,16 @@ async fn rotate_secret(
     params(("id" = String, Path, description = "hook id"), ("delivery_id" = String, Path, description = "delivery id (the webhook-id)")),
     responses((status = 202, description = "{\"queued\": true}"), (status = 403),
         (status = 404, description = "no such delivery of yours"),
-        (status = 409, description = "the hook is disabled")))]
+        (status = 409, description = "the hook is disabled"),
+        (status = 429, description = "`rate_limited`: too many registrations and retries (BAEDAL_RATE_HOOK_CHANGES)")))]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
+    note: RateNote,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let owner = owner(&caller)?;
+    state.limits.check(Limit::HookChange, &owner, &note)?;
     let answer = notification_service(&state)?
         .retry_delivery(&owner, &id, &delivery_id)
         .await;

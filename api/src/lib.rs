@@ -8,7 +8,8 @@
 //! The crate is layered, and a module imports only modules below it, never one that imports
 //! it:
 //! - shared helpers: [`state`] (settings and connections), [`door`], `error` (`ApiCode`, every
-//!   code the api answers with, and its status and retry rule), `extract` (the
+//!   code the api answers with, and its status and retry rule), `limits` (rate limits and
+//!   bounded streams, under every feature that takes requests), `extract` (the
 //!   caller, bodies, queries), `door_keeping` (deadline, request id), `commands` (sending a
 //!   command to an order's workflow), `authz` (who may see an order), `pagination`, `eta`,
 //!   `live` (following the read model's change log), `notification` (the notification
@@ -28,6 +29,7 @@ mod door_keeping;
 mod error;
 mod eta;
 mod extract;
+mod limits;
 mod live;
 mod notification;
 mod pagination;
@@ -49,6 +51,7 @@ mod routes;
 
 pub use extract::BODY_LIMIT_BYTES;
 pub use health::temporal_answers;
+pub use limits::{Rate, RateLimits};
 pub use live::ETA_EVERY;
 pub use orders::{order_id_for, request_hash_of};
 pub use state::{ApiConfig, ApiRole, AppState, MetricsRender};
@@ -78,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::route_not_found() })
         .method_not_allowed_fallback(|| async { error::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(limits::rate_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             door_keeping::deadline,

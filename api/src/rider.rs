@@ -11,6 +11,7 @@ use crate::authz::visible_order;
 use crate::door_keeping::waiting_on;
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::limits::{Limit, RateNote, principal};
 use crate::live::{self, StreamResume};
 use crate::pagination::{MAX_PAGE, page_limit};
 use crate::state::AppState;
@@ -109,7 +110,8 @@ async fn rider_board(
 #[utoipa::path(get, path = "/v1/rider/deliveries/events",
     params(BoardQuery, StreamResume), security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data a delivery card; after a resume the change log cannot serve (position past its retention, or over 10,000 positions behind) first `event: reset` (no id), data `{deliveries: [delivery card...]}`, the board within reach, nearest first, at most 50",
-        content_type = "text/event-stream"), (status = 422, description = "`invalid_last_event_id`: not a stream position, or one past the log's end; `invalid_coordinates`, `invalid_radius`")))]
+        content_type = "text/event-stream"), (status = 422, description = "`invalid_last_event_id`: not a stream position, or one past the log's end; `invalid_coordinates`, `invalid_radius`"),
+        (status = 429, description = "`too_many_streams`: as many streams open as one account (or this server) may have")))]
 async fn rider_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,7 +120,7 @@ async fn rider_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Role::Rider)?;
     valid_board_query(&q)?;
-    live::board_stream(&state, (q.lat, q.lon, q.radius_km), &headers).await
+    live::board_stream(&state, &caller, (q.lat, q.lon, q.radius_km), &headers).await
 }
 
 /// The delivery as its assigned rider sees it, with the address to bring it to. Any other
@@ -152,13 +154,18 @@ pub struct Position {
     responses((status = 200, description = "{lat, lon, at, deliveries: [{id, status}]}: kept, for these deliveries"),
         (status = 403, description = "not a rider"),
         (status = 409, description = "`not_on_a_delivery`: no claimed or picked-up delivery"),
-        (status = 422, description = "`invalid_coordinates`")))]
+        (status = 422, description = "`invalid_coordinates`"),
+        (status = 429, description = "`rate_limited`: reports faster than BAEDAL_RATE_LOCATION_REPORTS")))]
 async fn report(
     State(state): State<AppState>,
     caller: Caller,
+    note: RateNote,
     ApiJson(p): ApiJson<Position>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Rider)?;
+    state
+        .limits
+        .check(Limit::LocationReport, &principal(&caller.0), &note)?;
     if !geo::valid_coordinate(p.lat, p.lon) {
         return Err(ApiError::new(
             ApiCode::InvalidCoordinates,

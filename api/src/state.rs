@@ -1,7 +1,9 @@
 //! What every handler can reach: the process's settings ([`ApiConfig`], [`ApiRole`]) and its
-//! connections ([`AppState`]). The bottom of the crate: of its modules it imports only `door`.
+//! connections ([`AppState`]). The bottom of the crate: of its modules it imports only `door`
+//! and `limits`.
 
 use crate::door::PaymentDoor;
+use crate::limits::{Limiters, RateLimits};
 use baedal_auth::Identity;
 use baedal_domain::{Party, Timeouts};
 use baedal_readmodel::ReadModel;
@@ -35,6 +37,8 @@ pub struct ApiConfig {
     pub sse_heartbeat: Duration,
     /// The notification service that keeps webhook subscriptions (`/v1/hooks`).
     pub hooks: Option<HookService>,
+    /// Rate limits, stream bounds and the hook cap (`BAEDAL_RATE_*`).
+    pub limits: RateLimits,
 }
 
 impl ApiConfig {
@@ -117,6 +121,8 @@ pub struct AppState {
     pub feed: baedal_readmodel::Feed,
     /// For the notification service's hooks door.
     pub http: reqwest::Client,
+    /// This replica's rate limiters and stream slots.
+    pub limits: Arc<Limiters>,
 }
 
 impl AppState {
@@ -128,6 +134,7 @@ impl AppState {
         feed: baedal_readmodel::Feed,
     ) -> Self {
         Self {
+            limits: Limiters::new(config.limits.clone()),
             feed,
             read_model,
             temporal,

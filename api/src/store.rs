@@ -50,7 +50,8 @@ async fn store_orders(
 #[utoipa::path(get, path = "/v1/store/orders/events",
     params(StreamResume), security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream: `event:` the status, `id:` the stream position, data the order as it is now; after a resume the change log cannot serve (position past its retention, or over 1,000 of the store's changes behind) first `event: reset` (no id), data `{orders: [open orders, newest first, at most 100], next_cursor?}`",
-        content_type = "text/event-stream"), (status = 422, description = "`invalid_last_event_id`: not a stream position, or one past the log's end")))]
+        content_type = "text/event-stream"), (status = 422, description = "`invalid_last_event_id`: not a stream position, or one past the log's end"),
+        (status = 429, description = "`too_many_streams`: as many streams open as one account (or this server) may have")))]
 async fn store_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,7 +59,7 @@ async fn store_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Role::StoreOwner)?;
     let store_id = caller.0.store_id.clone().unwrap_or_default();
-    live::store_stream(&state, store_id, &headers).await
+    live::store_stream(&state, &caller, store_id, &headers).await
 }
 
 /// The highest price a menu item may have, in won.

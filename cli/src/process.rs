@@ -41,9 +41,13 @@ pub async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
 pub async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> {
     let listener = bind(addr, what).await?;
     tracing::info!("{what} listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // With the peer's address: the per-address limits key on it.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 

@@ -152,6 +152,8 @@ pub struct SystemConfig {
     pub retention: baedal_domain::retention::Retention,
     /// The Temporal Web UI of an existing cluster (the dev server's own otherwise).
     pub temporal_ui: Option<String>,
+    /// What every api of this process limits (rates, streams, hooks per owner).
+    pub limits: baedal_api::RateLimits,
 }
 
 /// A running system.
@@ -180,9 +182,13 @@ async fn serve(
     app: axum::Router,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await?;
+    // With the peer's address: the per-address limits key on it.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await?;
     Ok(())
 }
 
@@ -335,6 +341,7 @@ impl System {
                 notify_url: notify_url.clone(),
                 service_token: cfg.service_token.clone(),
                 metrics: cfg.metrics.clone(),
+                limits: cfg.limits.clone(),
             };
             let app = crate::roles::api(
                 settings,

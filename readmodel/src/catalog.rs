@@ -240,6 +240,25 @@ impl ReadModel {
         Ok(rows.iter().map(store_from_row).collect())
     }
 
+    /// Up to `limit` stores (of `region`), by id, after the store `after`.
+    pub async fn stores_page(
+        &self,
+        region: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> crate::Result<Vec<Store>> {
+        let rows = sqlx::query(
+            "SELECT * FROM stores WHERE ($1 IS NULL OR region = $1) AND ($2 IS NULL OR id > $2)
+             ORDER BY id LIMIT $3",
+        )
+        .bind(region)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(store_from_row).collect())
+    }
+
     pub async fn get_store(&self, id: &str) -> crate::Result<Option<Store>> {
         let row = sqlx::query("SELECT * FROM stores WHERE id = $1")
             .bind(id)
@@ -281,5 +300,30 @@ mod tests {
             assert!(menu.iter().all(|m| m.price > 0));
         }
         assert_eq!(rm.list_stores(Some("mapo")).await.unwrap().len(), 2);
+    }
+
+    /// Pages of stores, by id, after a cursor, meet end to end: every store once, in order.
+    #[tokio::test]
+    async fn store_pages_cover_the_catalog_once_in_id_order() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        rm.seed_demo_catalog().await.unwrap();
+        let all = rm.list_stores(None).await.unwrap();
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = rm.stores_page(None, after.as_deref(), 4).await.unwrap();
+            assert!(page.len() <= 4);
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            paged.extend(page);
+        }
+        assert_eq!(paged, all);
+        let mapo = rm.stores_page(Some("mapo"), None, 10).await.unwrap();
+        assert_eq!(mapo, rm.list_stores(Some("mapo")).await.unwrap());
+        let first = &all[0].id;
+        let rest = rm.stores_page(Some("mapo"), Some(first), 10).await.unwrap();
+        assert!(rest.iter().all(|s| s.region == "mapo" && s.id > *first));
     }
 }

@@ -25,28 +25,41 @@
 //!
 //! The streams' endpoints are their parties' (orders, store, rider), which authorize the
 //! caller and then follow with [`order_stream`], [`store_stream`] or [`board_stream`].
+//!
+//! Streams are bounded: each holds one of its principal's `BAEDAL_STREAMS_PER_PRINCIPAL`
+//! slots and one of the replica's `BAEDAL_STREAMS_PER_REPLICA` (429 `too_many_streams` past
+//! either), and the server closes it when the caller's token expires (at its `exp`): a stream
+//! never shows more, or longer, than its token allows. The client reconnects with a fresh
+//! token and its `Last-Event-ID`.
 
 mod follow;
 
 pub use follow::ETA_EVERY;
 
 use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::limits::principal;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use baedal_readmodel::{Changes, Interest, LogCursor, Resume};
 use follow::{Follow, Kind, Pending};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use std::convert::Infallible;
 
 /// Subscribe to the feed for `interest` (from now on, every change it covers reaches the
-/// stream), then stream `kind`, doing `pending` first.
+/// stream), then stream `kind`, doing `pending` first, for as long as `caller`'s token is
+/// valid. The stream takes one of the caller's stream slots (429 when they, or this replica,
+/// have none left), given back when it ends.
 async fn stream(
     state: &AppState,
+    caller: &Caller,
     interest: Interest,
     kind: Kind,
     pending: Pending,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
+    let slot = state.limits.streams.open(&principal(&caller.0))?;
+    let ends = token_end(caller.0.exp);
     let sub = state.feed.subscribe(interest).await?;
     let follow = Follow::new(
         state.read_model.clone(),
@@ -55,8 +68,30 @@ async fn stream(
         kind,
         pending,
     );
-    Ok(Sse::new(futures::stream::unfold(follow, Follow::next))
-        .keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat)))
+    let events = futures::stream::unfold(follow, Follow::next)
+        // The server closes the stream when the token expires: what it shows is read with
+        // the token's authority, which ends then. The client reconnects with a fresh token
+        // (and its Last-Event-ID, losing nothing).
+        .take_until(tokio::time::sleep_until(ends))
+        .map(move |e| {
+            // The slot lives as long as the stream.
+            let _held = &slot;
+            e
+        });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat)))
+}
+
+/// When a stream opened with a token expiring at `exp` (seconds since the epoch) ends.
+fn token_end(exp: u64) -> tokio::time::Instant {
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // However far off the token says (the identity provider decides its lifetime), a day at
+    // most: the client reconnects then, as it does for any closed stream.
+    let left = std::time::Duration::from_secs(exp)
+        .saturating_sub(now_unix)
+        .min(std::time::Duration::from_secs(24 * 3600));
+    tokio::time::Instant::now() + left
 }
 
 /// Where a store or rider stream resumed with `Last-Event-ID` starts: from its position's row,
@@ -143,6 +178,7 @@ fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 /// change after that seq first.
 pub async fn order_stream(
     state: &AppState,
+    caller: &Caller,
     id: String,
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
@@ -164,6 +200,7 @@ pub async fn order_stream(
         .transpose()?;
     stream(
         state,
+        caller,
         Interest::Order(id.clone()),
         Kind::Order {
             id,
@@ -179,13 +216,21 @@ pub async fn order_stream(
 /// position, or from a reset).
 pub async fn store_stream(
     state: &AppState,
+    caller: &Caller,
     store_id: String,
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
     let pos = position(headers)?;
     let (cursor, pending) = resume(state, pos, Changes::Store(&store_id)).await?;
     let interest = Interest::Store(store_id.clone());
-    stream(state, interest, Kind::Store { store_id, cursor }, pending).await
+    stream(
+        state,
+        caller,
+        interest,
+        Kind::Store { store_id, cursor },
+        pending,
+    )
+    .await
 }
 
 /// Deliveries appearing on the board within `radius_km` of (`lat`, `lon`) and leaving it, as
@@ -193,6 +238,7 @@ pub async fn store_stream(
 /// reset).
 pub async fn board_stream(
     state: &AppState,
+    caller: &Caller,
     (lat, lon, radius_km): (f64, f64, f64),
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
@@ -204,5 +250,25 @@ pub async fn board_stream(
         radius_km,
         cursor,
     };
-    stream(state, Interest::All, kind, pending).await
+    stream(state, caller, Interest::All, kind, pending).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stream_ends_at_its_tokens_expiry_and_never_overflows() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = tokio::time::Instant::now();
+        let in_a_minute = token_end(now + 60) - start;
+        assert!(in_a_minute <= std::time::Duration::from_secs(60));
+        assert!(in_a_minute >= std::time::Duration::from_secs(58));
+        // Expired: at once. A token for ever: a day.
+        assert!(token_end(now - 10) - start < std::time::Duration::from_secs(1));
+        assert!(token_end(u64::MAX) - start <= std::time::Duration::from_secs(24 * 3600 + 1));
+    }
 }

@@ -13,6 +13,7 @@ use crate::door_keeping::waiting_on;
 use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
 use crate::eta::with_eta;
 use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::limits::{Limit, RateNote, principal};
 use crate::live::{self, OrderResume};
 use crate::pagination::{ListQuery, orders_page};
 use crate::state::AppState;
@@ -50,14 +51,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 404, description = "no such store or menu item"),
         (status = 409, description = "item_unavailable: sold out right now"),
         (status = 422, description = "invalid body, duplicate item, total too large, or the key was used for another body"),
+        (status = 429, description = "`rate_limited`: too many orders placed (BAEDAL_RATE_PLACE_ORDERS); `too_many_declines`: card attempts locked out after repeated declines (BAEDAL_RATE_CARD_DECLINES); retry after Retry-After"),
         (status = 503, description = "payment_unavailable: retry after Retry-After")))]
 async fn place_order(
     State(state): State<AppState>,
     caller: Caller,
+    note: RateNote,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> ApiResult<Response> {
     caller.require(Role::Customer)?;
+    state
+        .limits
+        .check(Limit::PlaceOrder, &principal(&caller.0), &note)?;
     let key = headers.get("idempotency-key").ok_or_else(|| {
         ApiError::new(
             ApiCode::MissingIdempotencyKey,
@@ -169,7 +175,8 @@ async fn my_orders(
 #[utoipa::path(get, path = "/v1/orders/{id}/events", params(("id" = String, Path), OrderResume),
     security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream: `event:` the status, `id:` `<order_id>:<seq>`, data `{order_id, seq, status, at, reason, order}`; while a rider is on the way also `event: eta` (no id) on each new position, data `{order_id, status, eta}`",
-        content_type = "text/event-stream"), (status = 404), (status = 422)))]
+        content_type = "text/event-stream"), (status = 404), (status = 422),
+        (status = 429, description = "`too_many_streams`: as many streams open as one account (or this server) may have")))]
 async fn order_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,5 +189,5 @@ async fn order_events(
         ));
     }
     visible_order(&state, &caller, &id).await?;
-    live::order_stream(&state, id, &headers).await
+    live::order_stream(&state, &caller, id, &headers).await
 }

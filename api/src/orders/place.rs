@@ -132,6 +132,9 @@ pub async fn place(
             return Ok(Placed::Replayed(order));
         }
     }
+    // A customer whose cards were declined too often tries none for a while: checked before
+    // the door, so a list of stolen cards never reaches the payment service through baedal.
+    state.limits.card_attempt(customer_id)?;
     let admission = state.door.admit(Instant::now()).map_err(|secs| {
         metrics::counter!("baedal_orders_shed_total").increment(1);
         ApiError::new(
@@ -149,6 +152,11 @@ pub async fn place(
         }
         Err(e) if e.code == ApiCode::PaymentDeclined => {
             state.door.record(None, now);
+            // A card the PSP was asked about now: a retry of a key already started is
+            // answered from its attempt, and is not another card tried.
+            if !known.as_ref().is_some_and(|k| k.started) {
+                state.limits.card_declined(customer_id);
+            }
             "declined"
         }
         Err(e) if e.code == ApiCode::PaymentUnavailable => {

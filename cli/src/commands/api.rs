@@ -3,8 +3,8 @@
 use crate::process::{install_metrics, serve};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ReadModelListen, ServiceToken, Stuck,
-    TemporalUi,
+    ApiDoor, Idempotency, Jwt, Limits, NotifyDoor, OrderTimers, ReadModelListen, ServiceToken,
+    Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
 
@@ -33,6 +33,8 @@ pub struct Args {
     idempotency: Idempotency,
     #[command(flatten)]
     stuck: Stuck,
+    #[command(flatten)]
+    limits: Limits,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -68,6 +70,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         notify_url: a.notify.url(),
         service_token: a.service_token.value(),
         metrics: Some(metrics),
+        limits: a.limits.limits(false)?,
     };
     let app = roles::api(settings, read_model, temporal, a.jwt.identity(), feed);
     serve(&a.door.api_addr, "api", app).await

@@ -3,9 +3,9 @@
 use crate::devserver;
 use crate::process::{bind, install_metrics, shutdown_signal};
 use crate::settings::{
-    ApiDoor, Breaker, CodecDoor, DataDir, Hooks, Idempotency, Jwt, Kakao, NotifyDb, NotifyDoor,
-    OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, ReadModelListen, Retention,
-    ServiceToken, Stuck, Temporal, TemporalUi, WorkerTuning,
+    ApiDoor, Breaker, CodecDoor, DataDir, Hooks, Idempotency, Jwt, Kakao, Limits, NotifyDb,
+    NotifyDoor, OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, ReadModelListen,
+    Retention, ServiceToken, Stuck, Temporal, TemporalUi, WorkerTuning,
 };
 use crate::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource};
 use baedal_api::ApiRole;
@@ -68,6 +68,8 @@ pub struct Args {
     kakao: Kakao,
     #[command(flatten)]
     retention: Retention,
+    #[command(flatten)]
+    limits: Limits,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -132,6 +134,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         idempotency_window: a.idempotency.idempotency_window,
         retention: a.retention.retention(a.idempotency.idempotency_window)?,
         temporal_ui: a.temporal_ui.temporal_ui_url.clone(),
+        limits: a.limits.limits(true)?,
     };
     let mut system = System::start(cfg).await?;
     print_banner(&system, &a);

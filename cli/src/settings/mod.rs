@@ -6,6 +6,7 @@
 mod channels;
 mod doors;
 mod keys;
+mod limits;
 mod orders;
 mod retention;
 mod secret;
@@ -18,6 +19,7 @@ pub use doors::{
     TemporalUi,
 };
 pub use keys::{Jwt, PayloadKey, ServiceToken};
+pub use limits::Limits;
 pub use orders::{Idempotency, OrderTimers, Stuck};
 pub use retention::Retention;
 pub use secret::Secret;

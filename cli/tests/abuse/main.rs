@@ -2,3 +2,12 @@
 //! a probe that an attacker with a valid account ran against a running baedal (issue "Abuse
 //! resistance") and fails if the probe succeeds again. Modules that need a system configured
 //! differently from the shared one (tight limits, a JWKS) start their own.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+/// The suite's own system with tight limits (for API4 and API6).
+mod limited;
+
+mod api4_resource_consumption;
+mod api6_business_flows_limits;

@@ -116,6 +116,23 @@ impl Cluster {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        // The tests drive one customer through hundreds of orders: limits a test reaches are
+        // the abuse suite's business, not these (as in the shared test system).
+        .chain(
+            [
+                "PLACE_ORDERS",
+                "CARD_DECLINES",
+                "COMMANDS",
+                "LOCATION_REPORTS",
+                "HOOK_CHANGES",
+                "CATALOG_READS",
+            ]
+            .map(|l| (format!("BAEDAL_RATE_{l}"), "1000000/1s".to_owned())),
+        )
+        .chain(
+            ["BAEDAL_STREAMS_PER_PRINCIPAL", "BAEDAL_STREAMS_PER_REPLICA"]
+                .map(|k| (k.to_owned(), "100000".to_owned())),
+        )
         .collect();
         let url = |p: Part| format!("http://127.0.0.1:{}", ports[&p]);
         Self {
