@@ -35,6 +35,8 @@ pub struct ApiConfig {
     pub sse_heartbeat: Duration,
     /// The notification service that keeps webhook subscriptions (`/v1/hooks`).
     pub hooks: Option<HookService>,
+    /// Where riders must be for their steps, and where stores deliver.
+    pub plausibility: baedal_domain::plausible::Plausibility,
 }
 
 impl ApiConfig {

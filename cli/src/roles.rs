@@ -41,6 +41,8 @@ pub struct ApiSettings {
     pub service_token: String,
     /// Renders `/metrics`, when this process exports metrics.
     pub metrics: Option<MetricsRender>,
+    /// Where riders must be for their steps, and where stores deliver.
+    pub plausibility: baedal_domain::plausible::Plausibility,
 }
 
 /// The api: its router over the read model, Temporal and one follower of the change log
@@ -68,6 +70,7 @@ pub fn api(
             url: settings.notify_url,
             service_token: settings.service_token,
         }),
+        plausibility: settings.plausibility,
     };
     baedal_api::router(AppState::new(read_model, temporal, identity, config, feed))
 }

@@ -152,6 +152,8 @@ pub struct SystemConfig {
     pub retention: baedal_domain::retention::Retention,
     /// The Temporal Web UI of an existing cluster (the dev server's own otherwise).
     pub temporal_ui: Option<String>,
+    /// Where riders must be for their steps, and where stores deliver (every api).
+    pub plausibility: baedal_domain::plausible::Plausibility,
 }
 
 /// A running system.
@@ -335,6 +337,7 @@ impl System {
                 notify_url: notify_url.clone(),
                 service_token: cfg.service_token.clone(),
                 metrics: cfg.metrics.clone(),
+                plausibility: cfg.plausibility,
             };
             let app = crate::roles::api(
                 settings,

@@ -11,8 +11,8 @@
 //! Pure: the caller passes the clock's reading (`now_ms`, the server's clock, never the
 //! client's) and what the read model holds.
 
-use crate::geo::distance_km;
 use crate::delivery;
+use crate::geo::distance_km;
 use serde::{Deserialize, Serialize};
 
 /// The thresholds, each a setting (`BAEDAL_RIDER_*`, `BAEDAL_DELIVERY_RADIUS`).
@@ -143,7 +143,11 @@ impl Plausibility {
         let hours = (new.at_ms - last.at_ms).max(0) as f64 / 3_600_000.0;
         let reachable = self.max_speed_kmh * hours + JUMP_TOLERANCE_M / 1000.0;
         if km > reachable {
-            let kmh = if hours > 0.0 { km / hours } else { f64::INFINITY };
+            let kmh = if hours > 0.0 {
+                km / hours
+            } else {
+                f64::INFINITY
+            };
             return Err(RiderRefusal::ImplausibleSpeed { kmh });
         }
         Ok(())
@@ -209,12 +213,7 @@ impl Plausibility {
 
     /// Whether a store at `store` with the catalog's `radius_km` (or, without one, the
     /// default) delivers to `door`.
-    pub fn deliverable(
-        &self,
-        store: (f64, f64),
-        radius_km: Option<f64>,
-        door: (f64, f64),
-    ) -> bool {
+    pub fn deliverable(&self, store: (f64, f64), radius_km: Option<f64>, door: (f64, f64)) -> bool {
         let radius = radius_km
             .filter(|r| r.is_finite() && *r > 0.0)
             .unwrap_or(self.delivery_radius_km);
@@ -285,7 +284,9 @@ mod tests {
         );
         let here = fix(GANGNAM, NOW);
         assert_eq!(
-            p.check_claim(Some(&here), NOW, order(), 2).unwrap_err().code(),
+            p.check_claim(Some(&here), NOW, order(), 2)
+                .unwrap_err()
+                .code(),
             "rider_too_many_active"
         );
         assert_eq!(p.check_claim(Some(&here), NOW, order(), 1), Ok(()));
@@ -335,10 +336,16 @@ mod tests {
             p.check_deliver(Some(&far), NOW, DOOR).unwrap_err().code(),
             "rider_not_at_door"
         );
-        assert_eq!(p.check_pickup(Some(&fix(GANGNAM, NOW)), NOW, GANGNAM), Ok(()));
+        assert_eq!(
+            p.check_pickup(Some(&fix(GANGNAM, NOW)), NOW, GANGNAM),
+            Ok(())
+        );
         assert_eq!(p.check_deliver(Some(&fix(DOOR, NOW)), NOW, DOOR), Ok(()));
         // The store is 245 m from the door: neither stands in for the other.
-        assert!(p.check_deliver(Some(&fix(GANGNAM, NOW)), NOW, DOOR).is_err());
+        assert!(
+            p.check_deliver(Some(&fix(GANGNAM, NOW)), NOW, DOOR)
+                .is_err()
+        );
         assert_eq!(
             p.check_pickup(None, NOW, GANGNAM),
             Err(RiderRefusal::PositionUnknown)

@@ -143,6 +143,7 @@ pub async fn synthetic_orders(
             address: "서울 어딘가 1".into(),
             lat: place.between(37.45, 37.65),
             lon: place.between(126.85, 127.15),
+            delivery_radius_km: None,
         })
         .await?;
     }

@@ -3,8 +3,8 @@
 use crate::process::{install_metrics, serve};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ReadModelListen, ServiceToken, Stuck,
-    TemporalUi,
+    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ReadModelListen, RiderChecks, ServiceToken,
+    Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
 
@@ -33,11 +33,14 @@ pub struct Args {
     idempotency: Idempotency,
     #[command(flatten)]
     stuck: Stuck,
+    #[command(flatten)]
+    riders: RiderChecks,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
+    let plausibility = a.riders.plausibility()?;
     let metrics = install_metrics()?;
     let (read_model, temporal) = a.engine.connect().await?;
     let timeouts = a.timers.timeouts();
@@ -68,6 +71,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         notify_url: a.notify.url(),
         service_token: a.service_token.value(),
         metrics: Some(metrics),
+        plausibility,
     };
     let app = roles::api(settings, read_model, temporal, a.jwt.identity(), feed);
     serve(&a.door.api_addr, "api", app).await

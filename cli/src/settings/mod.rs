@@ -8,6 +8,7 @@ mod doors;
 mod keys;
 mod orders;
 mod retention;
+mod riders;
 mod secret;
 mod stores;
 mod worker;
@@ -20,6 +21,7 @@ pub use doors::{
 pub use keys::{Jwt, PayloadKey, ServiceToken};
 pub use orders::{Idempotency, OrderTimers, Stuck};
 pub use retention::Retention;
+pub use riders::RiderChecks;
 pub use secret::Secret;
 pub use stores::{DataDir, NotifyDb, PaymentDb, ReadModelDb, ReadModelListen};
 pub use worker::{Breaker, WorkerTuning};

@@ -223,6 +223,7 @@ pub fn system() -> &'static TestSystem {
                     idempotency_window: DAY,
                     retention: baedal_domain::retention::Retention::default(),
                     temporal_ui: None,
+                    plausibility: Default::default(),
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");
                 tx.send(TestSystem {
