@@ -306,9 +306,7 @@ async fn a_key_whose_history_is_gone_never_starts_a_second_lifecycle() {
     let id = order["id"].as_str().unwrap().to_owned();
     s.make_ready(&owner, &id).await;
     for step in ["claim", "pickup", "deliver"] {
-        let r = s
-            .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
-            .await;
+        let r = s.ride(&s.api, &rider, &id, step).await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let r = s.post(&cust, &format!("/v1/orders/{id}/confirm")).await;
