@@ -816,7 +816,9 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
     let order = s.get(&cust, &format!("/v1/orders/{id}")).await.body;
     assert!(order.get("eta").is_none(), "no rider yet: {order}");
 
-    let r = s.ride(&s.api, &rider, &id, "claim").await;
+    let r = s
+        .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let order = s
         .wait_for(&s.api, &cust, &id, 10, |o| o["status"] == "rider_assigned")

@@ -289,7 +289,11 @@ async fn the_customer_stream_carries_each_new_rider_position_as_an_eta_once() {
             .report_position(&rider, serde_json::json!({"lat": lat, "lon": 127.03}))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        let eta = stream.next_event(ARRIVES).await.expect("an eta event");
+        let mut eta = stream.next_event(ARRIVES).await.expect("an eta event");
+        // The position reported for the claim (at the store) may come first, once.
+        if n == 0 && eta.data["eta"]["rider_location"]["at"] != r.body["at"] {
+            eta = stream.next_event(ARRIVES).await.expect("an eta event");
+        }
         assert_eq!(eta.event, "eta", "report {n}: {eta:?}");
         assert_eq!(eta.id, None, "an eta is not a resumable status change");
         assert_eq!(eta.data["order_id"], id.as_str());
