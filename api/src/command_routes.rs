@@ -152,6 +152,13 @@ async fn rider_act(
         return Ok(Json(DeliveryView::new(&order)).into_response());
     }
     tracing::Span::current().record("order_id", id);
+    // The rider's claims one at a time (in this process): each is checked against what the
+    // rider carries with the ones before it answered, and so projected (`crate::claim_turns`).
+    let _turn = if action == Action::Claim {
+        Some(state.claim_turns.take(caller.id()).await)
+    } else {
+        None
+    };
     let order = state
         .read_model
         .get_order(id)

@@ -119,6 +119,8 @@ pub struct AppState {
     pub feed: baedal_readmodel::Feed,
     /// For the notification service's hooks door.
     pub http: reqwest::Client,
+    /// One claim at a time per rider (`crate::claim_turns`).
+    pub(crate) claim_turns: Arc<crate::claim_turns::ClaimTurns>,
 }
 
 impl AppState {
@@ -136,6 +138,7 @@ impl AppState {
             identity,
             config: Arc::new(config),
             door: Arc::default(),
+            claim_turns: Arc::default(),
             http: {
                 // reqwest's TLS needs a process-wide crypto provider; a library user may not
                 // have installed one.

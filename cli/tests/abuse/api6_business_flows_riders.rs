@@ -199,6 +199,36 @@ async fn a_rider_carries_at_most_max_active_deliveries() {
 }
 
 #[tokio::test]
+async fn claims_sent_all_at_once_still_stop_at_max_active() {
+    let s = system();
+    let rider = s.token("rider", &unique("rider"), None).await;
+    let max = crate::common::PLAUSIBILITY.max_active as usize;
+    let mut ids = Vec::new();
+    for _ in 0..max + 2 {
+        ids.push(ready_gangnam_order().await);
+    }
+    assert_eq!(at(&rider, (37.4979, 127.0276)).await.status, StatusCode::OK);
+    let paths: Vec<String> = ids.iter().map(|id| claim_path(id)).collect();
+    let answers = futures::future::join_all(paths.iter().map(|path| s.post(&rider, path))).await;
+    let won = answers
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|r| r.status != StatusCode::OK)
+        .map(|r| (r.status, r.code().to_owned()))
+        .collect();
+    assert_eq!(won, max, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| *r == (StatusCode::CONFLICT, "rider_too_many_active".to_owned())),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_gangnam_order_delivered_to_jeju_is_refused_and_nothing_is_charged() {
     let s = system();
     let sub = unique("cust");
