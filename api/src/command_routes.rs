@@ -5,7 +5,7 @@
 
 use crate::authz::visible_order;
 use crate::commands;
-use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
+use crate::error::{ApiCode, ApiError, ApiResult, order_not_found, rider_refused};
 use crate::extract::{ApiJson, Caller};
 use crate::limits::{Limit, RateNote, principal};
 use crate::state::{ApiRole, AppState};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use baedal_auth::Role;
 use baedal_domain::delivery::{assigned_to, on_the_board};
-use baedal_domain::{Action, DeliveryView, MAX_REASON_CHARS, Party};
+use baedal_domain::{Action, DeliveryView, MAX_REASON_CHARS, OrderView, Party};
 use serde::Deserialize;
 use utoipa::openapi::path::{HttpMethod, Operation, Paths};
 use utoipa::{PartialSchema, ToSchema};
@@ -157,10 +157,18 @@ async fn rider_act(
 ) -> ApiResult<Response> {
     if action.rule().assigned_rider_only {
         let seen = visible_order(state, caller, id).await?;
+        rider_is_there(state, caller, action, &seen).await?;
         let order = commands::send(state, &seen, action, caller, None).await?;
         return Ok(Json(DeliveryView::new(&order)).into_response());
     }
     tracing::Span::current().record("order_id", id);
+    // The rider's claims one at a time (in this process): each is checked against what the
+    // rider carries with the ones before it answered, and so projected (`crate::claim_turns`).
+    let _turn = if action == Action::Claim {
+        Some(state.claim_turns.take(caller.id()).await)
+    } else {
+        None
+    };
     let order = state
         .read_model
         .get_order(id)
@@ -185,6 +193,7 @@ async fn rider_act(
             order_not_found()
         });
     }
+    rider_is_there(state, caller, action, &order).await?;
     match commands::send(state, &order, action, caller, None).await {
         Ok(order) => Ok(Json(DeliveryView::new(&order)).into_response()),
         Err(e) if e.code == ApiCode::AlreadyClaimed => Err(already_claimed()),
@@ -202,6 +211,42 @@ async fn rider_act(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Whether the rider is where `action` on `order` needs them (`baedal_domain::plausible`),
+/// from their last reported position: a claim near the pickup with a hand free, a pickup at
+/// the store, a deliver at the door. Checked only while the order's status allows the action:
+/// otherwise the order's own refusal (or a retry's answer) is what the rider needs to hear.
+async fn rider_is_there(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    order: &OrderView,
+) -> ApiResult<()> {
+    if !matches!(action, Action::Claim | Action::Pickup | Action::Deliver)
+        || !action.rule().from.allows(order.status)
+    {
+        return Ok(());
+    }
+    let rules = &state.config.plausibility;
+    let fix = state.read_model.rider_location(caller.id()).await?;
+    let fix = fix.as_ref().and_then(crate::rider::fix_of);
+    let now = chrono::Utc::now().timestamp_millis();
+    let pickup = (order.pickup.lat, order.pickup.lon);
+    match action {
+        Action::Claim => {
+            let active = state.read_model.deliveries_en_route(caller.id()).await?;
+            rules.check_claim(
+                fix.as_ref(),
+                now,
+                (pickup, order.search_radius_bonus_km),
+                active.len(),
+            )
+        }
+        Action::Pickup => rules.check_pickup(fix.as_ref(), now, pickup),
+        _ => rules.check_deliver(fix.as_ref(), now, (order.delivery.lat, order.delivery.lon)),
+    }
+    .map_err(rider_refused)
 }
 
 /// `action`'s entry in the document, from the table: who sends it, when, and what it does.
@@ -250,15 +295,11 @@ fn operation(action: Action) -> Operation {
             "404",
             ResponseBuilder::new().description("no such order, or not the caller's"),
         )
-        .response(
-            "409",
-            ResponseBuilder::new().description(
-                "invalid_transition: not allowed in the order's status (already_claimed: another rider was first)",
-            ),
-        )
+        .response("409", ResponseBuilder::new().description(conflicts(action)))
         .response(
             "503",
-            ResponseBuilder::new().description("the order engine or read model is down: retry after Retry-After"),
+            ResponseBuilder::new()
+                .description("the order engine or read model is down: retry after Retry-After"),
         );
     if rule.needs_reason {
         op = op
@@ -284,6 +325,27 @@ fn operation(action: Action) -> Operation {
             .response("400", ResponseBuilder::new().description("malformed JSON"));
     }
     op.build()
+}
+
+/// What a 409 from `action` means.
+fn conflicts(action: Action) -> String {
+    let order = "invalid_transition: not allowed in the order's status (already_claimed: another rider was first)";
+    let at = "from the rider's last reported position (POST /v1/rider/location), which must be at most \
+              BAEDAL_RIDER_POSITION_FRESH old (rider_position_unknown)";
+    match action {
+        Action::Claim => format!(
+            "{order}; {at}: too_far (the pickup is beyond the widest board radius, 50 km, plus the \
+             order's widened search), rider_too_many_active (BAEDAL_RIDER_MAX_ACTIVE deliveries \
+             carried already)"
+        ),
+        Action::Pickup => format!(
+            "{order}; {at}: rider_not_at_store (further than BAEDAL_RIDER_AT_STORE_METERS from the store)"
+        ),
+        Action::Deliver => format!(
+            "{order}; {at}: rider_not_at_door (further than BAEDAL_RIDER_AT_DOOR_METERS from the delivery point)"
+        ),
+        _ => order.to_owned(),
+    }
 }
 
 /// A claim that lost the race: 409, without the order's status.

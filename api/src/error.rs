@@ -72,7 +72,18 @@ baedal_http::error_codes! {
         OrderLocked = ("order_locked", CONFLICT),
         /// Too many requests to the engine, or to this order, at once.
         EngineBusy = ("engine_busy", TOO_MANY_REQUESTS, retry_after = 1),
-        NotOnADelivery = ("not_on_a_delivery", CONFLICT),
+
+        // A rider not where the step needs them (`baedal_domain::plausible`).
+        RiderPositionUnknown = ("rider_position_unknown", CONFLICT),
+        TooFar = ("too_far", CONFLICT),
+        RiderTooManyActive = ("rider_too_many_active", CONFLICT),
+        ImplausibleSpeed = ("implausible_speed", CONFLICT),
+        RiderNotAtStore = ("rider_not_at_store", CONFLICT),
+        RiderNotAtDoor = ("rider_not_at_door", CONFLICT),
+        /// Two reports of one rider at once: the other one was kept.
+        ConcurrentReport = ("concurrent_report", CONFLICT),
+        /// The store does not deliver to that point.
+        OutsideDeliveryArea = ("outside_delivery_area", UNPROCESSABLE_ENTITY),
 
         // Hooks.
         InvalidHookUrl = ("invalid_hook_url", UNPROCESSABLE_ENTITY),
@@ -104,6 +115,22 @@ pub fn answer_code(code: OrderCode) -> ApiCode {
         OrderCode::PaymentUnavailable => ApiCode::PaymentUnavailable,
         OrderCode::PaymentRefused => ApiCode::PaymentRefused,
     }
+}
+
+/// A rider's report or step refused by `baedal_domain::plausible`: 409 with the rule's code
+/// and what to do instead.
+pub fn rider_refused(r: baedal_domain::plausible::RiderRefusal) -> ApiError {
+    use baedal_domain::plausible::RiderRefusal as R;
+    let code = match r {
+        R::PositionUnknown => ApiCode::RiderPositionUnknown,
+        R::TooFar { .. } => ApiCode::TooFar,
+        R::TooManyActive { .. } => ApiCode::RiderTooManyActive,
+        R::ImplausibleSpeed { .. } => ApiCode::ImplausibleSpeed,
+        R::NotAtStore { .. } => ApiCode::RiderNotAtStore,
+        R::NotAtDoor { .. } => ApiCode::RiderNotAtDoor,
+    };
+    debug_assert_eq!(code.as_str(), r.code());
+    ApiError::new(code, r.to_string())
 }
 
 /// No route matches the request's path.

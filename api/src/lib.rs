@@ -23,6 +23,7 @@
 
 // Shared helpers.
 mod authz;
+mod claim_turns;
 mod commands;
 pub mod door;
 mod door_keeping;

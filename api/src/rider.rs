@@ -5,11 +5,13 @@
 //! A position is a report, not an order change: it goes straight to the read model's
 //! `rider_locations` (one row per rider, overwritten), never to the order's workflow, whose
 //! history would otherwise grow by an event every few seconds of every ride. It feeds the
-//! arrival estimate (`crate::eta`) the customer and the store see.
+//! arrival estimate (`crate::eta`) the customer and the store see, and it is the evidence a
+//! claim, pickup or deliver needs (`baedal_domain::plausible`): so a rider looking for work
+//! reports too, and a report that could not have been ridden since the last one is refused.
 
 use crate::authz::visible_order;
 use crate::door_keeping::waiting_on;
-use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult, rider_refused};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::limits::{Limit, RateNote, principal};
 use crate::live::{self, StreamResume};
@@ -20,6 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use baedal_auth::Role;
+use baedal_domain::plausible::{Fix, MAX_BOARD_RADIUS_KM};
 use baedal_domain::{DeliveryCard, DeliveryView, geo};
 use baedal_readmodel::RiderLocation;
 use chrono::{SecondsFormat, Utc};
@@ -66,7 +69,7 @@ fn valid_board_query(q: &BoardQuery) -> ApiResult<()> {
             "lat must be within -90..90 and lon within -180..180",
         ));
     }
-    if !(q.radius_km > 0.0 && q.radius_km <= 50.0) {
+    if !(q.radius_km > 0.0 && q.radius_km <= MAX_BOARD_RADIUS_KM) {
         return Err(ApiError::new(
             ApiCode::InvalidRadius,
             "radius_km must be more than 0 and at most 50",
@@ -148,12 +151,14 @@ pub struct Position {
     pub lon: f64,
 }
 
-/// Report the caller's position while they have a delivery (claimed or picked up): it feeds
-/// the arrival estimate its customer and store see. Without one, nothing is kept (409).
+/// Report the caller's position: while they look for work (a claim needs a recent one near
+/// the pickup) and while they have a delivery (pickup and deliver need one at the store and at
+/// the door; it feeds the arrival estimate its customer and store see). A position that could
+/// not have been reached from the last one at a plausible speed is refused and not kept.
 #[utoipa::path(post, path = "/v1/rider/location", request_body = Position, security(("bearer" = [])),
-    responses((status = 200, description = "{lat, lon, at, deliveries: [{id, status}]}: kept, for these deliveries"),
+    responses((status = 200, description = "{lat, lon, at, deliveries: [{id, status}]}: kept; the deliveries (claimed or picked up, possibly none) whose estimate it feeds"),
         (status = 403, description = "not a rider"),
-        (status = 409, description = "`not_on_a_delivery`: no claimed or picked-up delivery"),
+        (status = 409, description = "`implausible_speed`: further from the last report than a rider could have gone since (the server's clock), not kept; `concurrent_report`: another report of yours arrived at the same time"),
         (status = 422, description = "`invalid_coordinates`"),
         (status = 429, description = "`rate_limited`: reports faster than BAEDAL_RATE_LOCATION_REPORTS")))]
 async fn report(
@@ -172,24 +177,45 @@ async fn report(
             "lat must be within -90..90 and lon within -180..180",
         ));
     }
-    waiting_on("the read model");
-    let deliveries = state.read_model.deliveries_en_route(caller.id()).await?;
-    if deliveries.is_empty() {
-        return Err(ApiError::new(
-            ApiCode::NotOnADelivery,
-            "a position is kept only while you have a delivery: claim one from \
-             GET /v1/rider/deliveries, then report again",
-        ));
-    }
+    let now = Utc::now();
     let location = RiderLocation {
         lat: p.lat,
         lon: p.lon,
-        at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
     };
-    state
-        .read_model
-        .save_rider_location(caller.id(), &location)
-        .await?;
+    let new = Fix {
+        lat: p.lat,
+        lon: p.lon,
+        at_ms: now.timestamp_millis(),
+    };
+    waiting_on("the read model");
+    // Checked against the last report and kept only if that is still the last one: two
+    // reports at once cannot both pass against the same predecessor.
+    let mut kept = false;
+    for _ in 0..3 {
+        let last = state.read_model.rider_location(caller.id()).await?;
+        state
+            .config
+            .plausibility
+            .check_report(last.as_ref().and_then(fix_of).as_ref(), &new)
+            .map_err(rider_refused)?;
+        let last_at = last.as_ref().map(|l| l.at.as_str());
+        if state
+            .read_model
+            .replace_rider_location(caller.id(), &location, last_at)
+            .await?
+        {
+            kept = true;
+            break;
+        }
+    }
+    if !kept {
+        return Err(ApiError::new(
+            ApiCode::ConcurrentReport,
+            "other reports of yours arrived at the same time; report once more",
+        ));
+    }
+    let deliveries = state.read_model.deliveries_en_route(caller.id()).await?;
     let deliveries: Vec<Value> = deliveries
         .iter()
         .map(|(id, status)| json!({"id": id, "status": status}))
@@ -200,4 +226,14 @@ async fn report(
         "at": location.at,
         "deliveries": deliveries,
     })))
+}
+
+/// A kept position as the rules take it (`None` if its time does not parse: never written so).
+pub(crate) fn fix_of(l: &RiderLocation) -> Option<Fix> {
+    let at = chrono::DateTime::parse_from_rfc3339(&l.at).ok()?;
+    Some(Fix {
+        lat: l.lat,
+        lon: l.lon,
+        at_ms: at.timestamp_millis(),
+    })
 }

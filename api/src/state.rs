@@ -39,6 +39,8 @@ pub struct ApiConfig {
     pub hooks: Option<HookService>,
     /// Rate limits, stream bounds and the hook cap (`BAEDAL_RATE_*`).
     pub limits: RateLimits,
+    /// Where riders must be for their steps, and where stores deliver.
+    pub plausibility: baedal_domain::plausible::Plausibility,
 }
 
 impl ApiConfig {
@@ -123,6 +125,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// This replica's rate limiters and stream slots.
     pub limits: Arc<Limiters>,
+    /// One claim at a time per rider (`crate::claim_turns`).
+    pub(crate) claim_turns: Arc<crate::claim_turns::ClaimTurns>,
 }
 
 impl AppState {
@@ -141,6 +145,7 @@ impl AppState {
             identity,
             config: Arc::new(config),
             door: Arc::default(),
+            claim_turns: Arc::default(),
             http: {
                 // reqwest's TLS needs a process-wide crypto provider; a library user may not
                 // have installed one.

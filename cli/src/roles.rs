@@ -43,6 +43,8 @@ pub struct ApiSettings {
     pub metrics: Option<MetricsRender>,
     /// Rate limits, stream bounds and the hook cap.
     pub limits: baedal_api::RateLimits,
+    /// Where riders must be for their steps, and where stores deliver.
+    pub plausibility: baedal_domain::plausible::Plausibility,
 }
 
 /// The api: its router over the read model, Temporal and one follower of the change log
@@ -71,6 +73,7 @@ pub fn api(
             service_token: settings.service_token,
         }),
         limits: settings.limits,
+        plausibility: settings.plausibility,
     };
     baedal_api::router(AppState::new(read_model, temporal, identity, config, feed))
 }

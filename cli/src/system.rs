@@ -154,6 +154,8 @@ pub struct SystemConfig {
     pub temporal_ui: Option<String>,
     /// What every api of this process limits (rates, streams, hooks per owner).
     pub limits: baedal_api::RateLimits,
+    /// Where riders must be for their steps, and where stores deliver (every api).
+    pub plausibility: baedal_domain::plausible::Plausibility,
 }
 
 /// A running system.
@@ -342,6 +344,7 @@ impl System {
                 service_token: cfg.service_token.clone(),
                 metrics: cfg.metrics.clone(),
                 limits: cfg.limits.clone(),
+                plausibility: cfg.plausibility,
             };
             let app = crate::roles::api(
                 settings,

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod eta;
 pub mod geo;
 pub mod order;
+pub mod plausible;
 pub mod reconcile;
 pub mod retention;
 pub mod state;

@@ -12,6 +12,9 @@ pub struct Store {
     pub address: String,
     pub lat: f64,
     pub lon: f64,
+    /// How far the store delivers (km); absent: the api's default (`BAEDAL_DELIVERY_RADIUS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_radius_km: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +129,7 @@ fn store_from_row(r: &sqlx::any::AnyRow) -> Store {
         address: r.get("address"),
         lat: r.get("lat"),
         lon: r.get("lon"),
+        delivery_radius_km: r.try_get("delivery_radius_km").ok().flatten(),
     }
 }
 
@@ -175,9 +179,11 @@ impl ReadModel {
     /// Add or replace one store (ops tooling and tests).
     pub async fn upsert_store(&self, s: &Store) -> crate::Result<()> {
         sqlx::query(
-            "INSERT INTO stores (id, name, region, address, lat, lon) VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO stores (id, name, region, address, lat, lon, delivery_radius_km)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, region = excluded.region,
-             address = excluded.address, lat = excluded.lat, lon = excluded.lon",
+             address = excluded.address, lat = excluded.lat, lon = excluded.lon,
+             delivery_radius_km = excluded.delivery_radius_km",
         )
         .bind(&s.id)
         .bind(&s.name)
@@ -185,6 +191,7 @@ impl ReadModel {
         .bind(&s.address)
         .bind(s.lat)
         .bind(s.lon)
+        .bind(s.delivery_radius_km)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -257,6 +264,34 @@ impl ReadModel {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(store_from_row).collect())
+    }
+
+    /// `(region, lat, lon)` of the stores within about `km` of `lat`/`lon` (a box, not a
+    /// circle: the caller measures), for deriving a delivery point's district
+    /// (`baedal_domain::plausible::district_of`).
+    pub async fn store_places_near(
+        &self,
+        lat: f64,
+        lon: f64,
+        km: f64,
+    ) -> crate::Result<Vec<(String, f64, f64)>> {
+        // A degree of latitude is 111 km everywhere; one of longitude shrinks with the cosine.
+        let dlat = km / 111.0;
+        let dlon = km / (111.0 * lat.to_radians().cos().abs().max(0.01));
+        let rows = sqlx::query(
+            "SELECT region, lat, lon FROM stores
+             WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 LIMIT 1000",
+        )
+        .bind(lat - dlat)
+        .bind(lat + dlat)
+        .bind(lon - dlon)
+        .bind(lon + dlon)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("region"), r.get("lat"), r.get("lon")))
+            .collect())
     }
 
     pub async fn get_store(&self, id: &str) -> crate::Result<Option<Store>> {

@@ -75,6 +75,44 @@ impl ReadModel {
         Ok(())
     }
 
+    /// Keep `location` as the rider's latest if the row still holds what the caller checked it
+    /// against: the report at `last_at`, or none (`None`). False when another report came in
+    /// between (two reports at once must not both pass a speed check against the same one).
+    pub async fn replace_rider_location(
+        &self,
+        rider_id: &str,
+        location: &RiderLocation,
+        last_at: Option<&str>,
+    ) -> crate::Result<bool> {
+        let done =
+            match last_at {
+                None => sqlx::query(
+                    "INSERT INTO rider_locations (rider_id, lat, lon, at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (rider_id) DO NOTHING",
+                )
+                .bind(rider_id)
+                .bind(location.lat)
+                .bind(location.lon)
+                .bind(&location.at)
+                .execute(self.pool())
+                .await?,
+                Some(last_at) => {
+                    sqlx::query(
+                        "UPDATE rider_locations SET lat = $1, lon = $2, at = $3
+                     WHERE rider_id = $4 AND at = $5",
+                    )
+                    .bind(location.lat)
+                    .bind(location.lon)
+                    .bind(&location.at)
+                    .bind(rider_id)
+                    .bind(last_at)
+                    .execute(self.pool())
+                    .await?
+                }
+            };
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Delete the positions reported before `before` (RFC 3339): a rider's whereabouts are
     /// kept only as long as an estimate may use them. How many went.
     pub async fn forget_rider_locations(&self, before: &str) -> crate::Result<u64> {
@@ -123,6 +161,39 @@ mod tests {
         assert_eq!(gone, 1);
         assert_eq!(rm.rider_location("rd_2").await.unwrap(), None);
         assert!(rm.rider_location("rd_1").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_report_replaces_only_the_one_it_was_checked_against() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        let first = at("2026-12-02T10:00:00.000Z");
+        assert!(
+            rm.replace_rider_location("rd_1", &first, None)
+                .await
+                .unwrap()
+        );
+        // A second first report lost the race.
+        assert!(
+            !rm.replace_rider_location("rd_1", &first, None)
+                .await
+                .unwrap()
+        );
+        let second = at("2026-12-02T10:00:05.000Z");
+        assert!(
+            rm.replace_rider_location("rd_1", &second, Some(&first.at))
+                .await
+                .unwrap()
+        );
+        // Checked against the first, which is no longer there.
+        let third = at("2026-12-02T10:00:06.000Z");
+        assert!(
+            !rm.replace_rider_location("rd_1", &third, Some(&first.at))
+                .await
+                .unwrap()
+        );
+        assert_eq!(rm.rider_location("rd_1").await.unwrap(), Some(second));
     }
 
     #[tokio::test]

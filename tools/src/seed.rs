@@ -1,4 +1,4 @@
-//! Synthetic orders for the board benchmarks (`baedal readmodel seed`): a read model that
+//! Synthetic orders for the board benchmarks (`baedal-bench seed`): a read model that
 //! looks like months of trading, where almost every order is long closed and the same number
 //! are open at the end whatever the total (how many orders are open at once follows the live
 //! traffic, not how many were ever placed); so the boards' figures at 10,000 and at 1,000,000
@@ -14,6 +14,10 @@ use chrono::{Duration as Span, SecondsFormat, TimeZone, Utc};
 /// dinner peak's worth for a city's 1,000 stores.
 pub const OPEN: u64 = 1_000;
 const BATCH: usize = 1_000;
+
+/// How far (degrees, each way, in latitude and longitude) a seeded delivery point lies from
+/// its store: at most about 2.1 km around Seoul, inside the default delivery radius (3 km).
+const DOOR_SPREAD: f64 = 0.015;
 
 /// The path each seeded order took, by how it ends.
 const COMPLETED: &[S] = &[
@@ -51,7 +55,9 @@ impl Rng {
 
 /// The order `n` of `total`: created in order over the last 90 days; the last ones are the
 /// open ones (a quarter of them waiting for a rider).
-fn order(n: u64, total: u64, stores: u32, customers: u32, rng: &mut Rng) -> OrderView {
+/// Picked up at its store (`stores[store]`, where the catalog has it) and delivered within
+/// [`DOOR_SPREAD`] of it: inside the store's delivery area, as place-order requires.
+fn order(n: u64, total: u64, stores: &[(f64, f64)], customers: u32, rng: &mut Rng) -> OrderView {
     let open = OPEN.min(total);
     let start = Utc.with_ymd_and_hms(2026, 8, 1, 0, 0, 0).unwrap();
     let created = start + Span::seconds((n * 90 * 86_400 / total.max(1)) as i64);
@@ -65,8 +71,12 @@ fn order(n: u64, total: u64, stores: u32, customers: u32, rng: &mut Rng) -> Orde
         let k = (n + open - total) as usize % 4;
         &COMPLETED[..[2, 3, 4, 4][k]]
     };
-    let store = rng.below(stores as u64);
-    let (lat, lon) = (rng.between(37.45, 37.65), rng.between(126.85, 127.15));
+    let store = rng.below(stores.len() as u64);
+    let (lat, lon) = stores[store as usize];
+    let door = (
+        lat + rng.between(-DOOR_SPREAD, DOOR_SPREAD),
+        lon + rng.between(-DOOR_SPREAD, DOOR_SPREAD),
+    );
     let history: Vec<HistoryEntry> = path
         .iter()
         .enumerate()
@@ -101,8 +111,8 @@ fn order(n: u64, total: u64, stores: u32, customers: u32, rng: &mut Rng) -> Orde
         delivery: DeliveryAddress {
             address: "서울 어딘가 1".into(),
             region: "gangnam".into(),
-            lat: lat + 0.01,
-            lon: lon + 0.01,
+            lat: door.0,
+            lon: door.1,
         },
         pickup: Pickup {
             store_name: format!("벤치 가게 {store}"),
@@ -135,22 +145,27 @@ pub async fn synthetic_orders(
     let began = std::time::Instant::now();
     // The stores go into the catalog too, so their owners can be given tokens.
     let mut place = Rng(1);
+    let mut places = Vec::with_capacity(stores as usize);
     for store in 0..stores {
+        let (lat, lon) = (place.between(37.45, 37.65), place.between(126.85, 127.15));
         rm.upsert_store(&baedal_readmodel::Store {
             id: format!("st_bench_{store}"),
             name: format!("벤치 가게 {store}"),
             region: ["gangnam", "mapo", "jongno", "songpa"][store as usize % 4].into(),
             address: "서울 어딘가 1".into(),
-            lat: place.between(37.45, 37.65),
-            lon: place.between(126.85, 127.15),
+            lat,
+            lon,
+            delivery_radius_km: None,
         })
         .await?;
+        places.push((lat, lon));
     }
+    anyhow::ensure!(!places.is_empty(), "--stores must be at least 1");
     let mut rng = Rng(20261125);
     let mut n = 0;
     while n < total {
         let batch: Vec<OrderView> = (n..(n + BATCH as u64).min(total))
-            .map(|i| order(i, total, stores, customers, &mut rng))
+            .map(|i| order(i, total, &places, customers, &mut rng))
             .collect();
         rm.project_many(&batch).await?;
         n += batch.len() as u64;

@@ -50,8 +50,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 402, description = "payment_declined"),
         (status = 404, description = "no such store or menu item"),
         (status = 409, description = "item_unavailable: sold out right now"),
-        (status = 422, description = "invalid body, duplicate item, total too large, or the key was used for another body"),
         (status = 429, description = "`rate_limited`: too many orders placed (BAEDAL_RATE_PLACE_ORDERS); `too_many_declines`: card attempts locked out after repeated declines (BAEDAL_RATE_CARD_DECLINES); retry after Retry-After"),
+        (status = 422, description = "invalid body, duplicate item, total too large, the key was used for another body, or `outside_delivery_area`: the delivery point is beyond the store's delivery radius (nothing is charged)"),
         (status = 503, description = "payment_unavailable: retry after Retry-After")))]
 async fn place_order(
     State(state): State<AppState>,

@@ -1,5 +1,7 @@
 //! Pricing a place-order from the catalog: the store and every item must exist and be
 //! available, each item is listed once, and the total is the catalog's, never the client's.
+//! Likewise where it goes: the delivery point must lie within the store's delivery area, and
+//! its district (`region`) is derived from its coordinates, never the client's label.
 
 use super::request::{ItemRequest, PlaceOrderBody};
 use crate::error::{ApiCode, ApiError, ApiResult};
@@ -47,6 +49,18 @@ pub(super) async fn price(
                 format!("no store {}; GET /v1/stores lists them", body.store_id),
             )
         })?;
+    let door = (body.delivery.lat, body.delivery.lon);
+    let rules = &state.config.plausibility;
+    if !rules.deliverable((store.lat, store.lon), store.delivery_radius_km, door) {
+        return Err(ApiError::new(
+            ApiCode::OutsideDeliveryArea,
+            format!(
+                "{} does not deliver to that point (too far from the store); choose a store near the delivery address",
+                store.name
+            ),
+        ));
+    }
+    let region = district(state, door, &store.region).await?;
     let menu = state.read_model.menu(&store.id).await?;
     let mut items = Vec::with_capacity(body.items.len());
     let mut total: i64 = 0;
@@ -101,7 +115,7 @@ pub(super) async fn price(
         total,
         delivery: DeliveryAddress {
             address: body.delivery.address.trim().to_owned(),
-            region: body.delivery.region.trim().to_owned(),
+            region,
             lat: body.delivery.lat,
             lon: body.delivery.lon,
         },
@@ -110,6 +124,26 @@ pub(super) async fn price(
         timeouts: state.config.timeouts,
     })
 }
+
+/// The district of the delivery point `door`: the nearest store's, among those within reach
+/// (`baedal_domain::plausible::district_of`); the store's own when none is nearer.
+async fn district(state: &AppState, door: (f64, f64), store_region: &str) -> ApiResult<String> {
+    let places = state
+        .read_model
+        .store_places_near(door.0, door.1, DISTRICT_SEARCH_KM)
+        .await?;
+    Ok(baedal_domain::plausible::district_of(
+        door.0,
+        door.1,
+        places.iter().map(|(r, lat, lon)| (r.as_str(), *lat, *lon)),
+    )
+    .unwrap_or(store_region)
+    .to_owned())
+}
+
+/// How far around a delivery point stores are looked at for its district: a district's stores
+/// are this close to its homes in a city.
+const DISTRICT_SEARCH_KM: f64 = 5.0;
 
 #[cfg(test)]
 mod tests {

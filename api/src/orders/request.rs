@@ -42,8 +42,11 @@ pub struct ItemRequest {
 pub struct DeliveryRequest {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub address: String,
+    /// Ignored (kept for older clients): the order's district is derived from `lat`/`lon`
+    /// (the district of the nearest store), whatever this says.
     #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub region: String,
+    /// The delivery point: within the store's delivery area, or 422 `outside_delivery_area`.
     #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
     #[schema(minimum = -180, maximum = 180)]

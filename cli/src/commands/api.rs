@@ -3,7 +3,8 @@
 use crate::process::{install_metrics, serve};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, Limits, NotifyDoor, OrderTimers, ReadModelListen, ServiceToken,
+    ApiDoor, Idempotency, Jwt, Limits, NotifyDoor, OrderTimers, ReadModelListen, RiderChecks,
+    ServiceToken,
     Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
@@ -35,11 +36,14 @@ pub struct Args {
     stuck: Stuck,
     #[command(flatten)]
     limits: Limits,
+    #[command(flatten)]
+    riders: RiderChecks,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
+    let plausibility = a.riders.plausibility()?;
     let metrics = install_metrics()?;
     let (read_model, temporal) = a.engine.connect().await?;
     let timeouts = a.timers.timeouts();
@@ -71,6 +75,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         service_token: a.service_token.value(),
         metrics: Some(metrics),
         limits: a.limits.limits(false)?,
+        plausibility,
     };
     let app = roles::api(settings, read_model, temporal, a.jwt.identity(), feed);
     serve(&a.door.api_addr, "api", app).await

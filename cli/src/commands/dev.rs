@@ -70,6 +70,8 @@ pub struct Args {
     retention: Retention,
     #[command(flatten)]
     limits: Limits,
+    #[command(flatten)]
+    riders: crate::settings::RiderChecks,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -85,6 +87,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         },
     };
     let dir = &a.data_dir;
+    let plausibility = a.riders.plausibility()?;
     let cfg = SystemConfig {
         data_dir: dir.data_dir.clone(),
         database_url: a.read_model.url(dir),
@@ -129,6 +132,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         worker_settings: a.tuning.settings(),
         breaker: a.breaker.settings()?,
         dev_mode: true,
+        plausibility,
         metrics: Some(metrics),
         stuck_after: a.stuck.stuck_after,
         idempotency_window: a.idempotency.idempotency_window,

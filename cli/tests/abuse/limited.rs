@@ -94,6 +94,7 @@ pub fn system() -> &'static TestSystem {
                     retention: baedal_domain::retention::Retention::default(),
                     temporal_ui: None,
                     limits: LIMITS,
+                    plausibility: common::PLAUSIBILITY,
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");
                 let api = sys.api_urls[0].clone();

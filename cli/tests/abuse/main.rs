@@ -11,3 +11,4 @@ mod limited;
 
 mod api4_resource_consumption;
 mod api6_business_flows_limits;
+mod api6_business_flows_riders;

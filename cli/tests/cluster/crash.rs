@@ -127,6 +127,20 @@ impl Client {
         b["status"].as_str().unwrap().to_owned()
     }
 
+    /// Report the rider whose token is `tok` at `(lat, lon)`.
+    async fn report(&self, tok: &str, (lat, lon): (f64, f64)) {
+        let (s, b) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/rider/location",
+                tok,
+                Some(&json!({"lat": lat, "lon": lon})),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "report: {b}");
+    }
+
     /// Send a command; a 409 after a retry is fine when the order already moved on (the first
     /// attempt went through but its answer was lost).
     async fn command(&self, tok: &str, path: &str, id: &str, reached: &[&str]) {
@@ -148,7 +162,6 @@ impl Client {
 struct Tokens {
     customer: String,
     owner: String,
-    rider: String,
 }
 
 async fn lifecycle(client: &Client, t: &Tokens, n: usize, told: &Mutex<Vec<(String, Path)>>) {
@@ -161,6 +174,7 @@ async fn lifecycle(client: &Client, t: &Tokens, n: usize, told: &Mutex<Vec<(Stri
     let body = json!({
         "store_id": "st_1",
         "items": [{"menu_item_id": "mi_1_1", "quantity": 1 + (n % 3)}],
+        // About 250 m from st_1 (37.4979, 127.0276), where the rider reports for the deliver.
         "delivery": {"address": "서울 강남구", "region": "gangnam", "lat": 37.499, "lon": 127.03},
         "payment": {"card_token": card}
     });
@@ -227,14 +241,22 @@ async fn lifecycle(client: &Client, t: &Tokens, n: usize, told: &Mutex<Vec<(Stri
             client
                 .command(&t.owner, &store("finish-cooking"), &id, &AFTER_ACCEPT[2..])
                 .await;
+            // A rider of its own per lifecycle (a rider carries at most BAEDAL_RIDER_MAX_ACTIVE
+            // deliveries at once), who reports where each step happens first, as a rider's app
+            // does: at the store for the claim and the pickup, at the door for the deliver.
+            let tok = token("rider", &format!("crash-rider-{n}"), None);
+            let (at_store, at_door) = ((37.4979, 127.0276), (37.499, 127.03));
+            client.report(&tok, at_store).await;
             client
-                .command(&t.rider, &rider("claim"), &id, &AFTER_ACCEPT[3..])
+                .command(&tok, &rider("claim"), &id, &AFTER_ACCEPT[3..])
                 .await;
+            client.report(&tok, at_store).await;
             client
-                .command(&t.rider, &rider("pickup"), &id, &AFTER_ACCEPT[4..])
+                .command(&tok, &rider("pickup"), &id, &AFTER_ACCEPT[4..])
                 .await;
+            client.report(&tok, at_door).await;
             client
-                .command(&t.rider, &rider("deliver"), &id, &AFTER_ACCEPT[5..])
+                .command(&tok, &rider("deliver"), &id, &AFTER_ACCEPT[5..])
                 .await;
             client
                 .command(
@@ -275,7 +297,6 @@ async fn nothing_is_lost_or_charged_twice_across_sigkills() {
     let tokens = Arc::new(Tokens {
         customer: token("customer", "crash-cust", None),
         owner: token("store_owner", "crash-owner", Some("st_1")),
-        rider: token("rider", "crash-rider", None),
     });
     let told = Arc::new(Mutex::new(Vec::new()));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));

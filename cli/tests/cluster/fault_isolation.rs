@@ -194,7 +194,32 @@ async fn orders_flow_while_store_api_and_notifications_are_down() {
         );
     }
     drop(stream);
+    // The rider reports where each step happens first, as a rider's app does: at the store
+    // for the claim and the pickup, at the door for the deliver.
+    let (_, order) = get(&c.order_api, &cust, &format!("/v1/orders/{id}")).await;
+    let at_store = (
+        order["pickup"]["lat"].clone(),
+        order["pickup"]["lon"].clone(),
+    );
+    let at_door = (
+        order["delivery"]["lat"].clone(),
+        order["delivery"]["lon"].clone(),
+    );
     for step in ["claim", "pickup", "deliver"] {
+        let (lat, lon) = if step == "deliver" {
+            &at_door
+        } else {
+            &at_store
+        };
+        let (s, b) = post(
+            &c.rider_api,
+            &rider,
+            "/v1/rider/location",
+            Some(json!({"lat": lat, "lon": lon})),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "report for {step}: {b}");
         let (s, b) = post(
             &c.rider_api,
             &rider,

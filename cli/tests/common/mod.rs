@@ -73,6 +73,21 @@ pub const FAST: Timeouts = Timeouts {
     delivery_deadline_ms: Some(4_000),
 };
 
+/// The rider rules of the test system: the defaults, but for the speed. Test riders are
+/// reported at the store and then at the door a few milliseconds apart (`TestSystem::ride`),
+/// which no real rider does; 1,000,000 km/h still refuses Seoul to New York in a second (the
+/// default's own limits are tested in `baedal_domain::plausible`).
+pub const PLAUSIBILITY: baedal_domain::plausible::Plausibility =
+    baedal_domain::plausible::Plausibility {
+        position_fresh_ms: 2 * 60 * 1000,
+        claim_radius_km: baedal_domain::plausible::MAX_BOARD_RADIUS_KM,
+        max_active: 2,
+        max_speed_kmh: 1_000_000.0,
+        at_store_m: 200.0,
+        at_door_m: 200.0,
+        delivery_radius_km: 3.0,
+    };
+
 /// Open orders that have not moved for this long are stuck in the test system.
 pub const STUCK_AFTER: Duration = Duration::from_secs(4);
 
@@ -224,6 +239,7 @@ pub fn system() -> &'static TestSystem {
                     retention: baedal_domain::retention::Retention::default(),
                     temporal_ui: None,
                     limits: baedal_api::RateLimits::LOAD_TEST,
+                    plausibility: PLAUSIBILITY,
                 };
                 let sys = System::start(cfg).await.expect("baedal starts");
                 tx.send(TestSystem {
@@ -385,6 +401,47 @@ impl TestSystem {
             "/v1/rider/location",
             Some(rider),
             Some(body),
+            None,
+        )
+        .await
+    }
+
+    /// Report `rider` where `step` on order `id` happens, as a rider's app does before each
+    /// step (`baedal_domain::plausible`): at the store for `claim` and `pickup`, at the door
+    /// for `deliver`. Nothing for other steps.
+    pub async fn report_for(&self, rider: &str, id: &str, step: &str) {
+        if !["claim", "pickup", "deliver"].contains(&step) {
+            return;
+        }
+        let rm = baedal_readmodel::ReadModel::open(&self.read_model_url)
+            .await
+            .unwrap();
+        let order = rm
+            .get_order(id)
+            .await
+            .unwrap()
+            .expect("the order is projected");
+        let (lat, lon) = if step == "deliver" {
+            (order.delivery.lat, order.delivery.lon)
+        } else {
+            (order.pickup.lat, order.pickup.lon)
+        };
+        let r = self
+            .report_position(rider, json!({"lat": lat, "lon": lon}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "report for {step}: {:?}", r.body);
+    }
+
+    /// A rider's `step` on delivery `id` (claim, release, pickup, deliver) on `base`, reported
+    /// where it happens first ([`Self::report_for`]).
+    pub async fn ride(&self, base: &str, rider: &str, id: &str, step: &str) -> Resp {
+        self.report_for(rider, id, step).await;
+        self.call(
+            base,
+            reqwest::Method::POST,
+            &format!("/v1/rider/deliveries/{id}/{step}"),
+            Some(rider),
+            None,
             None,
         )
         .await

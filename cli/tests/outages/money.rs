@@ -306,9 +306,7 @@ async fn a_key_whose_history_is_gone_never_starts_a_second_lifecycle() {
     let id = order["id"].as_str().unwrap().to_owned();
     s.make_ready(&owner, &id).await;
     for step in ["claim", "pickup", "deliver"] {
-        let r = s
-            .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
-            .await;
+        let r = s.ride(&s.api, &rider, &id, step).await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let r = s.post(&cust, &format!("/v1/orders/{id}/confirm")).await;
@@ -517,12 +515,7 @@ async fn riders_cannot_hold_an_order_for_ever() {
         .await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
-    let claim = fast(
-        reqwest::Method::POST,
-        &t1,
-        format!("/v1/rider/deliveries/{id}/claim"),
-    )
-    .await;
+    let claim = s.ride(&s.fast_api, &t1, &id, "claim").await;
     assert_eq!(claim.status, StatusCode::OK, "{:?}", claim.body);
     let other = fast(
         reqwest::Method::POST,
@@ -550,12 +543,7 @@ async fn riders_cannot_hold_an_order_for_ever() {
     assert!(order["rider_id"].is_null(), "{order}");
 
     // Another rider claims and never picks up: the claim lapses and returns to the board.
-    let claim = fast(
-        reqwest::Method::POST,
-        &t2,
-        format!("/v1/rider/deliveries/{id}/claim"),
-    )
-    .await;
+    let claim = s.ride(&s.fast_api, &t2, &id, "claim").await;
     assert_eq!(claim.status, StatusCode::OK, "{:?}", claim.body);
     let order = s
         .wait_for(&s.fast_api, &cust, &id, 20, |o| {
@@ -579,19 +567,9 @@ async fn riders_cannot_hold_an_order_for_ever() {
     assert!(!ops_told.is_empty(), "ops were not told");
 
     // Picked up and not delivered in time: ops are alerted, once.
-    let claim = fast(
-        reqwest::Method::POST,
-        &t1,
-        format!("/v1/rider/deliveries/{id}/claim"),
-    )
-    .await;
+    let claim = s.ride(&s.fast_api, &t1, &id, "claim").await;
     assert_eq!(claim.status, StatusCode::OK, "{:?}", claim.body);
-    let pickup = fast(
-        reqwest::Method::POST,
-        &t1,
-        format!("/v1/rider/deliveries/{id}/pickup"),
-    )
-    .await;
+    let pickup = s.ride(&s.fast_api, &t1, &id, "pickup").await;
     assert_eq!(pickup.status, StatusCode::OK, "{:?}", pickup.body);
     let deadline = Instant::now() + Duration::from_secs(20);
     let late = loop {
@@ -613,12 +591,7 @@ async fn riders_cannot_hold_an_order_for_ever() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     assert_eq!(late.len(), 1, "{late:?}");
-    let deliver = fast(
-        reqwest::Method::POST,
-        &t1,
-        format!("/v1/rider/deliveries/{id}/deliver"),
-    )
-    .await;
+    let deliver = s.ride(&s.fast_api, &t1, &id, "deliver").await;
     assert_eq!(deliver.status, StatusCode::OK, "{:?}", deliver.body);
     let r = fast(
         reqwest::Method::POST,

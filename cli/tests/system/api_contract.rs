@@ -247,8 +247,7 @@ async fn other_parties_orders_are_hidden_or_forbidden() {
     );
     // A rider who is not assigned cannot pick it up or see it.
     assert_error_shape(
-        &s.post(&rider, &format!("/v1/rider/deliveries/{id}/pickup"))
-            .await,
+        &s.ride(&s.api, &rider, &id, "pickup").await,
         StatusCode::NOT_FOUND,
         "order_not_found",
     );
@@ -258,9 +257,7 @@ async fn other_parties_orders_are_hidden_or_forbidden() {
         "forbidden",
     );
     // Nor claim an order that is not on the board, nor learn its status that way.
-    let refused = s
-        .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
-        .await;
+    let refused = s.ride(&s.api, &rider, &id, "claim").await;
     assert_error_shape(&refused, StatusCode::NOT_FOUND, "order_not_found");
     assert!(!refused.body.to_string().contains("placed"));
 
@@ -556,9 +553,7 @@ async fn riders_see_what_they_need_and_not_more() {
         StatusCode::NOT_FOUND,
         "order_not_found",
     );
-    let won = s
-        .post(&a, &format!("/v1/rider/deliveries/{id}/claim"))
-        .await;
+    let won = s.ride(&s.api, &a, &id, "claim").await;
     assert_eq!(won.status, StatusCode::OK, "{:?}", won.body);
     assert_eq!(won.body["delivery"]["address"], address.as_str());
     assert_eq!(won.body["rider_id"], a_id.as_str());
@@ -569,9 +564,7 @@ async fn riders_see_what_they_need_and_not_more() {
     assert!(!mine.body.to_string().contains(&customer_id));
     assert!(mine.body["history"].is_null() && mine.body["payment"].is_null());
     // The winner's retried claim (its answer lost) answers the delivery again, not a conflict.
-    let again = s
-        .post(&a, &format!("/v1/rider/deliveries/{id}/claim"))
-        .await;
+    let again = s.ride(&s.api, &a, &id, "claim").await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
     assert_eq!(again.body["rider_id"], a_id.as_str());
     assert_eq!(again.body["status"], "rider_assigned");
@@ -584,15 +577,12 @@ async fn riders_see_what_they_need_and_not_more() {
     );
     for step in ["pickup", "deliver"] {
         assert_error_shape(
-            &s.post(&b, &format!("/v1/rider/deliveries/{id}/{step}"))
-                .await,
+            &s.ride(&s.api, &b, &id, step).await,
             StatusCode::NOT_FOUND,
             "order_not_found",
         );
     }
-    let lost = s
-        .post(&b, &format!("/v1/rider/deliveries/{id}/claim"))
-        .await;
+    let lost = s.ride(&s.api, &b, &id, "claim").await;
     assert_error_shape(&lost, StatusCode::CONFLICT, "already_claimed");
     assert!(!lost.body.to_string().contains("rider_assigned"));
     assert_error_shape(
@@ -600,9 +590,7 @@ async fn riders_see_what_they_need_and_not_more() {
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    let picked = s
-        .post(&a, &format!("/v1/rider/deliveries/{id}/pickup"))
-        .await;
+    let picked = s.ride(&s.api, &a, &id, "pickup").await;
     assert_eq!(picked.status, StatusCode::OK, "{:?}", picked.body);
     assert_eq!(picked.body["status"], "picked_up");
     assert!(!picked.body.to_string().contains(&customer_id));

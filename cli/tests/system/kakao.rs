@@ -172,9 +172,7 @@ async fn every_status_change_reaches_a_kakao_customer_as_its_alimtalk_template()
     let id = r.body["id"].as_str().unwrap().to_owned();
     s.make_ready(&owner, &id).await;
     for step in ["claim", "pickup", "deliver"] {
-        let r = s
-            .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
-            .await;
+        let r = s.ride(&s.api, &rider, &id, step).await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let r = s.post(&cust, &format!("/v1/orders/{id}/confirm")).await;

@@ -15,7 +15,7 @@ pub use report::Report;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
-use sim::{Sim, catalog};
+use sim::{Rider, Sim, catalog};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,6 +85,8 @@ pub(crate) struct Stats {
     pub(crate) command: Histogram<u64>,
     pub(crate) read: Histogram<u64>,
     pub(crate) query: Histogram<u64>,
+    /// Riders' position reports (`POST /v1/rider/location`).
+    pub(crate) report: Histogram<u64>,
     pub(crate) errors: BTreeMap<String, u64>,
     pub(crate) by_path: BTreeMap<String, u64>,
 }
@@ -135,7 +137,6 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     };
     use baedal_auth::Role;
     let customer = tok(Role::Customer, format!("loadgen-{}", &run_id[..8]), None).await?;
-    let rider = tok(Role::Rider, format!("loadgen-rider-{}", &run_id[..8]), None).await?;
     let shops = catalog(&http, &api).await?;
     let mut owners = Vec::new();
     for shop in &shops {
@@ -148,11 +149,22 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             .await?,
         );
     }
+    // Each slot's riders, one per store ([`Rider`]).
+    let mut riders = Vec::with_capacity(opts.concurrency);
+    for slot in 0..opts.concurrency {
+        let mut mine = Vec::with_capacity(shops.len());
+        for shop in &shops {
+            let sub = format!("loadgen-rider-{}-{slot}-{}", &run_id[..8], shop.id);
+            mine.push(Rider::new(tok(Role::Rider, sub, None).await?));
+        }
+        riders.push(mine);
+    }
     let stats = Arc::new(Mutex::new(Stats {
         place: histogram(),
         command: histogram(),
         read: histogram(),
         query: histogram(),
+        report: histogram(),
         errors: BTreeMap::new(),
         by_path: BTreeMap::new(),
     }));
@@ -164,7 +176,6 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         customer,
         shops,
         owners,
-        rider,
         stats: stats.clone(),
         requests: requests.clone(),
         lost: lost.clone(),
@@ -188,13 +199,13 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     let started = Instant::now();
     let deadline = started + opts.duration;
     let mut tasks = Vec::new();
-    for _ in 0..opts.concurrency {
+    for mut riders in riders {
         let (sim, done, failed, counter) =
             (sim.clone(), done.clone(), failed.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                match sim.lifecycle(n).await {
+                match sim.lifecycle(n, &mut riders).await {
                     Ok(path) => {
                         done.fetch_add(1, Ordering::Relaxed);
                         let name = format!("{path:?}").to_lowercase();
@@ -248,6 +259,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         status_read_p99_ms: ms(&s.read, 0.99),
         query_read_p50_ms: ms(&s.query, 0.5),
         query_read_p99_ms: ms(&s.query, 0.99),
+        location_report_p50_ms: ms(&s.report, 0.5),
+        location_report_p99_ms: ms(&s.report, 0.99),
         requests: requests.load(Ordering::Relaxed),
     })
 }

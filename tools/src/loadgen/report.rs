@@ -26,6 +26,9 @@ pub struct Report {
     /// The same reads through a Temporal query (0 unless `--query-reads`).
     pub query_read_p50_ms: f64,
     pub query_read_p99_ms: f64,
+    /// Riders' position reports, sent before each claim, pickup and deliver.
+    pub location_report_p50_ms: f64,
+    pub location_report_p99_ms: f64,
     pub requests: u64,
 }
 
@@ -67,6 +70,11 @@ impl std::fmt::Display for Report {
             f,
             "  status reads p50 {:>7.1} ms   p99 {:>7.1} ms",
             self.status_read_p50_ms, self.status_read_p99_ms
+        )?;
+        writeln!(
+            f,
+            "  positions    p50 {:>7.1} ms   p99 {:>7.1} ms",
+            self.location_report_p50_ms, self.location_report_p99_ms
         )?;
         write!(f, "  requests     {}", self.requests)
     }

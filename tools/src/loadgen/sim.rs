@@ -2,6 +2,8 @@
 //! the requests they send (sent again while lost in flight).
 
 use super::Stats;
+use baedal_domain::geo::distance_km;
+use baedal_domain::plausible::{JUMP_TOLERANCE_M, Plausibility};
 use baedal_domain::{Action, Party};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -63,6 +65,42 @@ pub(super) async fn catalog(http: &reqwest::Client, api: &str) -> anyhow::Result
     Ok(shops)
 }
 
+/// A simulated rider. Each works around one store (one rider per store for each simulated
+/// slot, which runs one lifecycle at a time): so a rider carries one delivery at a time, well
+/// under `BAEDAL_RIDER_MAX_ACTIVE`, and only ever rides between the store and its doors, a
+/// few hundred metres, as the api's rules (`baedal_domain::plausible`) expect of a real one.
+pub(super) struct Rider {
+    pub(super) token: String,
+    /// Where the rider last reported, and when the api's answer to it came back.
+    last: Option<((f64, f64), Instant)>,
+}
+
+impl Rider {
+    pub(super) fn new(token: String) -> Self {
+        Self { token, last: None }
+    }
+}
+
+/// How long a rider takes from `from` to `to` at the speed the api allows by default (with a
+/// tenth to spare), beyond the jump it never questions ([`JUMP_TOLERANCE_M`]). A report sent
+/// sooner would be refused as `implausible_speed`: loadgen waits instead, so it measures the
+/// default rules rather than switching them off. Timed from the last report's answer, which
+/// the server stamped before it answered: the server's clock sees at least this much.
+pub(super) fn ride_time(from: (f64, f64), to: (f64, f64)) -> Duration {
+    let km = distance_km(from.0, from.1, to.0, to.1) - JUMP_TOLERANCE_M / 1000.0;
+    if km <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(km / (Plausibility::default().max_speed_kmh * 0.9) * 3600.0)
+}
+
+/// Where an order to `shop` is delivered: about 450 m north, well within any store's
+/// delivery area (`outside_delivery_area` otherwise) and within a jump a rider's report may
+/// make at once.
+pub(super) fn door_of(shop: &Shop) -> (f64, f64) {
+    (shop.lat + 0.004, shop.lon)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Path {
     Complete,
@@ -102,7 +140,6 @@ pub(super) struct Sim {
     pub(super) customer: String,
     pub(super) shops: Vec<Shop>,
     pub(super) owners: Vec<String>,
-    pub(super) rider: String,
     pub(super) stats: Arc<Mutex<Stats>>,
     pub(super) requests: Arc<AtomicU64>,
     pub(super) lost: Arc<AtomicU64>,
@@ -115,6 +152,8 @@ pub(super) enum Kind {
     Place,
     Command,
     Read,
+    /// `POST /v1/rider/location`.
+    Report,
 }
 
 impl Sim {
@@ -202,6 +241,7 @@ impl Sim {
                 Kind::Place => &mut s.place,
                 Kind::Command => &mut s.command,
                 Kind::Read => &mut s.read,
+                Kind::Report => &mut s.report,
             };
             let _ = h.record(micros.min(60_000_000));
         }
@@ -291,13 +331,45 @@ impl Sim {
         Ok(())
     }
 
-    pub(super) async fn lifecycle(&self, n: u64) -> Result<Path, String> {
+    /// Report `rider` at `at`, after the time a ride there takes from their last report.
+    async fn report(&self, rider: &mut Rider, at: (f64, f64)) -> Result<(), String> {
+        if let Some((from, when)) = rider.last {
+            let wait = ride_time(from, at).saturating_sub(when.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let (s, b) = self
+            .call(
+                Kind::Report,
+                Method::POST,
+                "/v1/rider/location",
+                &rider.token,
+                Some(json!({"lat": at.0, "lon": at.1})),
+                None,
+            )
+            .await?;
+        if s != StatusCode::OK {
+            return Err(format!(
+                "location {} {}",
+                s.as_u16(),
+                b["error"]["code"].as_str().unwrap_or("")
+            ));
+        }
+        rider.last = Some((at, Instant::now()));
+        Ok(())
+    }
+
+    /// Lifecycle `n`, its rider's steps by one of `riders` (one per store of the catalog,
+    /// by the catalog's order).
+    pub(super) async fn lifecycle(&self, n: u64, riders: &mut [Rider]) -> Result<Path, String> {
         let path = if self.place_only {
             Path::Complete
         } else {
             path_for(n)
         };
         let shop = &self.shops[(n as usize) % self.shops.len()];
+        let door = door_of(shop);
         let card = if path == Path::Decline {
             "tok_declined"
         } else {
@@ -306,7 +378,7 @@ impl Sim {
         let body = json!({
             "store_id": shop.id,
             "items": [{"menu_item_id": shop.item, "quantity": 1 + n % 2}],
-            "delivery": {"address": "loadgen", "region": shop.region, "lat": shop.lat + 0.004, "lon": shop.lon},
+            "delivery": {"address": "loadgen", "region": shop.region, "lat": door.0, "lon": door.1},
             "payment": {"card_token": card}
         });
         let key = uuid::Uuid::new_v4().to_string();
@@ -336,11 +408,7 @@ impl Sim {
         }
         let id = o["id"].as_str().unwrap_or_default().to_owned();
         let owner = &self.owners[(n as usize) % self.shops.len()];
-        let who = |action: Action| match action.rule().by {
-            Party::StoreOwner => owner.as_str(),
-            Party::Rider => self.rider.as_str(),
-            _ => self.customer.as_str(),
-        };
+        let rider = &mut riders[(n as usize) % self.shops.len()];
         let steps: &[(Action, Option<Value>)] = match path {
             Path::Cancel => &[(Action::Cancel, None)],
             Path::Reject => &[(Action::Reject, Some(json!({"reason": "busy"})))],
@@ -356,7 +424,19 @@ impl Sim {
             Path::Decline => &[],
         };
         for (action, body) in steps {
-            self.step(who(*action), *action, &id, body.clone()).await?;
+            // A rider's app reports where the rider is before each step: at the store for
+            // the claim and the pickup, at the door for the deliver.
+            match action {
+                Action::Claim | Action::Pickup => self.report(rider, (shop.lat, shop.lon)).await?,
+                Action::Deliver => self.report(rider, door).await?,
+                _ => {}
+            }
+            let tok = match action.rule().by {
+                Party::StoreOwner => owner.as_str(),
+                Party::Rider => rider.token.as_str(),
+                _ => self.customer.as_str(),
+            };
+            self.step(tok, *action, &id, body.clone()).await?;
         }
         Ok(path)
     }
