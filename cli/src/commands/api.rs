@@ -1,10 +1,10 @@
 //! `baedal api`: the HTTP api of one role group, as each api Deployment runs it.
 
-use crate::process::{install_metrics, serve};
+use crate::process::{install_metrics, serve, spawn_metrics_server};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, NotifyDoor, OrderTimers, ReadModelListen, ServiceToken, Stuck,
-    TemporalUi,
+    ApiDoor, Idempotency, Jwt, Listener, Metrics, NotifyDoor, OrderTimers, ReadModelListen,
+    ServiceToken, Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
 
@@ -33,12 +33,23 @@ pub struct Args {
     idempotency: Idempotency,
     #[command(flatten)]
     stuck: Stuck,
+    /// `/metrics` is served here only, not on the api's public port.
+    #[command(flatten)]
+    metrics: Metrics,
+    #[command(flatten)]
+    listener: Listener,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
-    let metrics = install_metrics()?;
+    let limits = a.listener.limits();
+    spawn_metrics_server(
+        a.metrics.metrics_addr.clone(),
+        install_metrics()?,
+        None,
+        limits,
+    );
     let (read_model, temporal) = a.engine.connect().await?;
     let timeouts = a.timers.timeouts();
     crate::retention::check(
@@ -67,8 +78,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         namespace: a.engine.namespace().to_owned(),
         notify_url: a.notify.url(),
         service_token: a.service_token.value(),
-        metrics: Some(metrics),
     };
     let app = roles::api(settings, read_model, temporal, a.jwt.identity(), feed);
-    serve(&a.door.api_addr, "api", app).await
+    serve(&a.door.api_addr, "api", app, limits).await
 }
