@@ -300,6 +300,9 @@ pub fn router(state: NotifyState) -> Router {
         .merge(hooks_http::routes())
         .merge(channels_http::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::middleware::from_fn(
+            baedal_http::hardening::security_headers,
+        ))
         .with_state(state)
 }
 

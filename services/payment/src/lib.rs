@@ -270,6 +270,9 @@ pub fn router(state: PaymentState) -> Router {
     }
     router
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
+        .layer(axum::middleware::from_fn(
+            baedal_http::hardening::security_headers,
+        ))
         .with_state(state)
 }
 
