@@ -114,7 +114,9 @@ pub enum AuthError {
     UnknownRole(String),
     #[error("a store_owner token needs a store_id")]
     StoreIdRequired,
-    #[error("this endpoint takes only the service token (charges and refunds are for the worker)")]
+    #[error(
+        "this endpoint takes only the worker's credential (charges and refunds are for the worker)"
+    )]
     ServiceTokenOnly,
     #[error("this endpoint takes the service token or an ops token")]
     ServiceOrOpsOnly,

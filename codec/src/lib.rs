@@ -157,12 +157,36 @@ impl EncryptionCodec {
             .map_err(|e| PayloadConversionError::EncodingError(Box::new(e)))
     }
 
+    /// Open every payload of a message from Temporal. An unsealed one, when refused, becomes
+    /// [`REFUSED_ENCODING`] (which no converter reads) rather than failing the whole message:
+    /// the SDK fails a workflow task it cannot decode, and retries it for ever, so a forged
+    /// update would wedge its order; a payload no converter reads is refused by the update's
+    /// own input decoding instead (the update is rejected, the order carries on).
     fn open_all(&self, payloads: Vec<Payload>) -> Result<Vec<Payload>, PayloadConversionError> {
         payloads
             .into_iter()
-            .map(|p| self.open(p))
+            .map(|p| match self.open(p) {
+                Err(CodecError::Unsealed) => {
+                    tracing::warn!("an unsealed payload from Temporal was refused");
+                    Ok(refused_marker())
+                }
+                other => other,
+            })
             .collect::<Result<_, _>>()
             .map_err(|e| PayloadConversionError::EncodingError(Box::new(e)))
+    }
+}
+
+/// `encoding` of what an unsealed payload is replaced with when refused: no payload converter
+/// reads it, so whatever expected the payload fails to decode it.
+pub const REFUSED_ENCODING: &[u8] = b"binary/unsealed-refused";
+
+fn refused_marker() -> Payload {
+    Payload {
+        metadata: [("encoding".to_owned(), REFUSED_ENCODING.to_vec())]
+            .into_iter()
+            .collect(),
+        ..Default::default()
     }
 }
 

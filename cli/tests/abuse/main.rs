@@ -2,3 +2,11 @@
 //! a probe that an attacker with a valid account ran against a running baedal (issue "Abuse
 //! resistance") and fails if the probe succeeds again. Modules that need a system configured
 //! differently from the shared one (tight limits, a JWKS) start their own.
+
+mod api2_broken_authentication;
+mod api5_function_level_authorization;
+mod api7_ssrf;
+mod api8_security_misconfiguration;
+/// A baedal configured as a deployment runs it (identity provider, no dev mode, no fault
+/// injection), for the probes of API2, API5, API7 and API8.
+mod prod;

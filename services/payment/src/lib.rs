@@ -98,11 +98,16 @@ async fn authorize_read(state: &PaymentState, headers: &HeaderMap) -> ApiResult<
 }
 
 /// What moves money: the worker's payment token only (not the apis' service token, not ops).
+/// The service token is known here, so it is told it may not (403) rather than who it is not.
 fn authorize_service(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
-    Ok(baedal_http::require_service_token(
-        headers,
-        &state.payment_token,
-    )?)
+    let as_worker = baedal_http::require_service_token(headers, &state.payment_token);
+    if as_worker.is_err()
+        && *state.payment_token != *state.service_token
+        && baedal_http::require_service_token(headers, &state.service_token).is_ok()
+    {
+        return Err(baedal_auth::AuthError::ServiceTokenOnly.into());
+    }
+    Ok(as_worker?)
 }
 
 /// Apply the fault switch: an error when the request should fail.
