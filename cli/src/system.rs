@@ -31,6 +31,18 @@ pub async fn connect_temporal(
     wait: Duration,
     codec: Option<&EncryptionCodec>,
 ) -> anyhow::Result<Client> {
+    connect_temporal_tls(address, namespace, wait, codec, None).await
+}
+
+/// [`connect_temporal`] over TLS (mTLS with a client certificate), as a deployment whose
+/// Temporal frontend requires it connects (BAEDAL_TEMPORAL_TLS_*).
+pub async fn connect_temporal_tls(
+    address: &str,
+    namespace: &str,
+    wait: Duration,
+    codec: Option<&EncryptionCodec>,
+    tls: Option<temporalio_client::TlsOptions>,
+) -> anyhow::Result<Client> {
     let url = Url::parse(address).with_context(|| format!("TEMPORAL_ADDRESS {address}"))?;
     let started = Instant::now();
     loop {
@@ -41,6 +53,7 @@ pub async fn connect_temporal(
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("baedal@{}", std::process::id()))
             .grpc_compression(GrpcCompression::None)
+            .maybe_tls_options(tls.clone())
             .build();
         match Connection::connect(opts).await {
             Ok(conn) => {
