@@ -173,7 +173,8 @@ pub(crate) mod tests {
             baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .with_fault_injection(true);
         let app = baedal_payment::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -27,7 +27,11 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     /// Why (1..300 characters, not only spaces); kept in the order's history.
-    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    )]
     reason: String,
 }
 
@@ -136,14 +140,13 @@ async fn act(
 }
 
 fn valid_reason(reason: &str) -> ApiResult<String> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+    if !crate::extract::has_visible(reason) || reason.chars().count() > MAX_REASON_CHARS {
         return Err(ApiError::new(
             ApiCode::InvalidReason,
             format!("reason must be 1..{MAX_REASON_CHARS} characters"),
         ));
     }
-    Ok(reason.to_owned())
+    Ok(reason.trim_matches(crate::extract::is_blank).to_owned())
 }
 
 /// A rider's action answers the delivery, never the order. A delivery the rider does not

@@ -39,8 +39,7 @@ impl utoipa::ToSchema for TokenRequest {
 impl utoipa::PartialSchema for TokenRequest {
     /// A store owner's token request names their store; anyone else's may not need one.
     fn schema() -> RefOr<Schema> {
-        let sub =
-            json!({"type": "string", "minLength": 1, "maxLength": MAX_SUB_CHARS, "pattern": r"\S"});
+        let sub = json!({"type": "string", "minLength": 1, "maxLength": MAX_SUB_CHARS, "pattern": crate::extract::VISIBLE_PATTERN});
         let others: Vec<&str> = Role::ALL
             .iter()
             .filter(|r| **r != Role::StoreOwner)
@@ -89,7 +88,7 @@ async fn dev_token(
         .role
         .parse()
         .map_err(|e: baedal_auth::AuthError| ApiError::new(ApiCode::InvalidRole, e.to_string()))?;
-    if req.sub.trim().is_empty() || req.sub.chars().count() > MAX_SUB_CHARS {
+    if !crate::extract::has_visible(&req.sub) || req.sub.chars().count() > MAX_SUB_CHARS {
         return Err(ApiError::new(
             ApiCode::InvalidSub,
             format!("sub must be 1..{MAX_SUB_CHARS} characters"),

@@ -52,6 +52,33 @@ pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -
         .await
 }
 
+/// The longest request id taken from a caller.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// Whether a caller's request id may be echoed and logged: 1..64 of `[A-Za-z0-9._-]` (a UUID, a
+/// trace id). Anything else (line breaks, markup, a megabyte) could forge log lines or carry a
+/// payload into whatever reads the logs.
+pub fn valid_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_CHARS).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drop a request id the caller sent that is not [`valid_request_id`]: a fresh one is made in
+/// its place.
+pub async fn drop_invalid_request_id(mut req: Request, next: Next) -> Response {
+    let ids = req.headers().get_all(REQUEST_ID).iter().count();
+    let valid = req
+        .headers()
+        .get(REQUEST_ID)
+        .is_some_and(|v| valid_request_id(v.as_bytes()));
+    if ids > 1 || (ids == 1 && !valid) {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
+}
+
 /// Put the request id into the body of every 500, so the caller can report it and ops can
 /// find the log line (the request's span carries the same id).
 pub async fn stamp_request_id(req: Request, next: Next) -> Response {

@@ -1,10 +1,10 @@
-//! `/healthz`, `/readyz` and `/metrics`: served by every role.
+//! `/healthz` and `/readyz`: served by every role. `/metrics` is not here: it is served on the
+//! metrics address only (BAEDAL_METRICS_ADDR), never on the public api port.
 
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use serde_json::Value;
 use temporalio_client::WorkflowCountOptions;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,8 +14,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        // For Prometheus, not for API clients: not in the document.
-        .route("/metrics", get(metrics))
 }
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "process up")))]
@@ -44,14 +42,4 @@ pub async fn temporal_answers(temporal: &temporalio_client::Client) -> bool {
         )
         .await
         .is_ok()
-}
-
-/// Prometheus metrics of this process (empty when it exports none).
-async fn metrics(State(state): State<AppState>) -> String {
-    state
-        .config
-        .metrics
-        .as_ref()
-        .map(|m| m())
-        .unwrap_or_default()
 }

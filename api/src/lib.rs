@@ -65,15 +65,18 @@ use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-/// The whole v1 router with its layers. From the outside in: a request id is set (or taken
-/// from the caller) and echoed, the request's span carries it, a 500 gets it in its body, and
+/// The whole v1 router with its layers. From the outside in: the security headers are added
+/// to every answer, a caller's request id is dropped unless it is a plain token, a request id
+/// is set (or taken from the caller) and echoed, the request's span carries it, a 500 gets it in its body, and
 /// the handler runs under the request deadline.
 pub fn router(state: AppState) -> Router {
     let (routes, _) = routes::api(state.config.role).split_for_parts();
     // Every role serves the whole document: a client reads one contract whichever door it
     // comes through.
-    let doc =
-        Bytes::from(serde_json::to_vec(&openapi::document()).expect("the document serializes"));
+    let doc = Bytes::from(
+        serde_json::to_vec(&openapi::document(state.config.dev_mode))
+            .expect("the document serializes"),
+    );
     routes
         .route(
             "/openapi.json",
@@ -109,6 +112,14 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(
             door_keeping::REQUEST_ID,
             MakeRequestUuid,
+        ))
+        // Before any of the above sees it: a caller's request id that is not a plain token is
+        // dropped (and replaced by a fresh one), so it is never echoed or logged.
+        .layer(axum::middleware::from_fn(
+            door_keeping::drop_invalid_request_id,
+        ))
+        .layer(axum::middleware::from_fn(
+            baedal_http::hardening::security_headers,
         ))
         .with_state(state)
 }

@@ -17,9 +17,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 struct ApiDoc;
 
 /// The whole document: every role's routes as they registered themselves, the bearer scheme,
-/// and the answers common to every route.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// and the answers common to every route. Outside dev (`dev_mode` false) the dev routes are
+/// left out: the document lists only what the deployment serves.
+pub fn document(dev_mode: bool) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi().merge_from(routes::api(ApiRole::All).into_openapi());
+    if !dev_mode {
+        doc.paths
+            .paths
+            .retain(|path, _| !path.starts_with("/v1/dev/"));
+    }
     doc.components
         .get_or_insert_with(Default::default)
         .add_security_scheme(
@@ -110,7 +116,7 @@ fn add_common_answers(op: &mut Operation) {
 mod tests {
     #[test]
     fn the_documented_cursor_pattern_is_the_one_the_read_model_takes() {
-        let doc = serde_json::to_value(super::document()).unwrap();
+        let doc = serde_json::to_value(super::document(true)).unwrap();
         for path in ["/v1/orders", "/v1/store/orders"] {
             let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
             let cursor = params.iter().find(|p| p["name"] == "cursor").unwrap();
@@ -136,5 +142,14 @@ mod tests {
             assert_eq!(resume["schema"]["type"], "string", "{path}: {resume}");
             assert_ne!(resume["required"], true, "{path}: {resume}");
         }
+    }
+
+    #[test]
+    fn outside_dev_the_document_has_no_dev_routes() {
+        let prod = serde_json::to_value(super::document(false)).unwrap();
+        let dev = serde_json::to_value(super::document(true)).unwrap();
+        assert!(dev["paths"]["/v1/dev/tokens"].is_object());
+        assert!(prod["paths"]["/v1/dev/tokens"].is_null());
+        assert!(prod["paths"]["/v1/orders"].is_object());
     }
 }

@@ -22,8 +22,6 @@ pub struct ApiConfig {
     pub token_ttl: Duration,
     /// Which endpoints this process serves.
     pub role: ApiRole,
-    /// Renders the Prometheus text for `/metrics`, when this process exports metrics.
-    pub metrics: Option<MetricsRender>,
     /// An open order that has not moved for this long is listed as stuck.
     pub stuck_after: Duration,
     /// A place-order's Idempotency-Key answers the same for this long, and is refused after.

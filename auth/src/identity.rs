@@ -1,5 +1,7 @@
-//! Verifying who a bearer token says the caller is: HS256 tokens with the shared secret, and
-//! RS256/ES256 tokens with the identity provider's keys when a JWKS URL is configured.
+//! Verifying who a bearer token says the caller is: HS256 tokens with the shared secret when no
+//! identity provider is configured, RS256/ES256 tokens with the provider's keys when a JWKS URL
+//! is. With a provider, people's tokens come from it alone: an HS256 token is refused, so the
+//! shared secret (held by every api and service pod) cannot mint an ops token.
 
 use crate::jwks::Jwks;
 use crate::{AuthError, Claims, TokenKeys, bearer, constant_time_eq, validation};
@@ -19,10 +21,16 @@ impl Identity {
         Self { keys, jwks: None }
     }
 
-    /// Also accept RS256/ES256 tokens signed by the provider publishing `jwks`.
+    /// Accept RS256/ES256 tokens signed by the provider publishing `jwks`, and no longer HS256
+    /// tokens signed with the shared secret.
     pub fn with_jwks(mut self, jwks: Jwks) -> Self {
         self.jwks = Some(Arc::new(jwks));
         self
+    }
+
+    /// Whether people's tokens come from an identity provider (then HS256 ones are refused).
+    pub fn has_provider(&self) -> bool {
+        self.jwks.is_some()
     }
 
     /// The HS256 keys (dev tokens are signed with them).
@@ -34,6 +42,7 @@ impl Identity {
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         match header.alg {
+            Algorithm::HS256 if self.jwks.is_some() => Err(AuthError::SharedSecretRefused),
             Algorithm::HS256 => self.keys.verify(token),
             Algorithm::RS256 | Algorithm::ES256 => {
                 let jwks = self.jwks.as_ref().ok_or(AuthError::NoProviderKeys)?;
@@ -42,7 +51,13 @@ impl Identity {
                 if key.alg != header.alg {
                     return Err(AuthError::Invalid);
                 }
-                validation::decode(token, &key.key, key.alg, self.keys.expected())
+                validation::decode(
+                    token,
+                    &key.key,
+                    key.alg,
+                    self.keys.expected(),
+                    self.keys.max_lifetime(),
+                )
             }
             _ => Err(AuthError::UnsupportedAlgorithm),
         }

@@ -6,6 +6,11 @@ use crate::{AuthError, Claims, validation};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, encode};
 use serde::Serialize;
 use std::fmt;
+use std::time::Duration;
+
+/// The longest a token may live (`exp - iat`) when `BAEDAL_JWT_MAX_LIFETIME` is not set: a
+/// working day and a night, as long as a dev token lives.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// The issuer baedal stamps and expects when `BAEDAL_JWT_ISSUER` is not set.
 pub const DEFAULT_ISSUER: &str = "baedal";
@@ -34,6 +39,7 @@ pub struct TokenKeys {
     enc: EncodingKey,
     dec: DecodingKey,
     expected: Expected,
+    max_lifetime: Duration,
 }
 
 impl fmt::Debug for TokenKeys {
@@ -49,6 +55,7 @@ struct Stamped<'a> {
     claims: &'a Claims,
     iss: &'a str,
     aud: &'a str,
+    iat: u64,
 }
 
 impl TokenKeys {
@@ -62,7 +69,19 @@ impl TokenKeys {
             enc: EncodingKey::from_secret(secret.as_bytes()),
             dec: DecodingKey::from_secret(secret.as_bytes()),
             expected,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
         }
+    }
+
+    /// Refuse tokens (of any key) that live longer than `max` (default
+    /// [`DEFAULT_MAX_LIFETIME`]).
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = max;
+        self
+    }
+
+    pub fn max_lifetime(&self) -> Duration {
+        self.max_lifetime
     }
 
     pub fn expected(&self) -> &Expected {
@@ -75,6 +94,7 @@ impl TokenKeys {
             claims,
             iss: &self.expected.issuer,
             aud: &self.expected.audience,
+            iat: jsonwebtoken::get_current_timestamp(),
         };
         encode(&Header::new(Algorithm::HS256), &stamped, &self.enc)
             .expect("HS256 signing of plain claims cannot fail")
@@ -82,6 +102,12 @@ impl TokenKeys {
 
     /// Verify an HS256 token: signature, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        validation::decode(token, &self.dec, Algorithm::HS256, &self.expected)
+        validation::decode(
+            token,
+            &self.dec,
+            Algorithm::HS256,
+            &self.expected,
+            self.max_lifetime,
+        )
     }
 }

@@ -13,7 +13,7 @@ mod validation;
 
 pub use identity::Identity;
 pub use jwks::Jwks;
-pub use keys::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, Expected, TokenKeys};
+pub use keys::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_MAX_LIFETIME, Expected, TokenKeys};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -99,13 +99,24 @@ pub enum AuthError {
     MissingKid,
     #[error("token signed with key '{0}', which the identity provider does not publish")]
     UnknownKey(String),
-    #[error("the identity provider's keys cannot be fetched ({0}); retry shortly")]
+    /// The detail (which URL, what failed) is logged, never answered: it names internals.
+    #[error("the identity provider's keys cannot be fetched right now; retry shortly")]
     KeysUnavailable(String),
+    #[error(
+        "this service takes people's tokens from its identity provider only (RS256/ES256): get one there"
+    )]
+    SharedSecretRefused,
+    #[error(
+        "token lives longer than this service accepts ({0} s from issue to expiry): get a shorter-lived one"
+    )]
+    LivesTooLong(u64),
     #[error("unknown role '{0}': use customer, store_owner, rider or ops")]
     UnknownRole(String),
     #[error("a store_owner token needs a store_id")]
     StoreIdRequired,
-    #[error("this endpoint takes only the service token (charges and refunds are for the worker)")]
+    #[error(
+        "this endpoint takes only the worker's credential (charges and refunds are for the worker)"
+    )]
     ServiceTokenOnly,
     #[error("this endpoint takes the service token or an ops token")]
     ServiceOrOpsOnly,

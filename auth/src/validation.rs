@@ -3,13 +3,27 @@
 use crate::{AuthError, Claims, Expected, Role};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use std::time::Duration;
 
-/// Decode `token` with `key` under `alg`, then apply baedal's own rules to the claims.
+/// The claims plus `iat`, which only the lifetime rule reads.
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(default)]
+    iat: Option<u64>,
+}
+
+/// Decode `token` with `key` under `alg`, then apply baedal's own rules to the claims: among
+/// them, no token may live longer than `max_lifetime` (`exp - iat`, or `exp - now` for a
+/// token without `iat`), so a leaked long-lived token is not a key for years.
 pub(crate) fn decode(
     token: &str,
     key: &DecodingKey,
     alg: Algorithm,
     expected: &Expected,
+    max_lifetime: Duration,
 ) -> Result<Claims, AuthError> {
     let mut v = Validation::new(alg);
     v.required_spec_claims = ["exp", "sub", "iss", "aud"]
@@ -18,7 +32,7 @@ pub(crate) fn decode(
         .collect();
     v.set_issuer(&[&expected.issuer]);
     v.set_audience(&[&expected.audience]);
-    let claims = jsonwebtoken::decode::<Claims>(token, key, &v)
+    let Wire { claims, iat } = jsonwebtoken::decode::<Wire>(token, key, &v)
         .map(|d| d.claims)
         .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
@@ -26,6 +40,10 @@ pub(crate) fn decode(
             ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
             _ => AuthError::Invalid,
         })?;
+    let from = iat.unwrap_or_else(jsonwebtoken::get_current_timestamp);
+    if claims.exp.saturating_sub(from) > max_lifetime.as_secs() {
+        return Err(AuthError::LivesTooLong(max_lifetime.as_secs()));
+    }
     if claims.role == Role::StoreOwner && claims.store_id.is_none() {
         return Err(AuthError::StoreIdRequired);
     }

@@ -189,3 +189,101 @@ async fn an_unreachable_provider_is_an_outage_not_a_bad_token() {
     let e = id.verify(&rs).await.unwrap_err();
     assert!(e.is_unavailable(), "{e:?}");
 }
+
+/// A provider whose JWKS answer carries `Cache-Control: max-age=<max_age>`.
+async fn provider_with_max_age(keys: Vec<Value>, max_age: u64) -> Provider {
+    let keys = Arc::new(Mutex::new(keys));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let (k, f) = (keys.clone(), fetches.clone());
+    let app = Router::new().route(
+        "/jwks.json",
+        get(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+            let body = json!({"keys": *k.lock().unwrap()});
+            async move {
+                (
+                    [("cache-control", format!("public, max-age={max_age}"))],
+                    axum::Json(body),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Provider { url, keys, fetches }
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_stops_being_trusted_once_the_set_expires() {
+    let idp = provider_with_max_age(vec![jwk("rsa-a")], 1).await;
+    let id = identity(&idp.url);
+    let token = provider_token(Algorithm::RS256, "rsa-a", "key-a", "baedal-api");
+    id.verify(&token).await.unwrap();
+    // The provider withdraws the key; no token with an unknown kid comes along.
+    *idp.keys.lock().unwrap() = vec![jwk("rsa-b")];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match id.verify(&token).await {
+            Err(AuthError::UnknownKey(kid)) => {
+                assert_eq!(kid, "key-a");
+                break;
+            }
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("withdrawn key still trusted after max-age: {other:?}"),
+        }
+    }
+    assert!(idp.fetches.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
+async fn with_a_provider_shared_secret_tokens_are_refused() {
+    let idp = provider(vec![jwk("rsa-a")]).await;
+    let id = identity(&idp.url);
+    let forged_ops = id.keys().sign(&Claims {
+        sub: "mallory".into(),
+        role: Role::Ops,
+        store_id: None,
+        exp: jsonwebtoken::get_current_timestamp() + 60,
+    });
+    assert_eq!(
+        id.verify(&forged_ops).await,
+        Err(AuthError::SharedSecretRefused)
+    );
+}
+
+#[tokio::test]
+async fn tokens_living_longer_than_the_maximum_are_refused() {
+    let idp = provider(vec![jwk("rsa-a")]).await;
+    let id = identity(&idp.url);
+    let enc = EncodingKey::from_rsa_pem(&pem("rsa-a")).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("key-a".into());
+    let now = jsonwebtoken::get_current_timestamp();
+    let year = 365 * 24 * 3600;
+    let token = |claims: Value| jsonwebtoken::encode(&header, &claims, &enc).unwrap();
+    let base =
+        json!({"sub": "u", "role": "ops", "iss": "https://idp.example", "aud": "baedal-api"});
+    let with = |extra: Value| {
+        let mut v = base.clone();
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        token(v)
+    };
+    // Ten years, with and without iat.
+    for t in [
+        with(json!({"iat": now, "exp": now + 10 * year})),
+        with(json!({"exp": now + 10 * year})),
+    ] {
+        assert!(matches!(
+            id.verify(&t).await,
+            Err(AuthError::LivesTooLong(_))
+        ));
+    }
+    // An hour is fine.
+    let hour = with(json!({"iat": now, "exp": now + 3600}));
+    assert!(id.verify(&hour).await.is_ok());
+}

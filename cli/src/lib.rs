@@ -10,6 +10,7 @@
 
 pub mod commands;
 pub mod devserver;
+pub mod listen;
 pub mod process;
 pub mod reconcile;
 pub mod retention;

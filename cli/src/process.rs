@@ -1,6 +1,7 @@
 //! The plumbing every long-running subcommand shares: listening, serving until SIGTERM or
 //! Ctrl-C, Prometheus metrics, and a side door for the probes of a process without an api.
 
+use crate::listen::ServeLimits;
 use anyhow::Context;
 use baedal_api::MetricsRender;
 use std::sync::Arc;
@@ -37,17 +38,16 @@ pub async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Serve `app` on `addr` until shutdown is requested.
-pub async fn serve(addr: &str, what: &str, app: axum::Router) -> anyhow::Result<()> {
+/// Serve `app` on `addr` within `limits` until shutdown is requested.
+pub async fn serve(
+    addr: &str,
+    what: &str,
+    app: axum::Router,
+    limits: ServeLimits,
+) -> anyhow::Result<()> {
     let listener = bind(addr, what).await?;
     tracing::info!("{what} listening on http://{addr}");
-    // With the peer's address: the per-address limits key on it.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    crate::listen::serve(listener, app, limits, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -61,22 +61,17 @@ pub fn install_metrics() -> anyhow::Result<MetricsRender> {
 pub type ReadyCheck =
     Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<(&'static str, bool)>> + Send + Sync>;
 
-/// Serve `/metrics` on `addr` (BAEDAL_METRICS_ADDR) for a process without an api; with
+/// Serve `/metrics` on `addr` (BAEDAL_METRICS_ADDR), never on an api's public port; with
 /// `ready`, also `/healthz` and `/readyz` there (the worker's probes).
 pub fn spawn_metrics_server(
     addr: Option<String>,
     render: MetricsRender,
     ready: Option<ReadyCheck>,
+    limits: ServeLimits,
 ) {
     let Some(addr) = addr else { return };
     tokio::spawn(async move {
-        let mut app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let render = render.clone();
-                async move { render() }
-            }),
-        );
+        let mut app = metrics_router(render);
         if let Some(ready) = ready {
             app = app
                 .route("/healthz", axum::routing::get(baedal_http::healthz))
@@ -88,8 +83,19 @@ pub fn spawn_metrics_server(
                     }),
                 );
         }
-        if let Err(e) = serve(&addr, "metrics", app).await {
+        if let Err(e) = serve(&addr, "metrics", app, limits).await {
             tracing::error!(error = %e, "metrics server stopped");
         }
     });
+}
+
+/// `/metrics` alone, for the metrics address.
+pub fn metrics_router(render: MetricsRender) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let render = render.clone();
+            async move { render() }
+        }),
+    )
 }

@@ -8,7 +8,7 @@
 //! returns its router or runs until `shutdown`.
 
 use anyhow::Context;
-use baedal_api::{ApiConfig, ApiRole, AppState, MetricsRender};
+use baedal_api::{ApiConfig, ApiRole, AppState};
 use baedal_auth::Identity;
 use baedal_domain::Timeouts;
 use baedal_readmodel::{Feed, ReadModel};
@@ -39,8 +39,6 @@ pub struct ApiSettings {
     /// The notification service keeping webhook subscriptions, and the token to call it.
     pub notify_url: String,
     pub service_token: String,
-    /// Renders `/metrics`, when this process exports metrics.
-    pub metrics: Option<MetricsRender>,
     /// Rate limits, stream bounds and the hook cap.
     pub limits: baedal_api::RateLimits,
     /// Where riders must be for their steps, and where stores deliver.
@@ -61,7 +59,6 @@ pub fn api(
         timeouts: settings.timeouts,
         token_ttl: Duration::from_secs(24 * 3600),
         role: settings.role,
-        metrics: settings.metrics,
         stuck_after: settings.stuck_after,
         idempotency_window: settings.idempotency_window,
         temporal_ui: settings.temporal_ui,
@@ -78,14 +75,21 @@ pub fn api(
     baedal_api::router(AppState::new(read_model, temporal, identity, config, feed))
 }
 
-/// The payment service over its ledger at `database_url` (migrated on open).
+/// The payment service over its ledger at `database_url` (migrated on open): charges and
+/// refunds take `payment_token` only; the fault switch is served with `fault_injection` only.
 pub async fn payment(
     database_url: &str,
     service_token: &str,
+    payment_token: &str,
     identity: Identity,
+    fault_injection: bool,
 ) -> anyhow::Result<axum::Router> {
     let state = baedal_payment::PaymentState::open(database_url, service_token, identity)
         .await
+        .map(|s| {
+            s.with_payment_token(payment_token)
+                .with_fault_injection(fault_injection)
+        })
         .with_context(|| {
             format!(
                 "opening the payment ledger at {}",
@@ -106,10 +110,12 @@ pub async fn notify(
     hooks: baedal_notification::delivery::DeliverySettings,
     kakao: Option<baedal_notification::kakao::KakaoSettings>,
     retention: baedal_domain::retention::Retention,
+    fault_injection: bool,
 ) -> anyhow::Result<axum::Router> {
     let state =
         baedal_notification::NotifyState::open(database_url, service_token, identity, hooks, kakao)
             .await
+            .map(|s| s.with_fault_injection(fault_injection))
             .with_context(|| {
                 format!(
                     "opening the notification store at {}",

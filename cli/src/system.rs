@@ -31,6 +31,18 @@ pub async fn connect_temporal(
     wait: Duration,
     codec: Option<&EncryptionCodec>,
 ) -> anyhow::Result<Client> {
+    connect_temporal_tls(address, namespace, wait, codec, None).await
+}
+
+/// [`connect_temporal`] over TLS (mTLS with a client certificate), as a deployment whose
+/// Temporal frontend requires it connects (BAEDAL_TEMPORAL_TLS_*).
+pub async fn connect_temporal_tls(
+    address: &str,
+    namespace: &str,
+    wait: Duration,
+    codec: Option<&EncryptionCodec>,
+    tls: Option<temporalio_client::TlsOptions>,
+) -> anyhow::Result<Client> {
     let url = Url::parse(address).with_context(|| format!("TEMPORAL_ADDRESS {address}"))?;
     let started = Instant::now();
     loop {
@@ -41,6 +53,7 @@ pub async fn connect_temporal(
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("baedal@{}", std::process::id()))
             .grpc_compression(GrpcCompression::None)
+            .maybe_tls_options(tls.clone())
             .build();
         match Connection::connect(opts).await {
             Ok(conn) => {
@@ -130,6 +143,14 @@ pub struct SystemConfig {
     /// Serve the codec server here, and point the dev server's Web UI at it.
     pub codec_server: Option<TcpListener>,
     pub service_token: String,
+    /// The worker's credential at the payment service: charges and refunds take it alone.
+    pub payment_token: String,
+    /// Serve the payment and notification services' fault switches (tests, `baedal dev`).
+    pub fault_injection: bool,
+    /// What every listener of this process allows a client to hold open.
+    pub serve_limits: crate::listen::ServeLimits,
+    /// Serve `/metrics` here (never on an api's port).
+    pub metrics_listener: Option<TcpListener>,
     pub apis: Vec<ApiSpec>,
     pub payment: Endpoint,
     pub notify: Endpoint,
@@ -161,6 +182,8 @@ pub struct SystemConfig {
 /// A running system.
 pub struct System {
     pub api_urls: Vec<String>,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_url: Option<String>,
     pub payment_url: String,
     pub notify_url: String,
     pub temporal_address: String,
@@ -182,15 +205,10 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> 
 async fn serve(
     listener: TcpListener,
     app: axum::Router,
+    limits: crate::listen::ServeLimits,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // With the peer's address: the per-address limits key on it.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await?;
+    crate::listen::serve(listener, app, limits, stop).await?;
     Ok(())
 }
 
@@ -211,7 +229,7 @@ impl System {
                 TemporalSource::Existing { .. } => cfg.temporal_ui.clone(),
             };
             let app = baedal_codec::server::router(cfg.payload_codec.clone(), ui.as_deref());
-            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
+            tasks.spawn(serve(listener, app, cfg.serve_limits, stopped(&stop_rx)));
         }
         let mut devserver = None;
         let temporal_address = match &cfg.temporal {
@@ -266,10 +284,12 @@ impl System {
             let app = crate::roles::payment(
                 &cfg.payment_database_url,
                 &cfg.service_token,
+                &cfg.payment_token,
                 cfg.identity.clone(),
+                cfg.fault_injection,
             )
             .await?;
-            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
+            tasks.spawn(serve(listener, app, cfg.serve_limits, stopped(&stop_rx)));
         }
         if let Endpoint::Serve(listener) = cfg.notify {
             let app = crate::roles::notify(
@@ -279,9 +299,10 @@ impl System {
                 cfg.hook_delivery.clone(),
                 cfg.kakao.clone(),
                 cfg.retention,
+                cfg.fault_injection,
             )
             .await?;
-            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
+            tasks.spawn(serve(listener, app, cfg.serve_limits, stopped(&stop_rx)));
         }
 
         if cfg.worker {
@@ -289,6 +310,7 @@ impl System {
                 payment_url: payment_url.clone(),
                 notify_url: notify_url.clone(),
                 service_token: cfg.service_token.clone(),
+                payment_token: cfg.payment_token.clone(),
                 breaker: cfg.breaker.clone(),
                 stuck_after: cfg.stuck_after,
                 retention: cfg.retention,
@@ -342,7 +364,6 @@ impl System {
                 namespace: cfg.namespace.clone(),
                 notify_url: notify_url.clone(),
                 service_token: cfg.service_token.clone(),
-                metrics: cfg.metrics.clone(),
                 limits: cfg.limits.clone(),
                 plausibility: cfg.plausibility,
             };
@@ -353,11 +374,18 @@ impl System {
                 cfg.identity.clone(),
                 feed.clone().expect("followed when there are apis"),
             );
-            tasks.spawn(serve(listener, app, stopped(&stop_rx)));
+            tasks.spawn(serve(listener, app, cfg.serve_limits, stopped(&stop_rx)));
+        }
+        let mut metrics_url = None;
+        if let (Some(listener), Some(render)) = (cfg.metrics_listener, cfg.metrics.clone()) {
+            metrics_url = Some(format!("http://{}", listener.local_addr()?));
+            let app = crate::process::metrics_router(render);
+            tasks.spawn(serve(listener, app, cfg.serve_limits, stopped(&stop_rx)));
         }
 
         Ok(Self {
             api_urls,
+            metrics_url,
             payment_url,
             notify_url,
             temporal_ui,

@@ -5,8 +5,12 @@
 //! The codec wraps the whole serialized payload (its metadata included) so nothing of the
 //! original, not even its encoding, is readable on the server; the wrapper says only
 //! `binary/encrypted` and which key sealed it, so keys can rotate: the first key of
-//! `BAEDAL_PAYLOAD_KEY` seals, every listed key opens. Payloads written before encryption was
-//! turned on pass through decode untouched, so orders in flight carry on. Search attributes
+//! `BAEDAL_PAYLOAD_KEY` seals, every listed key opens. Outside dev the codec refuses unsealed
+//! payloads ([`EncryptionCodec::refusing_unsealed`]): the seal is what proves a payload came from
+//! a holder of the key, so a command written in plaintext straight to Temporal's frontend (an
+//! `ops_cancel` with a forged actor, bypassing the api) is refused by the worker instead of
+//! obeyed. `baedal dev` lets unsealed payloads through, so a data dir from before encryption
+//! still opens. Search attributes
 //! are never encoded (the SDK skips them: the server must index them).
 //!
 //! This crate must not know what is in a payload, and must never log key material or
@@ -41,6 +45,8 @@ const CIPHER: &[u8] = b"AES256-GCM";
 pub struct EncryptionCodec {
     keys: Arc<PayloadKeys>,
     rng: SystemRandom,
+    /// Refuse payloads that are not sealed (everywhere but dev).
+    strict: bool,
 }
 
 impl std::fmt::Debug for EncryptionCodec {
@@ -64,6 +70,10 @@ pub enum CodecError {
     Damaged,
     #[error("no randomness for a nonce")]
     Random,
+    #[error(
+        "payload is not sealed with BAEDAL_PAYLOAD_KEY: refused (only holders of the key may write to this namespace)"
+    )]
+    Unsealed,
 }
 
 impl EncryptionCodec {
@@ -71,7 +81,14 @@ impl EncryptionCodec {
         Self {
             keys: Arc::new(keys),
             rng: SystemRandom::new(),
+            strict: false,
         }
+    }
+
+    /// Refuse to open a payload that is not sealed (outside dev): see the crate's docs.
+    pub fn refusing_unsealed(mut self) -> Self {
+        self.strict = true;
+        self
     }
 
     /// Seal one payload: `nonce || AES-256-GCM(serialized payload)`, the key id as associated
@@ -102,9 +119,13 @@ impl EncryptionCodec {
         })
     }
 
-    /// Open one payload; one that is not sealed is returned as it is.
+    /// Open one payload; one that is not sealed is returned as it is, or refused when the
+    /// codec is [`refusing_unsealed`](Self::refusing_unsealed).
     pub fn open(&self, payload: Payload) -> Result<Payload, CodecError> {
         if !is_sealed(&payload) {
+            if self.strict {
+                return Err(CodecError::Unsealed);
+            }
             return Ok(payload);
         }
         let id = payload
@@ -136,12 +157,36 @@ impl EncryptionCodec {
             .map_err(|e| PayloadConversionError::EncodingError(Box::new(e)))
     }
 
+    /// Open every payload of a message from Temporal. An unsealed one, when refused, becomes
+    /// [`REFUSED_ENCODING`] (which no converter reads) rather than failing the whole message:
+    /// the SDK fails a workflow task it cannot decode, and retries it for ever, so a forged
+    /// update would wedge its order; a payload no converter reads is refused by the update's
+    /// own input decoding instead (the update is rejected, the order carries on).
     fn open_all(&self, payloads: Vec<Payload>) -> Result<Vec<Payload>, PayloadConversionError> {
         payloads
             .into_iter()
-            .map(|p| self.open(p))
+            .map(|p| match self.open(p) {
+                Err(CodecError::Unsealed) => {
+                    tracing::warn!("an unsealed payload from Temporal was refused");
+                    Ok(refused_marker())
+                }
+                other => other,
+            })
             .collect::<Result<_, _>>()
             .map_err(|e| PayloadConversionError::EncodingError(Box::new(e)))
+    }
+}
+
+/// `encoding` of what an unsealed payload is replaced with when refused: no payload converter
+/// reads it, so whatever expected the payload fails to decode it.
+pub const REFUSED_ENCODING: &[u8] = b"binary/unsealed-refused";
+
+fn refused_marker() -> Payload {
+    Payload {
+        metadata: [("encoding".to_owned(), REFUSED_ENCODING.to_vec())]
+            .into_iter()
+            .collect(),
+        ..Default::default()
     }
 }
 
@@ -214,6 +259,15 @@ mod tests {
     fn plaintext_from_before_encryption_passes_through() {
         let p = json_payload("\"old\"");
         assert_eq!(codec(K1).open(p.clone()).unwrap(), p);
+    }
+
+    #[test]
+    fn outside_dev_plaintext_is_refused_and_sealed_payloads_open() {
+        let strict = codec(K1).refusing_unsealed();
+        let forged = json_payload(r#"{"actor":"ops:mallory"}"#);
+        assert_eq!(strict.open(forged), Err(CodecError::Unsealed));
+        let p = json_payload("1");
+        assert_eq!(strict.open(strict.seal(&p).unwrap()).unwrap(), p);
     }
 
     #[test]

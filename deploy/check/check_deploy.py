@@ -392,7 +392,9 @@ def main():
         for o in objs:
             validate(f"{overlay}: {o['kind']}/{o['metadata']['name']}", o)
         check_objects(overlay, objs, commands, env_read)
-    for extra in sorted((ROOT / "deploy/temporal").glob("*job.yaml")):
+    temporal_extras = [*(ROOT / "deploy/temporal").glob("*job.yaml"),
+                       ROOT / "deploy/temporal/networkpolicy.yaml"]
+    for extra in sorted(temporal_extras):
         for o in yaml.safe_load_all(extra.read_text()):
             if o:
                 validate(f"deploy/temporal/{extra.name}", o)

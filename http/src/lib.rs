@@ -18,6 +18,7 @@
 //! everywhere. It must not know any route or any order rule.
 
 mod error;
+pub mod hardening;
 
 pub use axum::http::StatusCode;
 pub use error::{ApiError, CommonCode, CommonError, ErrorCode, check_codes};

@@ -45,10 +45,12 @@ impl Default for WorkerSettings {
 /// What the worker role needs besides Temporal and the read model.
 #[derive(Debug, Clone)]
 pub struct WorkerRole {
-    /// The payment and notification services, and the token the worker calls them with.
+    /// The payment and notification services, and the tokens the worker calls them with: the
+    /// payment token (which only the worker holds) moves money, the service token notifies.
     pub payment_url: String,
     pub notify_url: String,
     pub service_token: String,
+    pub payment_token: String,
     pub breaker: BreakerSettings,
     /// Open orders that have not moved for this long are stuck (alerted once).
     pub stuck_after: Duration,
@@ -77,7 +79,7 @@ pub async fn serve(
     role: WorkerRole,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let payment = PaymentClient::new(role.payment_url, role.service_token.clone());
+    let payment = PaymentClient::new(role.payment_url, role.payment_token);
     let breaker = PaymentBreaker::new(payment.clone(), &role.breaker);
     let notify = NotificationClient::new(role.notify_url, role.service_token);
     let beside = [

@@ -18,10 +18,15 @@ pub fn valid_idempotency_key(key: &str) -> bool {
     (1..=MAX_KEY_CHARS).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-// The constraints below are the ones `validate` enforces; `\S`: not only spaces.
+// The constraints below are the ones `validate` enforces; the pattern is
+// `crate::extract::VISIBLE_PATTERN` (not only white space; a test keeps them equal).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlaceOrderBody {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    )]
     pub store_id: String,
     #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<ItemRequest>,
@@ -31,7 +36,11 @@ pub struct PlaceOrderBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ItemRequest {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    )]
     pub menu_item_id: String,
     #[schema(minimum = 1, maximum = 99)]
     #[serde(deserialize_with = "baedal_http::whole_number")]
@@ -40,11 +49,17 @@ pub struct ItemRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    )]
     pub address: String,
-    /// Ignored (kept for older clients): the order's district is derived from `lat`/`lon`
-    /// (the district of the nearest store), whatever this says.
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    )]
     pub region: String,
     /// The delivery point: within the store's delivery area, or 422 `outside_delivery_area`.
     #[schema(minimum = -90, maximum = 90)]
@@ -56,7 +71,11 @@ pub struct DeliveryRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PaymentRequest {
     /// `tok_ok` is approved and `tok_declined` declined by the test payment service.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    )]
     pub card_token: String,
 }
 
@@ -81,7 +100,7 @@ pub(super) fn request_hash(body: &PlaceOrderBody) -> String {
 }
 
 fn text(field: &str, value: &str, max: usize) -> ApiResult<()> {
-    if value.trim().is_empty() || value.chars().count() > max {
+    if !crate::extract::has_visible(value) || value.chars().count() > max {
         return Err(ApiError::new(
             ApiCode::InvalidField,
             format!("{field} must be 1..{max} characters"),
@@ -143,6 +162,35 @@ pub(super) fn sample_body() -> PlaceOrderBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The schema's rule for text fields is the server's: one U+0085 (white space to Rust's
+    /// `trim`, not to ECMAScript's `\s`) is refused by both, and every character is judged
+    /// the same by the pattern and by `has_visible`.
+    #[test]
+    fn the_document_states_the_blank_rule_the_server_applies() {
+        use crate::extract::{VISIBLE_PATTERN, has_visible};
+        let doc = serde_json::to_value(crate::openapi::document(true)).unwrap();
+        let body = &doc["components"]["schemas"]["PlaceOrderBody"]["properties"];
+        assert_eq!(body["store_id"]["pattern"], VISIBLE_PATTERN);
+        let re = regex::Regex::new(VISIBLE_PATTERN).unwrap();
+        for c in (0u32..0x3100)
+            .chain([0xfeff, 0xac00])
+            .filter_map(char::from_u32)
+        {
+            let s = c.to_string();
+            assert_eq!(re.is_match(&s), has_visible(&s), "U+{:04X}", c as u32);
+        }
+        assert!(!has_visible("\u{85}"));
+        let mut body = serde_json::from_value::<PlaceOrderBody>(serde_json::json!({
+            "store_id": "\u{85}", "items": [{"menu_item_id": "mi_1_1", "quantity": 1}],
+            "delivery": {"address": "a", "region": "r", "lat": 37.5, "lon": 127.0},
+            "payment": {"card_token": "tok_ok"}
+        }))
+        .unwrap();
+        assert!(validate(&body).is_err());
+        body.store_id = "st_1".into();
+        assert!(validate(&body).is_ok());
+    }
 
     #[test]
     fn order_id_is_stable_per_customer_and_key() {

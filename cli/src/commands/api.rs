@@ -1,11 +1,10 @@
 //! `baedal api`: the HTTP api of one role group, as each api Deployment runs it.
 
-use crate::process::{install_metrics, serve};
+use crate::process::{install_metrics, serve, spawn_metrics_server};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, Limits, NotifyDoor, OrderTimers, ReadModelListen, RiderChecks,
-    ServiceToken,
-    Stuck, TemporalUi,
+    ApiDoor, Idempotency, Jwt, Limits, Listener, Metrics, NotifyDoor, OrderTimers,
+    ReadModelListen, RiderChecks, ServiceToken, Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
 
@@ -38,13 +37,24 @@ pub struct Args {
     limits: Limits,
     #[command(flatten)]
     riders: RiderChecks,
+    /// `/metrics` is served here only, not on the api's public port.
+    #[command(flatten)]
+    metrics: Metrics,
+    #[command(flatten)]
+    listener: Listener,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
     let plausibility = a.riders.plausibility()?;
-    let metrics = install_metrics()?;
+    let limits = a.listener.limits();
+    spawn_metrics_server(
+        a.metrics.metrics_addr.clone(),
+        install_metrics()?,
+        None,
+        limits,
+    );
     let (read_model, temporal) = a.engine.connect().await?;
     let timeouts = a.timers.timeouts();
     crate::retention::check(
@@ -73,10 +83,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         namespace: a.engine.namespace().to_owned(),
         notify_url: a.notify.url(),
         service_token: a.service_token.value(),
-        metrics: Some(metrics),
         limits: a.limits.limits(false)?,
         plausibility,
     };
     let app = roles::api(settings, read_model, temporal, a.jwt.identity(), feed);
-    serve(&a.door.api_addr, "api", app).await
+    serve(&a.door.api_addr, "api", app, limits).await
 }

@@ -1,7 +1,7 @@
 //! `baedal codec-server`: decodes sealed payloads for the Temporal Web UI and CLI.
 
 use crate::process::serve;
-use crate::settings::{CodecDoor, PayloadKey, TemporalUi};
+use crate::settings::{CodecDoor, Listener, PayloadKey, TemporalUi};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -12,10 +12,12 @@ pub struct Args {
     /// The Web UI allowed to call it (CORS).
     #[command(flatten)]
     temporal_ui: TemporalUi,
+    #[command(flatten)]
+    listener: Listener,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let codec = a.payload_key.codec()?;
+    let codec = a.payload_key.viewing_codec()?;
     let app = baedal_codec::server::router(codec, Some(&a.temporal_ui.url()));
-    serve(&a.door.codec_addr, "codec server", app).await
+    serve(&a.door.codec_addr, "codec server", app, a.listener.limits()).await
 }

@@ -3,9 +3,10 @@
 use crate::devserver;
 use crate::process::{bind, install_metrics, shutdown_signal};
 use crate::settings::{
-    ApiDoor, Breaker, CodecDoor, DataDir, Hooks, Idempotency, Jwt, Kakao, Limits, NotifyDb,
-    NotifyDoor, OrderTimers, PayloadKey, PaymentDb, PaymentDoor, ReadModelDb, ReadModelListen,
-    Retention, ServiceToken, Stuck, Temporal, TemporalUi, WorkerTuning,
+    ApiDoor, Breaker, CodecDoor, DataDir, Hooks, Idempotency, Jwt, Kakao, Limits, Listener,
+    Metrics, NotifyDb, NotifyDoor, OrderTimers, PayloadKey, PaymentDb, PaymentDoor, PaymentToken,
+    ReadModelDb, ReadModelListen, Retention, ServiceToken, Stuck, Temporal, TemporalUi,
+    WorkerTuning,
 };
 use crate::system::{ApiSpec, Endpoint, System, SystemConfig, TemporalSource};
 use baedal_api::ApiRole;
@@ -45,6 +46,8 @@ pub struct Args {
     #[command(flatten)]
     service_token: ServiceToken,
     #[command(flatten)]
+    payment_token: PaymentToken,
+    #[command(flatten)]
     api: ApiDoor,
     #[command(flatten)]
     payment: PaymentDoor,
@@ -72,6 +75,11 @@ pub struct Args {
     limits: Limits,
     #[command(flatten)]
     riders: crate::settings::RiderChecks,
+    #[command(flatten)]
+    listener: Listener,
+    /// `/metrics` is served on BAEDAL_METRICS_ADDR when set, never on the api's port.
+    #[command(flatten)]
+    metrics: Metrics,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -104,6 +112,14 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         payload_codec: a.payload_key.dev_codec(dir)?,
         codec_server: Some(bind(&a.codec.codec_addr, "codec server").await?),
         service_token: a.service_token.value(),
+        payment_token: a.payment_token.value(),
+        // `baedal dev` is for trying things out: its services' fault switches are on.
+        fault_injection: true,
+        serve_limits: a.listener.limits(),
+        metrics_listener: match &a.metrics.metrics_addr {
+            Some(addr) => Some(bind(addr, "metrics").await?),
+            None => None,
+        },
         apis: if a.no_api {
             vec![]
         } else {
@@ -162,7 +178,10 @@ fn print_banner(system: &System, a: &Args) {
         "  baedal is running (data in {})",
         a.data_dir.data_dir.display()
     );
-    println!("  api           {api}   (OpenAPI: {api}/openapi.json, metrics: {api}/metrics)");
+    println!("  api           {api}   (OpenAPI: {api}/openapi.json)");
+    if let Some(metrics) = &system.metrics_url {
+        println!("  metrics       {metrics}/metrics");
+    }
     println!("  payment       {}", system.payment_url);
     println!("  notification  {}", system.notify_url);
     println!("  temporal      {}", system.temporal_address);

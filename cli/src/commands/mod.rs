@@ -13,7 +13,7 @@ mod reconcile;
 mod worker;
 
 use crate::settings::{DataDir, PayloadKey, ReadModelDb, Temporal};
-use crate::system::connect_temporal;
+use crate::system::connect_temporal_tls;
 use anyhow::Context;
 use clap::Subcommand;
 use std::time::Duration;
@@ -104,11 +104,12 @@ impl Engine {
         let read_model = baedal_readmodel::ReadModel::open(&url)
             .await
             .with_context(|| format!("opening the read model at {}", baedal_db::redact(&url)))?;
-        let client = connect_temporal(
+        let client = connect_temporal_tls(
             &self.temporal.address(),
             self.namespace(),
             Duration::from_secs(60),
             Some(&codec),
+            self.temporal.tls()?,
         )
         .await?;
         Ok((read_model, client))

@@ -3,7 +3,8 @@
 
 use crate::process::{install_metrics, serve, spawn_metrics_server};
 use crate::settings::{
-    DataDir, Hooks, Jwt, Kakao, Metrics, NotifyAddr, NotifyDb, Retention, ServiceToken,
+    DataDir, FaultInjection, Hooks, Jwt, Kakao, Listener, Metrics, NotifyAddr, NotifyDb, Retention,
+    ServiceToken,
 };
 
 #[derive(Debug, clap::Args)]
@@ -28,17 +29,28 @@ pub struct Args {
     retention: Retention,
     #[command(flatten)]
     metrics: Metrics,
+    #[command(flatten)]
+    faults: FaultInjection,
+    #[command(flatten)]
+    listener: Listener,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
+    a.kakao.require_production()?;
     let kakao = a.kakao.settings()?;
     // The idempotency window is the api's; this store keeps no keys.
     let retention = a
         .retention
         .retention(baedal_domain::retention::Retention::default().idempotency_window)?;
-    spawn_metrics_server(a.metrics.metrics_addr.clone(), install_metrics()?, None);
+    let limits = a.listener.limits();
+    spawn_metrics_server(
+        a.metrics.metrics_addr.clone(),
+        install_metrics()?,
+        None,
+        limits,
+    );
     a.data_dir.create()?;
     let app = crate::roles::notify(
         &a.db.url(&a.data_dir),
@@ -47,7 +59,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         a.hooks.delivery(),
         kakao,
         retention,
+        a.faults.enable_fault_injection,
     )
     .await?;
-    serve(&a.door.notify_addr, "notification service", app).await
+    serve(&a.door.notify_addr, "notification service", app, limits).await
 }

@@ -3,8 +3,8 @@
 
 use crate::process::{ReadyCheck, install_metrics, shutdown_signal, spawn_metrics_server};
 use crate::settings::{
-    Breaker, Idempotency, Metrics, NotifyDoor, OrderTimers, PaymentDoor, Retention, ServiceToken,
-    Stuck, WorkerTuning,
+    Breaker, Idempotency, Listener, Metrics, NotifyDoor, OrderTimers, PaymentDoor, PaymentToken,
+    Retention, ServiceToken, Stuck, WorkerTuning, require_https,
 };
 use std::sync::Arc;
 
@@ -14,6 +14,9 @@ pub struct Args {
     engine: super::Engine,
     #[command(flatten)]
     service_token: ServiceToken,
+    /// The worker alone holds it: charges and refunds.
+    #[command(flatten)]
+    payment_token: PaymentToken,
     #[command(flatten)]
     payment: PaymentDoor,
     #[command(flatten)]
@@ -34,6 +37,8 @@ pub struct Args {
     retention: Retention,
     #[command(flatten)]
     metrics: Metrics,
+    #[command(flatten)]
+    listener: Listener,
 }
 
 impl Args {
@@ -43,6 +48,7 @@ impl Args {
             payment_url: self.payment.url(),
             notify_url: self.notify.url(),
             service_token: self.service_token.value(),
+            payment_token: self.payment_token.value(),
             breaker: self.breaker.settings()?,
             stuck_after: self.stuck.stuck_after,
             retention: self
@@ -55,6 +61,8 @@ impl Args {
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.service_token.require_production()?;
+    a.payment_token.require_production()?;
+    require_https("BAEDAL_PAYMENT_URL", &a.payment.url(), true)?;
     let role = a.role()?;
     let metrics = install_metrics()?;
     let (read_model, temporal) = a.engine.connect().await?;
@@ -79,6 +87,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             })
         })
     };
-    spawn_metrics_server(a.metrics.metrics_addr.clone(), metrics, Some(ready));
+    spawn_metrics_server(
+        a.metrics.metrics_addr.clone(),
+        metrics,
+        Some(ready),
+        a.listener.limits(),
+    );
     crate::roles::worker(temporal, read_model, role, shutdown_signal()).await
 }

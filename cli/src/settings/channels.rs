@@ -54,6 +54,15 @@ pub struct Kakao {
 }
 
 impl Kakao {
+    /// Outside dev: the gateway is reached over https (phone numbers and the provider's key
+    /// cross it).
+    pub fn require_production(&self) -> anyhow::Result<()> {
+        match self.kakao_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => super::require_https("BAEDAL_KAKAO_URL", url, false),
+            None => Ok(()),
+        }
+    }
+
     /// The KakaoTalk channel, when BAEDAL_KAKAO_URL is set (then the key and sender must be).
     pub fn settings(&self) -> anyhow::Result<Option<baedal_notification::kakao::KakaoSettings>> {
         let Some(url) = self.kakao_url.clone().filter(|u| !u.is_empty()) else {

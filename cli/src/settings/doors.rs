@@ -14,9 +14,50 @@ pub struct Temporal {
     /// gRPC port of the embedded dev server.
     #[arg(long, env = "BAEDAL_TEMPORAL_PORT", default_value_t = 7233)]
     pub temporal_port: u16,
+    /// The CA (PEM file) Temporal's frontend certificate is checked against; set with the
+    /// client certificate when the frontend requires mTLS (deploy/temporal/values.yaml).
+    #[arg(long, env = "BAEDAL_TEMPORAL_TLS_CA")]
+    pub temporal_tls_ca: Option<std::path::PathBuf>,
+    /// This process's client certificate (PEM file) for Temporal's frontend (mTLS).
+    #[arg(long, env = "BAEDAL_TEMPORAL_TLS_CERT")]
+    pub temporal_tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM file) of BAEDAL_TEMPORAL_TLS_CERT.
+    #[arg(long, env = "BAEDAL_TEMPORAL_TLS_KEY")]
+    pub temporal_tls_key: Option<std::path::PathBuf>,
 }
 
 impl Temporal {
+    /// TLS to the frontend, with a client certificate (mTLS) when one is given; `None` when
+    /// no TLS setting is (plain gRPC: the dev server).
+    pub fn tls(&self) -> anyhow::Result<Option<temporalio_client::TlsOptions>> {
+        use anyhow::Context;
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+        };
+        let client = match (&self.temporal_tls_cert, &self.temporal_tls_key) {
+            (Some(cert), Some(key)) => Some(
+                temporalio_client::ClientTlsOptions::builder()
+                    .client_cert(read(cert)?)
+                    .client_private_key(read(key)?)
+                    .build(),
+            ),
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "set both BAEDAL_TEMPORAL_TLS_CERT and BAEDAL_TEMPORAL_TLS_KEY, or neither"
+            ),
+        };
+        let ca = self.temporal_tls_ca.as_deref().map(read).transpose()?;
+        if client.is_none() && ca.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            temporalio_client::TlsOptions::builder()
+                .maybe_server_root_ca_cert(ca)
+                .maybe_client_tls_options(client)
+                .build(),
+        ))
+    }
+
     pub fn address(&self) -> String {
         self.temporal_address
             .clone()

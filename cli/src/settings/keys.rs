@@ -1,8 +1,12 @@
 //! Keys and secrets: the payload key, the JWT settings, the service token.
 
-use super::{DEV_JWT_SECRET, DEV_SERVICE_TOKEN, DataDir, Secret, require_production_secret};
+use super::{
+    DEV_JWT_SECRET, DEV_PAYMENT_TOKEN, DEV_SERVICE_TOKEN, DataDir, Secret, require_https,
+    require_production_secret,
+};
 use anyhow::Context;
 use clap::Args;
+use std::time::Duration;
 
 /// The keys sealing every payload sent to Temporal.
 #[derive(Debug, Clone, Args)]
@@ -16,8 +20,15 @@ pub struct PayloadKey {
 }
 
 impl PayloadKey {
-    /// The payload codec of a role outside dev: refuses to run without BAEDAL_PAYLOAD_KEY.
+    /// The payload codec of a role outside dev: refuses to run without BAEDAL_PAYLOAD_KEY, and
+    /// refuses unsealed payloads (a plaintext command written straight to Temporal).
     pub fn codec(&self) -> anyhow::Result<baedal_codec::EncryptionCodec> {
+        Ok(self.viewing_codec()?.refusing_unsealed())
+    }
+
+    /// The codec of the codec server, which shows people what is in a history: it opens sealed
+    /// payloads and shows unsealed ones as they are (a forged one included, for the record).
+    pub fn viewing_codec(&self) -> anyhow::Result<baedal_codec::EncryptionCodec> {
         let spec = self.payload_key.as_ref().ok_or_else(|| {
             anyhow::anyhow!(
                 "BAEDAL_PAYLOAD_KEY is unset: card data would reach Temporal in plaintext. Set it \
@@ -47,7 +58,8 @@ impl PayloadKey {
         create: bool,
     ) -> anyhow::Result<baedal_codec::EncryptionCodec> {
         if self.payload_key.is_some() {
-            return self.codec();
+            // Dev opens unsealed payloads too: a data dir from before encryption still opens.
+            return self.viewing_codec();
         }
         let path = dir.data_dir.join("payload.key");
         let spec = match std::fs::read_to_string(&path) {
@@ -105,10 +117,15 @@ pub struct Jwt {
     /// Audience (`aud`) every user JWT must be meant for; dev tokens are stamped with it.
     #[arg(long, env = "BAEDAL_JWT_AUDIENCE", default_value = baedal_auth::DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
-    /// The identity provider's JWKS: RS256/ES256 tokens are verified with its keys (by `kid`)
-    /// besides HS256 tokens signed with BAEDAL_JWT_SECRET.
+    /// The identity provider's JWKS (https outside dev): RS256/ES256 tokens are verified with
+    /// its keys (by `kid`, cached for the document's max-age, at most 10 minutes), and HS256
+    /// tokens signed with BAEDAL_JWT_SECRET are then refused.
     #[arg(long, env = "BAEDAL_JWT_JWKS_URL")]
     pub jwt_jwks_url: Option<String>,
+    /// The longest a user token may live: `exp - iat` (or `exp - now` without `iat`) above it
+    /// is refused.
+    #[arg(long, env = "BAEDAL_JWT_MAX_LIFETIME", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub jwt_max_lifetime: Duration,
 }
 
 impl Jwt {
@@ -121,16 +138,20 @@ impl Jwt {
                 audience: self.jwt_audience.clone(),
             },
         );
-        let identity = baedal_auth::Identity::new(keys);
+        let identity = baedal_auth::Identity::new(keys.with_max_lifetime(self.jwt_max_lifetime));
         match &self.jwt_jwks_url {
             Some(url) => identity.with_jwks(baedal_auth::Jwks::new(url)),
             None => identity,
         }
     }
 
-    /// Outside dev: a real secret or no start.
+    /// Outside dev: a real secret and an https JWKS, or no start.
     pub fn require_production(&self) -> anyhow::Result<()> {
-        require_production_secret("BAEDAL_JWT_SECRET", &self.jwt_secret, DEV_JWT_SECRET)
+        require_production_secret("BAEDAL_JWT_SECRET", &self.jwt_secret, DEV_JWT_SECRET)?;
+        if let Some(url) = &self.jwt_jwks_url {
+            require_https("BAEDAL_JWT_JWKS_URL", url, false)?;
+        }
+        Ok(())
     }
 }
 
@@ -159,6 +180,38 @@ impl ServiceToken {
             "BAEDAL_SERVICE_TOKEN",
             &self.service_token,
             DEV_SERVICE_TOKEN,
+        )
+    }
+}
+
+/// The bearer token of the link that moves money: the worker charges and refunds at the
+/// payment service with it. No api is given it, so an api pod that is broken into cannot move
+/// money (BAEDAL_SERVICE_TOKEN stays for what the apis legitimately call).
+#[derive(Debug, Clone, Args)]
+pub struct PaymentToken {
+    /// Bearer token the worker charges and refunds with at the payment service (the only
+    /// credential its charge and refund endpoints take).
+    #[arg(
+        long,
+        env = "BAEDAL_PAYMENT_TOKEN",
+        default_value = DEV_PAYMENT_TOKEN,
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    pub payment_token: Secret,
+}
+
+impl PaymentToken {
+    pub fn value(&self) -> String {
+        self.payment_token.expose().to_owned()
+    }
+
+    /// Outside dev: a real token or no start.
+    pub fn require_production(&self) -> anyhow::Result<()> {
+        require_production_secret(
+            "BAEDAL_PAYMENT_TOKEN",
+            &self.payment_token,
+            DEV_PAYMENT_TOKEN,
         )
     }
 }

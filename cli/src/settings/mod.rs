@@ -5,6 +5,7 @@
 
 mod channels;
 mod doors;
+mod hardening;
 mod keys;
 mod limits;
 mod orders;
@@ -21,6 +22,8 @@ pub use doors::{
 };
 pub use keys::{Jwt, PayloadKey, ServiceToken};
 pub use limits::Limits;
+pub use hardening::{FaultInjection, Listener, require_https};
+pub use keys::{Jwt, PayloadKey, PaymentToken, ServiceToken};
 pub use orders::{Idempotency, OrderTimers, Stuck};
 pub use retention::Retention;
 pub use riders::RiderChecks;
@@ -32,6 +35,8 @@ pub use worker::{Breaker, WorkerTuning};
 pub const DEV_JWT_SECRET: &str = "baedal-dev-jwt-secret-change-me";
 /// The service token `baedal dev` runs with when none is given. Refused by every other role.
 pub const DEV_SERVICE_TOKEN: &str = "baedal-dev-service-token";
+/// The payment token `baedal dev` runs with when none is given. Refused by every other role.
+pub const DEV_PAYMENT_TOKEN: &str = "baedal-dev-payment-token";
 /// The shortest secret a role outside `baedal dev` accepts.
 pub const MIN_SECRET_BYTES: usize = 32;
 

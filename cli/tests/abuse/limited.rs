@@ -72,6 +72,10 @@ pub fn system() -> &'static TestSystem {
                     payload_codec: common::payload_codec(),
                     codec_server: None,
                     service_token: common::SERVICE_TOKEN.into(),
+                    payment_token: common::PAYMENT_TOKEN.into(),
+                    fault_injection: true,
+                    serve_limits: Default::default(),
+                    metrics_listener: None,
                     apis: vec![ApiSpec {
                         listener: listen().await,
                         timeouts: common::FAST,

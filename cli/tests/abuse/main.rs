@@ -9,6 +9,13 @@ mod common;
 /// The suite's own system with tight limits (for API4 and API6).
 mod limited;
 
+mod api2_broken_authentication;
 mod api4_resource_consumption;
+mod api5_function_level_authorization;
 mod api6_business_flows_limits;
 mod api6_business_flows_riders;
+mod api7_ssrf;
+mod api8_security_misconfiguration;
+/// A baedal configured as a deployment runs it (identity provider, no dev mode, no fault
+/// injection), for the probes of API2, API5, API7 and API8.
+mod prod;

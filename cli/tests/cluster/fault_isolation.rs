@@ -353,6 +353,8 @@ fn roles_refuse_to_start_on_missing_default_or_short_secrets() {
         cmd.env_remove("BAEDAL_JWT_SECRET")
             .env_remove("BAEDAL_SERVICE_TOKEN")
             .env_remove("BAEDAL_PAYLOAD_KEY")
+            // The worker's payment token is good here: each case is about the variable named.
+            .env("BAEDAL_PAYMENT_TOKEN", "p".repeat(40))
             .env(
                 "BAEDAL_DATA_DIR",
                 std::env::temp_dir().join("baedal-secrets-test"),

@@ -23,6 +23,8 @@ use temporalio_client::{
 };
 
 pub const SERVICE_TOKEN: &str = "test-service-token";
+/// The worker's credential at the payment service (charges and refunds take only it).
+pub const PAYMENT_TOKEN: &str = "test-payment-token";
 pub const JWT_SECRET: &str = "test-jwt-secret";
 /// The test system's payload key.
 pub const PAYLOAD_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -121,6 +123,8 @@ pub struct TestSystem {
     /// The fake KakaoTalk gateway ([`kakao_provider`]).
     pub kakao_provider: String,
     pub temporal_address: String,
+    /// Where `/metrics` is served (not on the apis' ports).
+    pub metrics: String,
     /// Where the system's warnings and errors go (tracing, WARN and up).
     pub log: std::path::PathBuf,
 }
@@ -183,6 +187,10 @@ pub fn system() -> &'static TestSystem {
                     payload_codec: payload_codec(),
                     codec_server: None,
                     service_token: SERVICE_TOKEN.into(),
+                    payment_token: PAYMENT_TOKEN.into(),
+                    fault_injection: true,
+                    serve_limits: Default::default(),
+                    metrics_listener: Some(listen().await),
                     apis: vec![
                         ApiSpec {
                             listener: listen().await,
@@ -252,6 +260,7 @@ pub fn system() -> &'static TestSystem {
                     notify: sys.notify_url.clone(),
                     kakao_provider,
                     temporal_address: sys.temporal_address.clone(),
+                    metrics: sys.metrics_url.clone().expect("metrics served"),
                     log,
                 })
                 .unwrap();

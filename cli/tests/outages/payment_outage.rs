@@ -73,7 +73,7 @@ async fn breaker_opens_door_sheds_and_orders_resume_when_payment_returns() {
     assert_eq!(status["door"]["state"], "shedding");
     let customer_view = s.get(&cust, "/v1/ops/payment").await;
     assert_eq!(customer_view.status, StatusCode::FORBIDDEN);
-    let metrics = reqwest::get(format!("{}/metrics", s.api))
+    let metrics = reqwest::get(format!("{}/metrics", s.metrics))
         .await
         .unwrap()
         .text()

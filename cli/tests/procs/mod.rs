@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SERVICE_TOKEN: &str = "proc-service-token-0123456789abcdef";
+/// The worker's credential at the payment service (charges and refunds).
+pub const PAYMENT_TOKEN: &str = "proc-payment-token-0123456789abcdefgh";
 pub const JWT_SECRET: &str = "proc-jwt-secret-0123456789abcdefghij";
 /// The payload key every part of the cluster shares.
 pub const PAYLOAD_KEY: &str = "procs:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -109,6 +111,9 @@ impl Cluster {
             ),
             ("BAEDAL_JWT_SECRET", JWT_SECRET.to_owned()),
             ("BAEDAL_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+            ("BAEDAL_PAYMENT_TOKEN", PAYMENT_TOKEN.to_owned()),
+            // The fault switches exist only when a role is started with this (tests, dev).
+            ("BAEDAL_ENABLE_FAULT_INJECTION", "true".to_owned()),
             ("BAEDAL_PAYLOAD_KEY", PAYLOAD_KEY.to_owned()),
             ("BAEDAL_CODEC_ADDR", format!("127.0.0.1:{codec_port}")),
             ("BAEDAL_BREAKER_OPEN_FOR", "2s".to_owned()),

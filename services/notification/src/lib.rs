@@ -54,6 +54,8 @@ pub struct NotifyState {
     service_token: Arc<str>,
     identity: Identity,
     unavailable: Arc<AtomicBool>,
+    /// Serve the fault switch (tests and demos only).
+    fault_injection: bool,
     hooks: hooks::Hooks,
     deliverer: engine::Deliverer,
     /// Settles what disabled and deleted hooks were owed.
@@ -85,8 +87,16 @@ impl NotifyState {
             service_token: service_token.into(),
             identity,
             unavailable: Arc::default(),
+            fault_injection: false,
             allow_private_hooks,
         })
+    }
+
+    /// Serve the fault switch (`/v1/admin/faults`, which makes the service answer 503): tests
+    /// and demos only (default off: then the route does not exist).
+    pub fn with_fault_injection(mut self, on: bool) -> Self {
+        self.fault_injection = on;
+        self
     }
 
     pub fn db(&self) -> &Db {
@@ -300,17 +310,23 @@ async fn readyz(State(state): State<NotifyState>) -> (StatusCode, Json<serde_jso
 }
 
 pub fn router(state: NotifyState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(baedal_http::healthz))
         .route("/readyz", get(readyz))
         .route(
             "/v1/notifications",
             get(get_notifications).post(post_notification),
-        )
-        .route("/v1/admin/faults", put(put_faults))
+        );
+    if state.fault_injection {
+        router = router.route("/v1/admin/faults", put(put_faults));
+    }
+    router
         .merge(hooks_http::routes())
         .merge(channels_http::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::middleware::from_fn(
+            baedal_http::hardening::security_headers,
+        ))
         .with_state(state)
 }
 

@@ -20,9 +20,9 @@ pub enum Refused {
     NotHttps,
     #[error("hook URLs must not carry credentials")]
     Credentials,
-    #[error(
-        "{host} resolves to {addr}, a {range} address: hooks must point at the public internet"
-    )]
+    /// The address itself is not named: it would tell a hook's owner about the network the
+    /// notification service sees (the log has it).
+    #[error("{host} resolves to a {range} address: hooks must point at the public internet")]
     Private {
         host: String,
         addr: IpAddr,
@@ -36,41 +36,54 @@ pub enum Refused {
 pub fn forbidden_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            // IPv4 written as IPv6 (::ffff:a.b.c.d, ::a.b.c.d, 64:ff9b::a.b.c.d) is the IPv4
-            // address it carries.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let s = v6.segments();
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return forbidden_v4(Ipv4Addr::new(a, b, c, d));
-            }
-            if v6.is_unspecified() {
-                Some("unspecified")
-            } else if v6.is_loopback() {
-                Some("loopback")
-            } else if s[0..6] == [0, 0, 0, 0, 0, 0] {
-                // IPv4-compatible (deprecated) ::a.b.c.d
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                forbidden_v4(Ipv4Addr::new(a, b, c, d)).or(Some("IPv4-compatible"))
-            } else if (s[0] & 0xfe00) == 0xfc00 {
-                Some("unique-local")
-            } else if (s[0] & 0xffc0) == 0xfe80 {
-                Some("link-local")
-            } else if (s[0] & 0xffc0) == 0xfec0 {
-                Some("site-local")
-            } else if (s[0] & 0xff00) == 0xff00 {
-                Some("multicast")
-            } else if s[0] == 0x2001 && s[1] == 0x0db8 {
-                Some("documentation")
-            } else {
-                None
-            }
-        }
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+/// IPv6: only global unicast (2000::/3) may be reached, and within it not the ranges that
+/// tunnel or translate to IPv4 (6to4 2002::/16, Teredo in 2001::/23, NAT64 64:ff9b::/96 and
+/// 64:ff9b:1::/48, which a gateway turns into any IPv4 address, private ones included) nor the
+/// documentation and special-purpose ones.
+fn forbidden_v6(v6: std::net::Ipv6Addr) -> Option<&'static str> {
+    // IPv4 written as IPv6 (::ffff:a.b.c.d) is the IPv4 address it carries.
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return forbidden_v4(v4);
+    }
+    let s = v6.segments();
+    if v6.is_unspecified() {
+        Some("unspecified")
+    } else if v6.is_loopback() {
+        Some("loopback")
+    } else if s[0..6] == [0, 0, 0, 0, 0, 0] {
+        // IPv4-compatible (deprecated) ::a.b.c.d
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        forbidden_v4(Ipv4Addr::new(a, b, c, d)).or(Some("IPv4-compatible"))
+    } else if s[0..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+        Some("IPv4-translated (SIIT)")
+    } else if s[0] == 0x64 && s[1] == 0xff9b && (s[2] == 1 || s[2..6] == [0, 0, 0, 0]) {
+        Some("NAT64")
+    } else if s[0] == 0x100 && s[1..4] == [0, 0, 0] {
+        Some("discard-only")
+    } else if (s[0] & 0xfe00) == 0xfc00 {
+        Some("unique-local")
+    } else if (s[0] & 0xffc0) == 0xfe80 {
+        Some("link-local")
+    } else if (s[0] & 0xffc0) == 0xfec0 {
+        Some("site-local")
+    } else if (s[0] & 0xff00) == 0xff00 {
+        Some("multicast")
+    } else if (s[0] & 0xe000) != 0x2000 {
+        Some("reserved (not global unicast)")
+    } else if s[0] == 0x2002 {
+        Some("6to4")
+    } else if s[0] == 0x2001 && s[1] == 0x0db8 || (s[0] & 0xfff0) == 0x3ff0 {
+        Some("documentation")
+    } else if s[0] == 0x2001 && s[1] < 0x0200 {
+        // 2001::/23: Teredo (2001::/32), benchmarking, ORCHID and other IETF assignments.
+        Some("Teredo or IETF special-purpose")
+    } else {
+        None
     }
 }
 
@@ -129,6 +142,7 @@ pub async fn check_target(url: &reqwest::Url, allow_private: bool) -> Result<(),
         .map_err(|_| Refused::Unresolvable(host.clone()))?;
     for addr in &addrs {
         if let Some(range) = forbidden_range(addr.ip()) {
+            tracing::info!(%host, addr = %addr.ip(), range, "hook target refused");
             return Err(Refused::Private {
                 host,
                 addr: addr.ip(),
@@ -219,6 +233,20 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
             "::7f00:1",
+            // Transition and special-purpose ranges, even when they carry a public IPv4.
+            "2002:808:808::1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:20::1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:a00:1",
+            "100::1",
+            "3fff::1",
+            "2001:db8::1",
+            "5f00::1",
+            "4000::1",
         ] {
             assert!(range(ip).is_some(), "{ip} must be refused");
         }
@@ -227,6 +255,8 @@ mod tests {
             "1.1.1.1",
             "203.0.114.1",
             "2606:4700::1111",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001::1",
             "::ffff:8.8.8.8",
         ] {
             assert_eq!(range(ip), None, "{ip} is public");

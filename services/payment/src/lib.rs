@@ -5,6 +5,11 @@
 //! fault switch makes it slow, flaky or unavailable for tests and demos. It must not know about
 //! orders beyond their id, and must not call the rest of baedal.
 //!
+//! Money moves only with the payment token, which the worker alone holds (the apis hold the
+//! service token, which reads here but cannot charge or refund). The fault switch exists only
+//! when the process was started with fault injection on (tests, `baedal dev`): otherwise its
+//! route is not served at all.
+//!
 //! A charge key stands for one charge: reused with another amount or card it is refused
 //! (`409 idempotency_key_mismatch`), and replayed it answers the charge as it stands now
 //! (`refunded` once given back, `voided` when a refund closed the key before the charge came),
@@ -44,10 +49,26 @@ pub struct PaymentState {
     ledger: Ledger,
     faults: Arc<Mutex<Faults>>,
     service_token: Arc<str>,
+    /// The worker's credential, the only one that charges and refunds.
+    payment_token: Arc<str>,
+    fault_injection: bool,
     identity: Identity,
 }
 
 impl PaymentState {
+    /// Charges and refunds take `token` only (until this is called: the service token; every
+    /// role assembly calls it).
+    pub fn with_payment_token(mut self, token: &str) -> Self {
+        self.payment_token = token.into();
+        self
+    }
+
+    /// Serve the fault switch (`/v1/admin/faults`): tests and demos only (default off).
+    pub fn with_fault_injection(mut self, on: bool) -> Self {
+        self.fault_injection = on;
+        self
+    }
+
     pub async fn open(
         db_url: &str,
         service_token: &str,
@@ -57,6 +78,8 @@ impl PaymentState {
             ledger: Ledger::open(db_url).await?,
             faults: Arc::default(),
             service_token: service_token.into(),
+            payment_token: service_token.into(),
+            fault_injection: false,
             identity,
         })
     }
@@ -66,17 +89,25 @@ impl PaymentState {
     }
 }
 
-/// Reads and the fault switch: the service token or an ops person.
+/// Reads and the fault switch: the payment token, the service token or an ops person.
 async fn authorize_read(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
+    if baedal_http::require_service_token(headers, &state.payment_token).is_ok() {
+        return Ok(());
+    }
     Ok(baedal_http::require_service_or_ops(headers, &state.service_token, &state.identity).await?)
 }
 
-/// What moves money or sends messages: the worker's service token only.
+/// What moves money: the worker's payment token only (not the apis' service token, not ops).
+/// The service token is known here, so it is told it may not (403) rather than who it is not.
 fn authorize_service(state: &PaymentState, headers: &HeaderMap) -> ApiResult<()> {
-    Ok(baedal_http::require_service_token(
-        headers,
-        &state.service_token,
-    )?)
+    let as_worker = baedal_http::require_service_token(headers, &state.payment_token);
+    if as_worker.is_err()
+        && *state.payment_token != *state.service_token
+        && baedal_http::require_service_token(headers, &state.service_token).is_ok()
+    {
+        return Err(baedal_auth::AuthError::ServiceTokenOnly.into());
+    }
+    Ok(as_worker?)
 }
 
 /// Apply the fault switch: an error when the request should fail.
@@ -233,14 +264,20 @@ async fn readyz(State(state): State<PaymentState>) -> (StatusCode, Json<serde_js
 }
 
 pub fn router(state: PaymentState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(baedal_http::healthz))
         .route("/readyz", get(readyz))
         .route("/v1/charges", post(charge))
         .route("/v1/refunds", post(refund))
-        .route("/v1/payments", get(list))
-        .route("/v1/admin/faults", put(put_faults).get(get_faults))
+        .route("/v1/payments", get(list));
+    if state.fault_injection {
+        router = router.route("/v1/admin/faults", put(put_faults).get(get_faults));
+    }
+    router
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
+        .layer(axum::middleware::from_fn(
+            baedal_http::hardening::security_headers,
+        ))
         .with_state(state)
 }
 

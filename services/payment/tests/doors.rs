@@ -51,6 +51,7 @@ async fn payment() -> PaymentState {
     )
     .await
     .unwrap()
+    .with_fault_injection(true)
 }
 
 const CHARGE: &str =
