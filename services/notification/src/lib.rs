@@ -19,6 +19,8 @@ pub mod engine;
 pub mod hooks;
 mod hooks_http;
 pub mod kakao;
+pub mod phones;
+mod phones_http;
 pub mod retention;
 pub mod ssrf;
 
@@ -60,6 +62,8 @@ pub struct NotifyState {
     settler: delivery::Settler,
     /// The KakaoTalk channel, when a provider is configured.
     kakao: Option<engine::Deliverer>,
+    /// The codes that prove a customer's number, when a KakaoTalk provider is configured.
+    phones: Option<phones::Phones>,
     allow_private_hooks: bool,
 }
 
@@ -80,6 +84,9 @@ impl NotifyState {
             hooks: hooks::Hooks::new(db.clone()),
             deliverer,
             settler,
+            phones: kakao
+                .clone()
+                .map(|k| phones::Phones::new(db.clone(), k, service_token)),
             kakao: kakao.map(|k| kakao::spawn(db.clone(), k)),
             db,
             service_token: service_token.into(),
@@ -286,6 +293,7 @@ pub fn router(state: NotifyState) -> Router {
         .route("/v1/admin/faults", put(put_faults))
         .merge(hooks_http::routes())
         .merge(channels_http::routes())
+        .merge(phones_http::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
 }
