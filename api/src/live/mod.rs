@@ -32,6 +32,7 @@ pub use follow::ETA_EVERY;
 
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
+use crate::views::Viewer;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use baedal_readmodel::{Changes, Interest, LogCursor, Resume};
@@ -144,6 +145,7 @@ fn position(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 pub async fn order_stream(
     state: &AppState,
     id: String,
+    viewer: Viewer,
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
     // The seq after the colon resumes; what precedes it is this order's id as the stream sent
@@ -169,6 +171,7 @@ pub async fn order_stream(
             id,
             sent_seq,
             view: None,
+            viewer,
         },
         Pending::CatchUp,
     )
