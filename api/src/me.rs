@@ -148,8 +148,8 @@ async fn verify_phone(
 #[utoipa::path(post, path = "/v1/me/phone/confirm", security(("bearer" = [])), request_body = PhoneCode,
     responses((status = 200, description = "the number is proven", body = PhoneVerifiedAnswer),
         (status = 403, description = "not a customer"),
-        (status = 409, description = "`no_code_pending`: ask for a code first; `code_expired`: ask for a new one"),
-        (status = 422, description = "`invalid_code`: not six digits; `wrong_code`: the message says how many tries are left"),
+        (status = 409, description = "`wrong_code`: the message says how many tries are left; `no_code_pending`: ask for a code first; `code_expired`: ask for a new one"),
+        (status = 422, description = "`invalid_code`: not six digits"),
         (status = 429, description = "`too_many_attempts`: this code is used up; ask for a new one")))]
 async fn confirm_phone(
     State(state): State<AppState>,

@@ -127,7 +127,7 @@ async fn wrong_codes_and_repeated_sends_are_limited() {
     assert_eq!(r.code(), "invalid_code");
     for left in (0..5).rev() {
         let r = confirm(s, &cust, &wrong).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
         assert_eq!(r.code(), "wrong_code");
         assert!(
             r.body.to_string().contains(&format!("{left} tries left")),

@@ -31,8 +31,9 @@ baedal_http::error_codes! {
         KakaoUnavailable = ("kakao_unavailable", SERVICE_UNAVAILABLE, retry_after = 5),
         /// Not six digits.
         InvalidCode = ("invalid_code", UNPROCESSABLE_ENTITY),
-        /// The code does not match (tries are left).
-        WrongCode = ("wrong_code", UNPROCESSABLE_ENTITY),
+        /// The code does not match the one sent (tries are left). A conflict with the code on
+        /// file, not a malformed request: the request itself is well formed.
+        WrongCode = ("wrong_code", CONFLICT),
         /// No code waiting: none was asked for, or the last one proved its number.
         NoCodePending = ("no_code_pending", CONFLICT),
         CodeExpired = ("code_expired", CONFLICT),

@@ -158,7 +158,7 @@ impl Phones {
         since: &str,
     ) -> Result<(u32, Option<String>), sqlx::Error> {
         let row = sqlx::query(&format!(
-            "SELECT COALESCE(SUM(sends), 0) AS sends, MIN(window_start) AS first
+            "SELECT CAST(COALESCE(SUM(sends), 0) AS BIGINT) AS sends, MIN(window_start) AS first
              FROM phone_verifications WHERE {column} = $1 AND window_start > $2"
         ))
         .bind(value)
@@ -166,8 +166,8 @@ impl Phones {
         .fetch_one(&self.db.pool)
         .await?;
         Ok((
-            row.try_get::<i64, _>("sends").unwrap_or(0) as u32,
-            row.try_get("first").ok().flatten(),
+            row.try_get::<i64, _>("sends")?.max(0) as u32,
+            row.try_get::<Option<String>, _>("first")?,
         ))
     }
 
@@ -413,6 +413,96 @@ pub async fn is_verified<'e>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A gateway that takes every message and keeps the last code it carried.
+    async fn gateway() -> (String, Arc<Mutex<Option<String>>>) {
+        let last: Arc<Mutex<Option<String>>> = Arc::default();
+        let kept = last.clone();
+        let app = axum::Router::new().route(
+            "/send",
+            axum::routing::post(move |axum::Json(b): axum::Json<serde_json::Value>| {
+                let kept = kept.clone();
+                async move {
+                    *kept.lock().unwrap() = b["variables"]["인증번호"].as_str().map(str::to_owned);
+                    axum::Json(json!({"code": "0000", "message": "sent", "channel": "alimtalk"}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/send", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, last)
+    }
+
+    /// On both dialects: tries and sends are counted, a proven number is the one on file.
+    #[tokio::test]
+    async fn codes_prove_a_number_within_their_tries_and_sends_are_limited() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let db = baedal_db::open(
+            &baedal_db::scratch_url().await,
+            baedal_db::PoolSettings::default(),
+            &crate::migrations(),
+        )
+        .await
+        .unwrap();
+        let (url, last) = gateway().await;
+        let phones = Phones::new(
+            db.clone(),
+            KakaoSettings::new(url, "k".into(), "s".into()),
+            "svc",
+        );
+        let code = || last.lock().unwrap().clone().unwrap();
+        let sent = phones
+            .send_code("customer:a", "010-1111-2222")
+            .await
+            .unwrap();
+        assert_eq!(sent.phone, "010-1111-2222");
+        let wrong = format!("{:06}", (code().parse::<u32>().unwrap() + 1) % 1_000_000);
+        for left in [4, 3] {
+            let e = phones.confirm("customer:a", &wrong).await.unwrap_err();
+            assert!(matches!(e, ConfirmError::Wrong(l) if l == left), "{e}");
+        }
+        assert!(
+            !is_verified(&db.pool, "customer:a", "+821011112222")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            phones.confirm("customer:a", &code()).await.unwrap(),
+            "+821011112222"
+        );
+        assert!(
+            is_verified(&db.pool, "customer:a", "+821011112222")
+                .await
+                .unwrap()
+        );
+        let prefs = channels::get(&db.pool, "customer:a").await.unwrap();
+        assert_eq!(prefs.phone.as_deref(), Some("+821011112222"));
+        assert!(matches!(
+            phones.confirm("customer:a", &code()).await,
+            Err(ConfirmError::NoCode)
+        ));
+        // Two more codes to this customer, then none for a while, to any number.
+        for n in ["010-1111-2222", "010-3333-4444"] {
+            phones.send_code("customer:a", n).await.unwrap();
+        }
+        let e = phones.send_code("customer:a", "010-5555-6666").await;
+        assert!(
+            matches!(e, Err(SendError::TooManySends("to you", 15, _))),
+            "{e:?}"
+        );
+        // The number was sent two codes: one more to it, from anyone, then no more.
+        phones
+            .send_code("customer:b", "010-1111-2222")
+            .await
+            .unwrap();
+        let e = phones.send_code("customer:c", "010-1111-2222").await;
+        assert!(
+            matches!(e, Err(SendError::TooManySends("to this number", ..))),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn a_code_is_kept_only_as_a_keyed_hash_bound_to_its_customer_and_number() {
