@@ -9,6 +9,7 @@ use crate::error::{ApiCode, ApiError, ApiResult, order_not_found, rider_refused}
 use crate::extract::{ApiJson, Caller};
 use crate::limits::{Limit, RateNote, principal};
 use crate::state::{ApiRole, AppState};
+use crate::views::{Viewer, order_for};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -119,24 +120,26 @@ async fn act(
         return rider_act(state, caller, action, id).await;
     }
     let seen = visible_order(state, caller, id).await?;
+    let viewer = Viewer::of(role).expect("riders answered above");
+    let view = |order: &baedal_domain::OrderView| Json(order_for(viewer, order, None));
     if action == Action::OpsCancel {
         let reason = reason.unwrap_or_default();
         return Ok(
             match commands::ops_cancel(state, &seen, caller, reason).await? {
-                commands::OpsCanceled::Done(order) => Json(order).into_response(),
+                commands::OpsCanceled::Done(order) => view(&order).into_response(),
                 // Settled through Temporal's cancel request: 200 once the read model shows the
                 // order closed, 202 while the cancel is still on its way.
                 commands::OpsCanceled::Requested(order) if order.status.is_terminal() => {
-                    Json(order).into_response()
+                    view(&order).into_response()
                 }
                 commands::OpsCanceled::Requested(order) => {
-                    (StatusCode::ACCEPTED, Json(order)).into_response()
+                    (StatusCode::ACCEPTED, view(&order)).into_response()
                 }
             },
         );
     }
     let order = commands::send(state, &seen, action, caller, reason).await?;
-    Ok(Json(order).into_response())
+    Ok(view(&order).into_response())
 }
 
 fn valid_reason(reason: &str) -> ApiResult<String> {

@@ -1,10 +1,9 @@
 //! The arrival estimate a status read and an order's live stream add while a rider has the
 //! delivery, from the rider's last reported position (see `baedal_domain::eta`).
 
-use crate::error::{ApiError, ApiResult};
 use baedal_domain::OrderView;
 use baedal_domain::eta::{self, EtaBasis, RiderFix};
-use baedal_readmodel::{OrderDocument, RiderLocation};
+use baedal_readmodel::RiderLocation;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -44,18 +43,4 @@ pub fn eta_of(
         estimate["rider_location"] = json!({"lat": l.lat, "lon": l.lon, "at": l.at});
     }
     Some(estimate)
-}
-
-/// The view of `doc` with [`eta_of`] added as `eta`; the stored text unchanged when no
-/// estimate applies.
-pub fn with_eta(doc: &OrderDocument, now: DateTime<Utc>) -> ApiResult<String> {
-    let view: OrderView = serde_json::from_str(&doc.json)
-        .map_err(|e| ApiError::internal("decoding a stored order view", e))?;
-    let Some(estimate) = eta_of(&view, doc.rider_location.as_ref(), now) else {
-        return Ok(doc.json.clone());
-    };
-    let mut out =
-        serde_json::to_value(&view).map_err(|e| ApiError::internal("encoding an order view", e))?;
-    out["eta"] = estimate;
-    Ok(out.to_string())
 }

@@ -13,7 +13,8 @@
 //!   caller, bodies, queries), `door_keeping` (deadline, request id), `commands` (sending a
 //!   command to an order's workflow), `authz` (who may see an order), `pagination`, `eta`,
 //!   `live` (following the read model's change log), `notification` (the notification
-//!   service's client);
+//!   service's client), `views` (what each party sees of an order: the one projection every
+//!   order answer and stream goes through);
 //! - features, each a `router()` of its handlers registered for routing and the document at
 //!   once, importing shared helpers only, never another feature: `health`, `dev`, `catalog`,
 //!   `orders`, `me`, `store`, `rider`, `ops`, [`hooks`], and `command_routes` (the endpoints of
@@ -35,6 +36,7 @@ mod live;
 mod notification;
 mod pagination;
 pub mod state;
+mod views;
 // Features.
 mod catalog;
 mod command_routes;

@@ -56,12 +56,21 @@ pub fn refused(e: CallError) -> ApiResult<Response> {
                 ),
             ))
         }
-        CallError::Status { status, body, .. } if (400..500).contains(&status) => {
+        CallError::Status {
+            status,
+            body,
+            retry_after,
+            ..
+        } if (400..500).contains(&status) => {
             let status = StatusCode::from_u16(status)
                 .map_err(|e| ApiError::internal("the notification service's status", e))?;
             let mut out = Response::builder().status(status);
             if !body.is_empty() {
                 out = out.header(header::CONTENT_TYPE, "application/json");
+            }
+            // A limit's answer (429) says when to come back, as the service said it.
+            if let Some(after) = retry_after.filter(|_| status == StatusCode::TOO_MANY_REQUESTS) {
+                out = out.header(header::RETRY_AFTER, after);
             }
             out.body(Body::from(body))
                 .map_err(|e| ApiError::internal("answering a notification-service request", e))

@@ -3,6 +3,7 @@
 
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
+use crate::views::{Viewer, orders_for};
 use axum::Json;
 use baedal_domain::OrderStatus;
 use baedal_readmodel::{Cursor, Scope};
@@ -73,7 +74,11 @@ pub async fn orders_page(
         .read_model
         .orders_page(scope, status, cursor.as_ref(), limit)
         .await?;
-    let mut body = json!({ "orders": page.orders });
+    let viewer = match scope {
+        Scope::Customer(_) => Viewer::Customer,
+        Scope::Store(_) => Viewer::StoreOwner,
+    };
+    let mut body = json!({ "orders": orders_for(viewer, &page.orders) });
     if let Some(next) = page.next_cursor {
         body["next_cursor"] = json!(next.encode());
     }

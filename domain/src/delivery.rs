@@ -38,15 +38,17 @@ impl DeliveryCard {
     }
 }
 
-/// A delivery as its assigned rider sees it: the pickup and where to bring it. Still no
-/// customer id, payment or history.
+/// A delivery as its assigned rider sees it: the pickup and, while they are to bring it (claimed
+/// or picked up), where to. Still no customer id, payment or history; once delivered (or taken
+/// off them) the address is gone from it: a rider has no use for a customer's door after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryView {
     pub id: String,
     pub status: OrderStatus,
     pub store_id: String,
     pub pickup: Pickup,
-    pub delivery: DeliveryAddress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryAddress>,
     pub region: String,
     pub total: i64,
     pub rider_id: Option<String>,
@@ -60,7 +62,11 @@ impl DeliveryView {
             status: order.status,
             store_id: order.store_id.clone(),
             pickup: order.pickup.clone(),
-            delivery: order.delivery.clone(),
+            delivery: matches!(
+                order.status,
+                OrderStatus::RiderAssigned | OrderStatus::PickedUp
+            )
+            .then(|| order.delivery.clone()),
             region: order.region.clone(),
             total: order.total,
             rider_id: order.rider_id.clone(),

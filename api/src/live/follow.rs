@@ -3,6 +3,7 @@
 //! and the arrival estimates of an order stream.
 
 use crate::eta::eta_of;
+use crate::views::{Viewer, eta_for, order_for, orders_for};
 use axum::response::sse::Event;
 use baedal_domain::delivery::{offered_at, on_the_board};
 use baedal_domain::eta::en_route;
@@ -30,6 +31,8 @@ pub(super) enum Kind {
         id: String,
         sent_seq: Option<u32>,
         view: Option<Arc<OrderView>>,
+        /// Who follows it: the order goes out as they see it (`crate::views`).
+        viewer: Viewer,
     },
     /// Every change of one store's orders, by log place (`None`: from whatever comes next).
     Store {
@@ -77,7 +80,8 @@ impl Kind {
                 if !Self::passes(cursor, c) || c.order.store_id != *store_id || !c.is_current() {
                     return Vec::new();
                 }
-                vec![event(c.order.status, c.pos.to_string(), &*c.order)]
+                let order = order_for(Viewer::StoreOwner, &c.order, None);
+                vec![event(c.order.status, c.pos.to_string(), &order)]
             }
             Kind::Rider {
                 lat,
@@ -110,20 +114,27 @@ impl Kind {
 
     /// An order stream's events for the order's view `o`: each history entry it has not sent.
     fn view_events(&mut self, o: &Arc<OrderView>) -> Vec<Event> {
-        let Kind::Order { sent_seq, view, .. } = self else {
+        let Kind::Order {
+            sent_seq,
+            view,
+            viewer,
+            ..
+        } = self
+        else {
             return Vec::new();
         };
         if view.as_ref().is_none_or(|v| v.version < o.version) {
             *view = Some(o.clone());
         }
         let from = sent_seq.unwrap_or(o.seq.saturating_sub(1));
+        let seen = order_for(*viewer, o, None);
         let evs = o
             .history
             .iter()
             .filter(|h| h.seq > from)
             .map(|h| {
                 let data = json!({"order_id": o.id, "seq": h.seq, "status": h.status,
-                    "at": h.at, "reason": h.reason, "order": o});
+                    "at": h.at, "reason": h.reason, "order": seen});
                 event(h.status, format!("{}:{}", o.id, h.seq), &data)
             })
             .collect();
@@ -197,7 +208,7 @@ impl Kind {
             Kind::Store { store_id, cursor } => {
                 *cursor = None;
                 let page = rm.open_orders(Scope::Store(store_id), RESET_ORDERS).await?;
-                let mut data = json!({ "orders": page.orders });
+                let mut data = json!({ "orders": orders_for(Viewer::StoreOwner, &page.orders) });
                 if let Some(c) = page.next_cursor {
                     data["next_cursor"] = c.encode().into();
                 }
@@ -292,7 +303,10 @@ impl Follow {
     /// reported a position since the last one sent; `None` otherwise.
     async fn new_eta(&mut self) -> Option<Event> {
         let Kind::Order {
-            id, view: Some(v), ..
+            id,
+            view: Some(v),
+            viewer,
+            ..
         } = &self.kind
         else {
             return None;
@@ -312,7 +326,7 @@ impl Follow {
         if sent.as_deref() == Some(key.as_str()) {
             return None;
         }
-        let estimate = eta_of(v, Some(&location), chrono::Utc::now())?;
+        let estimate = eta_for(*viewer, eta_of(v, Some(&location), chrono::Utc::now())?);
         *sent = Some(key);
         Event::default()
             .event("eta")

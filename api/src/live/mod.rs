@@ -40,6 +40,7 @@ use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::Caller;
 use crate::limits::principal;
 use crate::state::AppState;
+use crate::views::Viewer;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use baedal_readmodel::{Changes, Interest, LogCursor, Resume};
@@ -180,6 +181,7 @@ pub async fn order_stream(
     state: &AppState,
     caller: &Caller,
     id: String,
+    viewer: Viewer,
     headers: &HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
     // The seq after the colon resumes; what precedes it is this order's id as the stream sent
@@ -206,6 +208,7 @@ pub async fn order_stream(
             id,
             sent_seq,
             view: None,
+            viewer,
         },
         Pending::CatchUp,
     )

@@ -11,12 +11,13 @@ pub use request::{order_id_for, request_hash_of};
 use crate::authz::visible_order;
 use crate::door_keeping::waiting_on;
 use crate::error::{ApiCode, ApiError, ApiResult, order_not_found};
-use crate::eta::with_eta;
+use crate::eta::eta_of;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::limits::{Limit, RateNote, principal};
 use crate::live::{self, OrderResume};
 use crate::pagination::{ListQuery, orders_page};
 use crate::state::AppState;
+use crate::views::{OrderForRole, Viewer, order_for};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -84,20 +85,24 @@ async fn place_order(
             )
         })?;
     Ok(match place(&state, caller.id(), key, body).await? {
-        Placed::New(order) => (StatusCode::CREATED, Json(order)).into_response(),
+        Placed::New(order) => (
+            StatusCode::CREATED,
+            Json(order_for(Viewer::Customer, &order, None)),
+        )
+            .into_response(),
         // The same answer as the first time, marked as a replay (as Stripe's
         // `Idempotent-Replayed`): the order this key established, from the read model.
         Placed::Replayed(order) => (
             StatusCode::CREATED,
             [("idempotent-replayed", "true")],
-            Json(order),
+            Json(order_for(Viewer::Customer, &order, None)),
         )
             .into_response(),
     })
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "the order view; while a rider is on the way it carries `eta`: {minutes, arrive_by, basis: rider_location or pickup, rider_location?}; a closed order past BAEDAL_PERSONAL_DATA_RETENTION has a blank address, coordinates 0 and `personal_data_erased_at` (RFC 3339): when its personal data was erased"), (status = 404)))]
+    responses((status = 200, description = "the order as the caller's role sees it; while a rider is on the way it carries `eta`: {minutes, arrive_by, basis: rider_location or pickup, rider_location? (not for store owners)}; a closed order past BAEDAL_PERSONAL_DATA_RETENTION has a blank address, coordinates 0 and `personal_data_erased_at` (RFC 3339): when its personal data was erased", body = OrderForRole), (status = 404)))]
 async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -122,39 +127,34 @@ async fn get_order(
         Role::Ops => true,
         Role::Rider => false,
     };
-    if !visible {
+    let Some(viewer) = Viewer::of(caller.role()).filter(|_| visible) else {
         return Err(order_not_found());
-    }
-    // While a rider is on the way the view gains the arrival estimate; otherwise the text
-    // goes out as stored.
-    let body = if doc.en_route {
-        with_eta(&doc, chrono::Utc::now())?
-    } else if doc.refund_pending {
-        with_refund_progress(&state, &doc.json, &id).await?
-    } else {
-        doc.json
     };
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
+    let mut view: OrderView = serde_json::from_str(&doc.json)
+        .map_err(|e| ApiError::internal("the read model's order view", e))?;
+    if doc.refund_pending {
+        with_refund_progress(&state, &mut view, &id).await?;
+    }
+    // While a rider is on the way the view gains the arrival estimate.
+    let eta = doc
+        .en_route
+        .then(|| eta_of(&view, doc.rider_location.as_ref(), chrono::Utc::now()))
+        .flatten();
+    Ok(Json(order_for(viewer, &view, eta)).into_response())
 }
 
-/// The stored view with its pending refund's attempts and last error, as the refund activity
+/// The view with its pending refund's attempts and last error, as the refund activity
 /// recorded them (the workflow cannot see its refund's retries: they are the engine's).
-async fn with_refund_progress(state: &AppState, json: &str, id: &str) -> ApiResult<String> {
+async fn with_refund_progress(state: &AppState, view: &mut OrderView, id: &str) -> ApiResult<()> {
     let Some(progress) = state.read_model.refund_progress(id).await? else {
-        return Ok(json.to_owned());
+        return Ok(());
     };
-    let mut view: OrderView = serde_json::from_str(json)
-        .map_err(|e| ApiError::internal("the read model's order view", e))?;
     if let Some(refund) = view.refund.as_mut().filter(|r| r.is_pending()) {
         refund.status = progress.status;
         refund.attempts = Some(progress.attempts);
         refund.last_error = progress.last_error;
     }
-    serde_json::to_string(&view).map_err(|e| ApiError::internal("the order view", e))
+    Ok(())
 }
 
 /// The caller's orders: open ones first, newest first within them (or one status).
@@ -189,5 +189,6 @@ async fn order_events(
         ));
     }
     visible_order(&state, &caller, &id).await?;
-    live::order_stream(&state, &caller, id, &headers).await
+    let viewer = Viewer::of(caller.role()).ok_or_else(order_not_found)?;
+    live::order_stream(&state, &caller, id, viewer, &headers).await
 }

@@ -51,6 +51,18 @@ pub struct Kakao {
     /// 10m, 30m: a status message is stale after an hour).
     #[arg(long, env = "BAEDAL_KAKAO_RETRY_SCHEDULE", value_delimiter = ',', value_parser = humantime::parse_duration)]
     pub kakao_retry_schedule: Vec<Duration>,
+    /// How long a one-time code proving a customer's phone number is valid.
+    #[arg(long, env = "BAEDAL_PHONE_CODE_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub phone_code_ttl: Duration,
+    /// Tries per code before a new one is needed.
+    #[arg(long, env = "BAEDAL_PHONE_CODE_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub phone_code_attempts: u32,
+    /// Codes sent per customer, and per number, within BAEDAL_PHONE_CODE_SENDS_WINDOW.
+    #[arg(long, env = "BAEDAL_PHONE_CODE_SENDS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub phone_code_sends: u32,
+    /// The window of BAEDAL_PHONE_CODE_SENDS.
+    #[arg(long, env = "BAEDAL_PHONE_CODE_SENDS_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub phone_code_sends_window: Duration,
 }
 
 impl Kakao {
@@ -90,6 +102,16 @@ impl Kakao {
         if !self.kakao_retry_schedule.is_empty() {
             settings.schedule = self.kakao_retry_schedule.clone();
         }
+        anyhow::ensure!(
+            !self.phone_code_ttl.is_zero() && !self.phone_code_sends_window.is_zero(),
+            "BAEDAL_PHONE_CODE_TTL and BAEDAL_PHONE_CODE_SENDS_WINDOW must be more than zero"
+        );
+        settings.verify = baedal_notification::phones::PhoneSettings {
+            code_ttl: self.phone_code_ttl,
+            attempts: self.phone_code_attempts,
+            sends: self.phone_code_sends,
+            sends_window: self.phone_code_sends_window,
+        };
         Ok(Some(settings))
     }
 }

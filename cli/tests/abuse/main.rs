@@ -5,14 +5,18 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../sse/mod.rs"]
+mod sse;
 
 /// The suite's own system with tight limits (for API4 and API6).
 mod limited;
 
 mod api2_broken_authentication;
+mod api3_object_property_level;
 mod api4_resource_consumption;
 mod api5_function_level_authorization;
 mod api6_business_flows_limits;
+mod api6_business_flows_phones;
 mod api6_business_flows_riders;
 mod api7_ssrf;
 mod api8_security_misconfiguration;

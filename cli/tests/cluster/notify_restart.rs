@@ -156,6 +156,27 @@ async fn a_notification_service_killed_mid_backlog_loses_nothing() {
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     let cust = token("customer", "restart-cust", None);
     let number = "01077770000";
+    // KakaoTalk goes only to a proven number: its one-time code goes out while the gateway is
+    // up, then the gateway goes down again.
+    gateway_down(false).await;
+    let (s, sent) = call(
+        reqwest::Method::POST,
+        format!("{}/v1/me/phone/verify", c.api),
+        &cust,
+        Some(json!({"phone": number})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sent}");
+    let code = kakao_provider::code_for(&gateway, number).await.unwrap();
+    let (s, proven) = call(
+        reqwest::Method::POST,
+        format!("{}/v1/me/phone/confirm", c.api),
+        &cust,
+        Some(json!({"code": code})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{proven}");
+    gateway_down(true).await;
     let (s, prefs) = call(
         reqwest::Method::PUT,
         format!("{}/v1/me/notifications", c.api),
@@ -270,7 +291,10 @@ async fn a_notification_service_killed_mid_backlog_loses_nothing() {
             .unwrap();
         let keys: BTreeSet<String> = reqs
             .iter()
-            .filter(|r| r["body"]["recipient"] == number)
+            .filter(|r| {
+                r["body"]["recipient"] == number
+                    && r["body"]["template_code"] != kakao_provider::VERIFY_TEMPLATE
+            })
             .map(|r| r["idempotency_key"].as_str().unwrap().to_owned())
             .collect();
         let mut sent = 0;

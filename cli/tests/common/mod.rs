@@ -456,6 +456,36 @@ impl TestSystem {
         .await
     }
 
+    /// Prove `number` for the customer of `token`, as its owner would: ask for a code, read it
+    /// off the fake gateway, give it back. KakaoTalk can then be switched on for it.
+    pub async fn verify_phone(&self, token: &str, number: &str) {
+        let r = self
+            .call(
+                &self.api,
+                reqwest::Method::POST,
+                "/v1/me/phone/verify",
+                Some(token),
+                Some(json!({"phone": number})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{number}: {:?}", r.body);
+        let code = kakao_provider::code_for(&self.kakao_provider, number)
+            .await
+            .expect("the gateway got the code");
+        let r = self
+            .call(
+                &self.api,
+                reqwest::Method::POST,
+                "/v1/me/phone/confirm",
+                Some(token),
+                Some(json!({"code": code})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{number}: {:?}", r.body);
+    }
+
     pub async fn token(&self, role: &str, sub: &str, store_id: Option<&str>) -> String {
         let mut body = json!({"role": role, "sub": sub});
         if let Some(s) = store_id {

@@ -209,7 +209,9 @@ async fn happy_path_reaches_completed_with_one_charge_and_every_notification() {
     let r = s.post(&cust, &format!("/v1/orders/{id}/confirm")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["status"], "completed");
-    assert_eq!(r.body["rider_id"], rider_id.as_str());
+    // The customer knows the rider by a display name, never by the rider's id.
+    assert!(r.body["rider"]["display_name"].is_string(), "{:?}", r.body);
+    assert!(!r.body.to_string().contains(&rider_id), "{:?}", r.body);
     assert_eq!(statuses(&r.body), FULL);
 
     let listed = s.get(&cust, "/v1/orders").await;
@@ -853,6 +855,7 @@ async fn a_rider_on_the_way_reports_their_position_and_the_customer_sees_when_th
     // The store sees the same estimate for its order.
     let seen = s.get(&owner, &format!("/v1/orders/{id}")).await.body;
     assert_eq!(seen["eta"]["basis"], "rider_location");
+    assert!(seen["eta"].get("rider_location").is_none(), "{seen}");
 
     // Refused reports change nothing.
     for (who, body, status) in [

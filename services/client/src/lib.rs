@@ -28,6 +28,8 @@ pub enum CallError {
         status: u16,
         code: Option<String>,
         body: String,
+        /// The answer's `Retry-After` (a 429 or 503), for a caller that passes the answer on.
+        retry_after: Option<String>,
     },
     /// The service answered, but its answer says this request can never succeed: a charge
     /// key that stands for other money, or for a charge refunded or voided since. Asking
@@ -179,6 +181,11 @@ impl ServiceClient {
 
     async fn error_answer(&self, resp: reqwest::Response) -> CallError {
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = resp.text().await.unwrap_or_default();
         let code = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
@@ -188,6 +195,7 @@ impl ServiceClient {
             status,
             code,
             body,
+            retry_after,
         }
     }
 }

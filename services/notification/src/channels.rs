@@ -72,22 +72,34 @@ pub enum PrefsError {
     InvalidPhone,
     #[error("KakaoTalk needs a phone number: send one with \"kakao\": true")]
     PhoneRequired,
+    #[error(
+        "KakaoTalk goes only to a number you proved: POST /v1/me/phone/verify with the number, then POST /v1/me/phone/confirm with the code it received"
+    )]
+    PhoneNotVerified,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-/// `recipient`'s choices, read through `ex` (the pool, or a transaction).
+/// `recipient`'s choices, read through `ex` (the pool, or a transaction). KakaoTalk is on only
+/// while the number on file is one they proved (`crate::phones`): a choice stored before
+/// numbers were proven, or a number changed since, sends nothing.
 pub async fn get<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     recipient: &str,
 ) -> Result<Prefs, sqlx::Error> {
-    let row = sqlx::query("SELECT kakao, inbox, phone FROM channel_prefs WHERE recipient = $1")
-        .bind(recipient)
-        .fetch_optional(ex)
-        .await?;
+    let row = sqlx::query(
+        "SELECT c.kakao, c.inbox, c.phone, v.verified_at FROM channel_prefs c
+         LEFT JOIN phone_verifications v ON v.recipient = c.recipient AND v.phone = c.phone
+            AND v.verified_at IS NOT NULL
+         WHERE c.recipient = $1",
+    )
+    .bind(recipient)
+    .fetch_optional(ex)
+    .await?;
     Ok(row
         .map(|r| Prefs {
-            kakao: r.get::<i64, _>("kakao") != 0,
+            kakao: r.get::<i64, _>("kakao") != 0
+                && r.get::<Option<String>, _>("verified_at").is_some(),
             inbox: r.get::<i64, _>("inbox") != 0,
             phone: r.get("phone"),
         })
@@ -100,8 +112,12 @@ pub async fn set(db: &Db, recipient: &str, update: &PrefsUpdate) -> Result<Prefs
         Some(p) => Some(korean_mobile(p).ok_or(PrefsError::InvalidPhone)?),
         None => get(&db.pool, recipient).await?.phone,
     };
-    if update.kakao && phone.is_none() {
-        return Err(PrefsError::PhoneRequired);
+    match &phone {
+        None if update.kakao => return Err(PrefsError::PhoneRequired),
+        Some(p) if update.kakao && !crate::phones::is_verified(&db.pool, recipient, p).await? => {
+            return Err(PrefsError::PhoneNotVerified);
+        }
+        _ => {}
     }
     let now = crate::engine::now();
     sqlx::query(

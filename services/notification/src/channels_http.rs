@@ -20,7 +20,7 @@ pub fn routes() -> Router<NotifyState> {
 }
 
 /// The customer a request is about (`customer:<id>`), named by the api.
-fn customer(state: &NotifyState, headers: &HeaderMap) -> ApiResult<String> {
+pub(crate) fn customer(state: &NotifyState, headers: &HeaderMap) -> ApiResult<String> {
     baedal_http::require_service_token(headers, &state.service_token)?;
     let owner = headers
         .get(OWNER)
@@ -35,7 +35,7 @@ fn customer(state: &NotifyState, headers: &HeaderMap) -> ApiResult<String> {
     }
 }
 
-fn db_down(e: sqlx::Error) -> ApiError {
+pub(crate) fn db_down(e: sqlx::Error) -> ApiError {
     ApiError::dependency_down("the notification store", e)
 }
 
@@ -62,6 +62,9 @@ async fn put_prefs(
         }
         Err(e @ PrefsError::PhoneRequired) => {
             Err(ApiError::new(NotifyCode::PhoneRequired, e.to_string()))
+        }
+        Err(e @ PrefsError::PhoneNotVerified) => {
+            Err(ApiError::new(NotifyCode::PhoneNotVerified, e.to_string()))
         }
         Err(PrefsError::Db(e)) => Err(db_down(e)),
     }

@@ -21,6 +21,24 @@ baedal_http::error_codes! {
         InvalidPhone = ("invalid_phone", UNPROCESSABLE_ENTITY),
         /// KakaoTalk asked for and no phone number on file.
         PhoneRequired = ("phone_required", CONFLICT),
+        /// KakaoTalk asked for a number the customer has not proven with a code.
+        PhoneNotVerified = ("phone_not_verified", CONFLICT),
+        /// This deployment has no KakaoTalk gateway: no code can be sent.
+        KakaoOff = ("kakao_off", CONFLICT),
+        /// Too many codes sent to the customer, or to the number, lately.
+        TooManyCodes = ("too_many_codes", TOO_MANY_REQUESTS, retry_after = 60),
+        /// The gateway did not take the code: retry shortly.
+        KakaoUnavailable = ("kakao_unavailable", SERVICE_UNAVAILABLE, retry_after = 5),
+        /// Not six digits.
+        InvalidCode = ("invalid_code", UNPROCESSABLE_ENTITY),
+        /// The code does not match the one sent (tries are left). A conflict with the code on
+        /// file, not a malformed request: the request itself is well formed.
+        WrongCode = ("wrong_code", CONFLICT),
+        /// No code waiting: none was asked for, or the last one proved its number.
+        NoCodePending = ("no_code_pending", CONFLICT),
+        CodeExpired = ("code_expired", CONFLICT),
+        /// The code was tried as often as allowed: ask for a new one.
+        TooManyAttempts = ("too_many_attempts", TOO_MANY_REQUESTS, retry_after = 1),
     }
 }
 

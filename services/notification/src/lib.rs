@@ -19,6 +19,8 @@ pub mod engine;
 pub mod hooks;
 mod hooks_http;
 pub mod kakao;
+pub mod phones;
+mod phones_http;
 pub mod retention;
 pub mod ssrf;
 
@@ -62,6 +64,8 @@ pub struct NotifyState {
     settler: delivery::Settler,
     /// The KakaoTalk channel, when a provider is configured.
     kakao: Option<engine::Deliverer>,
+    /// The codes that prove a customer's number, when a KakaoTalk provider is configured.
+    phones: Option<phones::Phones>,
     allow_private_hooks: bool,
 }
 
@@ -82,6 +86,9 @@ impl NotifyState {
             hooks: hooks::Hooks::new(db.clone()),
             deliverer,
             settler,
+            phones: kakao
+                .clone()
+                .map(|k| phones::Phones::new(db.clone(), k, service_token)),
             kakao: kakao.map(|k| kakao::spawn(db.clone(), k)),
             db,
             service_token: service_token.into(),
@@ -323,6 +330,7 @@ pub fn router(state: NotifyState) -> Router {
     router
         .merge(hooks_http::routes())
         .merge(channels_http::routes())
+        .merge(phones_http::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(axum::middleware::from_fn(
             baedal_http::hardening::security_headers,

@@ -31,6 +31,9 @@ pub struct Horizons {
     pub notifications: DateTime<Utc>,
     /// KakaoTalk messages settled before this lose their phone number.
     pub personal_data: DateTime<Utc>,
+    /// Numbers a customer asked a code for and did not prove (or proved and replaced), whose
+    /// last code was sent before this: a day ago, well past any code's life and send window.
+    pub unproven_phones: DateTime<Utc>,
 }
 
 impl Horizons {
@@ -40,6 +43,7 @@ impl Horizons {
         Self {
             notifications: before(retention.notifications),
             personal_data: before(retention.personal_data),
+            unproven_phones: now - chrono::Duration::days(1),
         }
     }
 }
@@ -133,6 +137,16 @@ pub async fn prune(db: &Db, h: &Horizons) -> Result<Pruned, sqlx::Error> {
         }
     }
     count(&mut pruned, "hooks", hooks);
+    let unproven = stamp(h.unproven_phones);
+    let n = in_batches(
+        db,
+        "DELETE FROM phone_verifications WHERE (recipient, phone) IN (SELECT recipient, phone
+            FROM phone_verifications WHERE sent_at < $1 AND verified_at IS NULL LIMIT $2)",
+        &unproven,
+        None,
+    )
+    .await?;
+    count(&mut pruned, "phone_verifications", n);
     Ok(pruned)
 }
 
@@ -321,11 +335,29 @@ mod tests {
         kakao(&db, "k_pending_old", "pending", OLD).await;
         kakao(&db, "k_sent_mid", "sent", MID).await;
         kakao(&db, "k_failed_new", "failed", NEW).await;
+        for (recipient, sent, verified) in [
+            ("customer:unproven_old", OLD, None),
+            ("customer:proven_old", OLD, Some(OLD)),
+            ("customer:unproven_new", NEW, None),
+        ] {
+            sqlx::query(
+                "INSERT INTO phone_verifications (recipient, phone, code_hash, expires_at,
+                    attempts, sends, window_start, sent_at, verified_at)
+                 VALUES ($1, '+821012345678', NULL, $2, 0, 1, $2, $2, $3)",
+            )
+            .bind(recipient)
+            .bind(sent)
+            .bind(verified)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
 
         // Told before February goes; phone numbers of messages settled before March go.
         let h = Horizons {
             notifications: "2026-02-01T00:00:00Z".parse().unwrap(),
             personal_data: "2026-02-20T00:00:00Z".parse().unwrap(),
+            unproven_phones: "2026-02-01T00:00:00Z".parse().unwrap(),
         };
         let pruned = prune(&db, &h).await.unwrap();
         assert_eq!(pruned.get("notifications"), 1, "{pruned}");
@@ -342,6 +374,16 @@ mod tests {
         assert_eq!(pruned.get("kakao_messages"), 1);
         assert_eq!(pruned.get("kakao_messages_phone"), 1);
         assert_eq!(pruned.get("hooks"), 1);
+        assert_eq!(pruned.get("phone_verifications"), 1);
+        assert_eq!(
+            ids(
+                &db,
+                "SELECT recipient FROM phone_verifications ORDER BY recipient"
+            )
+            .await,
+            ["customer:proven_old", "customer:unproven_new"],
+            "a proven number stays while it is the customer's"
+        );
         assert_eq!(
             ids(&db, "SELECT order_id FROM notifications").await,
             ["o_new"]

@@ -172,6 +172,37 @@ pub struct PrefsUpdate {
     pub phone: Option<String>,
 }
 
+/// `POST /v1/phone/verify`: send a one-time code to `phone` through the KakaoTalk gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneVerify {
+    pub phone: String,
+}
+
+/// The answer to `POST /v1/phone/verify` (`202`): where the code went, and for how long it
+/// proves the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSent {
+    /// In national form (`010-1234-5678`).
+    pub phone: String,
+    pub expires_in_secs: u64,
+}
+
+/// `POST /v1/phone/confirm`: the code the customer received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneConfirm {
+    pub code: String,
+}
+
+/// The answer to `POST /v1/phone/confirm`: the number proven, now the one on file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneVerified {
+    /// In national form.
+    pub phone: String,
+    pub verified: bool,
+}
+
 /// One KakaoTalk message about an order: what went out, by which channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KakaoMessage {
@@ -319,6 +350,28 @@ impl NotificationClient {
             .as_owner(Method::PUT, "/v1/channels", owner)
             .json(update);
         self.service.json(put).await
+    }
+
+    /// Send `owner` (`customer:<id>`) a code proving `phone`.
+    pub async fn send_phone_code(&self, owner: &str, phone: &str) -> Result<CodeSent, CallError> {
+        let body = PhoneVerify {
+            phone: phone.to_owned(),
+        };
+        let post = self
+            .as_owner(Method::POST, "/v1/phone/verify", owner)
+            .json(&body);
+        self.service.json(post).await
+    }
+
+    /// Prove `owner`'s number with the code they received.
+    pub async fn confirm_phone(&self, owner: &str, code: &str) -> Result<PhoneVerified, CallError> {
+        let body = PhoneConfirm {
+            code: code.to_owned(),
+        };
+        let post = self
+            .as_owner(Method::POST, "/v1/phone/confirm", owner)
+            .json(&body);
+        self.service.json(post).await
     }
 
     /// The KakaoTalk messages about an order.

@@ -63,6 +63,8 @@ pub struct KakaoSettings {
     pub timeout: Duration,
     pub poll: Duration,
     pub max_in_flight: usize,
+    /// How the codes that prove a customer's number are sent and tried (`crate::phones`).
+    pub verify: crate::phones::PhoneSettings,
 }
 
 impl KakaoSettings {
@@ -75,6 +77,7 @@ impl KakaoSettings {
             timeout: Duration::from_secs(10),
             poll: Duration::from_millis(250),
             max_in_flight: 64,
+            verify: crate::phones::PhoneSettings::default(),
         }
     }
 }
