@@ -3,8 +3,8 @@
 use crate::process::{install_metrics, serve, spawn_metrics_server};
 use crate::roles::{self, ApiSettings};
 use crate::settings::{
-    ApiDoor, Idempotency, Jwt, Limits, Listener, Metrics, NotifyDoor, OrderTimers,
-    ReadModelListen, RiderChecks, ServiceToken, Stuck, TemporalUi,
+    ApiDoor, Idempotency, Jwt, Limits, Listener, Metrics, NotifyDoor, OrderTimers, ReadModelListen,
+    RiderChecks, ServiceToken, Stuck, TemporalUi,
 };
 use baedal_api::ApiRole;
 

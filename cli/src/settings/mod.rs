@@ -20,10 +20,9 @@ pub use doors::{
     ApiDoor, CodecDoor, Metrics, NotifyAddr, NotifyDoor, PaymentAddr, PaymentDoor, Temporal,
     TemporalUi,
 };
-pub use keys::{Jwt, PayloadKey, ServiceToken};
-pub use limits::Limits;
 pub use hardening::{FaultInjection, Listener, require_https};
 pub use keys::{Jwt, PayloadKey, PaymentToken, ServiceToken};
+pub use limits::Limits;
 pub use orders::{Idempotency, OrderTimers, Stuck};
 pub use retention::Retention;
 pub use riders::RiderChecks;

@@ -113,6 +113,8 @@ pub fn system() -> &'static TestSystem {
                     kakao_provider: String::new(),
                     temporal_address: sys.temporal_address.clone(),
                     log: dir.join("no-log"),
+                    // Not served: this system has no metrics listener.
+                    metrics: String::new(),
                 })
                 .unwrap();
                 let _keep = sys;

@@ -169,7 +169,7 @@ pub fn prod() -> &'static Prod {
                     retention: baedal_domain::retention::Retention::default(),
                     temporal_ui: None,
                     limits: baedal_api::RateLimits::LOAD_TEST,
-                    plausibility: common::PLAUSIBILITY,
+                    plausibility: crate::common::PLAUSIBILITY,
                 };
                 let sys = System::start(cfg)
                     .await
