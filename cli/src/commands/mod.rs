@@ -18,7 +18,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use std::time::Duration;
 
-/// The subcommands. `dev` flattens every settings group, so its variant is boxed.
+/// The subcommands. `dev` and `api` flatten many settings groups, so their variants are boxed.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Everything in one process on the embedded defaults: Temporal dev server (SQLite in the
@@ -26,7 +26,7 @@ pub enum Command {
     /// `--no-*` leaves a part out, to run it as a process of its own.
     Dev(Box<dev::Args>),
     /// The HTTP api only (needs Temporal, the read model and the services running).
-    Api(api::Args),
+    Api(Box<api::Args>),
     /// The Temporal worker only (OrderWorkflow and its activities).
     Worker(worker::Args),
     /// The payment service only.
@@ -63,7 +63,7 @@ impl Command {
         }
         match self {
             Command::Dev(a) => dev::run(*a).await,
-            Command::Api(a) => api::run(a).await,
+            Command::Api(a) => api::run(*a).await,
             Command::Worker(a) => worker::run(a).await,
             Command::Payment(a) => payment::run(a).await,
             Command::Notify(a) => notify::run(a).await,
