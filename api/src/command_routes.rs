@@ -169,7 +169,7 @@ async fn rider_act(
     }
     tracing::Span::current().record("order_id", id);
     // The rider's claims one at a time (in this process): each is checked against what the
-    // rider carries with the ones before it answered, and so projected (`crate::claim_turns`).
+    // rider carries with the ones before it answered, and so projected (`crate::turns`).
     let _turn = if action == Action::Claim {
         Some(state.claim_turns.take(caller.id()).await)
     } else {

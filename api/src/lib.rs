@@ -24,7 +24,6 @@
 
 // Shared helpers.
 mod authz;
-mod claim_turns;
 mod commands;
 pub mod door;
 mod door_keeping;
@@ -36,6 +35,7 @@ mod live;
 mod notification;
 mod pagination;
 pub mod state;
+mod turns;
 mod views;
 // Features.
 mod catalog;

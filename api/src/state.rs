@@ -123,8 +123,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// This replica's rate limiters and stream slots.
     pub limits: Arc<Limiters>,
-    /// One claim at a time per rider (`crate::claim_turns`).
-    pub(crate) claim_turns: Arc<crate::claim_turns::ClaimTurns>,
+    /// One claim at a time per rider (`crate::turns`).
+    pub(crate) claim_turns: Arc<crate::turns::Turns>,
+    /// One card attempt at a time per customer (`crate::turns`).
+    pub(crate) card_turns: Arc<crate::turns::Turns>,
 }
 
 impl AppState {
@@ -143,7 +145,8 @@ impl AppState {
             identity,
             config: Arc::new(config),
             door: Arc::default(),
-            claim_turns: Arc::default(),
+            claim_turns: Arc::new(crate::turns::Turns::new(crate::turns::CLAIM_STRIPES)),
+            card_turns: Arc::new(crate::turns::Turns::new(crate::turns::CARD_STRIPES)),
             http: {
                 // reqwest's TLS needs a process-wide crypto provider; a library user may not
                 // have installed one.

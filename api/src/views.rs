@@ -98,6 +98,10 @@ pub struct OrderForRole {
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta: Option<Value>,
+    /// When a closed order's personal data (address, coordinates) was erased, past
+    /// BAEDAL_PERSONAL_DATA_RETENTION (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personal_data_erased_at: Option<String>,
 }
 
 /// The display name of `order_id`'s rider `rider_id`: a digest of both, so it tells one
@@ -150,6 +154,7 @@ pub fn order_for(viewer: Viewer, o: &OrderView, eta: Option<Value>) -> OrderForR
         version: o.version,
         search_radius_bonus_km: o.search_radius_bonus_km,
         eta,
+        personal_data_erased_at: o.personal_data_erased_at.clone(),
     }
 }
 

@@ -16,8 +16,8 @@ struct Wire {
 }
 
 /// Decode `token` with `key` under `alg`, then apply baedal's own rules to the claims: among
-/// them, no token may live longer than `max_lifetime` (`exp - iat`, or `exp - now` for a
-/// token without `iat`), so a leaked long-lived token is not a key for years.
+/// them, no token may live longer than `max_lifetime` (neither `exp - iat` nor `exp - now`),
+/// so a leaked long-lived token is not a key for years.
 pub(crate) fn decode(
     token: &str,
     key: &DecodingKey,
@@ -40,8 +40,14 @@ pub(crate) fn decode(
             ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
             _ => AuthError::Invalid,
         })?;
-    let from = iat.unwrap_or_else(jsonwebtoken::get_current_timestamp);
-    if claims.exp.saturating_sub(from) > max_lifetime.as_secs() {
+    // Judged both from its issue and from now: an `iat` set in the future (unchecked by the
+    // library) must not stretch a token over years.
+    let now = jsonwebtoken::get_current_timestamp();
+    let lives = claims
+        .exp
+        .saturating_sub(now)
+        .max(claims.exp.saturating_sub(iat.unwrap_or(now)));
+    if lives > max_lifetime.as_secs() {
         return Err(AuthError::LivesTooLong(max_lifetime.as_secs()));
     }
     if claims.role == Role::StoreOwner && claims.store_id.is_none() {

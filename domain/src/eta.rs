@@ -142,6 +142,7 @@ pub(crate) mod tests {
             seq: 1,
             version: 1,
             search_radius_bonus_km: 0.0,
+            personal_data_erased_at: None,
         }
     }
 

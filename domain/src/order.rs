@@ -409,6 +409,11 @@ pub struct OrderView {
     pub version: u32,
     /// Extra kilometres added to riders' search radius after nobody claimed in time.
     pub search_radius_bonus_km: f64,
+    /// When the read model erased this closed order's personal data (RFC 3339): set by the
+    /// read model's retention (`baedal_readmodel::ERASED_MARK`), never by the workflow, whose
+    /// views therefore serialize exactly as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data_erased_at: Option<String>,
 }
 
 /// Where the rider picks the food up.

@@ -559,6 +559,7 @@ pub(crate) mod tests {
             seq,
             version: seq,
             search_radius_bonus_km: 0.0,
+            personal_data_erased_at: None,
         }
     }
 

@@ -25,12 +25,15 @@ use baedal_domain::retention::{Pruned, Retention};
 use baedal_domain::{OrderStatus, OrderView};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Rows deleted per batch (and per transaction).
 pub const BATCH: i64 = 1000;
 /// Orders erased per batch (read together, rewritten and unqueued in one transaction).
 const ERASE_BATCH: i64 = 200;
+/// The PostgreSQL advisory lock a pruning round holds ("baedal" and 1, a key nothing else in
+/// the database is expected to take).
+const PRUNER_LOCK: i64 = 0x6261_6564_616c_0001;
 
 /// The key an erased order's stored view carries, with when it was erased (RFC 3339).
 pub const ERASED_MARK: &str = "personal_data_erased_at";
@@ -124,6 +127,43 @@ impl ReadModel {
     /// Prune every table of the read model to `horizons`; `now` stamps the erasures. Answers
     /// what went, per table.
     pub async fn prune(&self, horizons: &Horizons, now: DateTime<Utc>) -> crate::Result<Pruned> {
+        // One pruner at a time on a PostgreSQL database: every worker replica prunes, and
+        // pruners side by side only repeat each other's batches (and deadlocked on the erasure
+        // queue, measured). The others skip their round; the lock goes with its connection,
+        // so a pruner that dies frees it. SQLite has one process.
+        let mut turn = None;
+        if self.dialect() == baedal_db::Dialect::Postgres {
+            let mut conn = self.pool().acquire().await?;
+            let took: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(PRUNER_LOCK)
+                .fetch_one(&mut *conn)
+                .await?;
+            if !took {
+                tracing::debug!("another pruner is running; this round is skipped");
+                return Ok(Pruned::default());
+            }
+            turn = Some(conn);
+        }
+        let pruned = self.prune_in_turn(horizons, now).await;
+        if let Some(mut conn) = turn {
+            // On failure the connection is closed instead, which frees the lock too.
+            if sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(PRUNER_LOCK)
+                .execute(&mut *conn)
+                .await
+                .is_err()
+            {
+                conn.close_on_drop();
+            }
+        }
+        pruned
+    }
+
+    async fn prune_in_turn(
+        &self,
+        horizons: &Horizons,
+        now: DateTime<Utc>,
+    ) -> crate::Result<Pruned> {
         let mut pruned = Pruned::default();
         let log_horizon = horizons.change_log.timestamp_millis();
         for log in [Log::Narrow, Log::Legacy] {
@@ -201,15 +241,22 @@ impl ReadModel {
     async fn prune_log(&self, log: Log, horizon_ms: i64) -> crate::Result<u64> {
         let (table, time) = (log.table(), log.time_column());
         let mut total = 0;
+        // Each batch starts after the last one's cut: read from the table's head, a batch
+        // would walk every index entry the batches before it deleted (dead until vacuumed),
+        // and a pass would cost the square of its backlog.
+        let mut after = i64::MIN;
         loop {
             let rows = sqlx::query(&format!(
-                "SELECT pos, order_id, status, {time} AS t FROM {table} ORDER BY pos LIMIT $1"
+                "SELECT pos, order_id, status, {time} AS t FROM {table} WHERE pos > $1
+                 ORDER BY pos LIMIT $2"
             ))
+            .bind(after)
             .bind(BATCH)
             .fetch_all(self.pool())
             .await?;
             let mut last = None;
-            let mut closed: HashMap<String, i64> = HashMap::new();
+            // Ordered: pruners queue in one order, so their inserts cannot deadlock.
+            let mut closed: BTreeMap<String, i64> = BTreeMap::new();
             for r in &rows {
                 let at = log.millis(r);
                 if at >= horizon_ms {
@@ -233,13 +280,15 @@ impl ReadModel {
             // deleted is what was read (or what another pruner already deleted).
             let mut tx = self.pool().begin().await?;
             queue_erasures(&mut tx, &closed).await?;
-            let n = sqlx::query(&format!("DELETE FROM {table} WHERE pos <= $1"))
+            let n = sqlx::query(&format!("DELETE FROM {table} WHERE pos > $1 AND pos <= $2"))
+                .bind(after)
                 .bind(last)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
             tx.commit().await?;
             total += n;
+            after = last;
             if n < BATCH as u64 {
                 return Ok(total);
             }
@@ -337,7 +386,7 @@ impl ReadModel {
 /// the later time of an order queued twice.
 async fn queue_erasures(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    closed: &HashMap<String, i64>,
+    closed: &BTreeMap<String, i64>,
 ) -> crate::Result<()> {
     if closed.is_empty() {
         return Ok(());

@@ -499,6 +499,7 @@ impl Orders {
             seq: 0,
             version: 0,
             search_radius_bonus_km: 0.0,
+            personal_data_erased_at: None,
         }
     }
 

@@ -132,6 +132,7 @@ fn order(n: u64, total: u64, stores: &[(f64, f64)], customers: u32, rng: &mut Rn
         version: history.len() as u32,
         history,
         search_radius_bonus_km: 0.0,
+        personal_data_erased_at: None,
     }
 }
 

@@ -134,6 +134,9 @@ pub async fn place(
     }
     // A customer whose cards were declined too often tries none for a while: checked before
     // the door, so a list of stolen cards never reaches the payment service through baedal.
+    // One attempt at a time per customer (`crate::turns`), held until its decline is counted:
+    // attempts sent together each see the declines before them.
+    let _turn = state.card_turns.take(customer_id).await;
     state.limits.card_attempt(customer_id)?;
     let admission = state.door.admit(Instant::now()).map_err(|secs| {
         metrics::counter!("baedal_orders_shed_total").increment(1);

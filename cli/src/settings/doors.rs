@@ -158,11 +158,11 @@ pub struct CodecDoor {
     pub codec_addr: String,
 }
 
-/// Where a process without an api door serves `/metrics`.
+/// Where a process serves `/metrics` (never on an api's public port).
 #[derive(Debug, Clone, Args)]
 pub struct Metrics {
-    /// Where a worker, payment or notification process serves `/metrics` (apis serve it on
-    /// their own port).
+    /// Where this process serves `/metrics` (an api never serves it on its public port;
+    /// unset: not served).
     #[arg(long, env = "BAEDAL_METRICS_ADDR")]
     pub metrics_addr: Option<String>,
 }

@@ -39,28 +39,32 @@ pub struct FaultInjection {
 }
 
 /// Outside dev, `url` (the setting `name`) must be https: a token, a card or a message would
-/// otherwise cross the network in the clear. With `in_cluster`, a service address inside the
-/// cluster (`*.svc`, `*.svc.cluster.local`, loopback) may stay http: NetworkPolicy confines who
-/// reaches it (the payment service stand-in).
+/// otherwise cross the network in the clear. A loopback address (`localhost`, 127.0.0.0/8,
+/// `::1`: a sidecar or a stand-in on the same host) never crosses the network, so it may stay
+/// http. With `in_cluster`, so may a service address inside the cluster (`*.svc`,
+/// `*.svc.cluster.local`): NetworkPolicy confines who reaches it (the payment service
+/// stand-in).
 pub fn require_https(name: &str, url: &str, in_cluster: bool) -> anyhow::Result<()> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("https://") {
         return Ok(());
     }
-    if in_cluster && let Some(rest) = lower.strip_prefix("http://") {
+    if let Some(rest) = lower.strip_prefix("http://") {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        // Userinfo is not a host: `http://127.0.0.1@evil.example` goes to evil.example.
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let host = match authority.rsplit_once(':') {
             Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
             _ => authority,
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let internal = host.ends_with(".svc")
-            || host.ends_with(".svc.cluster.local")
-            || host == "localhost"
+        let loopback = host == "localhost"
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
-        if internal {
+        let in_cluster_service =
+            in_cluster && (host.ends_with(".svc") || host.ends_with(".svc.cluster.local"));
+        if loopback || in_cluster_service {
             return Ok(());
         }
     }
@@ -86,6 +90,11 @@ mod tests {
         assert!(require_https("X", "http://payment.baedal.svc.cluster.local:8081", false).is_err());
         assert!(require_https("X", "http://payment.baedal.svc.cluster.local:8081", true).is_ok());
         assert!(require_https("X", "http://127.0.0.1:8081", true).is_ok());
+        // Loopback never crosses the network; userinfo does not make a host loopback.
+        assert!(require_https("X", "http://127.0.0.1:9000/v2/send", false).is_ok());
+        assert!(require_https("X", "http://[::1]:9000", false).is_ok());
+        assert!(require_https("X", "http://127.0.0.1@evil.example/", false).is_err());
+        assert!(require_https("X", "http://localhost.evil.example/", false).is_err());
         assert!(require_https("X", "http://psp.example.com", true).is_err());
         assert!(require_https("X", "http://evil.svc.example.com", true).is_err());
         let e = require_https("BAEDAL_JWT_JWKS_URL", "http://idp", false).unwrap_err();

@@ -93,6 +93,8 @@ async fn a_ten_year_token_is_refused() {
         json!({"sub": "c-10y", "role": "customer", "iat": now, "exp": now + ten_years}),
         // Without iat, judged by what is left of it.
         json!({"sub": "c-10y", "role": "customer", "exp": now + ten_years}),
+        // Probed in review: an hour's token "issued" ten years from now.
+        json!({"sub": "c-10y", "role": "customer", "iat": now + ten_years, "exp": now + ten_years + 3600}),
     ] {
         let t = idp_token("rsa-a", "key-a", claims);
         let r = http()

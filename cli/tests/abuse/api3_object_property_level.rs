@@ -82,9 +82,7 @@ async fn each_party_sees_only_what_it_needs_while_it_needs_it() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     lacks("another rider's read", &r.body, &[&door]);
 
-    let r = s
-        .post(&rider, &format!("/v1/rider/deliveries/{id}/claim"))
-        .await;
+    let r = s.ride(&s.api, &rider, &id, "claim").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["delivery"]["address"], door.as_str(), "assigned");
     let r = s
@@ -134,9 +132,7 @@ async fn each_party_sees_only_what_it_needs_while_it_needs_it() {
     lacks("the store's order stream", &first.data, &store_secrets);
 
     for step in ["pickup", "deliver"] {
-        let r = s
-            .post(&rider, &format!("/v1/rider/deliveries/{id}/{step}"))
-            .await;
+        let r = s.ride(&s.api, &rider, &id, step).await;
         assert_eq!(r.status, StatusCode::OK, "{step}: {:?}", r.body);
     }
     let (delivered, _) = store_stream

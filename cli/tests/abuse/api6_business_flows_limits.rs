@@ -115,3 +115,28 @@ async fn retrying_one_declined_attempt_is_not_another_card_tried() {
     // Still one decline: another card may be tried.
     assert_eq!(place(&customer, "tok_declined").await.status, 402);
 }
+
+/// Probed in review: ten cards sent at once all reached the PSP (10 × 402 against a limit of
+/// 5), as each passed the lockout check before any decline was counted. Taken in turn, no
+/// more declines than the limit reach the PSP however the attempts are sent.
+#[tokio::test]
+async fn cards_sent_together_are_locked_out_at_the_declines_limit() {
+    let sys = system();
+    let customer = sys
+        .token("customer", &unique("parallel-carder"), None)
+        .await;
+    let declines = LIMITS.card_declines.count.get() as usize;
+    let attempts = (0..declines + 3).map(|n| {
+        let customer = customer.clone();
+        async move { place(&customer, &format!("tok_declined_{n}")).await }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let declined = answers.iter().filter(|a| a.status == 402).count();
+    assert_eq!(
+        declined, declines,
+        "declines past the lockout reached the PSP"
+    );
+    for a in answers.iter().filter(|a| a.status != 402) {
+        assert_eq!(a.status, 429, "{:?}", a.body);
+    }
+}

@@ -20,16 +20,25 @@ pub enum Refused {
     NotHttps,
     #[error("hook URLs must not carry credentials")]
     Credentials,
-    /// The address itself is not named: it would tell a hook's owner about the network the
-    /// notification service sees (the log has it).
-    #[error("{host} resolves to a {range} address: hooks must point at the public internet")]
+    /// Neither the address nor its range is named, and a name that does not resolve reads the
+    /// same: otherwise a hook's owner could map the names and addresses of the network the
+    /// notification service sees (the log has the detail).
+    #[error(
+        "{host} does not resolve to a public internet address: hooks must point at the public internet"
+    )]
     Private {
         host: String,
         addr: IpAddr,
         range: &'static str,
     },
-    #[error("{0} does not resolve")]
+    #[error(
+        "{0} does not resolve to a public internet address: hooks must point at the public internet"
+    )]
     Unresolvable(String),
+    /// An address written in the URL: its range is named (the caller wrote the address; the
+    /// answer tells nothing of the network behind).
+    #[error("{host} is a {range} address: hooks must point at the public internet")]
+    Literal { host: String, range: &'static str },
 }
 
 /// The range `ip` is in when a hook must not reach it, or `None` for a public address.
@@ -103,6 +112,10 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("shared (carrier-grade NAT)")
     } else if a == 198 && (b == 18 || b == 19) {
         Some("benchmarking")
+    } else if a == 192 && b == 0 && ip.octets()[2] == 0 {
+        Some("IETF protocol assignments")
+    } else if a == 192 && b == 88 && ip.octets()[2] == 99 {
+        Some("6to4 relay anycast")
     } else if ip.is_broadcast() || ip.is_multicast() || a >= 240 {
         Some("multicast or reserved")
     } else if ip.is_documentation() {
@@ -140,9 +153,17 @@ pub async fn check_target(url: &reqwest::Url, allow_private: bool) -> Result<(),
     let addrs = resolve(&host, port)
         .await
         .map_err(|_| Refused::Unresolvable(host.clone()))?;
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok();
     for addr in &addrs {
         if let Some(range) = forbidden_range(addr.ip()) {
             tracing::info!(%host, addr = %addr.ip(), range, "hook target refused");
+            if literal {
+                return Err(Refused::Literal { host, range });
+            }
             return Err(Refused::Private {
                 host,
                 addr: addr.ip(),
@@ -222,6 +243,9 @@ mod tests {
             "224.0.0.1",
             "255.255.255.255",
             "198.18.0.1",
+            // Probed in review: the 6to4 relay anycast and the IETF protocol assignments.
+            "192.88.99.1",
+            "192.0.0.170",
             "::1",
             "::",
             "fc00::1",
@@ -254,6 +278,8 @@ mod tests {
             "8.8.8.8",
             "1.1.1.1",
             "203.0.114.1",
+            "192.0.1.1",
+            "192.88.98.1",
             "2606:4700::1111",
             "2001:4860:4860::8888",
             "2a00:1450:4001::1",
@@ -291,10 +317,29 @@ mod tests {
         ] {
             let u = check_url(url, false).unwrap();
             assert!(
-                matches!(check_target(&u, false).await, Err(Refused::Private { .. })),
+                matches!(
+                    check_target(&u, false).await,
+                    Err(Refused::Private { .. } | Refused::Literal { .. })
+                ),
                 "{url}"
             );
         }
+        // A name is refused as a name (the range it resolved to is not told); an address
+        // written in the URL with its range.
+        let name = check_target(&check_url("https://localhost/hook", false).unwrap(), false).await;
+        assert!(matches!(name, Err(Refused::Private { .. })), "{name:?}");
+        let literal =
+            check_target(&check_url("https://10.0.0.5/hook", false).unwrap(), false).await;
+        assert!(
+            matches!(
+                literal,
+                Err(Refused::Literal {
+                    range: "private",
+                    ..
+                })
+            ),
+            "{literal:?}"
+        );
         let u = check_url("https://127.0.0.1/hook", false).unwrap();
         assert!(check_target(&u, true).await.is_ok(), "allowed for tests");
         assert_eq!(

@@ -47,6 +47,7 @@ impl OrderWorkflow {
             seq: o.history().len() as u32,
             version: o.version(),
             search_radius_bonus_km: o.radius_bonus_km(),
+            personal_data_erased_at: None,
         }
     }
 

@@ -1,4 +1,6 @@
-//! One claim at a time per rider, in this api process: "at most `BAEDAL_RIDER_MAX_ACTIVE`
+//! One at a time per key, in this api process: a rider's claims, a customer's card attempts.
+//!
+//! Claims: "at most `BAEDAL_RIDER_MAX_ACTIVE`
 //! deliveries at once" is checked against the read model's count of what the rider carries,
 //! and a claim answers only once the read model shows it (`baedal_workflows`: a caller that
 //! gets 200 reads its own write). So claims of one rider taken in turn each see the ones before
@@ -10,35 +12,48 @@
 //! one transaction (the order's workflow does not know the rider's other orders, and must not
 //! change for it); a rider's app sends one claim at a time, so only a script gets that far,
 //! and only by one delivery per replica.
+//!
+//! Card attempts: the decline lockout counts a decline once the payment service has answered,
+//! so attempts sent together would all pass the check before the first decline is counted.
+//! Taken in turn, each attempt sees the declines before it (per replica, as above).
 
 use std::hash::BuildHasher;
 use tokio::sync::{Mutex, MutexGuard};
 
-/// Locks riders are spread over: a fixed, small memory whatever the number of riders. Two
-/// riders on one lock only wait for each other's claim (milliseconds), never refuse it.
-const STRIPES: usize = 256;
-
-pub struct ClaimTurns {
+/// Keys are spread over a fixed number of locks: a fixed, small memory whatever the number of
+/// riders or customers. Two keys on one lock only wait for each other's turn, never refuse it;
+/// the more stripes, the rarer that is (a card attempt takes the PSP's answer, so cards get
+/// more stripes than claims).
+pub struct Turns {
     stripes: Box<[Mutex<()>]>,
     hasher: std::hash::RandomState,
 }
 
-impl Default for ClaimTurns {
-    fn default() -> Self {
+impl Turns {
+    /// Turns over `stripes` locks.
+    pub fn new(stripes: usize) -> Self {
         Self {
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
             hasher: std::hash::RandomState::new(),
         }
     }
-}
 
-impl ClaimTurns {
-    /// Wait for `rider`'s turn: held until the guard is dropped.
-    pub async fn take(&self, rider: &str) -> MutexGuard<'_, ()> {
-        let i = (self.hasher.hash_one(rider) % STRIPES as u64) as usize;
-        self.stripes[i].lock().await
+    /// Wait for `key`'s turn: held until the guard is dropped.
+    pub async fn take(&self, key: &str) -> MutexGuard<'_, ()> {
+        self.stripes[self.stripe(key)].lock().await
+    }
+
+    fn stripe(&self, key: &str) -> usize {
+        (self.hasher.hash_one(key) % self.stripes.len() as u64) as usize
     }
 }
+
+/// A rider's claims: each takes milliseconds.
+pub const CLAIM_STRIPES: usize = 256;
+/// A customer's card attempts: each waits for the PSP (hundreds of milliseconds), so enough
+/// stripes that customers paying at the same time rarely share one (200 charges in flight on
+/// a replica share a stripe about 5% of the time).
+pub const CARD_STRIPES: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -47,15 +62,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_riders_second_claim_waits_for_the_first_and_others_do_not() {
-        let turns = ClaimTurns::default();
+        let turns = Turns::new(CLAIM_STRIPES);
         let first = turns.take("rd_1").await;
         let second = tokio::time::timeout(Duration::from_millis(50), turns.take("rd_1")).await;
         assert!(second.is_err(), "the same rider waits");
         // Another rider is not held up (unless on the same stripe: find one that is not).
-        let mine = turns.hasher.hash_one("rd_1") % STRIPES as u64;
+        let mine = turns.stripe("rd_1");
         let other = (0..)
             .map(|n| format!("rd_other_{n}"))
-            .find(|r| turns.hasher.hash_one(r.as_str()) % STRIPES as u64 != mine)
+            .find(|r| turns.stripe(r) != mine)
             .unwrap();
         let theirs = tokio::time::timeout(Duration::from_millis(50), turns.take(&other)).await;
         assert!(theirs.is_ok(), "another rider goes ahead");
