@@ -27,12 +27,13 @@ const MAX_STORE_ID: usize = 64;
 #[into_params(parameter_in = Query)]
 struct StoresQuery {
     /// Only stores in this district.
+    #[param(pattern = r"^[^\u0000]*$")]
     region: Option<String>,
     /// How many stores (1..100, default 100).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the page before.
-    #[param(min_length = 1, max_length = 64)]
+    #[param(min_length = 1, max_length = 64, pattern = r"^[^\u0000]*$")]
     cursor: Option<String>,
 }
 
@@ -51,9 +52,10 @@ async fn list_stores(
 ) -> ApiResult<Json<Value>> {
     state.limits.check(Limit::CatalogRead, &addr, &note)?;
     let limit = page_limit(q.limit, MAX_PAGE, MAX_PAGE)?;
+    crate::extract::no_nul("region", q.region.as_deref())?;
     if q.cursor
         .as_deref()
-        .is_some_and(|c| c.is_empty() || c.chars().count() > MAX_STORE_ID)
+        .is_some_and(|c| c.is_empty() || c.chars().count() > MAX_STORE_ID || c.contains('\0'))
     {
         return Err(ApiError::new(
             ApiCode::InvalidCursor,

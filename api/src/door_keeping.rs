@@ -107,6 +107,19 @@ pub async fn stamp_request_id(req: Request, next: Next) -> Response {
     resp
 }
 
+/// 404 for a path holding a NUL character (`%00`): no id has one, and PostgreSQL refuses it in
+/// a bound text, so a lookup would otherwise fail as a 500 instead of finding nothing.
+pub async fn refuse_nul_in_path(req: Request, next: Next) -> Response {
+    if req.uri().path().to_ascii_lowercase().contains("%00") {
+        return ApiError::new(
+            ApiCode::RouteNotFound,
+            "nothing here: no path holds a NUL character (%00)",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

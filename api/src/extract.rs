@@ -148,6 +148,18 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     ApiError::new(code, format!("{}; {next}", r.body_text()))
 }
 
+/// 422 `invalid_query` when query parameter `name` holds a NUL character: no stored value has
+/// one, and PostgreSQL refuses it in a bound text (the query would fail as a 500).
+pub fn no_nul(name: &str, value: Option<&str>) -> crate::error::ApiResult<()> {
+    if value.is_some_and(|v| v.contains('\0')) {
+        return Err(ApiError::new(
+            ApiCode::InvalidQuery,
+            format!("{name} holds a NUL character (%00), which no value may"),
+        ));
+    }
+    Ok(())
+}
+
 /// A query string; a malformed one is 422 with the reason.
 pub struct ApiQuery<T>(pub T);
 

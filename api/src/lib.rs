@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::route_not_found() })
         .method_not_allowed_fallback(|| async { error::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(door_keeping::refuse_nul_in_path))
         .layer(axum::middleware::from_fn(limits::rate_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

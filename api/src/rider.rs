@@ -55,6 +55,7 @@ struct BoardQuery {
     #[param(exclusive_minimum = 0, maximum = 50)]
     radius_km: f64,
     /// Only deliveries going to this district.
+    #[param(pattern = r"^[^\u0000]*$")]
     region: Option<String>,
     /// How many deliveries (1..100, default 50).
     #[param(minimum = 1, maximum = 100)]
@@ -75,7 +76,7 @@ fn valid_board_query(q: &BoardQuery) -> ApiResult<()> {
             "radius_km must be more than 0 and at most 50",
         ));
     }
-    Ok(())
+    crate::extract::no_nul("region", q.region.as_deref())
 }
 
 /// Deliveries waiting for a rider within `radius_km` (plus each order's widened search),

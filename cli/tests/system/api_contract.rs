@@ -497,6 +497,37 @@ async fn bad_queries_and_command_bodies_are_422() {
     );
 }
 
+/// A NUL character (`%00`) in a query or a path is a 4xx, never a 500: found by schemathesis on
+/// PostgreSQL, which refuses NUL in a bound text (`GET /v1/stores?cursor=%3D%00a` was a 500).
+#[tokio::test]
+async fn a_nul_in_a_query_or_a_path_is_4xx() {
+    let s = system();
+    let cust = s.token("customer", &unique("cust"), None).await;
+    let rider = s.token("rider", &unique("rider"), None).await;
+    for (path, status, code) in [
+        ("/v1/stores?cursor=%3D%00a", 422, "invalid_cursor"),
+        ("/v1/stores?region=gang%00nam", 422, "invalid_query"),
+        (
+            "/v1/rider/deliveries?lat=37.5&lon=127&radius_km=3&region=%00",
+            422,
+            "invalid_query",
+        ),
+        ("/v1/stores/st%00_1/menu", 404, "route_not_found"),
+        ("/v1/orders/ord%00x", 404, "route_not_found"),
+    ] {
+        let token = if path.starts_with("/v1/rider") {
+            &rider
+        } else {
+            &cust
+        };
+        assert_error_shape(
+            &s.get(token, path).await,
+            StatusCode::from_u16(status).unwrap(),
+            code,
+        );
+    }
+}
+
 /// Riders see what they need to decide and to deliver, not more: the board has no customer,
 /// address, payment or history; only the assigned rider gets the address; other riders get
 /// 404 on it and its commands, and a lost claim does not tell the order's status.
