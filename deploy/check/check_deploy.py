@@ -17,6 +17,18 @@ finding fails the run.
    dropped, CPU and memory requests and limits, on every baedal container.
 5. The nginx gateway of scripts/cluster-local routes exactly the HTTPRoutes' paths to the
    same api roles.
+6. Autoscaling and rollouts that hold: every Deployment has an autoscaler and no spec.replicas
+   (an apply would reset the autoscaler's count); every PDB is a maxUnavailable; every
+   Deployment behind a Service waits in a preStop sleep and has a termination grace above it
+   plus the request deadline. On EKS: ALB targets sleep through deregistration (>= 30s) inside
+   the target group's deregistration delay and their grace, the namespace injects ALB
+   readiness gates, every autoscaler's max covers the Capacity table's 1,000 orders/s tier at
+   its own CPU target, every pod (and Temporal's, in its Helm values) selects a Karpenter
+   NodePool of deploy/eks/karpenter.yaml by its labels and tolerates its taints, and the KEDA
+   and Karpenter versions documented are the ones whose CRDs are vendored (KEDA >= 2.19).
+7. HTTPS only on EKS: every Gateway has an HTTPS listener, every route with backends attaches
+   to HTTPS listeners only (by sectionName), an HTTP listener carries only a 301/302 redirect
+   to https, and the HTTPS listener sets HSTS.
 """
 import argparse
 import copy
@@ -38,6 +50,19 @@ SCHEMAS = pathlib.Path(__file__).parent / "crd-schemas"
 CORE_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io"}
 # Read by baedal's logging (tracing-subscriber's EnvFilter), not a clap flag.
 ALSO_READ = {"RUST_LOG"}
+# The overlays that run in production: HTTPS only, Karpenter node pools, capacity (6, 7).
+PRODUCTION = {"overlays/eks"}
+KARPENTER = ROOT / "deploy/eks/karpenter.yaml"
+# CPU-ms per order lifecycle of each role (BENCHMARKS.md "Per-order costs"; deploy/README.md
+# "Capacity"), and the tier of the Capacity table every autoscaler's max must reach. (10,000
+# orders/s is, as that table says, another architecture, not more pods.)
+CPU_MS_PER_ORDER = {"api-order": 6.6, "api-store": 3.6, "api-rider": 3.6, "worker": 23.4,
+                    "notification": 2.6, "payment": 0.5}
+CAPACITY_TIER = 1000
+# An ALB target keeps serving this long after it starts terminating: the controller
+# deregisters it and the ALB stops sending some seconds later.
+ALB_DEREGISTRATION_SLEEP = 30
+MIN_HSTS_MAX_AGE = 31536000
 
 findings = []
 
@@ -306,6 +331,228 @@ def check_objects(name, objs, commands, env_read):
 
 
 # ---------------------------------------------------------------------------------------------
+# 6, 7. autoscaling, rollouts, node pools, HTTPS
+
+
+def seconds(value):
+    m = re.fullmatch(r"(\d+)(ms|s|m|h)", str(value))
+    if not m:
+        return None
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def cpu_cores(q):
+    q = str(q)
+    return int(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def karpenter_pools():
+    """[(name, labels, taints)] of the NodePools in deploy/eks/karpenter.yaml."""
+    pools = []
+    for o in yaml.safe_load_all(KARPENTER.read_text()):
+        if o and o["kind"] == "NodePool":
+            tmpl = o["spec"]["template"]
+            pools.append((o["metadata"]["name"], tmpl.get("metadata", {}).get("labels", {}),
+                          tmpl["spec"].get("taints", [])))
+    return pools
+
+
+def check_placement(where, pod_spec, pools):
+    """The pod's nodeSelector names one NodePool's labels, and it tolerates that pool's taints."""
+    sel = pod_spec.get("nodeSelector") or {}
+    if not sel:
+        find(where, "no nodeSelector: it may land on any node, not on a Karpenter NodePool")
+        return
+    matching = [p for p in pools if all(p[1].get(k) == v for k, v in sel.items())]
+    if not matching:
+        find(where, f"nodeSelector {sel} matches no NodePool's labels in {KARPENTER.name}")
+        return
+    tolerations = pod_spec.get("tolerations") or []
+    for name, _, taints in matching:
+        for taint in taints:
+            if not any((t.get("operator") == "Exists" and t.get("key") in (None, taint["key"]))
+                       or (t.get("key") == taint["key"] and t.get("value") == taint.get("value"))
+                       and t.get("effect") in (None, taint["effect"]) for t in tolerations):
+                find(where, f"does not tolerate NodePool {name}'s taint {taint['key']}={taint.get('value')}:{taint['effect']}")
+
+
+def check_day_two(name, objs, pools):
+    production = name in PRODUCTION
+    by_kind = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], []).append(o)
+    where = lambda o: f"{name}: {o['kind']}/{o['metadata'].get('namespace', '-')}/{o['metadata']['name']}"
+    deployments = by_kind.get("Deployment", [])
+    config = {k: v for cm in by_kind.get("ConfigMap", []) for k, v in cm.get("data", {}).items()}
+    request_timeout = seconds(config.get("BAEDAL_REQUEST_TIMEOUT", "10s")) or 10
+
+    # Autoscalers own the replica count.
+    scalers = {}
+    for kind in ("HorizontalPodAutoscaler", "ScaledObject"):
+        for s in by_kind.get(kind, []):
+            scalers[s["spec"]["scaleTargetRef"]["name"]] = s
+    for d in deployments:
+        n = d["metadata"]["name"]
+        if n not in scalers:
+            find(where(d), "no HorizontalPodAutoscaler or ScaledObject scales it")
+        elif "replicas" in d["spec"]:
+            find(where(d), f"sets spec.replicas ({d['spec']['replicas']}) but {scalers[n]['kind']} "
+                 f"{scalers[n]['metadata']['name']} owns the count: every apply would reset it")
+    for pdb in by_kind.get("PodDisruptionBudget", []):
+        if "minAvailable" in pdb["spec"] or "maxUnavailable" not in pdb["spec"]:
+            find(where(pdb), "not a maxUnavailable budget (minAvailable blocks drains at the "
+                 "minimum and lets all but one go when scaled out)")
+
+    # Rollouts: a preStop sleep on everything behind a Service, a grace above it.
+    served = set()
+    for svc in by_kind.get("Service", []):
+        for d in deployments:
+            if selects(svc["spec"].get("selector"), d["spec"]["template"]["metadata"]["labels"]):
+                served.add(d["metadata"]["name"])
+    alb_backends = set()
+    for r in by_kind.get("HTTPRoute", []):
+        for rule in r["spec"]["rules"]:
+            for b in rule.get("backendRefs", []):
+                svc = next((s for s in by_kind.get("Service", []) if s["metadata"]["name"] == b["name"]), None)
+                for d in deployments:
+                    if svc and selects(svc["spec"].get("selector"), d["spec"]["template"]["metadata"]["labels"]):
+                        alb_backends.add(d["metadata"]["name"])
+    dereg = None
+    for tg in by_kind.get("TargetGroupConfiguration", []):
+        for a in tg["spec"].get("defaultConfiguration", {}).get("targetGroupAttributes", []):
+            if a["key"] == "deregistration_delay.timeout_seconds":
+                dereg = int(a["value"])
+    for d in deployments:
+        n = d["metadata"]["name"]
+        spec = d["spec"]["template"]["spec"]
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        if n not in served:
+            continue
+        for c in spec["containers"]:
+            pre = c.get("lifecycle", {}).get("preStop")
+            sleep = (pre or {}).get("sleep", {}).get("seconds")
+            if sleep is None:
+                find(f"{where(d)} container {c['name']}", "no preStop sleep: it would stop while callers still send to it")
+                continue
+            if grace <= sleep + request_timeout:
+                find(where(d), f"terminationGracePeriodSeconds {grace} does not cover preStop {sleep}s "
+                     f"plus the request deadline {request_timeout}s")
+            if production and n in alb_backends:
+                if sleep < ALB_DEREGISTRATION_SLEEP:
+                    find(where(d), f"an ALB target sleeps {sleep}s in preStop, less than the "
+                         f"{ALB_DEREGISTRATION_SLEEP}s the ALB may take to stop sending after deregistration")
+                if dereg is None:
+                    find(where(d), "an ALB target, but no target group sets deregistration_delay.timeout_seconds")
+                elif not (sleep + request_timeout <= dereg <= grace):
+                    find(where(d), f"target group deregistration delay {dereg}s should lie between preStop "
+                         f"+ deadline ({sleep + request_timeout}s) and the termination grace ({grace}s)")
+
+    if not production:
+        return
+
+    # ALB readiness gates.
+    for ns in by_kind.get("Namespace", []):
+        if ns["metadata"].get("labels", {}).get("elbv2.k8s.aws/pod-readiness-gate-inject") != "enabled":
+            find(where(ns), "no ALB pod readiness gates (label elbv2.k8s.aws/pod-readiness-gate-inject: enabled): "
+                 "a rollout can take old targets away before the ALB finds the new ones healthy")
+
+    # Capacity: every autoscaler's max reaches the tier at its own CPU target.
+    for d in deployments:
+        n = d["metadata"]["name"]
+        s = scalers.get(n)
+        if n not in CPU_MS_PER_ORDER or not s:
+            continue
+        if s["kind"] == "ScaledObject":
+            maximum = s["spec"].get("maxReplicaCount", 100)
+            target = next((int(t["metadata"]["value"]) for t in s["spec"]["triggers"] if t["type"] == "cpu"), None)
+        else:
+            maximum = s["spec"]["maxReplicas"]
+            target = next((m["resource"]["target"].get("averageUtilization") for m in s["spec"].get("metrics", [])
+                           if m["type"] == "Resource" and m["resource"]["name"] == "cpu"), None)
+        if target is None:
+            find(where(s), "no CPU target: the capacity of its max cannot be checked")
+            continue
+        request = cpu_cores(d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"])
+        needed = CAPACITY_TIER * CPU_MS_PER_ORDER[n] / 1000 / (target / 100) / request
+        if maximum < needed:
+            find(where(s), f"max {maximum} replicas, but {CAPACITY_TIER} orders/s need {needed:.1f} "
+                 f"({CPU_MS_PER_ORDER[n]} CPU-ms per order at {target}% of {request} core)")
+
+    # Karpenter node pools.
+    for kind in ("Deployment", "Job"):
+        for d in by_kind.get(kind, []):
+            check_placement(where(d), d["spec"]["template"]["spec"], pools)
+
+    # HTTPS only.
+    gateways = by_kind.get("Gateway", [])
+    for gw in gateways:
+        listeners = {l["name"]: l for l in gw["spec"]["listeners"]}
+        if not any(l["protocol"] == "HTTPS" for l in listeners.values()):
+            find(where(gw), "no HTTPS listener")
+        for l in listeners.values():
+            if l["protocol"] != "HTTP":
+                continue
+            attached = [r for r in by_kind.get("HTTPRoute", []) for p in r["spec"].get("parentRefs", [])
+                        if p["name"] == gw["metadata"]["name"] and p.get("sectionName") in (None, l["name"])]
+            if not attached:
+                find(where(gw), f"HTTP listener {l['name']} has no redirect route: plain HTTP would answer 404, not send clients to https")
+            for r in attached:
+                for rule in r["spec"]["rules"]:
+                    redirects = [f["requestRedirect"] for f in rule.get("filters", []) if f["type"] == "RequestRedirect"]
+                    if rule.get("backendRefs") or not redirects or any(
+                            x.get("scheme") != "https" or x.get("statusCode", 302) not in (301, 302) for x in redirects):
+                        find(where(r), f"attached to the HTTP listener {l['name']} with a rule that is not "
+                             "only a redirect to https: the API would be served in cleartext")
+        for r in by_kind.get("HTTPRoute", []):
+            if not any(rule.get("backendRefs") for rule in r["spec"]["rules"]):
+                continue
+            for p in r["spec"].get("parentRefs", []):
+                if p["name"] != gw["metadata"]["name"]:
+                    continue
+                l = listeners.get(p.get("sectionName"))
+                if not l or l["protocol"] != "HTTPS":
+                    find(where(r), f"routes to backends through parentRef sectionName {p.get('sectionName')}, "
+                         "not an HTTPS listener only")
+    for lbc in by_kind.get("LoadBalancerConfiguration", []):
+        for lc in lbc["spec"].get("listenerConfigurations", []):
+            if not lc["protocolPort"].startswith("HTTPS"):
+                continue
+            attrs = {a["key"]: a["value"] for a in lc.get("listenerAttributes", [])}
+            hsts = attrs.get("routing.http.response.strict_transport_security.header_value", "")
+            age = re.search(r"max-age=(\d+)", hsts)
+            if not age or int(age.group(1)) < MIN_HSTS_MAX_AGE:
+                find(where(lbc), f"HTTPS listener {lc['protocolPort']} sets no HSTS of a year or more")
+
+
+def check_versions(pools):
+    """KEDA and Karpenter: the versions installed are the ones whose CRDs are vendored."""
+    import extract_crd_schemas
+    readme = (ROOT / "deploy/README.md").read_text()
+    keda = re.search(r"kedacore/keda\b[^\n]*--version (\S+)", readme)
+    vendored = extract_crd_schemas.SOURCES["keda.sh"].split()[1].lstrip("v")
+    if not keda:
+        find("deploy/README.md", "installs KEDA without a pinned --version")
+    else:
+        v = tuple(int(x) for x in keda.group(1).split("."))
+        if v < (2, 19):
+            find("deploy/README.md", f"KEDA {keda.group(1)}: 2.19 or later is needed for Kubernetes {EKS_VERSION}")
+        if keda.group(1) != vendored:
+            find("deploy/README.md", f"installs KEDA {keda.group(1)}, the vendored ScaledObject CRD is {vendored}")
+    cluster = yaml.safe_load((ROOT / "deploy/eks/cluster.yaml").read_text())
+    karpenter = str(cluster.get("karpenter", {}).get("version", ""))
+    vendored = extract_crd_schemas.SOURCES["karpenter.sh"].split()[1].lstrip("v")
+    if karpenter != vendored:
+        find("deploy/eks/cluster.yaml", f"Karpenter {karpenter or 'not installed'}, the vendored NodePool CRD is {vendored}")
+    managed = {g.get("labels", {}).get("baedal.dev/pool") for g in cluster.get("managedNodeGroups", [])}
+    for name, labels, _ in pools:
+        if labels.get("baedal.dev/pool") in managed:
+            find(KARPENTER.name, f"NodePool {name} duplicates a managed node group of cluster.yaml")
+    # Temporal's services on their pool.
+    values = yaml.safe_load((ROOT / "deploy/temporal/values.yaml").read_text())
+    check_placement("deploy/temporal/values.yaml server", values.get("server", {}), pools)
+
+
+# ---------------------------------------------------------------------------------------------
 # 5. nginx against the HTTPRoutes
 
 
@@ -386,12 +633,18 @@ def main():
     base = render("base")
     check_nginx(base)
     counts = {}
+    pools = karpenter_pools()
+    for o in yaml.safe_load_all(KARPENTER.read_text()):
+        if o:
+            validate(f"deploy/eks/{KARPENTER.name}: {o['kind']}/{o['metadata']['name']}", o)
+    check_versions(pools)
     for overlay in OVERLAYS:
         objs = render(overlay)
         counts[overlay] = len(objs)
         for o in objs:
             validate(f"{overlay}: {o['kind']}/{o['metadata']['name']}", o)
         check_objects(overlay, objs, commands, env_read)
+        check_day_two(overlay, objs, pools)
     temporal_extras = [*(ROOT / "deploy/temporal").glob("*job.yaml"),
                        ROOT / "deploy/temporal/networkpolicy.yaml"]
     for extra in sorted(temporal_extras):
@@ -406,7 +659,8 @@ def main():
         sys.exit(1)
     print(f"deploy check: ok — Dockerfile; {', '.join(f'{k} ({v} objects)' for k, v in counts.items())} "
           f"valid for Kubernetes {EKS_VERSION} and their CRDs; references, environment, "
-          f"security and gateway routes agree", file=sys.stderr)
+          f"security and gateway routes agree; autoscaling, rollouts, node pools, capacity and "
+          f"HTTPS only hold", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,15 @@ import yaml
 
 SOURCES = {
     "gateway.networking.k8s.io": "kubernetes-sigs/gateway-api v1.4.1 config/crd/standard",
-    "keda.sh": "kedacore/keda v2.17.2 config/crd/bases",
+    "keda.sh": "kedacore/keda v2.20.2 config/crd/bases",
     "gateway.k8s.aws": "kubernetes-sigs/aws-load-balancer-controller v3.5.0 config/crd/gateway",
     "external-secrets.io": "external-secrets/external-secrets v1.3.2 config/crds/bases",
+    "karpenter.sh": "aws/karpenter-provider-aws v1.14.1 pkg/apis/crds",
+    "karpenter.k8s.aws": "aws/karpenter-provider-aws v1.14.1 pkg/apis/crds",
 }
 KINDS = {
     "Gateway", "GatewayClass", "HTTPRoute", "ScaledObject", "LoadBalancerConfiguration",
-    "TargetGroupConfiguration", "ExternalSecret", "ClusterSecretStore",
+    "TargetGroupConfiguration", "ExternalSecret", "ClusterSecretStore", "NodePool", "EC2NodeClass",
 }
 OUT = pathlib.Path(__file__).parent / "crd-schemas"
 
