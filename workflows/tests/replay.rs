@@ -20,11 +20,13 @@
 //! approved, a store's reject, a lost claim race, a refund retried through a PSP outage, a
 //! read-model outage, and a released claim with both deadlines. `v8`: the same paths with each
 //! change's projection and notifications in one local activity (`publish`: one marker per
-//! change where v7 had two). Every history replays through a worker
+//! change where v7 had two). `v9`: the same paths after the abuse-resistance work (riders report
+//! where each step happens, the workflow's view gains an optional `personal_data_erased_at` the
+//! workflow never sets, so its payloads are unchanged). Every history replays through a worker
 //! with the codec, as production runs it: plaintext histories pass through it unchanged, so
 //! orders started before encryption was turned on carry on. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
-//! with `BAEDAL_RECORD_HISTORIES=v9 cargo test -p baedal --test system --test outages`.
+//! with `BAEDAL_RECORD_HISTORIES=v10 cargo test -p baedal --test system --test outages`.
 
 use baedal_workflows::OrderWorkflow;
 use temporalio_client::WorkflowHistory;
@@ -72,6 +74,7 @@ async fn completed_order_replays() {
     replay("completed-v6").await;
     replay("completed-v7").await;
     replay("completed-v8").await;
+    replay("completed-v9").await;
 }
 
 #[tokio::test]
@@ -84,6 +87,7 @@ async fn canceled_order_with_refund_replays() {
     replay("canceled-v6").await;
     replay("canceled-v7").await;
     replay("canceled-v8").await;
+    replay("canceled-v9").await;
 }
 
 #[tokio::test]
@@ -96,6 +100,7 @@ async fn declined_order_replays() {
     replay("declined-v6").await;
     replay("declined-v7").await;
     replay("declined-v8").await;
+    replay("declined-v9").await;
 }
 
 #[tokio::test]
@@ -109,21 +114,25 @@ async fn orders_whose_timers_fired_replay() {
     replay("store_timeout-v6").await;
     replay("store_timeout-v7").await;
     replay("store_timeout-v8").await;
+    replay("store_timeout-v9").await;
     replay("escalated-v4").await;
     replay("escalated-v5").await;
     replay("escalated-v6").await;
     replay("escalated-v7").await;
     replay("escalated-v8").await;
+    replay("escalated-v9").await;
     replay("auto_confirmed-v4").await;
     replay("auto_confirmed-v5").await;
     replay("auto_confirmed-v6").await;
     replay("auto_confirmed-v7").await;
     replay("auto_confirmed-v8").await;
+    replay("auto_confirmed-v9").await;
     replay("payment_expired-v4").await;
     replay("payment_expired-v5").await;
     replay("payment_expired-v6").await;
     replay("payment_expired-v7").await;
     replay("payment_expired-v8").await;
+    replay("payment_expired-v9").await;
 }
 
 #[tokio::test]
@@ -135,11 +144,13 @@ async fn ops_and_temporal_cancels_replay() {
     replay("ops_canceled-v6").await;
     replay("ops_canceled-v7").await;
     replay("ops_canceled-v8").await;
+    replay("ops_canceled-v9").await;
     replay("engine_canceled-v4").await;
     replay("engine_canceled-v5").await;
     replay("engine_canceled-v6").await;
     replay("engine_canceled-v7").await;
     replay("engine_canceled-v8").await;
+    replay("engine_canceled-v9").await;
 }
 
 #[tokio::test]
@@ -150,26 +161,33 @@ async fn an_order_that_lived_through_a_notification_outage_replays() {
     replay("notify_outage-v6").await;
     replay("notify_outage-v7").await;
     replay("notify_outage-v8").await;
+    replay("notify_outage-v9").await;
 }
 
 #[tokio::test]
 async fn money_paths_replay() {
     replay("payment_retried-v7").await;
     replay("payment_retried-v8").await;
+    replay("payment_retried-v9").await;
     replay("rejected-v7").await;
     replay("rejected-v8").await;
+    replay("rejected-v9").await;
     replay("claim_race-v7").await;
     replay("claim_race-v8").await;
+    replay("claim_race-v9").await;
     replay("refund_retried-v7").await;
     replay("refund_retried-v8").await;
+    replay("refund_retried-v9").await;
     replay("readmodel_outage-v7").await;
     replay("readmodel_outage-v8").await;
+    replay("readmodel_outage-v9").await;
 }
 
 #[tokio::test]
 async fn a_released_claim_and_both_rider_deadlines_replay() {
     replay("released_and_deadlines-v7").await;
     replay("released_and_deadlines-v8").await;
+    replay("released_and_deadlines-v9").await;
 }
 
 #[tokio::test]
