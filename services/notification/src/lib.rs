@@ -405,24 +405,8 @@ mod tests {
         }
         old.pool.close().await;
 
-        let s = NotifyState::open(
-            &url,
-            "svc",
-            baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
-            delivery::DeliverySettings::default(),
-            None,
-        )
-        .await
-        .unwrap();
-        let n = NotificationRequest {
-            order_id: "ord_1".into(),
-            seq: 2,
-            recipients: vec!["customer:c1".into(), "store:st_1".into()],
-            status: "accepted".into(),
-            message: "accepted!".into(),
-            store_id: Some("st_1".into()),
-            order: None,
-        };
+        let s = store_at(&url).await;
+        let n = accepted("accepted!");
         assert!(s.accept(&n).await.unwrap());
         let shown = |entries: Vec<InboxEntry>| {
             entries
@@ -463,28 +447,37 @@ mod tests {
 
     #[tokio::test]
     async fn one_notification_per_order_and_seq() {
-        let s = NotifyState::open(
-            &baedal_db::scratch_url().await,
+        let s = store_at(&baedal_db::scratch_url().await).await;
+        let n = accepted("accepted");
+        assert!(s.accept(&n).await.unwrap());
+        assert!(!s.accept(&n).await.unwrap());
+        assert_eq!(s.inbox(Some("customer:c1"), None).await.unwrap().len(), 1);
+        assert_eq!(s.inbox(None, Some("ord_1")).await.unwrap().len(), 2);
+    }
+    /// A notification service over the store at `url`, as the tests below open it.
+    async fn store_at(url: &str) -> NotifyState {
+        NotifyState::open(
+            url,
             "svc",
             baedal_auth::Identity::new(baedal_auth::TokenKeys::new("jwt")),
             delivery::DeliverySettings::default(),
             None,
         )
         .await
-        .unwrap();
-        let n = NotificationRequest {
+        .unwrap()
+    }
+
+    /// Order ord_1's `accepted` (seq 2) for its customer and store, saying `message`.
+    fn accepted(message: &str) -> NotificationRequest {
+        NotificationRequest {
             order_id: "ord_1".into(),
             seq: 2,
             recipients: vec!["customer:c1".into(), "store:st_1".into()],
             status: "accepted".into(),
-            message: "accepted".into(),
+            message: message.into(),
             store_id: Some("st_1".into()),
             order: None,
-        };
-        assert!(s.accept(&n).await.unwrap());
-        assert!(!s.accept(&n).await.unwrap());
-        assert_eq!(s.inbox(Some("customer:c1"), None).await.unwrap().len(), 1);
-        assert_eq!(s.inbox(None, Some("ord_1")).await.unwrap().len(), 2);
+        }
     }
 }
 
