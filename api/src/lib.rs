@@ -53,7 +53,7 @@ mod openapi;
 mod routes;
 
 pub use extract::BODY_LIMIT_BYTES;
-pub use health::temporal_answers;
+pub use health::watch as watch_readiness;
 pub use limits::{Rate, RateLimits};
 pub use live::ETA_EVERY;
 pub use orders::{order_id_for, request_hash_of};

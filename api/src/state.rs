@@ -127,6 +127,8 @@ pub struct AppState {
     pub(crate) claim_turns: Arc<crate::turns::Turns>,
     /// One card attempt at a time per customer (`crate::turns`).
     pub(crate) card_turns: Arc<crate::turns::Turns>,
+    /// What `/readyz` answers from (`crate::health::watch`).
+    pub(crate) readiness: baedal_http::readiness::Readiness,
 }
 
 impl AppState {
@@ -138,6 +140,7 @@ impl AppState {
         feed: baedal_readmodel::Feed,
     ) -> Self {
         Self {
+            readiness: crate::health::watch(&read_model, &temporal),
             limits: Limiters::new(config.limits.clone()),
             feed,
             read_model,

@@ -57,16 +57,12 @@ pub fn install_metrics() -> anyhow::Result<MetricsRender> {
     Ok(Arc::new(move || handle.render()))
 }
 
-/// What a process without an HTTP door of its own (the worker) reports at `/readyz`.
-pub type ReadyCheck =
-    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<(&'static str, bool)>> + Send + Sync>;
-
 /// Serve `/metrics` on `addr` (BAEDAL_METRICS_ADDR), never on an api's public port; with
 /// `ready`, also `/healthz` and `/readyz` there (the worker's probes).
 pub fn spawn_metrics_server(
     addr: Option<String>,
     render: MetricsRender,
-    ready: Option<ReadyCheck>,
+    ready: Option<baedal_http::readiness::Readiness>,
     limits: ServeLimits,
 ) {
     let Some(addr) = addr else { return };
@@ -77,10 +73,7 @@ pub fn spawn_metrics_server(
                 .route("/healthz", axum::routing::get(baedal_http::healthz))
                 .route(
                     "/readyz",
-                    axum::routing::get(move || {
-                        let ready = ready.clone();
-                        async move { baedal_http::readiness(&ready().await) }
-                    }),
+                    axum::routing::get(move || std::future::ready(ready.answer())),
                 );
         }
         if let Err(e) = serve(&addr, "metrics", app, limits).await {

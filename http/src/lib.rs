@@ -14,11 +14,15 @@
 //! ([`ApiError::dependency_down`]: 503 with `Retry-After`, retrying helps) and a bug
 //! ([`ApiError::internal`]: 500 with the request id to report, never `Retry-After`).
 //!
+//! Also the probes every role answers alike: `/healthz`, and `/readyz` from background checks
+//! ([`readiness`]).
+//!
 //! Used by the api and the payment and notification services so a client sees one shape
 //! everywhere. It must not know any route or any order rule.
 
 mod error;
 pub mod hardening;
+pub mod readiness;
 
 pub use axum::http::StatusCode;
 pub use error::{ApiError, CommonCode, CommonError, ErrorCode, check_codes};
@@ -107,24 +111,6 @@ pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
     #[derive(Deserialize)]
     struct Whole(#[serde(deserialize_with = "whole_number")] u32);
     Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
-}
-
-/// The answer of a role's `/readyz`: 200 when every check passed, else 503; the body names
-/// each check, so an operator sees which dependency keeps the pod out of rotation. A role
-/// lists only what it cannot serve without (a probe on anything else turns another part's
-/// outage into this one's).
-pub fn readiness(checks: &[(&str, bool)]) -> (StatusCode, Json<serde_json::Value>) {
-    let ready = checks.iter().all(|(_, ok)| *ok);
-    let code = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let by_name: serde_json::Map<String, serde_json::Value> = checks
-        .iter()
-        .map(|(name, ok)| ((*name).to_owned(), json!(ok)))
-        .collect();
-    (code, Json(json!({"ready": ready, "checks": by_name})))
 }
 
 /// `/healthz` of every role: the process is up and answering.

@@ -1,12 +1,11 @@
 //! `baedal worker`: the Temporal worker, as the worker Deployment runs it, with its probes and
 //! metrics on BAEDAL_METRICS_ADDR.
 
-use crate::process::{ReadyCheck, install_metrics, shutdown_signal, spawn_metrics_server};
+use crate::process::{install_metrics, shutdown_signal, spawn_metrics_server};
 use crate::settings::{
     Breaker, Idempotency, Listener, Metrics, NotifyDoor, OrderTimers, PaymentDoor, PaymentToken,
     Retention, ServiceToken, Stuck, WorkerTuning, require_https,
 };
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -74,19 +73,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     )
     .await?;
     // Ready when it can take tasks and record what they do: Temporal and the read model
-    // answer. Payment and notification outages are the activities' to retry.
-    let ready: ReadyCheck = {
-        let (rm, t) = (read_model.clone(), temporal.clone());
-        Arc::new(move || {
-            let (rm, t) = (rm.clone(), t.clone());
-            Box::pin(async move {
-                vec![
-                    ("read_model", rm.ping().await.is_ok()),
-                    ("temporal", baedal_api::temporal_answers(&t).await),
-                ]
-            })
-        })
-    };
+    // answered lately (checked in the background). Payment and notification outages are the
+    // activities' to retry.
+    let ready = baedal_api::watch_readiness(&read_model, &temporal);
     spawn_metrics_server(
         a.metrics.metrics_addr.clone(),
         metrics,

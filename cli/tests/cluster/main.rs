@@ -13,6 +13,7 @@ mod crash;
 mod fault_isolation;
 mod migrations;
 mod notify_restart;
+mod readiness;
 mod retention;
 
 /// The tests that run a cluster of processes take turns: two Temporal dev servers and their

@@ -255,6 +255,42 @@ impl Cluster {
         }
     }
 
+    /// SIGSTOP `part` and every process under it (for `Temporal`, the dev server itself): it
+    /// keeps its sockets open and answers nothing, as a hung dependency does.
+    pub fn pause(&self, part: Part) {
+        self.signal_tree(part, libc::SIGSTOP);
+    }
+
+    /// SIGCONT what [`Cluster::pause`] stopped.
+    pub fn resume(&self, part: Part) {
+        self.signal_tree(part, libc::SIGCONT);
+    }
+
+    fn signal_tree(&self, part: Part, signal: i32) {
+        let root = self.procs.get(&part).expect("part running").id();
+        let mut todo = vec![root];
+        while let Some(pid) = todo.pop() {
+            // SAFETY: signalling our own child or one of its descendants.
+            unsafe {
+                libc::kill(pid as i32, signal);
+            }
+            for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+                .into_iter()
+                .flatten()
+            {
+                let children = task
+                    .ok()
+                    .and_then(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                    .unwrap_or_default();
+                todo.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+
     /// Restart parts that exited on their own (a supervisor, as Kubernetes would be).
     pub fn supervise(&mut self) {
         let parts: Vec<Part> = self.procs.keys().copied().collect();

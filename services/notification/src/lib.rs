@@ -32,6 +32,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use baedal_auth::Identity;
 use baedal_db::{Db, Migrations, PoolSettings};
+use baedal_http::readiness::{Probe, Readiness, ReadinessSettings};
 pub use code::NotifyCode;
 use code::{ApiError, ApiResult};
 use serde::Deserialize;
@@ -67,6 +68,8 @@ pub struct NotifyState {
     /// The codes that prove a customer's number, when a KakaoTalk provider is configured.
     phones: Option<phones::Phones>,
     allow_private_hooks: bool,
+    /// What `/readyz` answers from: the store's database, pinged in the background.
+    readiness: Readiness,
 }
 
 impl NotifyState {
@@ -82,7 +85,13 @@ impl NotifyState {
         let db = baedal_db::open(db_url, PoolSettings::default(), &migrations()).await?;
         let allow_private_hooks = delivery.allow_private;
         let (deliverer, settler) = delivery::spawn(db.clone(), delivery);
+        let d = db.clone();
+        let database: Probe = Box::new(move || {
+            let d = d.clone();
+            Box::pin(async move { d.ping().await.is_ok() })
+        });
         Ok(Self {
+            readiness: Readiness::watch(vec![("database", database)], ReadinessSettings::default()),
             hooks: hooks::Hooks::new(db.clone()),
             deliverer,
             settler,
@@ -311,9 +320,10 @@ async fn put_faults(
     Ok(Json(f))
 }
 
-/// Ready when its own database answers: the one thing this service cannot serve without.
+/// Ready when its own database answered lately: the one thing this service cannot serve
+/// without. No I/O per probe (`baedal_http::readiness`).
 async fn readyz(State(state): State<NotifyState>) -> (StatusCode, Json<serde_json::Value>) {
-    baedal_http::readiness(&[("database", state.db.ping().await.is_ok())])
+    state.readiness.answer()
 }
 
 pub fn router(state: NotifyState) -> Router {

@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use baedal_auth::Identity;
+use baedal_http::readiness::{Probe, Readiness, ReadinessSettings};
 pub use code::PaymentCode;
 use code::{ApiError, ApiResult};
 use serde::Deserialize;
@@ -53,6 +54,8 @@ pub struct PaymentState {
     payment_token: Arc<str>,
     fault_injection: bool,
     identity: Identity,
+    /// What `/readyz` answers from: the ledger's database, pinged in the background.
+    readiness: Readiness,
 }
 
 impl PaymentState {
@@ -74,8 +77,15 @@ impl PaymentState {
         service_token: &str,
         identity: Identity,
     ) -> anyhow::Result<Self> {
+        let ledger = Ledger::open(db_url).await?;
+        let l = ledger.clone();
+        let database: Probe = Box::new(move || {
+            let l = l.clone();
+            Box::pin(async move { l.ping().await.is_ok() })
+        });
         Ok(Self {
-            ledger: Ledger::open(db_url).await?,
+            readiness: Readiness::watch(vec![("database", database)], ReadinessSettings::default()),
+            ledger,
             faults: Arc::default(),
             service_token: service_token.into(),
             payment_token: service_token.into(),
@@ -258,9 +268,10 @@ async fn get_faults(
     Ok(Json(*state.faults.lock().expect("fault switch lock")))
 }
 
-/// Ready when its own database answers: the one thing this service cannot serve without.
+/// Ready when its own database answered lately: the one thing this service cannot serve
+/// without. No I/O per probe (`baedal_http::readiness`).
 async fn readyz(State(state): State<PaymentState>) -> (StatusCode, Json<serde_json::Value>) {
-    baedal_http::readiness(&[("database", state.ledger.ping().await.is_ok())])
+    state.readiness.answer()
 }
 
 pub fn router(state: PaymentState) -> Router {
