@@ -18,6 +18,10 @@ use baedal_workflows::{OrderWorkflow, TASK_QUEUE};
 use std::future::Future;
 use std::time::Duration;
 use temporalio_client::Client;
+use temporalio_common::WorkerDeploymentVersion;
+use temporalio_common::worker::{
+    VersioningBehavior, WorkerDeploymentOptions, build_id_from_current_exe,
+};
 use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -28,6 +32,29 @@ pub struct WorkerSettings {
     pub max_cached_workflows: usize,
     /// Concurrent workflow-task polls (at least 2: sticky and normal queue).
     pub workflow_pollers: usize,
+    /// The Worker Deployment version this worker serves; `None`: unversioned.
+    pub version: Option<WorkerVersion>,
+}
+
+/// A worker's place in Temporal's Worker Deployment Versioning: which deployment, which build.
+///
+/// A versioned worker receives only the tasks of workflows on its version, and an order is
+/// **pinned**: it runs every task, from its first to its last, on the build that started it.
+/// Why pinned rather than auto-upgrade: an order lives minutes to a couple of hours, so keeping
+/// the previous build's workers until its orders close (Temporal reports the version
+/// "drained") is cheap, and then a change to `OrderWorkflow` needs no patch for orders already
+/// running — the nondeterminism a rolling update could cause (an old order's task landing on a
+/// new build, or a rollback stranding an order that passed a new patch) cannot happen. What an
+/// old order calls is still the old build's activities, so activities stay
+/// backward-compatible across one release as before. A fix that must reach running orders is
+/// the exception: `temporal workflow update-options --versioning-override-behavior
+/// auto_upgrade` moves them (deploy/README.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerVersion {
+    /// The Worker Deployment's name (one per task queue's set of workers: `baedal-worker`).
+    pub deployment: String,
+    /// The build: the image tag in a deployment.
+    pub build_id: String,
 }
 
 impl Default for WorkerSettings {
@@ -38,6 +65,7 @@ impl Default for WorkerSettings {
         Self {
             max_cached_workflows: 500,
             workflow_pollers: 5,
+            version: None,
         }
     }
 }
@@ -118,7 +146,21 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let runtime = Runtime::from_current_tokio(Default::default())?;
-    let options = WorkerOptions::new(TASK_QUEUE)
+    let deployment = match &settings.version {
+        Some(v) => WorkerDeploymentOptions::new(
+            WorkerDeploymentVersion::builder()
+                .deployment_name(v.deployment.clone())
+                .build_id(v.build_id.clone())
+                .build(),
+        )
+        .use_worker_versioning(true)
+        .default_versioning_behavior(VersioningBehavior::Pinned)
+        .build(),
+        // The SDK's own default: unversioned, named by a hash of this executable.
+        None => WorkerDeploymentOptions::from_build_id(build_id_from_current_exe().to_owned()),
+    };
+    let options = WorkerOptions::new(TASK_QUEUE).deployment_options(deployment);
+    let options = options
         .register_workflow::<OrderWorkflow>()?
         .register_activities(activities)
         .max_cached_workflows(settings.max_cached_workflows)
@@ -133,7 +175,15 @@ async fn run(
         tracing::info!("worker draining");
         stop();
     });
-    tracing::info!(task_queue = TASK_QUEUE, "worker polling");
+    match &settings.version {
+        Some(v) => tracing::info!(
+            task_queue = TASK_QUEUE,
+            deployment = %v.deployment,
+            build_id = %v.build_id,
+            "worker polling as a pinned deployment version"
+        ),
+        None => tracing::info!(task_queue = TASK_QUEUE, "worker polling (unversioned)"),
+    }
     let result = worker.run().await;
     stopper.abort();
     result?;

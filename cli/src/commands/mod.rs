@@ -18,7 +18,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use std::time::Duration;
 
-/// The subcommands. `dev` and `api` flatten many settings groups, so their variants are boxed.
+/// The subcommands. `dev`, `api` and `worker` flatten many settings groups, so their variants
+/// are boxed.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Everything in one process on the embedded defaults: Temporal dev server (SQLite in the
@@ -28,7 +29,7 @@ pub enum Command {
     /// The HTTP api only (needs Temporal, the read model and the services running).
     Api(Box<api::Args>),
     /// The Temporal worker only (OrderWorkflow and its activities).
-    Worker(worker::Args),
+    Worker(Box<worker::Args>),
     /// The payment service only.
     Payment(payment::Args),
     /// The notification service only.
@@ -64,7 +65,7 @@ impl Command {
         match self {
             Command::Dev(a) => dev::run(*a).await,
             Command::Api(a) => api::run(*a).await,
-            Command::Worker(a) => worker::run(a).await,
+            Command::Worker(a) => worker::run(*a).await,
             Command::Payment(a) => payment::run(a).await,
             Command::Notify(a) => notify::run(a).await,
             Command::Migrate(a) => migrate::run(a).await,

@@ -14,6 +14,19 @@ pub struct WorkerTuning {
     /// and tasks wait in the server's queue while the engine has CPU to spare.
     #[arg(long, env = "BAEDAL_WORKER_POLLERS", default_value_t = 5)]
     pub worker_pollers: usize,
+    /// This worker's build (the image tag, in a deployment): set, the worker joins Temporal's
+    /// Worker Deployment `BAEDAL_WORKER_DEPLOYMENT` as this version and every order it starts
+    /// stays on it to the end (pinned; deploy/README.md "Rolling out workflow code"). Unset
+    /// (dev, one process), the worker is unversioned.
+    #[arg(long, env = "BAEDAL_BUILD_ID")]
+    pub build_id: Option<String>,
+    /// The Worker Deployment that versioned workers join (with `BAEDAL_BUILD_ID`).
+    #[arg(
+        long,
+        env = "BAEDAL_WORKER_DEPLOYMENT",
+        default_value = "baedal-worker"
+    )]
+    pub worker_deployment: String,
 }
 
 impl WorkerTuning {
@@ -21,6 +34,14 @@ impl WorkerTuning {
         baedal_worker::WorkerSettings {
             max_cached_workflows: self.worker_cache.max(1),
             workflow_pollers: self.worker_pollers,
+            version: self
+                .build_id
+                .as_ref()
+                .filter(|b| !b.trim().is_empty())
+                .map(|build_id| baedal_worker::WorkerVersion {
+                    deployment: self.worker_deployment.clone(),
+                    build_id: build_id.clone(),
+                }),
         }
     }
 }

@@ -15,6 +15,7 @@ mod migrations;
 mod notify_restart;
 mod readiness;
 mod retention;
+mod rollout;
 
 /// The tests that run a cluster of processes take turns: two Temporal dev servers and their
 /// parts starting side by side on two cores can miss each other's start-up deadlines, and

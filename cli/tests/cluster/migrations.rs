@@ -125,3 +125,44 @@ async fn a_release_starts_and_serves_on_the_next_releases_schema() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `baedal migrate --wait` (every pod's init container) applies nothing and lets a pod start
+/// only once this release's `baedal migrate` (the Job) has run: on stores with no schema it
+/// gives up after its patience saying which Job to look at; started before the Job, it waits
+/// and returns once the Job is done.
+#[tokio::test]
+async fn pods_wait_for_the_release_migration_and_apply_nothing() {
+    let _turn = crate::ONE_CLUSTER_AT_A_TIME.lock().await;
+    let c = Cluster::new("migrate-wait");
+    let (code, out) = c.run_stderr(&["migrate", "--wait", "3s"]);
+    assert_ne!(
+        code, 0,
+        "waited on a store with no schema and said fine: {out}"
+    );
+    assert!(out.contains("baedal-migrate"), "{out}");
+
+    let mut waiter = c.spawn("waiter", &["migrate", "--wait", "120s"]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "the waiter did not wait for the migration"
+    );
+    let (code, out) = c.run(&["migrate"]);
+    assert_eq!(code, 0, "{out}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = waiter.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the waiter still waits after the migration"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        status.success(),
+        "{:?}",
+        std::fs::read_to_string(c.dir.join("waiter.log"))
+    );
+}

@@ -38,6 +38,9 @@ pub enum Part {
     Payment,
     Notify,
     Worker,
+    /// A second worker, for a rollout (its own metrics port; give it another `BAEDAL_BUILD_ID`
+    /// with [`Cluster::set_env`] before starting it).
+    NextWorker,
     Api,
     OrderApi,
     StoreApi,
@@ -67,12 +70,13 @@ impl Cluster {
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut fresh = distinct_ports(10).into_iter();
+        let mut fresh = distinct_ports(11).into_iter();
         let mut ports = HashMap::new();
         for p in [
             Part::Payment,
             Part::Notify,
             Part::Worker,
+            Part::NextWorker,
             Part::Api,
             Part::OrderApi,
             Part::StoreApi,
@@ -178,10 +182,10 @@ impl Cluster {
             Part::Notify => {
                 cmd.arg("notify");
             }
-            Part::Worker => {
+            Part::Worker | Part::NextWorker => {
                 cmd.env(
                     "BAEDAL_METRICS_ADDR",
-                    format!("127.0.0.1:{}", self.ports[&Part::Worker]),
+                    format!("127.0.0.1:{}", self.ports[&part]),
                 )
                 .arg("worker");
             }
@@ -289,6 +293,20 @@ impl Cluster {
                 );
             }
         }
+    }
+
+    /// Start `baedal <args>` with the cluster's settings and return it running (its output in
+    /// `<dir>/<name>.log`).
+    pub fn spawn(&self, name: &str, args: &[&str]) -> Child {
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log"))).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_baedal"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn baedal")
     }
 
     /// Restart parts that exited on their own (a supervisor, as Kubernetes would be).
