@@ -8,7 +8,8 @@ pub struct Args {
     /// Also seed the demo catalog into the read model.
     #[arg(long)]
     seed_demo: bool,
-    /// Apply nothing: wait until every store has every migration this release knows (applied
+    /// Apply nothing: wait until every store whose URL is set (all, when none is) has every
+    /// migration this release knows (applied
     /// by this release's `baedal migrate`, the deploy's Job), for at most this long, then exit
     /// 0; past it, exit non-zero saying what is missing. The init container of every pod, so
     /// a new release's pods start only once its migrations are in, whatever order
@@ -46,8 +47,18 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         ),
     ];
     if let Some(patience) = a.wait {
-        for (what, url, migrations) in stores {
-            wait_for(what, &url, &migrations, patience).await?;
+        // A pod holds the URL of its own store only (least privilege): wait for the stores
+        // named in its environment, or, when none is, for the data dir's defaults.
+        let given = [
+            a.read_model.database_url.is_some(),
+            a.payment.payment_database_url.is_some(),
+            a.notify.notify_database_url.is_some(),
+        ];
+        let none_given = !given.contains(&true);
+        for ((what, url, migrations), given) in stores.into_iter().zip(given) {
+            if given || none_given {
+                wait_for(what, &url, &migrations, patience).await?;
+            }
         }
         return Ok(());
     }
