@@ -26,6 +26,9 @@ and what is wrong; any finding fails the run.
 5. The dashboard: valid JSON, a datasource template variable (Prometheus) that every panel and
    query uses, namespace and pod variables, every query filtered by namespace, unique panel
    ids, and the rows the runbook refers to.
+6. kube-prometheus-stack: deploy/README.md pins the release whose CRDs are vendored, and every
+   key of deploy/prometheus/kube-prometheus-stack.values.yaml is one of that release's values
+   (chart-keys/, extracted from its values.yaml and its Grafana subchart's).
 """
 import argparse
 import json
@@ -54,6 +57,12 @@ OVERLAYS_WITH_COMPONENT = ["overlays/eks"]
 SEVERITIES = {"critical", "warning"}
 DASHBOARD_ROWS = ["Traffic", "Orders", "Money", "Read side", "Notifications", "Temporal workers", "Readiness"]
 MONITORING_LABEL = ("baedal.dev/monitoring", "true")
+# kube-prometheus-stack: the release deploy/README.md installs, its values, and the key paths of
+# its values.yaml (and of its Grafana subchart's, under grafana.) that the values may set.
+KPS_VERSION = "88.3.0"
+KPS_VALUES = PROM / "kube-prometheus-stack.values.yaml"
+KPS_KEYS = pathlib.Path(__file__).parent / f"chart-keys/kube-prometheus-stack-{KPS_VERSION}.txt"
+KPS_SECTIONS = ("prometheus", "alertmanager", "prometheusOperator", "grafana")
 
 findings = []
 
@@ -500,6 +509,67 @@ def check_scraping(name, objs):
 
 
 # ---------------------------------------------------------------------------------------------
+# 6. kube-prometheus-stack: the pinned chart, keys its values know
+
+
+def key_paths(node, prefix=""):
+    """Every key path of a values tree; a map that is empty or null by default takes any keys
+    (nodeSelector, storageSpec, resources): `path.*`."""
+    out = set()
+    for k, v in (node or {}).items():
+        p = f"{prefix}{k}"
+        out.add(p)
+        if isinstance(v, dict) and v:
+            out |= key_paths(v, p + ".")
+        elif v is None or v == {}:
+            out.add(p + ".*")
+    return out
+
+
+def extract_chart_keys(kps_values, grafana_values):
+    """Write KPS_KEYS from the chart's values.yaml and its Grafana subchart's (fetched once from
+    the tagged releases; see the file's header)."""
+    kps = yaml.safe_load(pathlib.Path(kps_values).read_text())
+    grafana = yaml.safe_load(pathlib.Path(grafana_values).read_text())
+    keys = {p for p in key_paths(kps) if p.split(".")[0] in KPS_SECTIONS}
+    keys |= {f"grafana.{p}" for p in key_paths(grafana)}
+    KPS_KEYS.parent.mkdir(exist_ok=True)
+    KPS_KEYS.write_text(
+        f"# Key paths of kube-prometheus-stack {KPS_VERSION}'s values.yaml (sections "
+        f"{', '.join(KPS_SECTIONS)}):\n"
+        "# prometheus-community/helm-charts 54199b5bd7cdc3e6f27457791d744dd2761d378e charts/kube-prometheus-stack,\n"
+        "# and of its Grafana subchart 12.10.4's, under grafana.:\n"
+        "# grafana-community/helm-charts e3b4194f1b86b90dd2db4034f657f227cdfa79a5 charts/grafana.\n"
+        "# `path.*`: a map that takes any keys. Written by\n"
+        "# `check_observability.py --extract-chart-keys <kps values.yaml> <grafana values.yaml>`.\n"
+        + "".join(f"{k}\n" for k in sorted(keys)))
+
+
+def check_chart_values():
+    readme = (ROOT / "deploy/README.md").read_text()
+    m = re.search(r"kube-prometheus-stack[^\n]*--version (\S+)", readme)
+    if not m:
+        find("deploy/README.md", "installs kube-prometheus-stack without a pinned --version")
+    elif m.group(1) != KPS_VERSION:
+        find("deploy/README.md", f"installs kube-prometheus-stack {m.group(1)}, the checked values and "
+             f"CRDs are {KPS_VERSION}'s")
+    keys = {l for l in KPS_KEYS.read_text().splitlines() if l and not l.startswith("#")}
+
+    def walk(node, prefix=""):
+        for k, v in node.items():
+            p = f"{prefix}{k}"
+            parts = p.split(".")
+            if not any(".".join(parts[:i]) + ".*" in keys for i in range(1, len(parts))):
+                if p not in keys:
+                    find(rel(KPS_VALUES), f"{p} is no key of kube-prometheus-stack {KPS_VERSION}'s values")
+                    continue
+                if isinstance(v, dict):
+                    walk(v, p + ".")
+
+    walk(yaml.safe_load(KPS_VALUES.read_text()))
+
+
+# ---------------------------------------------------------------------------------------------
 # 5. the dashboard
 
 
@@ -597,7 +667,12 @@ def render(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help=f"regenerate {rel(PROMETHEUS_RULE)} from {rel(RULES)}")
+    ap.add_argument("--extract-chart-keys", nargs=2, metavar=("KPS_VALUES", "GRAFANA_VALUES"),
+                    help=f"write {rel(KPS_KEYS)} from the charts' values.yaml")
     args = ap.parse_args()
+    if args.extract_chart_keys:
+        extract_chart_keys(*args.extract_chart_keys)
+        return
     rules = yaml.safe_load(RULES.read_text())
     if args.write:
         write_prometheus_rule(rules)
@@ -618,6 +693,7 @@ def main():
         check_generated(rules, objs)
     alerts = check_rules(rules, known, jobs, stream_cap(eks))
     check_dashboard(known)
+    check_chart_values()
     tested = run_promtool()
 
     for f in findings:
