@@ -12,7 +12,8 @@ and what is wrong; any finding fails the run.
    severity of critical or warning, a summary, a description and a runbook_url whose anchor is
    a section of docs/runbook.md (and every section there is an alert); every alert has a case
    in baedal.rules.test.yaml that expects it to fire; the SSE alert's cap is
-   BAEDAL_STREAMS_PER_REPLICA; the roles the rules name are the roles scraped.
+   BAEDAL_STREAMS_PER_REPLICA; the roles the rules (and the dashboard's variables) name are
+   the roles scraped.
    `promtool check rules` and `promtool test rules` when promtool is installed (required when
    CI is set).
 3. The PrometheusRule of components/observability is the rules file (spec.groups equal;
@@ -89,11 +90,9 @@ def load_metrics():
 
 def check_metrics_source(metrics):
     """`code` metrics are in the file named; `pending` ones are reported once they appear."""
-    sources = {}
-    for p in ROOT.glob("*/**/*.rs"):
-        if "target" in p.parts or ".venv" in p.parts:
-            continue
-        sources[p] = None
+    listed = subprocess.run(["git", "ls-files", "*.rs"], cwd=ROOT, capture_output=True, text=True)
+    sources = [ROOT / l for l in listed.stdout.splitlines()] if listed.returncode == 0 else [
+        p for p in ROOT.glob("*/**/*.rs") if "target" not in p.parts and ".venv" not in p.parts]
     text_of = {}
 
     def text(p):
@@ -208,7 +207,6 @@ def promql_uses(expr):
                         i += 2  # operator
                     i += 1
                 i += 1
-            # Grafana's label_values(metric, label): the second argument is a label.
             selectors.append((text, labels))
             continue
         if text == "{":
@@ -573,7 +571,7 @@ def check_chart_values():
 # 5. the dashboard
 
 
-def check_dashboard(known):
+def check_dashboard(known, jobs):
     where = rel(DASHBOARD)
     try:
         dash = json.loads(DASHBOARD.read_text())
@@ -602,6 +600,10 @@ def check_dashboard(known):
             find(f"{where} variable {v['name']}", f"not a label_values(...) query: {q}")
             continue
         used = known.check(f"{where} variable {v['name']}", inner)
+        for m in re.finditer(r'job=~"([^"$]*)"', inner):
+            if set(m.group(1).split("|")) != jobs:
+                find(f"{where} variable {v['name']}", f"names the roles {m.group(1)}, but the scraped "
+                     f"roles are {'|'.join(sorted(jobs))}")
         for metric in used:
             if label not in known.labels[metric] | known.target_labels:
                 find(f"{where} variable {v['name']}", f"{metric} has no label {label}")
@@ -692,7 +694,7 @@ def main():
         jobs |= check_scraping(overlay, objs)
         check_generated(rules, objs)
     alerts = check_rules(rules, known, jobs, stream_cap(eks))
-    check_dashboard(known)
+    check_dashboard(known, jobs)
     check_chart_values()
     tested = run_promtool()
 
