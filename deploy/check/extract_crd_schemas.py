@@ -21,10 +21,14 @@ SOURCES = {
     "external-secrets.io": "external-secrets/external-secrets v1.3.2 config/crds/bases",
     "karpenter.sh": "aws/karpenter-provider-aws v1.14.1 pkg/apis/crds",
     "karpenter.k8s.aws": "aws/karpenter-provider-aws v1.14.1 pkg/apis/crds",
+    # The operator of kube-prometheus-stack 88.3.0 (deploy/README.md, "Observability"), whose
+    # charts/crds are these files unchanged.
+    "monitoring.coreos.com": "prometheus-operator/prometheus-operator v0.93.0 example/prometheus-operator-crd",
 }
 KINDS = {
     "Gateway", "GatewayClass", "HTTPRoute", "ScaledObject", "LoadBalancerConfiguration",
     "TargetGroupConfiguration", "ExternalSecret", "ClusterSecretStore", "NodePool", "EC2NodeClass",
+    "ServiceMonitor", "PodMonitor", "PrometheusRule",
 }
 OUT = pathlib.Path(__file__).parent / "crd-schemas"
 
