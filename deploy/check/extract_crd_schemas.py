@@ -28,7 +28,7 @@ SOURCES = {
 KINDS = {
     "Gateway", "GatewayClass", "HTTPRoute", "ScaledObject", "LoadBalancerConfiguration",
     "TargetGroupConfiguration", "ExternalSecret", "ClusterSecretStore", "NodePool", "EC2NodeClass",
-    "ServiceMonitor", "PodMonitor", "PrometheusRule",
+    "ServiceMonitor", "PodMonitor", "PrometheusRule", "TriggerAuthentication",
 }
 OUT = pathlib.Path(__file__).parent / "crd-schemas"
 
