@@ -23,6 +23,7 @@ SOURCES = {
     "karpenter.k8s.aws": "aws/karpenter-provider-aws v1.14.1 pkg/apis/crds",
 }
 KINDS = {
+    "SecretStore", "TriggerAuthentication",
     "Gateway", "GatewayClass", "HTTPRoute", "ScaledObject", "LoadBalancerConfiguration",
     "TargetGroupConfiguration", "ExternalSecret", "ClusterSecretStore", "NodePool", "EC2NodeClass",
 }
