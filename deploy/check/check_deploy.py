@@ -978,13 +978,16 @@ def check_network(name, objs, vpc_cidr):
         "internet-https": [(public, 443, "TCP")],
     }
     never = [(netpol.Address("169.254.169.254"), 80, "the instance metadata service"),
-             (netpol.Address(str(vpc[3000])), 443, "an address in the VPC on 443"),
-             (netpol.Address("192.168.1.1"), 443, "a private address on 443"),
              (public, 80, "the internet on plain http"),
              (temporal("history"), 7234, "Temporal's history service"),
              (temporal("matching"), 7235, "Temporal's matching service"),
              (temporal("frontend"), 6933, "Temporal's membership port"),
              (temporal("frontend"), 7243, "Temporal's HTTP API")]
+    # Not the public internet, even on 443: the VPC, private, link-local (the metadata
+    # service), carrier-grade NAT and loopback ranges.
+    never += [(netpol.Address(ip), 443, f"{ip} on 443 (not the public internet)")
+              for ip in (str(vpc[3000]), "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+                         "100.64.0.1", "127.0.0.1")]
     monitoring = pod("monitoring", {"app.kubernetes.io/name": "prometheus"})
     outsider = pod("default", {"app": "debug"})
     for component, p in sorted(pods.items()):
@@ -1024,6 +1027,11 @@ def check_network(name, objs, vpc_cidr):
         if net.allows("Ingress", frontend, p, 7233) != (component in TEMPORAL_CLIENTS):
             find(f"deploy/temporal/networkpolicy.yaml ({name})", f"{component} may "
                  f"{'not ' if component in TEMPORAL_CLIENTS else ''}reach the frontend")
+    for component in sorted(TEMPORAL_CLIENTS & set(pods)):
+        for target, port in ((frontend, 6933), (frontend, 7243), (temporal("history"), 7234), (temporal("matching"), 7235)):
+            if net.allows("Ingress", target, pods[component], port):
+                find(f"deploy/temporal/networkpolicy.yaml ({name})", f"{component} may reach Temporal's "
+                     f"{target.labels['app.kubernetes.io/component']} on {port}, not only the frontend's 7233")
     others = [(pod("keda", {"app.kubernetes.io/name": "keda-operator"}), 7233, True, "KEDA's operator"),
               (temporal("web"), 7233, True, "Temporal's own pods"),
               (outsider, 7233, False, "a pod of another namespace"),
@@ -1032,6 +1040,13 @@ def check_network(name, objs, vpc_cidr):
     for src, port, allowed, what in others:
         if net.allows("Ingress", frontend, src, port) != allowed:
             find(f"deploy/temporal/networkpolicy.yaml ({name})", f"{what} may {'not ' if allowed else ''}reach the frontend on {port}")
+    # An explicit default deny for each direction in every namespace with baedal's pods, so
+    # narrowing or removing an allow policy can never open anything.
+    for direction in ("Ingress", "Egress"):
+        if not any(o["kind"] == "NetworkPolicy" and o["metadata"].get("namespace") == "baedal"
+                   and not (o["spec"].get("podSelector") or {}) and direction in netpol.Network._types(o)
+                   and not o["spec"].get(direction.lower()) for o in objs):
+            find(f"{name}: namespace baedal", f"no default-deny {direction} NetworkPolicy (podSelector {{}}, no rules)")
     if production:
         for o in objs:
             if o["kind"] != "NetworkPolicy":
