@@ -1000,20 +1000,27 @@ def check_network(name, objs, vpc_cidr):
             for target, port, protocol in targets:
                 if target is None:
                     continue
-                if net.connects(p, target, port, protocol) != (dest in needs):
-                    find(w, f"may {'not ' if dest in needs else ''}reach {dest} ({port}/{protocol}): the "
-                         f"role {'needs' if dest in needs else 'does not need'} it")
+                # What a role needs must get through both ends; what it does not need its own
+                # egress must refuse, whatever the other end would say.
+                if dest in needs and not net.connects(p, target, port, protocol):
+                    find(w, f"may not reach {dest} ({port}/{protocol}): the role needs it")
+                elif dest not in needs and net.allows("Egress", p, target, port, protocol):
+                    find(w, f"its egress allows {dest} ({port}/{protocol}): the role does not need it")
         for target, port, what in never:
-            if net.connects(p, target, port):
-                find(w, f"may reach {what} ({port})")
+            if net.allows("Egress", p, target, port):
+                find(w, f"its egress allows {what} ({port})")
         if not net.connects(monitoring, p, 9090):
             find(w, "Prometheus (namespace monitoring) cannot scrape its metrics port 9090")
         if net.connects(outsider, p, 9090):
             find(w, "a pod of another namespace may reach its metrics port")
     for component, (port, allowed) in INGRESS.items():
         for src_component, src in pods.items():
-            if component in pods and net.connects(src, pods[component], port) != (src_component in allowed):
-                find(f"{name}: {component}", f"{src_component} may {'not ' if src_component in allowed else ''}reach it on {port}")
+            if component not in pods:
+                continue
+            if src_component in allowed and not net.connects(src, pods[component], port):
+                find(f"{name}: {component}", f"{src_component} may not reach it on {port}")
+            elif src_component not in allowed and net.allows("Ingress", pods[component], src, port):
+                find(f"{name}: {component}", f"its ingress admits {src_component} on {port}")
     gateway = netpol.Address(str(vpc[10])) if production else pod("gateway", {})
     for a in APIS:
         if a in pods and not net.connects(gateway, pods[a], 8080):
