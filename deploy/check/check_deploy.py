@@ -102,6 +102,8 @@ CHART_PINS = {
     "external-secrets/external-secrets": "external-secrets.io",
     "kedacore/keda": "keda.sh",
     "stakater/reloader": None,
+    # The local overlay's gateway; v1.7.x carries the Gateway API v1.4.1 CRDs (its go.mod).
+    "oci://docker.io/envoyproxy/gateway-helm": None,
     "temporal/temporal": "temporal",
 }
 
@@ -628,7 +630,7 @@ def check_versions(pools):
         chart = positional[3] if len(positional) > 3 else "?"
         version = flags.get("--version")
         installed[chart] = version
-        if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        if not isinstance(version, str) or not re.fullmatch(r"v?\d+\.\d+\.\d+", version):
             find("deploy/README.md", f"`{c[:60]}…` installs {chart} without an exact --version")
         elif chart not in CHART_PINS:
             find("deploy/README.md", f"installs {chart}, which deploy/check's CHART_PINS does not name")
