@@ -23,7 +23,7 @@ and what is wrong; any finding fails the run.
    BAEDAL_METRICS_ADDR is scraped exactly once (a ServiceMonitor on a Service port, or a
    PodMonitor on a pod port, named), on that address's port and path /metrics, never on the
    public port, with job = its app.kubernetes.io/component; a NetworkPolicy admits that port
-   from namespaces labelled baedal.dev/monitoring=true.
+   from the namespace `monitoring` (kubernetes.io/metadata.name).
 5. The dashboard: valid JSON, a datasource template variable (Prometheus) that every panel and
    query uses, namespace and pod variables, every query filtered by namespace, unique panel
    ids, and the rows the runbook refers to.
@@ -57,7 +57,7 @@ PROMETHEUS_RULE = COMPONENT / "prometheusrule.yaml"
 OVERLAYS_WITH_COMPONENT = ["overlays/eks"]
 SEVERITIES = {"critical", "warning"}
 DASHBOARD_ROWS = ["Traffic", "Orders", "Money", "Read side", "Notifications", "Temporal workers", "Readiness"]
-MONITORING_LABEL = ("baedal.dev/monitoring", "true")
+MONITORING_LABEL = ("kubernetes.io/metadata.name", "monitoring")
 # kube-prometheus-stack: the release deploy/README.md installs, its values, and the key paths of
 # its values.yaml (and of its Grafana subchart's, under grafana.) that the values may set.
 KPS_VERSION = "88.3.0"

@@ -26,6 +26,7 @@ SOURCES = {
     "monitoring.coreos.com": "prometheus-operator/prometheus-operator v0.93.0 example/prometheus-operator-crd",
 }
 KINDS = {
+    "SecretStore", "TriggerAuthentication",
     "Gateway", "GatewayClass", "HTTPRoute", "ScaledObject", "LoadBalancerConfiguration",
     "TargetGroupConfiguration", "ExternalSecret", "ClusterSecretStore", "NodePool", "EC2NodeClass",
     "ServiceMonitor", "PodMonitor", "PrometheusRule", "TriggerAuthentication",
