@@ -941,6 +941,10 @@ def check_rollout(name, objs):
         w = f"{name}: Deployment/{o['metadata']['name']}"
         c = o["spec"]["template"]["spec"]["containers"][0]
         tag = c["image"].rsplit(":", 1)[-1]
+        # The tag names a Deployment and labels pods: a DNS label's characters, and a tag (not a
+        # digest, whose ':' would split wrongly).
+        if "@" in c["image"] or not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,50}[a-z0-9])?", tag):
+            find(w, f"image {c['image']!r}: a worker build needs a lowercase tag of letters, digits, '.' and '-' (it names the Deployment and the Temporal build)")
         env = {e["name"]: e.get("value") for e in c.get("env", [])}
         if env.get("BAEDAL_BUILD_ID") != tag:
             find(w, f"BAEDAL_BUILD_ID is {env.get('BAEDAL_BUILD_ID')!r}, its image tag {tag!r}")
@@ -961,6 +965,37 @@ def check_rollout(name, objs):
                      "reaches Temporal's mTLS frontend without a TriggerAuthentication")
         if not scalers:
             find(w, "no ScaledObject scales this build")
+
+
+def check_next_tag():
+    """A new image tag is a new worker build beside the running one: the eks overlay rendered
+    with another tag names, labels, versions and scales its worker by that tag (kustomize runs
+    a component's replacements before the overlay's `images:`, so a tag copied too early would
+    roll the running build in place with new code under its old build id)."""
+    import shutil
+    import tempfile
+    eks = K8S / "overlays/eks"
+    with tempfile.TemporaryDirectory(dir=K8S / "overlays", prefix=".next-tag-") as tmp:
+        tmp = pathlib.Path(tmp)
+        for f in eks.iterdir():
+            shutil.copy(f, tmp / f.name)
+        k = tmp / "kustomization.yaml"
+        text, n = re.subn(r"(?m)^(\s*newTag:\s*).*$", r"\g<1>9.9.9-next", k.read_text())
+        if n != 1:
+            find("deploy/k8s/overlays/eks/kustomization.yaml", "sets no single image tag (images: newTag)")
+            return
+        k.write_text(text)
+        out = subprocess.run(["kubectl", "kustomize", str(tmp)], capture_output=True, text=True)
+    if out.returncode != 0:
+        find("deploy/k8s/overlays/eks", f"does not render with another tag: {out.stderr.strip()}")
+        return
+    objs = [o for o in yaml.safe_load_all(out.stdout) if o]
+    before = len(findings)
+    check_rollout("overlays/eks", objs)
+    if not any(o["kind"] == "Deployment" and o["metadata"]["name"] == "worker-9.9.9-next" for o in objs):
+        find("deploy/k8s/overlays/eks", "with the tag 9.9.9-next the worker does not run as worker-9.9.9-next")
+    for i in range(before, len(findings)):
+        findings[i] = f"(image tag 9.9.9-next) {findings[i]}"
 
 
 def check_database_tls(name, objs):
@@ -1227,6 +1262,7 @@ def main():
         check_database_tls(overlay, objs)
         check_rollout(overlay, objs)
         check_network(overlay, objs, vpc_cidr)
+    check_next_tag()
     temporal_extras = [*(ROOT / "deploy/temporal").glob("*job.yaml"),
                        ROOT / "deploy/temporal/networkpolicy.yaml"]
     for extra in sorted(temporal_extras):

@@ -111,11 +111,18 @@ async fn wait_for(
             Err(baedal_db::sqlx::Error::Configuration(e)) if e.is::<baedal_db::SchemaBehind>() => {
                 e.to_string()
             }
-            // Not there yet or restarting: the database's own errors (no such database yet,
-            // starting up) and transient ones are waited out; a migration that differs from
-            // this release's (edited after it was applied) is not.
+            // Not there yet or restarting: transient failures and the database's own errors
+            // are waited out; a refused login, a database that does not exist, a certificate
+            // that does not verify or a migration that differs from this release's (edited
+            // after it was applied) will not mend by waiting, and say so at once.
             Err(e) if baedal_db::is_transient(&e) => e.to_string(),
-            Err(e) if e.as_database_error().is_some() => e.to_string(),
+            Err(e)
+                if e.as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| !matches!(c.as_ref(), "28P01" | "28000" | "3D000")) =>
+            {
+                e.to_string()
+            }
             Err(e) => {
                 return Err(e).with_context(|| format!("checking the {what}'s schema at {shown}"));
             }

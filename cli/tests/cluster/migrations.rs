@@ -165,4 +165,25 @@ async fn pods_wait_for_the_release_migration_and_apply_nothing() {
         "{:?}",
         std::fs::read_to_string(c.dir.join("waiter.log"))
     );
+
+    // What does not mend by waiting fails at once, not after its patience (a pod would
+    // otherwise sit in Init for ten minutes, blaming the Job): on PostgreSQL, a database that
+    // does not exist (as a refused login, or a certificate that does not verify).
+    let url = c.setting("DATABASE_URL").unwrap().to_owned();
+    if url.starts_with("postgres") {
+        let (server, _db) = url.rsplit_once('/').unwrap();
+        let started = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baedal"))
+            .args(["migrate", "--wait", "60s"])
+            .env("DATABASE_URL", format!("{server}/no_such_database_here"))
+            .env("BAEDAL_DATA_DIR", &c.dir)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a missing database was waited out: {said}"
+        );
+    }
 }
