@@ -198,6 +198,11 @@ pub async fn open(
     Ok(db)
 }
 
+/// A pooled connection idle this long is pinged before it is handed out: long enough that a
+/// busy pool never pings, short enough that the connections idle in the pool while the
+/// database restarted (any restart takes longer) are found dead before a request gets one.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_millis(250);
+
 /// Connect to `url` without migrating (`baedal migrate` and `open` migrate).
 pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Error> {
     sqlx::any::install_default_drivers();
@@ -228,6 +233,18 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Db, sqlx::Erro
         // already treat as transient (`is_transient`), and `idle_timeout` retires idle ones.
         // The first ping cannot be turned off; the hottest reads skip it (`hot`).
         .test_before_acquire(false)
+        // But a connection that sat idle across a database restart is dead and would fail
+        // the next request with a 503 (the failure drill saw 3-5 per restart): one that has
+        // been idle for [`PING_IF_IDLE_FOR`] is pinged first, and a dead one replaced. Under
+        // load connections rarely idle that long, so this costs almost nothing.
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _| Box::pin(setup.apply(conn)))
         .connect_with(opts.clone())
         .await?;
