@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -31,9 +32,10 @@ def free_port():
 
 
 @contextlib.contextmanager
-def cluster_local(baedal, patience=240, args=(), env=None):
+def cluster_local(baedal, patience=240, args=(), env=None, keep_logs_on_failure=False):
     """scripts/cluster-local with `args` (say ["--durable", "--access-log"]), in `env` (default:
-    this process's), BAEDAL_BIN set to `baedal`."""
+    this process's), BAEDAL_BIN set to `baedal`. Its directory (logs, cluster.env) is removed
+    after, unless the block failed and `keep_logs_on_failure`."""
     work = pathlib.Path(tempfile.mkdtemp(prefix="baedal-cluster."))
     out = work / "cluster-local.out"
     cluster = subprocess.Popen(
@@ -41,6 +43,7 @@ def cluster_local(baedal, patience=240, args=(), env=None):
          *args],
         env=dict(os.environ if env is None else env, BAEDAL_BIN=str(baedal)), stdout=open(out, "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
+    keep = False
     try:
         env_file = work / "c/cluster.env"
         deadline = time.time() + patience
@@ -49,13 +52,21 @@ def cluster_local(baedal, patience=240, args=(), env=None):
                 raise DidNotComeUp(out.read_text())
             time.sleep(0.5)
         yield dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    except BaseException as e:
+        # A failed run keeps its logs (not when it only did not come up: that says why).
+        keep = keep_logs_on_failure and not isinstance(e, DidNotComeUp) and \
+            not (isinstance(e, SystemExit) and e.code in (0, None))
+        raise
     finally:
         try:
             os.killpg(cluster.pid, signal.SIGTERM)
             cluster.wait(timeout=60)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(cluster.pid, signal.SIGKILL)
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            print(f"clusterlib: the failed run's logs are in {work / 'c'}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def client_env(c):
