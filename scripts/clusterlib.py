@@ -32,10 +32,11 @@ def free_port():
 
 
 @contextlib.contextmanager
-def cluster_local(baedal, patience=240, args=(), env=None, keep_logs_on_failure=False):
+def cluster_local(baedal, patience=240, args=(), env=None, keep_logs_on_failure=False,
+                  keep_logs=False):
     """scripts/cluster-local with `args` (say ["--durable", "--access-log"]), in `env` (default:
     this process's), BAEDAL_BIN set to `baedal`. Its directory (logs, cluster.env) is removed
-    after, unless the block failed and `keep_logs_on_failure`."""
+    after, unless `keep_logs`, or the block failed and `keep_logs_on_failure`."""
     work = pathlib.Path(tempfile.mkdtemp(prefix="baedal-cluster."))
     out = work / "cluster-local.out"
     cluster = subprocess.Popen(
@@ -43,7 +44,7 @@ def cluster_local(baedal, patience=240, args=(), env=None, keep_logs_on_failure=
          *args],
         env=dict(os.environ if env is None else env, BAEDAL_BIN=str(baedal)), stdout=open(out, "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
-    keep = False
+    keep = keep_logs
     try:
         env_file = work / "c/cluster.env"
         deadline = time.time() + patience
@@ -54,8 +55,8 @@ def cluster_local(baedal, patience=240, args=(), env=None, keep_logs_on_failure=
         yield dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     except BaseException as e:
         # A failed run keeps its logs (not when it only did not come up: that says why).
-        keep = keep_logs_on_failure and not isinstance(e, DidNotComeUp) and \
-            not (isinstance(e, SystemExit) and e.code in (0, None))
+        keep = keep or (keep_logs_on_failure and not isinstance(e, DidNotComeUp) and
+                        not (isinstance(e, SystemExit) and e.code in (0, None)))
         raise
     finally:
         try:
@@ -64,7 +65,7 @@ def cluster_local(baedal, patience=240, args=(), env=None, keep_logs_on_failure=
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(cluster.pid, signal.SIGKILL)
         if keep:
-            print(f"clusterlib: the failed run's logs are in {work / 'c'}", file=sys.stderr)
+            print(f"clusterlib: the run's logs are in {work / 'c'}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
 
