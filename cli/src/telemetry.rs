@@ -51,7 +51,10 @@ pub fn init(default_service_name: &str) -> anyhow::Result<Option<Traces>> {
     if !requested() {
         return Ok(None);
     }
-    for key in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {
+    for key in [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    ] {
         if let Some(p) = set(key).filter(|p| p != "http/protobuf") {
             tracing::warn!(
                 "{key}={p}: baedal exports OTLP over HTTP/protobuf only (a collector's port 4318)"

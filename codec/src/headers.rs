@@ -11,10 +11,9 @@
 use crate::{EncryptionCodec, is_sealed};
 use futures::future::BoxFuture;
 use temporalio_client::{
-    ClientInterceptor, Next, QueryWorkflowInput, QueryWorkflowOutput,
-    SignalWithStartWorkflowInput, SignalWorkflowInput, StartWorkflowInput, StartWorkflowOutput,
-    StartWorkflowUpdateInput, StartWorkflowUpdateOutput, UpdateWithStartWorkflowInput,
-    UpdateWithStartWorkflowOutput,
+    ClientInterceptor, Next, QueryWorkflowInput, QueryWorkflowOutput, SignalWithStartWorkflowInput,
+    SignalWorkflowInput, StartWorkflowInput, StartWorkflowOutput, StartWorkflowUpdateInput,
+    StartWorkflowUpdateOutput, UpdateWithStartWorkflowInput, UpdateWithStartWorkflowOutput,
     errors::{
         WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
         WorkflowUpdateWithStartError,

@@ -19,8 +19,8 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt};
 use opentelemetry::KeyValue;
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt};
 use std::time::Instant;
 
 /// The route label of a request no route matched.
@@ -68,7 +68,10 @@ pub async fn observe(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     if let Some(cx) = span {
         let span = cx.span();
-        span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
         if status >= 500 {
             span.set_status(Status::error(""));
         }
@@ -129,10 +132,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(
-            text.contains(r#"method="other",status="405"} 1"#),
-            "{text}"
-        );
+        assert!(text.contains(r#"method="other",status="405"} 1"#), "{text}");
         assert!(!text.contains("/v1/orders/a"), "never the raw path: {text}");
         assert!(
             text.contains(

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::telemetry::metrics::{
-    Counter, CounterBase, CoreMeter, Gauge, GaugeBase, GaugeF64, GaugeF64Base, Histogram,
+    CoreMeter, Counter, CounterBase, Gauge, GaugeBase, GaugeF64, GaugeF64Base, Histogram,
     HistogramBase, HistogramDuration, HistogramDurationBase, HistogramF64, HistogramF64Base,
     MetricAttributable, MetricAttributes, MetricParameters, NewAttributes, OrderedPromLabelSet,
     TemporalMeter, UpDownCounter, UpDownCounterBase, default_buckets_for,
@@ -213,10 +213,7 @@ impl MetricAttributable<Box<dyn HistogramBase>> for Instrument {
 }
 
 impl MetricAttributable<Box<dyn HistogramF64Base>> for Instrument {
-    fn with_attributes(
-        &self,
-        a: &MetricAttributes,
-    ) -> Result<Box<dyn HistogramF64Base>, BoxError> {
+    fn with_attributes(&self, a: &MetricAttributes) -> Result<Box<dyn HistogramF64Base>, BoxError> {
         Ok(Box::new(Bound(metrics::histogram!(
             self.name.clone(),
             labels(a)
@@ -238,13 +235,19 @@ impl MetricAttributable<Box<dyn HistogramDurationBase>> for Instrument {
 
 impl MetricAttributable<Box<dyn GaugeBase>> for Instrument {
     fn with_attributes(&self, a: &MetricAttributes) -> Result<Box<dyn GaugeBase>, BoxError> {
-        Ok(Box::new(Bound(metrics::gauge!(self.name.clone(), labels(a)))))
+        Ok(Box::new(Bound(metrics::gauge!(
+            self.name.clone(),
+            labels(a)
+        ))))
     }
 }
 
 impl MetricAttributable<Box<dyn GaugeF64Base>> for Instrument {
     fn with_attributes(&self, a: &MetricAttributes) -> Result<Box<dyn GaugeF64Base>, BoxError> {
-        Ok(Box::new(Bound(metrics::gauge!(self.name.clone(), labels(a)))))
+        Ok(Box::new(Bound(metrics::gauge!(
+            self.name.clone(),
+            labels(a)
+        ))))
     }
 }
 
@@ -253,7 +256,10 @@ impl MetricAttributable<Box<dyn UpDownCounterBase>> for Instrument {
         &self,
         a: &MetricAttributes,
     ) -> Result<Box<dyn UpDownCounterBase>, BoxError> {
-        Ok(Box::new(Bound(metrics::gauge!(self.name.clone(), labels(a)))))
+        Ok(Box::new(Bound(metrics::gauge!(
+            self.name.clone(),
+            labels(a)
+        ))))
     }
 }
 
@@ -322,9 +328,7 @@ mod tests {
                 MetricKeyValue::new("task-queue", "orders"),
                 MetricKeyValue::new("operation", "PollWorkflowTaskQueue"),
             ]));
-            meter
-                .counter("long_request".into())
-                .add(2, &attrs);
+            meter.counter("long_request".into()).add(2, &attrs);
             meter
                 .histogram_duration("long_request_latency".into())
                 .record(Duration::from_millis(1500), &attrs);

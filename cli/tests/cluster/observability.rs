@@ -7,8 +7,8 @@ use crate::procs;
 
 use axum::body::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use procs::{Cluster, Part, token};
 use prost::Message;
 use reqwest::StatusCode;
@@ -29,6 +29,9 @@ struct Got {
     parent: String,
     attrs: HashMap<String, String>,
 }
+
+/// What a span of the chain must be called.
+type NameIs = dyn Fn(&str) -> bool;
 
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;
@@ -85,7 +88,10 @@ async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Got>>>) {
                         }
                     }
                 }
-                ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
             }
         }),
     );
@@ -172,7 +178,13 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
     let (s, order) = post(&c.order_api, &cust, "/v1/orders", Some(order_body())).await;
     assert_eq!(s, StatusCode::CREATED, "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
-    let (s, canceled) = post(&c.order_api, &cust, &format!("/v1/orders/{id}/cancel"), None).await;
+    let (s, canceled) = post(
+        &c.order_api,
+        &cust,
+        &format!("/v1/orders/{id}/cancel"),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{canceled}");
 
     // The run span is exported when the workflow closes (after the refund).
@@ -180,8 +192,7 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
     let (got, run) = loop {
         let got = spans.lock().unwrap().clone();
         let run = got.iter().find(|s| {
-            s.name == "RunWorkflow:OrderWorkflow"
-                && s.attrs.get("temporalWorkflowID") == Some(&id)
+            s.name == "RunWorkflow:OrderWorkflow" && s.attrs.get("temporalWorkflowID") == Some(&id)
         });
         let charged = run.is_some_and(|run| {
             got.iter()
@@ -213,7 +224,7 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
         .iter()
         .find(|s| s.trace == trace && s.name == "POST /v1/charges")
         .unwrap();
-    let expected: [(&dyn Fn(&str) -> bool, &str, i32); 7] = [
+    let expected: [(&NameIs, &str, i32); 7] = [
         (&|n| n == "POST /v1/charges", "baedal-payment", SERVER),
         (&|n| n == "POST payment", "baedal-worker", CLIENT),
         (
@@ -260,13 +271,20 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
         }
     }
     assert!(at.parent.is_empty(), "the api's request span is the root");
-    assert_eq!(at.attrs.get("http.route").map(String::as_str), Some("/v1/orders"));
     assert_eq!(
-        at.attrs.get("http.response.status_code").map(String::as_str),
+        at.attrs.get("http.route").map(String::as_str),
+        Some("/v1/orders")
+    );
+    assert_eq!(
+        at.attrs
+            .get("http.response.status_code")
+            .map(String::as_str),
         Some("201")
     );
     assert_eq!(
-        pay.attrs.get("http.response.status_code").map(String::as_str),
+        pay.attrs
+            .get("http.response.status_code")
+            .map(String::as_str),
         Some("201")
     );
 
@@ -284,12 +302,8 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
             }
             false
         });
-    let notified = notified.unwrap_or_else(|| {
-        panic!(
-            "no notification span under the run span:\n{}",
-            show()
-        )
-    });
+    let notified =
+        notified.unwrap_or_else(|| panic!("no notification span under the run span:\n{}", show()));
     assert_eq!(notified.service, "baedal-notification");
     assert_eq!(notified.kind, SERVER);
 
@@ -308,13 +322,22 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
         .find(|s| s.name == "HandleUpdate:cancel")
         .expect("the cancel's handler span");
     assert_eq!(
-        (handled.trace.as_str(), handled.parent.as_str(), handled.service.as_str()),
+        (
+            handled.trace.as_str(),
+            handled.parent.as_str(),
+            handled.service.as_str()
+        ),
         (cancel.trace.as_str(), update.id.as_str(), "baedal-worker"),
         "the handler continues the cancel's trace"
     );
 
     if let Some(version) = std::env::var_os("BAEDAL_RECORD_HISTORIES") {
-        record(&c, &id, &format!("canceled_traced-{}", version.to_string_lossy())).await;
+        record(
+            &c,
+            &id,
+            &format!("canceled_traced-{}", version.to_string_lossy()),
+        )
+        .await;
     }
 
     let log = std::fs::read_to_string(c.dir.join("worker.log")).unwrap_or_default();
@@ -400,7 +423,10 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
 
     let expect = |role: &str, text: &str, families: &[&str]| {
         for f in families {
-            assert!(text.contains(f), "{role}: {f} missing from /metrics:\n{text}");
+            assert!(
+                text.contains(f),
+                "{role}: {f} missing from /metrics:\n{text}"
+            );
         }
     };
     // The notices of the order reach the notification service soon after its answer.
@@ -463,7 +489,11 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
         &payment,
         &[r#"baedal_http_requests_total{route="/v1/charges",method="POST",status="201"}"#],
     );
-    for (role, text) in [("api", &api), ("payment", &payment), ("notification", &notify)] {
+    for (role, text) in [
+        ("api", &api),
+        ("payment", &payment),
+        ("notification", &notify),
+    ] {
         assert!(
             !text.contains("temporal_worker_task_slots"),
             "{role} runs no worker:\n{text}"

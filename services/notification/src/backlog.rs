@@ -132,6 +132,9 @@ mod tests {
         });
         let text = handle.render();
         assert!(text.contains("baedal_webhook_deliveries_owed 2"), "{text}");
-        assert!(text.contains("baedal_webhook_oldest_owed_seconds 60"), "{text}");
+        assert!(
+            text.contains("baedal_webhook_oldest_owed_seconds 60"),
+            "{text}"
+        );
     }
 }
