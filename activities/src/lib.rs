@@ -321,7 +321,22 @@ impl OrderActivities {
                 .build(),
             ));
         }
+        if changed {
+            observe_projection_lag(view);
+        }
         tracing::debug!(order_id = %view.id, seq = view.seq, status = %view.status, changed, "projected");
         Ok(())
+    }
+}
+
+/// Record `baedal_projection_lag_seconds`: from the change's time (`updated_at`, the
+/// workflow's clock at the workflow task that made it) to now, when the read model took it.
+/// Only a write that changed the row counts, so a retried or replayed projection of a change
+/// already there does not; a projection held up by a read-model outage shows its whole wait.
+fn observe_projection_lag(view: &OrderView) {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&view.updated_at) {
+        let lag = chrono::Utc::now().signed_duration_since(at.with_timezone(&chrono::Utc));
+        metrics::histogram!("baedal_projection_lag_seconds")
+            .record(lag.num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6);
     }
 }

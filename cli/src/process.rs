@@ -51,9 +51,55 @@ pub async fn serve(
     Ok(())
 }
 
-/// Install the Prometheus recorder; the returned closure renders `/metrics`.
+/// The Prometheus recorder every baedal process renders `/metrics` with (docs/metrics.md):
+/// histograms with buckets (never summaries, which cannot be aggregated across replicas): the
+/// HTTP durations and the projection lag with their own, the Temporal SDK's latencies with
+/// core's own (`baedal_worker::sdk_metrics`).
+pub fn prometheus_builder() -> metrics_exporter_prometheus::PrometheusBuilder {
+    use metrics_exporter_prometheus::Matcher;
+    let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new();
+    let mut buckets = vec![
+        (
+            Matcher::Full("baedal_http_request_duration_seconds".into()),
+            HTTP_BUCKETS.to_vec(),
+        ),
+        (
+            Matcher::Full("baedal_projection_lag_seconds".into()),
+            PROJECTION_LAG_BUCKETS.to_vec(),
+        ),
+        (
+            Matcher::Prefix("temporal_".into()),
+            baedal_worker::sdk_metrics::default_sdk_buckets(),
+        ),
+    ];
+    buckets.extend(
+        baedal_worker::sdk_metrics::histogram_buckets()
+            .into_iter()
+            .map(|(name, b)| (Matcher::Full(name), b)),
+    );
+    for (matcher, b) in buckets {
+        builder = builder
+            .set_buckets_for_metric(matcher, &b)
+            .expect("bucket lists are never empty");
+    }
+    builder
+}
+
+/// Buckets of `baedal_http_request_duration_seconds`: 5 ms to the 10 s request deadline.
+pub const HTTP_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Buckets of `baedal_projection_lag_seconds`: a change is projected within a workflow task
+/// (tens of ms); minutes mean the read model was down or the worker backed up.
+pub const PROJECTION_LAG_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 300.0,
+];
+
+/// Install the Prometheus recorder ([`prometheus_builder`]); the returned closure renders
+/// `/metrics`.
 pub fn install_metrics() -> anyhow::Result<MetricsRender> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    let handle = prometheus_builder().install_recorder()?;
     Ok(Arc::new(move || handle.render()))
 }
 

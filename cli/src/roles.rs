@@ -5,7 +5,8 @@
 //! deployed worker never deleted riders' positions, because only the dev copy started that).
 //!
 //! Callers bring what a role needs from outside (a listener, clients, settings); the role
-//! returns its router or runs until `shutdown`.
+//! returns its router or runs until `shutdown`. Every HTTP role's router reports its requests
+//! the same way (`baedal_http::observe`: RED metrics by route template, server spans).
 
 use anyhow::Context;
 use baedal_api::{ApiConfig, ApiRole, AppState};
@@ -72,7 +73,15 @@ pub fn api(
         limits: settings.limits,
         plausibility: settings.plausibility,
     };
-    baedal_api::router(AppState::new(read_model, temporal, identity, config, feed))
+    observed(baedal_api::router(AppState::new(
+        read_model, temporal, identity, config, feed,
+    )))
+}
+
+/// `router` with every request reported (`baedal_http::observe`), outermost: the whole time
+/// of each request is measured, whatever layer answers it.
+fn observed(router: axum::Router) -> axum::Router {
+    router.layer(axum::middleware::from_fn(baedal_http::observe::observe))
 }
 
 /// The payment service over its ledger at `database_url` (migrated on open): charges and
@@ -96,13 +105,13 @@ pub async fn payment(
                 baedal_db::redact(database_url)
             )
         })?;
-    Ok(baedal_payment::router(state))
+    Ok(observed(baedal_payment::router(state)))
 }
 
 /// The notification service over its store at `database_url` (migrated on open), with its
-/// webhook and KakaoTalk delivery loops running and its store pruned to `retention` every
+/// webhook and KakaoTalk delivery loops running, its store pruned to `retention` every
 /// [`baedal_domain::retention::Retention::notification_every`] (it owns that store: no other
-/// role reaches it).
+/// role reaches it) and its webhook backlog gauges refreshed.
 pub async fn notify(
     database_url: &str,
     service_token: &str,
@@ -123,7 +132,8 @@ pub async fn notify(
                 )
             })?;
     baedal_notification::retention::spawn(state.db().clone(), retention);
-    Ok(baedal_notification::router(state))
+    baedal_notification::backlog::spawn(state.db().clone(), baedal_notification::backlog::EVERY);
+    Ok(observed(baedal_notification::router(state)))
 }
 
 /// The worker with everything that runs beside it (the payment breaker's publisher, the stuck

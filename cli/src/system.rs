@@ -24,7 +24,9 @@ use tokio::task::JoinSet;
 /// Connect to Temporal, retrying for up to `wait` (a dev server takes a few seconds to start).
 /// A client of `namespace` at `address`, retrying for `wait`. With `codec`, every payload it
 /// sends is sealed and every one it receives opened (without, payloads pass as they are: the
-/// bare-engine baseline and tests reading raw history).
+/// bare-engine baseline and tests reading raw history). When the process traces
+/// (`crate::telemetry`), the client and the workers built on it carry the SDK's
+/// OpenTelemetry plugin.
 pub async fn connect_temporal(
     address: &str,
     namespace: &str,
@@ -50,22 +52,27 @@ pub async fn connect_temporal_tls(
         // (AES-GCM), and ciphertext does not compress, while gzip cost the process 7-10% of
         // its CPU (a fresh deflate state per message; BENCHMARKS.md, "Read side at cluster
         // scale"). The SDK defaults to gzip.
+        // Every call and long poll is counted on this process's `/metrics`
+        // (`temporal_request_total`, `temporal_long_request_failure_total`, ...).
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("baedal@{}", std::process::id()))
             .grpc_compression(GrpcCompression::None)
             .maybe_tls_options(tls.clone())
+            .metrics_meter(baedal_worker::sdk_metrics::client_meter())
             .build();
         match Connection::connect(opts).await {
             Ok(conn) => {
+                let options = ClientOptions::new(namespace)
+                    .plugins(crate::telemetry::temporal_plugins(codec));
                 let options = match codec {
-                    Some(codec) => ClientOptions::new(namespace)
+                    Some(codec) => options
                         .data_converter(DataConverter::new(
                             PayloadConverter::default(),
                             DefaultFailureConverter::default(),
                             codec.clone(),
                         ))
                         .build(),
-                    None => ClientOptions::new(namespace).build(),
+                    None => options.build(),
                 };
                 return Ok(Client::new(conn, options)?);
             }

@@ -11,14 +11,18 @@
 //! `ops_cancel` with a forged actor, bypassing the api) is refused by the worker instead of
 //! obeyed. `baedal dev` lets unsealed payloads through, so a data dir from before encryption
 //! still opens. Search attributes
-//! are never encoded (the SDK skips them: the server must index them).
+//! are never encoded (the SDK skips them: the server must index them). The SDK's client does
+//! not run the codec over the headers it sends (the worker opens them all the same), so a
+//! client that writes headers (trace context) seals them with [`SealHeaders`].
 //!
 //! This crate must not know what is in a payload, and must never log key material or
 //! plaintext.
 
+mod headers;
 mod keys;
 pub mod server;
 
+pub use headers::SealHeaders;
 pub use keys::{KeyError, PayloadKeys};
 
 use futures::FutureExt;

@@ -18,10 +18,13 @@
 //! ([`readiness`]).
 //!
 //! Used by the api and the payment and notification services so a client sees one shape
-//! everywhere. It must not know any route or any order rule.
+//! everywhere; with [`observe`], every door also reports each request the same way (RED
+//! metrics by route template, and a server span continuing the caller's trace). It must not
+//! know any route or any order rule.
 
 mod error;
 pub mod hardening;
+pub mod observe;
 pub mod readiness;
 
 pub use axum::http::StatusCode;

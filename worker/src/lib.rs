@@ -2,9 +2,10 @@
 //! them until asked to stop.
 //!
 //! It owns wiring, a graceful shutdown (the SDK's initiate-shutdown, then waiting for `run` to
-//! drain), so a SIGTERM does not leave workflow tasks half done, and the periodic tasks that
+//! drain), so a SIGTERM does not leave workflow tasks half done, the periodic tasks that
 //! run beside the worker (breaker publisher, stuck sweep, rider-position expiry, the read
-//! model's pruning to its retention). The worker
+//! model's pruning to its retention, the refunds-pending gauges), and the SDK's metrics on the
+//! process's recorder ([`sdk_metrics`]). The worker
 //! role is assembled in one place, [`serve`], which `baedal worker`, `baedal dev` and the tests
 //! all call: a deployed worker runs exactly the tasks the tested one does. It must not hold
 //! order rules or do I/O of its own: the tasks call into `activities` and `readmodel`.
@@ -22,8 +23,10 @@ use temporalio_common::WorkerDeploymentVersion;
 use temporalio_common::worker::{
     VersioningBehavior, WorkerDeploymentOptions, build_id_from_current_exe,
 };
-use temporalio_sdk::runtime::PollerBehavior;
+use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+pub mod sdk_metrics;
 
 /// Tuning knobs, with defaults that suit one worker process on a small machine.
 #[derive(Debug, Clone)]
@@ -91,6 +94,11 @@ pub struct WorkerRole {
 /// they may be kept ([`baedal_domain::eta::FIX_FRESH_FOR_SECS`] plus this at most).
 pub const POSITION_EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
+/// How often the worker refreshes the refund gauges (`baedal_refunds_pending`,
+/// `baedal_refunds_oldest_pending_seconds`): one count and one first row of the read model's
+/// partial index of pending refunds.
+pub const REFUND_GAUGES_EVERY: Duration = Duration::from_secs(15);
+
 /// How often the worker sweeps for stuck orders: a tenth of the threshold, between 1 s and a
 /// minute, so an order is alerted about soon after it becomes stuck.
 pub fn sweep_every(stuck_after: Duration) -> Duration {
@@ -129,6 +137,7 @@ pub async fn serve(
             role.retention,
             role.retention.read_model_every(),
         ),
+        spawn_refund_gauges(read_model.clone(), REFUND_GAUGES_EVERY),
     ];
     let activities = OrderActivities::new(payment, notify, breaker, read_model);
     let result = run(client, activities, role.settings, shutdown).await;
@@ -145,7 +154,12 @@ async fn run(
     settings: WorkerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let runtime = Runtime::from_current_tokio(
+        RuntimeOptions::builder()
+            .telemetry_options(sdk_metrics::runtime_options())
+            .build()
+            .map_err(anyhow::Error::msg)?,
+    )?;
     let deployment = match &settings.version {
         Some(v) => WorkerDeploymentOptions::new(
             WorkerDeploymentVersion::builder()
@@ -287,6 +301,35 @@ fn spawn_pruner(
                 Err(e) => {
                     tracing::warn!(error = %e, "pruning the read model failed; trying again next round")
                 }
+            }
+        }
+    })
+}
+
+/// Every `every`, set `baedal_refunds_pending` (refunds owed and not yet confirmed by the
+/// PSP) and `baedal_refunds_oldest_pending_seconds` (how long the oldest has been owed, 0
+/// when none) from the read model. Every worker replica reports the same figures: alert on
+/// their `max`. A failed read leaves the gauges as they were. Runs until aborted.
+fn spawn_refund_gauges(read_model: ReadModel, every: Duration) -> tokio::task::JoinHandle<()> {
+    every_tick(every, move || {
+        let read_model = read_model.clone();
+        async move {
+            match read_model.refund_health().await {
+                Ok(h) => {
+                    metrics::gauge!("baedal_refunds_pending").set(h.pending as f64);
+                    let oldest = h
+                        .oldest_pending_since
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                        .map(|t| {
+                            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                                .num_milliseconds()
+                                .max(0) as f64
+                                / 1000.0
+                        })
+                        .unwrap_or(0.0);
+                    metrics::gauge!("baedal_refunds_oldest_pending_seconds").set(oldest);
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read the pending refunds"),
             }
         }
     })

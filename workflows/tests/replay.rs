@@ -24,7 +24,11 @@
 //! where each step happens, the workflow's view gains an optional `personal_data_erased_at` the
 //! workflow never sets, so its payloads are unchanged). Every history replays through a worker
 //! with the codec, as production runs it: plaintext histories pass through it unchanged, so
-//! orders started before encryption was turned on carry on. Keep
+//! orders started before encryption was turned on carry on. Every history replays twice: as a
+//! worker without tracing runs it, and as one with the SDK's OpenTelemetry plugin (set when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is), whose interceptors must not change a command; and
+//! `canceled_traced-v9` is an order recorded with tracing on (its start, updates and activities
+//! carry the sealed `_tracer-data` header), which both replay too. Keep
 //! every version whose orders may still be running; record a new one after a deliberate change
 //! with `BAEDAL_RECORD_HISTORIES=v10 cargo test -p baedal --test system --test outages`.
 
@@ -33,13 +37,16 @@ use temporalio_client::WorkflowHistory;
 use temporalio_common::data_converters::{
     DataConverter, DefaultFailureConverter, PayloadConverter,
 };
+use temporalio_sdk::opentelemetry::OpenTelemetryPlugin;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
-/// The throwaway key the test system seals payloads with (cli/tests/common), so v4 opens.
-const TEST_PAYLOAD_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// The throwaway keys the test system (cli/tests/common) and the tests' clusters of processes
+/// (cli/tests/procs) seal payloads with, so v4 on and the traced history open.
+const TEST_PAYLOAD_KEYS: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,\
+                                 procs:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 fn codec() -> DataConverter {
-    let keys = baedal_codec::PayloadKeys::parse(TEST_PAYLOAD_KEY).expect("test key");
+    let keys = baedal_codec::PayloadKeys::parse(TEST_PAYLOAD_KEYS).expect("test keys");
     DataConverter::new(
         PayloadConverter::default(),
         DefaultFailureConverter::default(),
@@ -47,21 +54,30 @@ fn codec() -> DataConverter {
     )
 }
 
-async fn replay(name: &str) {
+fn history(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/histories/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    let history = WorkflowHistory::from_json(&bytes).expect("history JSON decodes");
-    let options = WorkflowReplayerOptions::new()
-        .data_converter(codec())
-        .build()
-        .register_workflow::<OrderWorkflow>()
-        .expect("register OrderWorkflow")
-        .to_owned();
-    let replayer = WorkflowReplayer::new(options).expect("replayer");
-    replayer
-        .replay_workflow(history)
-        .await
-        .unwrap_or_else(|e| panic!("{name}: the current OrderWorkflow cannot replay it: {e}"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// Replay history `name`, by a worker without tracing and by one with the OpenTelemetry plugin.
+async fn replay(name: &str) {
+    let bytes = history(name);
+    for traced in [false, true] {
+        let history = WorkflowHistory::from_json(&bytes).expect("history JSON decodes");
+        let mut options = WorkflowReplayerOptions::new().data_converter(codec());
+        if traced {
+            options = options.worker_plugin(OpenTelemetryPlugin::builder().build());
+        }
+        let options = options
+            .build()
+            .register_workflow::<OrderWorkflow>()
+            .expect("register OrderWorkflow")
+            .to_owned();
+        let replayer = WorkflowReplayer::new(options).expect("replayer");
+        replayer.replay_workflow(history).await.unwrap_or_else(|e| {
+            panic!("{name} (traced: {traced}): the current OrderWorkflow cannot replay it: {e}")
+        });
+    }
 }
 
 #[tokio::test]
@@ -188,6 +204,18 @@ async fn a_released_claim_and_both_rider_deadlines_replay() {
     replay("released_and_deadlines-v7").await;
     replay("released_and_deadlines-v8").await;
     replay("released_and_deadlines-v9").await;
+}
+
+/// An order placed, paid and canceled with tracing on (recorded by the cluster suite's trace
+/// test with `BAEDAL_RECORD_HISTORIES=v9`): its history carries the trace context, sealed.
+#[tokio::test]
+async fn a_traced_order_replays() {
+    let raw = String::from_utf8(history("canceled_traced-v9")).unwrap();
+    assert!(
+        raw.contains("_tracer-data") && !raw.contains("traceparent"),
+        "the recorded history carries the trace context, sealed"
+    );
+    replay("canceled_traced-v9").await;
 }
 
 #[tokio::test]

@@ -47,6 +47,17 @@ pub struct Args {
 pub async fn run(a: Args) -> anyhow::Result<()> {
     a.jwt.require_production()?;
     a.service_token.require_production()?;
+    let role = match a.role {
+        ApiRole::Order => "order",
+        ApiRole::Store => "store",
+        ApiRole::Rider => "rider",
+        ApiRole::All => "all",
+    };
+    let traces = crate::telemetry::init(&format!("baedal-api-{role}"))?;
+    crate::telemetry::flushed(traces, serve_api(a)).await
+}
+
+async fn serve_api(a: Args) -> anyhow::Result<()> {
     let plausibility = a.riders.plausibility()?;
     let limits = a.listener.limits();
     spawn_metrics_server(

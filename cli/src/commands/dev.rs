@@ -83,6 +83,11 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    let traces = crate::telemetry::init("baedal-dev")?;
+    crate::telemetry::flushed(traces, serve_dev(a)).await
+}
+
+async fn serve_dev(a: Args) -> anyhow::Result<()> {
     let metrics = install_metrics()?;
     let temporal = match &a.temporal.temporal_address {
         Some(address) => TemporalSource::Existing {

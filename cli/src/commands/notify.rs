@@ -44,6 +44,15 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let retention = a
         .retention
         .retention(baedal_domain::retention::Retention::default().idempotency_window)?;
+    let traces = crate::telemetry::init("baedal-notification")?;
+    crate::telemetry::flushed(traces, serve_notify(a, kakao, retention)).await
+}
+
+async fn serve_notify(
+    a: Args,
+    kakao: Option<baedal_notification::kakao::KakaoSettings>,
+    retention: baedal_domain::retention::Retention,
+) -> anyhow::Result<()> {
     let limits = a.listener.limits();
     spawn_metrics_server(
         a.metrics.metrics_addr.clone(),

@@ -40,6 +40,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         "BAEDAL_PAYMENT_TOKEN equals BAEDAL_SERVICE_TOKEN: give the worker's payment token a \
          value of its own, so the apis (which hold the service token) cannot move money"
     );
+    let traces = crate::telemetry::init("baedal-payment")?;
+    crate::telemetry::flushed(traces, serve_payment(a)).await
+}
+
+async fn serve_payment(a: Args) -> anyhow::Result<()> {
     let limits = a.listener.limits();
     spawn_metrics_server(
         a.metrics.metrics_addr.clone(),

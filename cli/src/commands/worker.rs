@@ -62,6 +62,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     a.service_token.require_production()?;
     a.payment_token.require_production()?;
     require_https("BAEDAL_PAYMENT_URL", &a.payment.url(), true)?;
+    let traces = crate::telemetry::init("baedal-worker")?;
+    crate::telemetry::flushed(traces, serve_worker(a)).await
+}
+
+async fn serve_worker(a: Args) -> anyhow::Result<()> {
     let role = a.role()?;
     let metrics = install_metrics()?;
     let (read_model, temporal) = a.engine.connect().await?;

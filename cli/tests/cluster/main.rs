@@ -1,6 +1,7 @@
 //! The tests that run baedal as processes of their own (`procs::Cluster`: `baedal migrate`,
 //! `api`, `worker`, `payment`, `notify` as the Deployments run them, on a throwaway Temporal
-//! dev server), killing and restarting them.
+//! dev server), killing and restarting them; and what operators see of them (traces exported
+//! by OTLP, each role's `/metrics`).
 
 #[path = "../common/kakao_provider.rs"]
 mod kakao_provider;
@@ -13,6 +14,7 @@ mod crash;
 mod fault_isolation;
 mod migrations;
 mod notify_restart;
+mod observability;
 mod readiness;
 mod retention;
 mod rollout;

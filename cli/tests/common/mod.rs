@@ -295,7 +295,7 @@ fn remove_dirs_of_finished_runs(prefix: &str) {
 
 /// This test binary's Prometheus recorder (one per process).
 fn metrics_render() -> baedal_api::MetricsRender {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+    let handle = baedal::process::prometheus_builder()
         .install_recorder()
         .expect("one recorder per test binary");
     std::sync::Arc::new(move || handle.render())

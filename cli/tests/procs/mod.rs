@@ -60,6 +60,8 @@ pub struct Cluster {
     pub worker_admin: String,
     ports: HashMap<Part, u16>,
     procs: HashMap<Part, Child>,
+    /// Settings of one part only, over `env` ([`Cluster::set_part_env`]).
+    part_env: HashMap<Part, Vec<(String, String)>>,
 }
 
 impl Cluster {
@@ -156,12 +158,16 @@ impl Cluster {
             env,
             ports,
             procs: HashMap::new(),
+            part_env: HashMap::new(),
         }
     }
 
     fn command(&self, part: Part) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_baedal"));
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some(own) = self.part_env.get(&part) {
+            cmd.envs(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
         let api = |cmd: &mut Command, port: u16, role: &str| {
             cmd.env("BAEDAL_API_ADDR", format!("127.0.0.1:{port}"))
                 .args(["api", "--role", role]);
@@ -217,6 +223,13 @@ impl Cluster {
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Set `key` for `part` alone, from its next start on (over what [`Self::set_env`] set).
+    pub fn set_part_env(&mut self, part: Part, key: &str, value: &str) {
+        let own = self.part_env.entry(part).or_default();
+        own.retain(|(k, _)| k != key);
+        own.push((key.to_owned(), value.to_owned()));
     }
 
     /// Start `part` (no-op when it is running).

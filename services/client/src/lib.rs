@@ -3,9 +3,14 @@
 //!
 //! It is the transport under the typed clients `baedal-payment-client` and
 //! `baedal-notification-client`, which declare each service's requests and answers; it is kept
-//! apart so the two share one way of calling and of reading an error answer. It must not know
-//! any service's paths or types, and must not depend on any server code (axum, sqlx).
+//! apart so the two share one way of calling and of reading an error answer. When the process
+//! traces (`baedal-telemetry`), each call is a client span under the caller's current context
+//! (an activity's, an api request's) and carries its `traceparent`, so the service's own span
+//! joins the same trace. It must not know any service's paths or types, and must not depend on
+//! any server code (axum, sqlx).
 
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -151,12 +156,50 @@ impl ServiceClient {
         self.http.request(method, url).bearer_auth(&self.token)
     }
 
-    /// Send `req`; a 2xx answer is returned, anything else is an error.
+    /// Send `req`; a 2xx answer is returned, anything else is an error. Traced (see the
+    /// crate's docs) when the process traces.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, CallError> {
-        let resp = req.send().await.map_err(|source| CallError::Unreachable {
+        let unreachable = |source| CallError::Unreachable {
             service: self.service,
             source,
-        })?;
+        };
+        let (client, built) = req.build_split();
+        let mut request = built.map_err(unreachable)?;
+        let span = baedal_telemetry::start_span(
+            &Context::current(),
+            format!("{} {}", request.method(), self.service),
+            SpanKind::Client,
+            vec![
+                KeyValue::new("http.request.method", request.method().as_str().to_owned()),
+                KeyValue::new("server.address", self.service),
+                KeyValue::new("url.path", request.url().path().to_owned()),
+            ],
+        );
+        let sent = match &span {
+            Some(cx) => {
+                baedal_telemetry::inject(cx, request.headers_mut());
+                client.execute(request).with_context(cx.clone()).await
+            }
+            None => client.execute(request).await,
+        };
+        if let Some(cx) = span {
+            let span = cx.span();
+            match &sent {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    span.set_attribute(KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(status),
+                    ));
+                    if status >= 400 {
+                        span.set_status(Status::error(""));
+                    }
+                }
+                Err(e) => span.set_status(Status::error(e.to_string())),
+            }
+            span.end();
+        }
+        let resp = sent.map_err(unreachable)?;
         if resp.status().is_success() {
             Ok(resp)
         } else {

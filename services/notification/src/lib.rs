@@ -9,8 +9,9 @@
 //! here read and write exactly those types: callers (the worker, the api) depend on that
 //! crate, never on this one. Webhook deliveries and KakaoTalk messages are both rows owed and
 //! sent by one leased-row loop ([`engine`]), each channel saying only which rows and how to
-//! send one.
+//! send one. What the webhooks are still owed is reported as gauges ([`backlog`]).
 
+pub mod backlog;
 pub mod channels;
 mod channels_http;
 mod code;
