@@ -468,7 +468,6 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
             "baedal_payment_charges_total{",
             "baedal_projection_lag_seconds_bucket{",
             "baedal_refunds_pending ",
-            "baedal_refunds_oldest_pending_seconds ",
         ],
     );
     let api = metrics_of(&admin[&Part::OrderApi]).await;
