@@ -4,7 +4,7 @@
 //! It owns wiring, a graceful shutdown (the SDK's initiate-shutdown, then waiting for `run` to
 //! drain), so a SIGTERM does not leave workflow tasks half done, the periodic tasks that
 //! run beside the worker (breaker publisher, stuck sweep, rider-position expiry, the read
-//! model's pruning to its retention, the refunds-pending gauges), and the SDK's metrics on the
+//! model's pruning to its retention, the refunds-pending gauge), and the SDK's metrics on the
 //! process's recorder ([`sdk_metrics`]). The worker
 //! role is assembled in one place, [`serve`], which `baedal worker`, `baedal dev` and the tests
 //! all call: a deployed worker runs exactly the tasks the tested one does. It must not hold
@@ -94,10 +94,9 @@ pub struct WorkerRole {
 /// they may be kept ([`baedal_domain::eta::FIX_FRESH_FOR_SECS`] plus this at most).
 pub const POSITION_EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
-/// How often the worker refreshes the refund gauges (`baedal_refunds_pending`,
-/// `baedal_refunds_oldest_pending_seconds`): one count and one first row of the read model's
-/// partial index of pending refunds.
-pub const REFUND_GAUGES_EVERY: Duration = Duration::from_secs(15);
+/// How often the worker refreshes `baedal_refunds_pending`: a count and a first row of the
+/// read model's partial index of pending refunds.
+pub const REFUNDS_PENDING_EVERY: Duration = Duration::from_secs(15);
 
 /// How often the worker sweeps for stuck orders: a tenth of the threshold, between 1 s and a
 /// minute, so an order is alerted about soon after it becomes stuck.
@@ -137,7 +136,7 @@ pub async fn serve(
             role.retention,
             role.retention.read_model_every(),
         ),
-        spawn_refund_gauges(read_model.clone(), REFUND_GAUGES_EVERY),
+        spawn_refunds_pending(read_model.clone(), REFUNDS_PENDING_EVERY),
     ];
     let activities = OrderActivities::new(payment, notify, breaker, read_model);
     let result = run(client, activities, role.settings, shutdown).await;
@@ -306,29 +305,17 @@ fn spawn_pruner(
     })
 }
 
-/// Every `every`, set `baedal_refunds_pending` (refunds owed and not yet confirmed by the
-/// PSP) and `baedal_refunds_oldest_pending_seconds` (how long the oldest has been owed, 0
-/// when none) from the read model. Every worker replica reports the same figures: alert on
-/// their `max`. A failed read leaves the gauges as they were. Runs until aborted.
-fn spawn_refund_gauges(read_model: ReadModel, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Every `every`, set `baedal_refunds_pending` (refunds owed and not yet confirmed by the PSP)
+/// from the read model. Every worker replica reports the same figure: alert on their `max`.
+/// (A refund owed past `BAEDAL_STUCK_AFTER` is alerted by the stuck sweep,
+/// `baedal_stuck_refund_alerts_total`.) A failed read leaves the gauge as it was. Runs until
+/// aborted.
+fn spawn_refunds_pending(read_model: ReadModel, every: Duration) -> tokio::task::JoinHandle<()> {
     every_tick(every, move || {
         let read_model = read_model.clone();
         async move {
             match read_model.refund_health().await {
-                Ok(h) => {
-                    metrics::gauge!("baedal_refunds_pending").set(h.pending as f64);
-                    let oldest = h
-                        .oldest_pending_since
-                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                        .map(|t| {
-                            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-                                .num_milliseconds()
-                                .max(0) as f64
-                                / 1000.0
-                        })
-                        .unwrap_or(0.0);
-                    metrics::gauge!("baedal_refunds_oldest_pending_seconds").set(oldest);
-                }
+                Ok(h) => metrics::gauge!("baedal_refunds_pending").set(h.pending as f64),
                 Err(e) => tracing::warn!(error = %e, "could not read the pending refunds"),
             }
         }
