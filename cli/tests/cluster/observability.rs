@@ -477,12 +477,11 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
             "temporal_worker_task_slots_used{",
             "temporal_num_pollers{",
             "temporal_sticky_cache_size{",
-            // Named and measured (milliseconds) as core's own exporter does.
-            r#"temporal_workflow_task_schedule_to_start_latency_bucket{namespace="default",task_queue="baedal-orders",le="100"}"#,
-            "temporal_workflow_task_execution_latency_bucket{",
-            "temporal_long_request{",
-            "temporal_request{",
-            "temporal_local_activity_execution_latency_bucket{",
+            "temporal_workflow_task_schedule_to_start_latency_seconds_bucket{",
+            "temporal_workflow_task_execution_latency_seconds_bucket{",
+            "temporal_long_request_total{",
+            "temporal_request_total{",
+            "temporal_local_activity_execution_latency_seconds_bucket{",
             "baedal_payment_charges_total{",
             "baedal_projection_lag_seconds_bucket{",
             "baedal_refunds_pending ",
@@ -497,7 +496,7 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
             r#"baedal_http_requests_total{route="/v1/orders/{id}",method="GET",status="200"} 1"#,
             r#"baedal_http_request_duration_seconds_bucket{route="/v1/orders",method="POST",le="+Inf"} 1"#,
             "baedal_place_order_total{",
-            "temporal_request{",
+            "temporal_request_total{",
         ],
     );
     assert!(!api.contains(&id), "an order id in a label:\n{api}");
