@@ -1,7 +1,7 @@
 //! What `observe` costs a request, with tracing off (the default) and on: a trivial route
 //! served through the router in-process, many times, with a Prometheus recorder installed.
-//! Not a correctness test: run by hand with
-//! `cargo test --release -p baedal-http --test overhead -- --ignored --nocapture`.
+//! A benchmark, not a test (figures in BENCHMARKS.md):
+//! `cargo bench -p baedal-http --bench observe`.
 
 use axum::Router;
 use axum::body::Body;
@@ -33,8 +33,14 @@ async fn per_request(app: &Router) -> f64 {
     started.elapsed().as_nanos() as f64 / f64::from(N)
 }
 
-#[tokio::test(flavor = "current_thread")]
-#[ignore]
+fn main() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(observe_costs());
+}
+
 async fn observe_costs() {
     let _ = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder();
     let bare = Router::new().route("/v1/orders/{id}", get(|| async { "ok" }));
