@@ -73,13 +73,16 @@ pub fn api(
         limits: settings.limits,
         plausibility: settings.plausibility,
     };
-    observed(baedal_api::router(AppState::new(
-        read_model, temporal, identity, config, feed,
-    )))
+    // The public door: every request a trace of its own (a caller's `traceparent` is not
+    // trusted).
+    baedal_api::router(AppState::new(read_model, temporal, identity, config, feed)).layer(
+        axum::middleware::from_fn(baedal_http::observe::observe_public),
+    )
 }
 
-/// `router` with every request reported (`baedal_http::observe`), outermost: the whole time
-/// of each request is measured, whatever layer answers it.
+/// An internal service's `router` with every request reported (`baedal_http::observe`, its
+/// caller's trace continued), outermost: the whole time of each request is measured, whatever
+/// layer answers it.
 fn observed(router: axum::Router) -> axum::Router {
     router.layer(axum::middleware::from_fn(baedal_http::observe::observe))
 }

@@ -53,7 +53,7 @@ pub async fn connect_temporal_tls(
         // its CPU (a fresh deflate state per message; BENCHMARKS.md, "Read side at cluster
         // scale"). The SDK defaults to gzip.
         // Every call and long poll is counted on this process's `/metrics`
-        // (`temporal_request`, `temporal_long_request_failure`, ...).
+        // (`temporal_request_total`, `temporal_long_request_failure_total`, ...).
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("baedal@{}", std::process::id()))
             .grpc_compression(GrpcCompression::None)

@@ -10,7 +10,10 @@
 //! - A span `"{method} {route}"` of kind server, with the semantic-convention attributes
 //!   (`http.request.method`, `http.route`, `url.path`, `http.response.status_code`), the
 //!   handler running inside it: whatever the handler calls (a Temporal update, the
-//!   notification service) continues the trace. A 5xx marks the span as an error.
+//!   notification service) continues the trace. A 5xx marks the span as an error. An internal
+//!   service ([`observe`]) continues its caller's trace (`traceparent`); the public api
+//!   ([`observe_public`]) starts a new one for every request: a `traceparent` from the
+//!   internet would let anyone choose trace ids and force sampling.
 //!
 //! Install with `router.layer(axum::middleware::from_fn(observe))` after the routes (axum
 //! applies a router's layers per route, so the route's template is known here).
@@ -42,8 +45,17 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// The middleware: see the module.
+/// The middleware of an internal service: see the module.
 pub async fn observe(req: Request, next: Next) -> Response {
+    observed(req, next, true).await
+}
+
+/// The middleware of the public api (a new trace per request): see the module.
+pub async fn observe_public(req: Request, next: Next) -> Response {
+    observed(req, next, false).await
+}
+
+async fn observed(req: Request, next: Next, continue_caller: bool) -> Response {
     let started = Instant::now();
     let route = req
         .extensions()
@@ -51,8 +63,13 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| UNMATCHED.to_owned());
     let method = method_label(req.method());
+    let parent = if continue_caller {
+        baedal_telemetry::extract(req.headers())
+    } else {
+        opentelemetry::Context::new()
+    };
     let span = baedal_telemetry::start_span(
-        &baedal_telemetry::extract(req.headers()),
+        &parent,
         format!("{method} {route}"),
         SpanKind::Server,
         vec![

@@ -8,12 +8,10 @@
 //! possible without scraping ourselves, and a second port per pod would be a second
 //! ServiceMonitor endpoint and a second thing to keep off the public port.
 //!
-//! Names and units are those of core's own Prometheus exporter with its defaults, so Temporal's
-//! documentation of the SDK metrics and its dashboards for core-based SDKs apply as they are
-//! (and the recording rules of deploy/prometheus name them so): every name starts `temporal_`,
-//! counters have no `_total` suffix, durations are histograms in **milliseconds** without a unit
-//! suffix, with core's own buckets ([`histogram_buckets`]); gauges are as named. (baedal's own
-//! families follow Prometheus' conventions instead: `_total`, seconds.) Two meters feed it: the worker's
+//! Names follow Prometheus' conventions, as core's exporter does with `counters_total_suffix`,
+//! `unit_suffix` and `use_seconds_for_durations` on: every name starts `temporal_`, counters
+//! end in `_total`, durations are histograms in seconds ending in `_seconds` with core's own
+//! buckets ([`histogram_buckets`]), gauges are as named. Two meters feed it: the worker's
 //! runtime ([`runtime_options`]: task slots, pollers, schedule-to-start and execution
 //! latencies, the sticky cache, workflow task failures with their `failure_reason`, such as
 //! a nondeterminism error) and every Temporal connection ([`client_meter`]: each gRPC call and
@@ -40,8 +38,16 @@ pub struct SdkMeter {
 type BoxError = Box<dyn std::error::Error>;
 
 impl SdkMeter {
-    fn instrument(&self, params: &MetricParameters, kind: Kind) -> Arc<Instrument> {
-        let name = format!("{}{}", self.prefix, params.name);
+    fn name(&self, params: &MetricParameters, suffix: &str) -> String {
+        let mut name = format!("{}{}", self.prefix, params.name);
+        if !name.ends_with(suffix) {
+            name.push_str(suffix);
+        }
+        name
+    }
+
+    fn instrument(&self, params: &MetricParameters, suffix: &str, kind: Kind) -> Arc<Instrument> {
+        let name = self.name(params, suffix);
         let help = params.description.to_string();
         match kind {
             Kind::Counter => metrics::describe_counter!(name.clone(), help),
@@ -110,31 +116,31 @@ impl CoreMeter for SdkMeter {
     }
 
     fn counter(&self, params: MetricParameters) -> Counter {
-        Counter::new(self.instrument(&params, Kind::Counter))
+        Counter::new(self.instrument(&params, "_total", Kind::Counter))
     }
 
     fn histogram(&self, params: MetricParameters) -> Histogram {
-        Histogram::new(self.instrument(&params, Kind::Histogram))
+        Histogram::new(self.instrument(&params, "", Kind::Histogram))
     }
 
     fn histogram_f64(&self, params: MetricParameters) -> HistogramF64 {
-        HistogramF64::new(self.instrument(&params, Kind::Histogram))
+        HistogramF64::new(self.instrument(&params, "", Kind::Histogram))
     }
 
     fn histogram_duration(&self, params: MetricParameters) -> HistogramDuration {
-        HistogramDuration::new(self.instrument(&params, Kind::Histogram))
+        HistogramDuration::new(self.instrument(&params, "_seconds", Kind::Histogram))
     }
 
     fn gauge(&self, params: MetricParameters) -> Gauge {
-        Gauge::new(self.instrument(&params, Kind::Gauge))
+        Gauge::new(self.instrument(&params, "", Kind::Gauge))
     }
 
     fn gauge_f64(&self, params: MetricParameters) -> GaugeF64 {
-        GaugeF64::new(self.instrument(&params, Kind::Gauge))
+        GaugeF64::new(self.instrument(&params, "", Kind::Gauge))
     }
 
     fn up_down_counter(&self, params: MetricParameters) -> UpDownCounter {
-        UpDownCounter::new(self.instrument(&params, Kind::Gauge))
+        UpDownCounter::new(self.instrument(&params, "", Kind::Gauge))
     }
 }
 
@@ -164,10 +170,9 @@ impl HistogramF64Base for Bound<metrics::Histogram> {
     }
 }
 
-/// Durations in milliseconds, as core's exporter records them by default.
 impl HistogramDurationBase for Bound<metrics::Histogram> {
     fn records(&self, value: Duration) {
-        self.0.record(value.as_secs_f64() * 1000.0);
+        self.0.record(value.as_secs_f64());
     }
 }
 
@@ -269,8 +274,8 @@ pub fn runtime_options() -> TelemetryOptions {
 }
 
 /// The meter for a Temporal connection's own metrics (`ConnectionOptions::metrics_meter`):
-/// `temporal_request`, `temporal_long_request` (the workers' polls), their `_failure` counts and
-/// latencies.
+/// `temporal_request_total`, `temporal_long_request_total` (the workers' polls), their
+/// `_failure_total` and latencies.
 pub fn client_meter() -> TemporalMeter {
     TemporalMeter::new(
         Arc::new(SdkMeter {
@@ -282,8 +287,8 @@ pub fn client_meter() -> TemporalMeter {
 }
 
 /// The SDK's duration histograms (full names, as on `/metrics`) with core's own buckets in
-/// milliseconds, for the Prometheus recorder's bucket settings; any other `temporal_`
-/// histogram takes [`default_sdk_buckets`].
+/// seconds, for the Prometheus recorder's bucket settings; any other `temporal_` histogram
+/// takes [`default_sdk_buckets`].
 pub fn histogram_buckets() -> Vec<(String, Vec<f64>)> {
     [
         "workflow_endtoend_latency",
@@ -296,16 +301,16 @@ pub fn histogram_buckets() -> Vec<(String, Vec<f64>)> {
     .into_iter()
     .map(|name| {
         (
-            format!("{METRIC_PREFIX}{name}"),
-            default_buckets_for(name, false).to_vec(),
+            format!("{METRIC_PREFIX}{name}_seconds"),
+            default_buckets_for(name, true).to_vec(),
         )
     })
     .collect()
 }
 
-/// Core's default buckets in milliseconds, for its other histograms.
+/// Core's default buckets in seconds, for its other histograms.
 pub fn default_sdk_buckets() -> Vec<f64> {
-    default_buckets_for("", false).to_vec()
+    default_buckets_for("", true).to_vec()
 }
 
 #[cfg(test)]
@@ -314,7 +319,7 @@ mod tests {
     use temporalio_common::telemetry::metrics::MetricKeyValue;
 
     #[test]
-    fn core_instruments_land_in_the_recorder_named_as_cores_own_exporter_names_them() {
+    fn core_instruments_land_in_the_recorder_with_prometheus_names() {
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
@@ -333,12 +338,12 @@ mod tests {
         let text = handle.render();
         assert!(
             text.contains(
-                r#"temporal_long_request{operation="PollWorkflowTaskQueue",task_queue="orders"} 2"#
+                r#"temporal_long_request_total{operation="PollWorkflowTaskQueue",task_queue="orders"} 2"#
             ),
             "{text}"
         );
         assert!(
-            text.contains(r#"temporal_long_request_latency_sum{operation="PollWorkflowTaskQueue",task_queue="orders"} 1500"#),
+            text.contains(r#"temporal_long_request_latency_seconds_sum{operation="PollWorkflowTaskQueue",task_queue="orders"} 1.5"#),
             "{text}"
         );
         assert!(

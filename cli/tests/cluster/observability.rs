@@ -30,6 +30,9 @@ struct Got {
     attrs: HashMap<String, String>,
 }
 
+/// The trace id a caller of the public api claims (and does not get).
+const FOREIGN_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
 /// What a span of the chain must be called.
 type NameIs = dyn Fn(&str) -> bool;
 
@@ -147,7 +150,8 @@ async fn start(c: &mut Cluster, parts: &[Part]) {
 }
 
 /// An order placed over HTTP and paid, then canceled (so its workflow closes and its run span
-/// is exported): one trace holds the api's request span, the update-with-start client span,
+/// is exported): one trace holds the api's request span (a new trace, whatever `traceparent`
+/// the caller sent), the update-with-start client span,
 /// the workflow's run span, the charge's activity spans, the worker's call to the payment
 /// service and the payment service's own span, each the parent of the next; the notification
 /// service's span of the order's first notice is in it too, under the same run span. The
@@ -175,8 +179,21 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
     .await;
 
     let cust = token("customer", "trace-cust", None);
-    let (s, order) = post(&c.order_api, &cust, "/v1/orders", Some(order_body())).await;
-    assert_eq!(s, StatusCode::CREATED, "{order}");
+    // A trace context from outside is not the public api's to continue.
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/orders", c.order_api))
+        .bearer_auth(&cust)
+        .header("Idempotency-Key", "trace-1")
+        .header(
+            "traceparent",
+            format!("00-{FOREIGN_TRACE}-b7ad6b7169203331-01"),
+        )
+        .json(&order_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let order: Value = r.json().await.unwrap();
     let id = order["id"].as_str().unwrap().to_owned();
     let (s, canceled) = post(
         &c.order_api,
@@ -271,6 +288,7 @@ async fn one_orders_spans_form_one_trace_from_the_api_to_the_payment_service() {
         }
     }
     assert!(at.parent.is_empty(), "the api's request span is the root");
+    assert_ne!(trace, FOREIGN_TRACE, "the caller's traceparent is ignored");
     assert_eq!(
         at.attrs.get("http.route").map(String::as_str),
         Some("/v1/orders")
@@ -459,12 +477,11 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
             "temporal_worker_task_slots_used{",
             "temporal_num_pollers{",
             "temporal_sticky_cache_size{",
-            // Named and measured (milliseconds) as core's own exporter does.
-            r#"temporal_workflow_task_schedule_to_start_latency_bucket{namespace="default",task_queue="baedal-orders",le="100"}"#,
-            "temporal_workflow_task_execution_latency_bucket{",
-            "temporal_long_request{",
-            "temporal_request{",
-            "temporal_local_activity_execution_latency_bucket{",
+            "temporal_workflow_task_schedule_to_start_latency_seconds_bucket{",
+            "temporal_workflow_task_execution_latency_seconds_bucket{",
+            "temporal_long_request_total{",
+            "temporal_request_total{",
+            "temporal_local_activity_execution_latency_seconds_bucket{",
             "baedal_payment_charges_total{",
             "baedal_projection_lag_seconds_bucket{",
             "baedal_refunds_pending ",
@@ -479,7 +496,7 @@ async fn every_roles_metrics_carry_their_families_after_an_order() {
             r#"baedal_http_requests_total{route="/v1/orders/{id}",method="GET",status="200"} 1"#,
             r#"baedal_http_request_duration_seconds_bucket{route="/v1/orders",method="POST",le="+Inf"} 1"#,
             "baedal_place_order_total{",
-            "temporal_request{",
+            "temporal_request_total{",
         ],
     );
     assert!(!api.contains(&id), "an order id in a label:\n{api}");
