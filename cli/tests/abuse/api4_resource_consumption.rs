@@ -20,6 +20,7 @@ async fn two_hundred_orders_in_seconds_are_refused_past_the_customers_limit() {
     let customer = sys.token("customer", &unique("hoarder"), None).await;
     let mut placed = Vec::new();
     let mut refused = Vec::new();
+    let started = std::time::Instant::now();
     for _ in 0..200 {
         let a = place(&customer, "tok_ok").await;
         match a.status.as_u16() {
@@ -29,11 +30,15 @@ async fn two_hundred_orders_in_seconds_are_refused_past_the_customers_limit() {
         }
     }
     let allowed = LIMITS.place_orders.count.get() as usize;
-    // At most the burst, and one more for each refill the run lasted (one every 6 s).
+    // At most the burst, and one more for each refill the run lasted (one every `per / count`:
+    // on a loaded machine the 200 requests take longer, and the limit rightly lets more by).
+    let refill = LIMITS.place_orders.per / LIMITS.place_orders.count.get();
+    let refills = (started.elapsed().as_secs_f64() / refill.as_secs_f64()).ceil() as usize;
     assert!(
-        (allowed..=allowed + 3).contains(&placed.len()),
-        "{} placed",
-        placed.len()
+        (allowed..=allowed + refills + 1).contains(&placed.len()),
+        "{} placed in {:?}",
+        placed.len(),
+        started.elapsed()
     );
     for a in &refused {
         a.assert_refused("rate_limited", 60);
