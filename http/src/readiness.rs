@@ -138,27 +138,37 @@ async fn run(checks: Weak<Vec<Check>>, i: usize, probe: Probe, settings: Readine
             return;
         };
         let check = &checks[i];
+        // What `/readyz` said while this probe was out, before its answer counts: a probe that
+        // hung past the grace and then passed (the dependency came back) still saw the check
+        // down, and the flap is counted both ways.
+        if was_up.is_some() {
+            record(check, &mut was_up, check.up(settings.grace), settings.grace);
+        }
         if passed {
             *check.last_pass.lock().expect("readiness lock") = Some(Instant::now());
         }
-        let up = check.up(settings.grace);
-        metrics::gauge!("baedal_ready", "check" => check.name).set(if up { 1.0 } else { 0.0 });
-        if was_up.is_some_and(|w| w != up) {
-            metrics::counter!("baedal_readiness_changes_total", "check" => check.name).increment(1);
-            if up {
-                tracing::info!(check = check.name, "readiness check up again");
-            } else {
-                tracing::warn!(
-                    check = check.name,
-                    grace = ?settings.grace,
-                    "readiness check down: no pass within the grace; the replica leaves rotation"
-                );
-            }
-        }
-        was_up = Some(up);
+        record(check, &mut was_up, check.up(settings.grace), settings.grace);
         drop(checks);
         tokio::time::sleep(settings.every.saturating_sub(started.elapsed())).await;
     }
+}
+
+/// Publish `up` as the check's gauge, and count and log a change from `was_up`.
+fn record(check: &Check, was_up: &mut Option<bool>, up: bool, grace: Duration) {
+    metrics::gauge!("baedal_ready", "check" => check.name).set(if up { 1.0 } else { 0.0 });
+    if was_up.is_some_and(|w| w != up) {
+        metrics::counter!("baedal_readiness_changes_total", "check" => check.name).increment(1);
+        if up {
+            tracing::info!(check = check.name, "readiness check up again");
+        } else {
+            tracing::warn!(
+                check = check.name,
+                grace = ?grace,
+                "readiness check down: no pass within the grace; the replica leaves rotation"
+            );
+        }
+    }
+    *was_up = Some(up);
 }
 
 #[cfg(test)]
