@@ -296,6 +296,33 @@ impl Db {
         query().fetch_optional(&self.pool).await
     }
 
+    /// How the database would run `sql`, one plan line per row, for the stores' plan tests:
+    /// PostgreSQL is told to prefer indexes (in one transaction), as it would on a big table
+    /// rather than a test's few rows.
+    pub async fn explain(&self, sql: &str) -> Result<String, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<String> = match self.dialect {
+            Dialect::Sqlite => sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
+                .collect(),
+            Dialect::Postgres => {
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("EXPLAIN {sql}"))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| sqlx::Row::get::<String, _>(r, 0))
+                    .collect()
+            }
+        };
+        Ok(rows.join("\n"))
+    }
+
     /// Cheap liveness check for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

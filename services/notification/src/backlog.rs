@@ -119,33 +119,9 @@ mod tests {
     use super::*;
     use chrono::{SecondsFormat, Utc};
 
-    /// How the database would run `sql` (PostgreSQL told to prefer indexes, as it would on a
-    /// big table rather than the test's few rows), as the due scan's plan test does.
+    /// How the database would run `sql` (`Db::explain`).
     async fn plan(db: &Db, sql: &str) -> String {
-        let mut tx = db.pool.begin().await.unwrap();
-        let rows = match db.dialect {
-            Dialect::Sqlite => sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String, _>("detail"))
-                .collect::<Vec<_>>(),
-            Dialect::Postgres => {
-                sqlx::query("SET LOCAL enable_seqscan = off")
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                sqlx::query(&format!("EXPLAIN {sql}"))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get::<String, _>(0))
-                    .collect()
-            }
-        };
-        rows.join("\n")
+        db.explain(sql).await.unwrap()
     }
 
     #[tokio::test]

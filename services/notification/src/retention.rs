@@ -227,7 +227,6 @@ pub fn spawn(db: Db, retention: Retention) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baedal_db::Dialect;
 
     const OLD: &str = "2026-01-01T00:00:00.000Z";
     const MID: &str = "2026-02-15T00:00:00.000Z";
@@ -420,30 +419,9 @@ mod tests {
         assert_eq!(prune(&db, &h).await.unwrap().total(), 0);
     }
 
-    /// The plan of `sql` on `db`, sequential scans off on PostgreSQL (a near-empty table
-    /// would be scanned anyway).
+    /// How the database would run `sql` (`Db::explain`: sequential scans off on PostgreSQL).
     async fn plan(db: &Db, sql: &str) -> String {
-        let mut tx = db.pool.begin().await.unwrap();
-        let plan: Vec<String> = match db.dialect {
-            Dialect::Sqlite => sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String, _>("detail"))
-                .collect(),
-            Dialect::Postgres => {
-                exec_tx(&mut tx, "SET LOCAL enable_seqscan = off").await;
-                sqlx::query(&format!("EXPLAIN {sql}"))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get::<String, _>(0))
-                    .collect()
-            }
-        };
-        plan.join("\n")
+        db.explain(sql).await.unwrap()
     }
 
     #[tokio::test]
@@ -464,9 +442,5 @@ mod tests {
                    WHERE status = 'sent' AND next_attempt_at < 'x' AND phone <> '' LIMIT 10";
         let plan = plan(&db, sql).await;
         assert!(plan.contains("kakao_messages_phone_kept"), "{plan}");
-    }
-
-    async fn exec_tx(tx: &mut sqlx::Transaction<'_, sqlx::Any>, sql: &str) {
-        sqlx::query(sql).execute(&mut **tx).await.unwrap();
     }
 }
