@@ -73,6 +73,13 @@ baedal_http::error_codes! {
         /// Too many requests to the engine, or to this order, at once.
         EngineBusy = ("engine_busy", TOO_MANY_REQUESTS, retry_after = 1),
 
+        // Tracking links (`crate::tracking`).
+        TrackingLinkNotFound = ("tracking_link_not_found", NOT_FOUND),
+        /// The order has ended: its tracking link shows nothing any more.
+        TrackingLinkExpired = ("tracking_link_expired", GONE),
+        /// The order has ended: there is nothing left to share.
+        OrderEnded = ("order_ended", CONFLICT),
+
         // A rider not where the step needs them (`baedal_domain::plausible`).
         RiderPositionUnknown = ("rider_position_unknown", CONFLICT),
         TooFar = ("too_far", CONFLICT),

@@ -17,7 +17,7 @@
 //!   order answer and stream goes through);
 //! - features, each a `router()` of its handlers registered for routing and the document at
 //!   once, importing shared helpers only, never another feature: `health`, `dev`, `catalog`,
-//!   `orders`, `me`, `store`, `rider`, `ops`, [`hooks`], and `command_routes` (the endpoints of
+//!   `orders`, `me`, `tracking`, `store`, `rider`, `ops`, [`hooks`], and `command_routes` (the endpoints of
 //!   the domain's command table);
 //! - the top: `routes` (which features each [`ApiRole`] serves), `openapi` (the document
 //!   they registered) and [`router`] (the served router with its layers).
@@ -48,6 +48,7 @@ mod ops;
 mod orders;
 mod rider;
 mod store;
+mod tracking;
 // The top.
 mod openapi;
 mod routes;
@@ -79,7 +80,18 @@ pub fn router(state: AppState) -> Router {
         serde_json::to_vec(&openapi::document(state.config.dev_mode))
             .expect("the document serializes"),
     );
+    // The browser pages come through the customers' door (the gateway routes `/` and
+    // `/assets` there); they call the same JSON API as any client.
+    let web = if state.config.role.serves(baedal_domain::Party::Customer) {
+        baedal_web::router(baedal_web::WebConfig {
+            dev_mode: state.config.dev_mode,
+            temporal_ui: state.config.temporal_ui.clone(),
+        })
+    } else {
+        Router::new()
+    };
     routes
+        .merge(web)
         .route(
             "/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc.clone()) }),

@@ -1,12 +1,14 @@
 //! `/v1/me/notifications`: how a customer hears about their orders (the KakaoTalk channel, the
 //! in-app inbox) and the phone number KakaoTalk reaches them on; `/v1/me/phone/verify` and
 //! `/v1/me/phone/confirm`: proving that number with a one-time code, which KakaoTalk needs.
-//! The notification service keeps the choices, the codes and validates the number; this module
-//! authorizes and forwards.
+//! `/v1/me/inbox`: the customer's newest in-app notifications. The notification service keeps
+//! the choices, the codes, the inbox and validates the number; this module authorizes and
+//! forwards.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::notification::{notification_service, pass_on};
+use crate::pagination::page_limit;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use axum::response::Response;
 use baedal_auth::Role;
 use baedal_notification_client::PrefsUpdate;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,6 +25,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_prefs, put_prefs))
         .routes(routes!(verify_phone))
         .routes(routes!(confirm_phone))
+        .routes(routes!(inbox))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct InboxQuery {
+    /// How many entries (1..100, default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+/// The caller's newest in-app notifications, newest first.
+#[utoipa::path(get, path = "/v1/me/inbox", params(InboxQuery), security(("bearer" = [])),
+    responses((status = 200, description = "{\"notifications\": [{id, order_id, seq, status, message, created_at}]}: newest first"),
+        (status = 403, description = "not a customer"),
+        (status = 422, description = "`invalid_limit`")))]
+async fn inbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<InboxQuery>,
+) -> ApiResult<Response> {
+    let who = customer(&caller)?;
+    let limit = page_limit(q.limit, 20, 100)?;
+    let answer = notification_service(&state)?.newest(&who, limit).await;
+    pass_on(StatusCode::OK, answer)
 }
 
 /// The number to send a one-time code to.

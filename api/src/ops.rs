@@ -1,13 +1,15 @@
-//! Ops endpoints: the payment breakers and door, and the stuck orders (the ops cancel that
-//! unsticks an order is one of the command routes). Served by every role.
+//! Ops endpoints: the payment breakers and door, the open orders by status with their counts,
+//! and the stuck orders (the ops cancel that unsticks an order is one of the command routes).
+//! Served by every role.
 
-use crate::error::ApiResult;
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{ApiQuery, Caller};
 use crate::pagination::page_limit;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use baedal_auth::Role;
+use baedal_domain::OrderStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -18,6 +20,73 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(ops_payment))
         .routes(routes!(stuck_orders))
+        .routes(routes!(open_counts))
+        .routes(routes!(open_orders))
+}
+
+/// How many open orders each open status holds now (0 where none): closed orders are not
+/// counted (their number grows for years; the metrics have them).
+#[utoipa::path(get, path = "/v1/ops/orders/counts", security(("bearer" = [])),
+    responses((status = 200, description = "{\"counts\": {\"placed\": n, …every open status}}"), (status = 403)))]
+async fn open_counts(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Ops)?;
+    let found = state.read_model.open_counts().await?;
+    let counts: serde_json::Map<String, Value> = OrderStatus::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| {
+            let n = found.iter().find(|(f, _)| *f == s).map_or(0, |(_, n)| *n);
+            (s.as_str().to_owned(), json!(n))
+        })
+        .collect();
+    Ok(Json(json!({ "counts": counts })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OpenQuery {
+    /// An open status (a closed order is looked up by id).
+    status: String,
+    /// How many orders (1..500, default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// The open orders in one status, longest in it first, each with its link to the Temporal
+/// Web UI.
+#[utoipa::path(get, path = "/v1/ops/orders", params(OpenQuery), security(("bearer" = [])),
+    responses((status = 200, description = "{\"orders\": [{id, status, since, seq, store_id, customer_id, total, temporal_ui}]}"),
+        (status = 403), (status = 422, description = "`invalid_status`: not an open status; `invalid_limit`")))]
+async fn open_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<OpenQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Ops)?;
+    let status = q
+        .status
+        .parse::<OrderStatus>()
+        .ok()
+        .filter(|s| !s.is_terminal())
+        .ok_or_else(|| {
+            ApiError::new(
+                ApiCode::InvalidStatus,
+                "status must be an open status (placed … delivered); look a closed order up by id",
+            )
+        })?;
+    let limit = page_limit(q.limit, 100, MAX_STUCK_PAGE)?;
+    let orders: Vec<Value> = state
+        .read_model
+        .open_in_status(status, limit)
+        .await?
+        .into_iter()
+        .map(|o| {
+            let mut v = serde_json::to_value(&o).unwrap_or_default();
+            v["temporal_ui"] = json!(state.config.temporal_ui_link(&o.id));
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "orders": orders })))
 }
 
 /// Every live worker's payment breaker (as each last published it), the worst of them, and

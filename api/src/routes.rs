@@ -2,7 +2,7 @@
 //! whose document is collected from the same registrations (see the crate's layers in `lib`).
 
 use crate::state::{ApiRole, AppState};
-use crate::{catalog, command_routes, dev, health, hooks, me, ops, orders, rider, store};
+use crate::{catalog, command_routes, dev, health, hooks, me, ops, orders, rider, store, tracking};
 use baedal_domain::Party;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -18,7 +18,8 @@ pub fn api(role: ApiRole) -> OpenApiRouter<AppState> {
             .merge(tagged("dev", dev::router()))
             .merge(tagged("catalog", catalog::router()))
             .merge(tagged("orders", orders::router()))
-            .merge(tagged("me", me::router()));
+            .merge(tagged("me", me::router()))
+            .merge(tagged("tracking", tracking::router()));
     }
     if role.serves(Party::StoreOwner) {
         api = api.merge(tagged("store", store::router()));

@@ -76,6 +76,41 @@ impl ReadModel {
         rows.iter().map(stuck_from_row).collect()
     }
 
+    /// Open orders in `status`, longest in it first: ops' list by status. Walks the
+    /// `orders_open_since` partial index in order, so only open orders are read however many
+    /// closed ones pile up.
+    pub async fn open_in_status(
+        &self,
+        status: OrderStatus,
+        limit: u32,
+    ) -> crate::Result<Vec<StuckOrder>> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, status, updated_at, seq, store_id, customer_id, total FROM orders
+             WHERE {OPEN} AND status = $1 ORDER BY updated_at, id LIMIT $2"
+        ))
+        .bind(status.as_str())
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(stuck_from_row).collect()
+    }
+
+    /// How many open orders each open status holds (statuses with none are absent): ops'
+    /// live counts. Reads the open orders only (the partial index), never the closed ones.
+    pub async fn open_counts(&self) -> crate::Result<Vec<(OrderStatus, i64)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT status, COUNT(*) AS n FROM orders WHERE {OPEN} GROUP BY status"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.get("status");
+                Ok((status.parse().map_err(crate::Error::decode)?, r.get("n")))
+            })
+            .collect()
+    }
+
     /// Closed orders whose refund is owed since before `before` and not confirmed, oldest
     /// first; with `unalerted`, only those ops have not been alerted about. Served by the
     /// `refunds_pending` partial index.
@@ -175,6 +210,45 @@ mod tests {
         let later = "2026-01-01T00:00:09Z";
         let again = rm.stuck_orders_unalerted(later, 10).await.unwrap();
         assert!(again.iter().any(|o| o.id == "old" && o.seq == 2));
+    }
+
+    #[tokio::test]
+    async fn ops_count_and_list_open_orders_by_status_and_never_closed_ones() {
+        let rm = ReadModel::open(&baedal_db::scratch_url().await)
+            .await
+            .unwrap();
+        rm.project(&view("a", 2, S::Cooking, 37.5)).await.unwrap();
+        rm.project(&view("b", 1, S::Cooking, 37.5)).await.unwrap();
+        rm.project(&view("c", 1, S::Placed, 37.5)).await.unwrap();
+        rm.project(&view("d", 1, S::Completed, 37.5)).await.unwrap();
+        let mut counts = rm.open_counts().await.unwrap();
+        counts.sort_by_key(|(s, _)| s.as_str());
+        assert_eq!(counts, vec![(S::Cooking, 2), (S::Placed, 1)]);
+        let cooking: Vec<_> = rm
+            .open_in_status(S::Cooking, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(cooking, vec!["b", "a"], "longest in the status first");
+        assert_eq!(rm.open_in_status(S::Cooking, 1).await.unwrap().len(), 1);
+        assert!(
+            rm.open_in_status(S::Completed, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let plan = crate::orders::tests::plan(
+            &rm,
+            &format!(
+                "SELECT id FROM orders WHERE {} AND status = 'cooking'
+                 ORDER BY updated_at, id LIMIT 10",
+                super::OPEN
+            ),
+        )
+        .await;
+        assert!(plan.contains("orders_open_since"), "{plan}");
     }
 
     #[tokio::test]

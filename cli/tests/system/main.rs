@@ -9,6 +9,7 @@ mod common;
 mod sse;
 
 mod api_contract;
+mod front_end_api;
 mod hooks;
 mod kakao;
 mod lifecycle;

@@ -197,18 +197,43 @@ impl NotifyState {
         .bind(order_id)
         .fetch_all(&self.db.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| InboxEntry {
-                id: r.get("id"),
-                recipient: r.get("recipient"),
-                order_id: r.get("order_id"),
-                seq: r.get::<i64, _>("seq") as u32,
-                status: r.get("status"),
-                message: r.get("message"),
-                created_at: r.get("created_at"),
-            })
-            .collect())
+        Ok(rows.iter().map(inbox_entry).collect())
+    }
+
+    /// `recipient`'s newest `n` entries, newest first: what an inbox page shows, read from
+    /// the end of `(recipient, id)` in each table, however long the recipient's history.
+    pub async fn newest(&self, recipient: &str, n: u32) -> Result<Vec<InboxEntry>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT id, recipient, order_id, seq, status, message, created_at
+                 FROM inbox WHERE recipient = $1 ORDER BY id DESC LIMIT $2) AS old_rows
+             UNION ALL
+             SELECT * FROM (SELECT e.id, e.recipient, e.order_id, e.seq, n.status, n.message,
+                     n.created_at
+                 FROM inbox_entries e
+                 JOIN notifications n ON n.order_id = e.order_id AND n.seq = e.seq
+                 WHERE e.recipient = $3 ORDER BY e.id DESC LIMIT $4) AS new_rows
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(recipient)
+        .bind(n as i64)
+        .bind(recipient)
+        .bind(n as i64)
+        .bind(n as i64)
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows.iter().map(inbox_entry).collect())
+    }
+}
+
+fn inbox_entry(r: &sqlx::any::AnyRow) -> InboxEntry {
+    InboxEntry {
+        id: r.get("id"),
+        recipient: r.get("recipient"),
+        order_id: r.get("order_id"),
+        seq: r.get::<i64, _>("seq") as u32,
+        status: r.get("status"),
+        message: r.get("message"),
+        created_at: r.get("created_at"),
     }
 }
 
@@ -289,6 +314,8 @@ async fn post_notification(
 struct InboxQuery {
     recipient: Option<String>,
     order_id: Option<String>,
+    /// With `recipient=`: that recipient's newest entries, newest first (1..=100).
+    newest: Option<u32>,
 }
 
 async fn get_notifications(
@@ -303,10 +330,15 @@ async fn get_notifications(
             "give recipient= or order_id=",
         ));
     }
-    let notifications = state
-        .inbox(q.recipient.as_deref(), q.order_id.as_deref())
-        .await
-        .map_err(|e| ApiError::dependency_down("the inbox", e))?;
+    let notifications = match (q.newest, q.recipient.as_deref()) {
+        (Some(n), Some(recipient)) => state.newest(recipient, n.clamp(1, 100)).await,
+        _ => {
+            state
+                .inbox(q.recipient.as_deref(), q.order_id.as_deref())
+                .await
+        }
+    }
+    .map_err(|e| ApiError::dependency_down("the inbox", e))?;
     Ok(Json(Inbox { notifications }))
 }
 

@@ -374,6 +374,17 @@ impl NotificationClient {
         self.service.json(post).await
     }
 
+    /// `recipient`'s newest `n` (1..=100) inbox entries, newest first.
+    pub async fn newest(&self, recipient: &str, n: u32) -> Result<Inbox, CallError> {
+        let n = n.to_string();
+        let get = self.service.request_with_query(
+            Method::GET,
+            "/v1/notifications",
+            &[("recipient", recipient), ("newest", n.as_str())],
+        );
+        self.service.json(get).await
+    }
+
     /// The KakaoTalk messages about an order.
     pub async fn kakao_messages(&self, order_id: &str) -> Result<KakaoMessages, CallError> {
         let get = self.service.request_with_query(
