@@ -133,6 +133,8 @@ def tier_rows(cap):
         lambda r: f"{fmt(r * bd['readmodel_write_transactions'])} / {fmt(r * bd['readmodel_transactions'])}")
     row(f"notification + ledger transactions/s ({bd['notify_transactions']} + {bd['payment_transactions']})",
         lambda r: fmt(r * (bd["notify_transactions"] + bd["payment_transactions"])))
+    row("baedal-db connections at these pod counts (api 11 per pod, worker, notification, payment 8)",
+        lambda r: fmt(sum(n * p["baedal_db_connections_per_pod"][d] for d, (_, n) in deployment_pods(cap, r).items())))
     row("Temporal DB connections at the values' maxConns (pods × (default + SQL visibility))",
         lambda r: fmt(temporal_connections(cap, r)))
     row(f"workflow tasks/s ({wf_text(o)}); `baedal-orders` partitions at "
@@ -269,6 +271,7 @@ def check_autoscalers(cap, where, deployments, scalers, cpu_cores):
     """Every autoscaler's max reaches the built-for tier at its own CPU target and request."""
     rate = cap["built_for"]
     findings = []
+    pools = 0
     for d in deployments:
         n = d["metadata"]["name"]
         s = scalers.get(n)
@@ -281,6 +284,7 @@ def check_autoscalers(cap, where, deployments, scalers, cpu_cores):
             maximum = s["spec"]["maxReplicas"]
             target = next((m["resource"]["target"].get("averageUtilization") for m in s["spec"].get("metrics", [])
                            if m["type"] == "Resource" and m["resource"]["name"] == "cpu"), None)
+        pools += maximum * cap["plan"]["baedal_db_connections_per_pod"].get(n, 0)
         if target is None:
             findings.append(f"{where(s)}: no CPU target: the capacity of its max cannot be checked")
             continue
@@ -294,6 +298,9 @@ def check_autoscalers(cap, where, deployments, scalers, cpu_cores):
         if plan and (plan["target"] * 100 != target or plan["request"] != request):
             findings.append(f"{where(s)}: CPU target {target}% of {request} core, but deploy/capacity.yaml plans "
                             f"{plan['target'] * 100:g}% of {plan['request']} (the README's pod counts)")
+    if pools > cap["plan"]["baedal_db_connection_budget"]:
+        findings.append(f"autoscalers: at their maxima baedal's pods open {pools} connections to baedal-db, over the "
+                        f"{cap['plan']['baedal_db_connection_budget']} deploy/capacity.yaml allows")
     return findings
 
 
@@ -431,6 +438,9 @@ def self_test(cap):
                "name": "cpu", "target": {"averageUtilization": 60}}}]}}
     if not check_autoscalers(cap, lambda o: "hpa", [dep], {"worker": hpa}, lambda q: float(q)):
         missed.append("an HPA max short of the tier")
+    hpa["spec"]["maxReplicas"] = 1000
+    if not check_autoscalers(cap, lambda o: "hpa", [dep], {"worker": hpa}, lambda q: float(q)):
+        missed.append("an HPA max whose pools overrun baedal-db")
     return missed
 
 
