@@ -109,9 +109,10 @@ def tier_rows(cap):
         lambda r: fmt(r * d["shard_writes"] / p["history_shards"], 1))
     row(f"Temporal DB commits/s (history {fmt(h['commits'], 1)} + visibility {fmt(v['writes'], 1)})",
         lambda r: fmt(r * d["temporal_commits"]))
-    row(f"temporal-db WAL fsyncs/s = WAL write IOPS (history and visibility in one instance: "
-        f"{fmt(h['fsyncs'], 1)} per order at C={o['temporal_bench_concurrency']}, group commit; data pages apart)",
-        lambda r: fmt(r * h["fsyncs"]))
+    row(f"temporal-db WAL write IOPS, history and visibility in one instance: the larger of its fsyncs "
+        f"({fmt(h['fsyncs'], 1)} per order at C={o['temporal_bench_concurrency']}, group commit) and its WAL in "
+        f"16 KiB I/Os (data-page writes come on top)",
+        lambda r: fmt(max(r * h["fsyncs"], r * (h["wal_bytes"] + v["wal_bytes"]) / 16384)))
     row(f"WAL MB/s: Temporal history ({fmt(h['wal_bytes'] / 1000, 1)} KB per order)",
         lambda r: fmt(r * h["wal_bytes"] / 1e6, 1))
     row(f"WAL MB/s: Temporal visibility on PostgreSQL ({fmt(v['wal_bytes'] / 1000, 1)} KB per order)",
