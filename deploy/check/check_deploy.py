@@ -84,12 +84,10 @@ SECRETS_PATH = "baedal/"
 SECRET_READ_ACTIONS = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 MAX_SECRET_REFRESH = 3600
 RELOAD_ANNOTATION = "secret.reloader.stakater.com/reload"
-# CPU-ms per order lifecycle of each role (BENCHMARKS.md "Per-order costs"; deploy/README.md
-# "Capacity"), and the tier of the Capacity table every autoscaler's max must reach. (10,000
-# orders/s is, as that table says, another architecture, not more pods.)
-CPU_MS_PER_ORDER = {"api-order": 6.6, "api-store": 3.6, "api-rider": 3.6, "worker": 23.4,
-                    "notification": 2.6, "payment": 0.5}
-CAPACITY_TIER = 1000
+# The capacity model (deploy/capacity.yaml, through capacity.py): the CPU-ms per order of each
+# role, the tier every autoscaler's max must reach, and what Temporal's values must hold.
+import capacity  # noqa: E402
+CAPACITY = capacity.load()
 # An ALB target keeps serving this long after it starts terminating: the controller
 # deregisters it and the ALB stops sending some seconds later.
 ALB_DEREGISTRATION_SLEEP = 30
@@ -508,27 +506,9 @@ def check_day_two(name, objs, pools):
             find(where(ns), "no ALB pod readiness gates (label elbv2.k8s.aws/pod-readiness-gate-inject: enabled): "
                  "a rollout can take old targets away before the ALB finds the new ones healthy")
 
-    # Capacity: every autoscaler's max reaches the tier at its own CPU target.
-    for d in deployments:
-        n = d["metadata"]["name"]
-        s = scalers.get(n)
-        if n not in CPU_MS_PER_ORDER or not s:
-            continue
-        if s["kind"] == "ScaledObject":
-            maximum = s["spec"].get("maxReplicaCount", 100)
-            target = next((int(t["metadata"]["value"]) for t in s["spec"]["triggers"] if t["type"] == "cpu"), None)
-        else:
-            maximum = s["spec"]["maxReplicas"]
-            target = next((m["resource"]["target"].get("averageUtilization") for m in s["spec"].get("metrics", [])
-                           if m["type"] == "Resource" and m["resource"]["name"] == "cpu"), None)
-        if target is None:
-            find(where(s), "no CPU target: the capacity of its max cannot be checked")
-            continue
-        request = cpu_cores(d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"])
-        needed = CAPACITY_TIER * CPU_MS_PER_ORDER[n] / 1000 / (target / 100) / request
-        if maximum < needed:
-            find(where(s), f"max {maximum} replicas, but {CAPACITY_TIER} orders/s need {needed:.1f} "
-                 f"({CPU_MS_PER_ORDER[n]} CPU-ms per order at {target}% of {request} core)")
+    # Capacity: every autoscaler's max reaches the built-for tier at its own CPU target.
+    for f in capacity.check_autoscalers(CAPACITY, where, deployments, scalers, cpu_cores):
+        findings.append(f)
 
     # Karpenter node pools.
     for kind in ("Deployment", "Job"):
@@ -697,7 +677,8 @@ def check_temporal_install():
     if not re.search(r"^# .*commit [0-9a-f]{40}", chart_file.read_text(), re.M):
         find(where, "its header names no commit of the chart's source")
     chart = yaml.safe_load(chart_file.read_text())
-    values = {n: yaml.safe_load((TEMPORAL / n).read_text()) for n in ("values.yaml", "values-local.yaml")}
+    values = {n: yaml.safe_load((TEMPORAL / n).read_text())
+              for n in ("values.yaml", "values-local.yaml", "values-opensearch.yaml")}
     for n, v in values.items():
         findings.extend(helm_values.check_keys(v, chart, f"deploy/temporal/{n}", EKS_VERSION))
     missed = helm_values.self_test(values["values.yaml"], chart, EKS_VERSION)
@@ -781,6 +762,14 @@ def check_temporal_install():
     documented = re.search(r"History shards: ([\d,]+)", readme)
     if not documented or int(documented.group(1).replace(",", "")) != shards:
         find("deploy/README.md", f"Capacity says {documented and documented.group(1)} history shards, values.yaml {shards}")
+
+    # The capacity model: the README's tables are deploy/capacity.yaml's, and Temporal's values
+    # (with values-opensearch.yaml at 1,000 orders/s) hold each tier they are for.
+    findings.extend(capacity.check_readme(CAPACITY) + capacity.check_temporal(CAPACITY)
+                    + capacity.check_node_pools(CAPACITY))
+    missed = capacity.self_test(CAPACITY)
+    if missed:
+        find("deploy/check/capacity.py", f"self-test: planted faults passed the capacity check: {missed}")
 
     tag = chart["server"]["image"]["tag"]
     shims = {k: (v.get("shims") or {}).get(k, d) for k, d in chart["shims"].items()}

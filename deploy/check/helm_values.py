@@ -68,10 +68,18 @@ _ROOT_TLS = {"internode": _GROUP_TLS, "frontend": _GROUP_TLS,
              "remoteClusters": {ANY: _GROUP_TLS},
              "expirationChecks": dict.fromkeys(["warningWindow", "errorWindow", "checkInterval"]),
              "refreshInterval": None}
+# The dynamic config (`server.dynamicConfig`, absent from values.yaml: the chart's
+# server-dynamicconfigmap.yaml copies it whole into the server's dynamic_config.yaml). Its keys
+# are Temporal 1.31.2's settings (common/dynamicconfig/constants.go); the ones our values set,
+# each a list of {value, constraints}. A name the server does not know is ignored by it, so a
+# misspelt limit would silently stay at its default.
+DYNAMIC_CONFIG_KEYS = ("frontend.rps", "frontend.namespaceRPS", "matching.rps", "history.rps",
+                       "matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions")
 # No Cassandra here: add its keys (config.Cassandra) when a values file uses it.
 SERVER_CONFIG = {
     ("server", "config", "persistence", "datastores"): {ANY: {"sql": _SQL, "elasticsearch": _ELASTICSEARCH}},
     ("server", "config", "tls"): _ROOT_TLS,
+    ("server", "dynamicConfig"): {k: FREE for k in DYNAMIC_CONFIG_KEYS},
 }
 
 
@@ -178,6 +186,8 @@ def self_test(values, chart, k8s_version):
         ("maxUnavailble", lambda v_: v_["server"]["matching"].update(podDisruptionBudget={"maxUnavailble": 1})),
         ("replicas", lambda v_: v_["web"].update(replicas=2)),
         ("additionalEnv", lambda v_: v_["admintools"].update(additionalEnv=[{"nmae": "X", "value": "y"}])),
+        ("matching.numTaskqueueWritePartition",
+         lambda v_: v_["server"]["dynamicConfig"].update({"matching.numTaskqueueWritePartition": [{"value": 4}]})),
     ]
     missed = []
     for token, plant in planted:
