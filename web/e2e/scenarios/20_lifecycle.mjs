@@ -1,26 +1,28 @@
-// The whole life of an order across three browser profiles: a customer orders; the store
+// The whole life of an order across three browser profiles: a customer orders through the
+// pages and follows the order page (never reloaded); the store
 // owner's board (open, never reloaded) shows it arrive live with a chime, rejects another order
 // for a reason, accepts this one and cooks it; a rider (browser geolocation at the store) sees
 // the delivery appear live, takes it, picks it up, is refused "not at the door" until the
 // browser's position moves to the door, and delivers; the customer confirms.
 
-import { expect, json, token, unique } from '../lib.mjs';
+import { expect, json, unique } from '../lib.mjs';
+import { orderThroughPages } from '../customer.mjs';
 
 const STORE = 'st_7'; // 잠실 족발, 서울 송파구 올림픽로 240
 const AT_STORE = { latitude: 37.5133, longitude: 127.1001 };
-// About 320 m from the store: inside its delivery area, and a jump short enough to be plausible
-// whatever BAEDAL_RIDER_MAX_SPEED_KMH says.
-const DOOR = { lat: 37.5150, lon: 127.1030, address: '서울 송파구 올림픽로 300 롯데월드타워 1층' };
+const ADDRESS = '서울 송파구 올림픽로 300 롯데월드타워 1층';
+// The checkout's delivery point in the store's own district is a short walk (≈400 m) from the
+// store: a jump short enough to be plausible whatever BAEDAL_RIDER_MAX_SPEED_KMH says.
 
-/** A customer's order, placed with the JSON API. */
-async function order(r, customer, menu, quantity) {
+/** Another order of the same customer, placed with the JSON API (the store rejects it). */
+async function order(r, customer, menu, quantity, door) {
   const res = await json('POST', `${r.api}/v1/orders`, {
     token: customer,
     headers: { 'idempotency-key': unique('key') },
     body: {
       store_id: STORE,
       items: [{ menu_item_id: menu[quantity - 1].id, quantity }],
-      delivery: { address: DOOR.address, region: 'songpa', lat: DOOR.lat, lon: DOOR.lon },
+      delivery: { address: ADDRESS, region: 'songpa', lat: door.lat, lon: door.lon },
       payment: { card_token: 'tok_ok' },
     },
   });
@@ -50,12 +52,17 @@ export async function run(r) {
   const tonesBefore = await owner.evaluate(() => window.baedalTones);
   expect(tonesBefore > 0, 'switching the sound on plays the chime once');
 
-  // TODO(customer pages): place the order through the customer's store page and checkout
-  // (pages/customer/store.js) once they exist, and follow it on pages/customer/order.js.
-  const customer = await token('customer', unique('cust'));
+  // The customer orders through the pages and stays on the order page.
+  const shopper = await r.party('customer', unique('cust'));
+  const customer = shopper.context().baedalToken;
+  const id = await orderThroughPages(r, shopper, STORE, ['족발 중'], { address: ADDRESS });
+  const mine = (await json('GET', `${r.api}/v1/orders/${id}`, { token: customer })).data;
+  const DOOR = { lat: mine.delivery.lat, lon: mine.delivery.lon };
+  const fixed = (n) => n.toFixed(4).replace('.', '\\.');
+  const follows = (text) => shopper.locator('#order-status', { hasText: text }).waitFor();
+  await follows('주문 접수');
   const { items: menu } = (await json('GET', `${r.api}/v1/stores/${STORE}/menu`)).data;
-  const mine = await order(r, customer, menu, 1);
-  const other = await order(r, customer, menu, 2);
+  const other = await order(r, customer, menu, 2, DOOR);
 
   // Live, without a reload: the board shows both, rings and announces.
   const card = owner.locator(`li[data-order-id="${mine.id}"]`);
@@ -93,8 +100,10 @@ export async function run(r) {
   // Accept and cook.
   await card.getByRole('button', { name: /수락/ }).click();
   await owner.locator('section', { has: owner.getByRole('heading', { name: /수락함/ }) }).locator(`li[data-order-id="${mine.id}"]`).waitFor();
+  await follows('주문 수락');
   await card.getByRole('button', { name: /조리 시작/ }).click();
   await card.getByText('조리 중', { exact: true }).waitFor();
+  await follows('조리 중');
 
   // The rider, at the store, opens the board before the food is ready.
   const rider = await r.party('rider', unique('rider'), null, { geolocation: AT_STORE, permissions: ['geolocation'] });
@@ -106,19 +115,22 @@ export async function run(r) {
 
   await card.getByRole('button', { name: /조리 완료/ }).click();
   await offer.waitFor(); // live on the rider's board
+  await follows('픽업 대기');
   expect(/0\.0 km/.test(await offer.textContent()), 'the delivery shows its distance from the rider');
   await r.page(rider, 'rider-board');
 
   await offer.getByRole('button', { name: /배달 잡기/ }).click();
   const trip = rider.locator(`li.my-delivery[data-delivery-id="${mine.id}"]`);
   await trip.getByText('배달원 배정').waitFor();
-  await trip.getByText(DOOR.address, { exact: false }).waitFor();
+  await trip.getByText(ADDRESS, { exact: false }).waitFor();
   await offer.waitFor({ state: 'detached' });
   // The owner's board follows: the order is with the rider.
   await owner.locator('section', { has: owner.getByRole('heading', { name: /배달 중/ }) }).locator(`li[data-order-id="${mine.id}"]`).waitFor();
+  await follows('배달원 배정');
 
   await trip.getByRole('button', { name: '픽업 완료' }).click();
   await trip.getByText('배달 중', { exact: true }).waitFor();
+  await follows('배달 중');
   await r.page(rider, 'rider-delivery');
 
   // Still at the store: the server refuses the delivery.
@@ -127,13 +139,16 @@ export async function run(r) {
 
   // Ride to the door: the page reports the new position, then delivers.
   await rider.context().setGeolocation({ latitude: DOOR.lat, longitude: DOOR.lon });
-  await rider.getByText(/GPS 위치 37\.5150, 127\.1030/).waitFor();
+  await rider.getByText(new RegExp(`GPS 위치 ${fixed(DOOR.lat)}, ${fixed(DOOR.lon)}`)).waitFor();
   await trip.getByRole('button', { name: '배달 완료' }).click();
   await rider.getByText('배달을 완료했습니다.').waitFor();
   await trip.waitFor({ state: 'detached' });
   await card.waitFor({ state: 'detached' }); // off the owner's board: delivered
 
-  // TODO(customer pages): confirm on pages/customer/order.js.
-  const confirmed = await json('POST', `${r.api}/v1/orders/${mine.id}/confirm`, { token: customer, body: {} });
-  expect(confirmed.status === 200 && confirmed.data.status === 'completed', `the customer confirms: ${confirmed.status} ${JSON.stringify(confirmed.data)}`);
+  // The customer, still on the order page, sees it delivered and confirms.
+  await follows('배달 완료');
+  await shopper.getByRole('button', { name: '잘 받았어요 (수령 확인)' }).click();
+  await follows('주문 완료');
+  const done = (await json('GET', `${r.api}/v1/orders/${mine.id}`, { token: customer })).data;
+  expect(done.status === 'completed', `completed: ${done.status}`);
 }

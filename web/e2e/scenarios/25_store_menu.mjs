@@ -2,7 +2,7 @@
 // on sale, and changes a price (a bad price is refused on the page; the new one is what
 // customers see and pay). The item ends as it started.
 
-import { expect, json, token, unique } from '../lib.mjs';
+import { expect, json, unique } from '../lib.mjs';
 
 const STORE = 'st_6'; // 익선동 분식
 const ITEM = '쫄면';
@@ -13,9 +13,18 @@ export async function run(r) {
   expect(before && before.available, `${ITEM} is on the menu and on sale`);
 
   const owner = await r.party('store_owner', unique('owner'), STORE);
+  try {
+    await steps(r, owner, before, menuNow);
+  } finally {
+    // As it was, whatever happened.
+    await json('PUT', `${r.api}/v1/store/menu/${before.id}`, { token: owner.context().baedalToken, body: { available: true, price: before.price } });
+  }
+}
+
+async function steps(r, owner, before, menuNow) {
   await r.open(owner, '/store/menu');
   await owner.getByRole('heading', { name: '메뉴 관리' }).waitFor();
-  const row = owner.locator(`li.menu-item[data-item-id="${before.id}"]`);
+  const row = owner.locator(`li.menu-edit[data-item-id="${before.id}"]`);
   await row.getByRole('heading', { name: ITEM }).waitFor();
   await r.page(owner, 'store-menu');
 
@@ -24,8 +33,11 @@ export async function run(r) {
   await row.getByText(`${ITEM}: 품절로 표시했습니다.`).waitFor();
   await row.getByText('품절', { exact: true }).waitFor();
   expect((await menuNow()).available === false, 'the customers\' menu says sold out');
-  // TODO(customer pages): see it as sold out on #/customer/stores/st_6 (pages/customer/store.js).
-  const customer = await token('customer', unique('cust'));
+  // The customer's menu (its own profile) shows it sold out, and the API refuses it.
+  const shopper = await r.party('customer', unique('cust'));
+  await r.open(shopper, `/customer/stores/${STORE}`);
+  expect(await shopper.getByRole('button', { name: `${ITEM}: 품절` }).isDisabled(), 'sold out on the customer\'s menu');
+  const customer = shopper.context().baedalToken;
   const refused = await json('POST', `${r.api}/v1/orders`, {
     token: customer,
     headers: { 'idempotency-key': unique('key') },
@@ -56,7 +68,9 @@ export async function run(r) {
   await row.getByText(`${ITEM}: 가격을 ${next.toLocaleString('ko-KR')}원(으)로 바꿨습니다.`).waitFor();
   expect(!(await row.getByRole('alert').textContent()), 'no error left once saved');
   expect((await menuNow()).price === next, 'the customers\' menu has the new price');
-  // TODO(customer pages): see the new price on #/customer/stores/st_6.
+  await shopper.reload(); // the same page, loaded again: back on sale, at the new price
+  await shopper.getByRole('button', { name: `${ITEM} 담기` }).waitFor();
+  await shopper.locator('li.menu-item', { hasText: ITEM }).getByText(`${next.toLocaleString('ko-KR')}원`).waitFor();
 
   // As it was.
   await price.fill(String(before.price));

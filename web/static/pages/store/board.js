@@ -5,7 +5,7 @@
 // a click), flashes and is announced to screen readers. Orders that wait too long are flagged.
 
 import { h, mount, announce, field } from '../../lib/dom.js';
-import { t, words, won, clock, status } from '../../lib/i18n.js';
+import { t, words, won, clock, status, TERMINAL } from '../../lib/i18n.js';
 import { get, post, follow, ApiError } from '../../lib/api.js';
 import { current } from '../../lib/session.js';
 
@@ -393,7 +393,7 @@ export async function render(main) {
       const res = await get(`/v1/store/orders?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       seen.push(...res.orders);
       cursor = res.next_cursor;
-      if (!cursor || res.orders.some((o) => !ON_BOARD.has(o.status))) break;
+      if (!cursor || res.orders.some((o) => TERMINAL.has(o.status))) break;
       if (page === 4) moreNote.textContent = t('board.more');
     }
     for (const o of seen) if (ON_BOARD.has(o.status)) apply(o, false);

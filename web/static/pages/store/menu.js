@@ -58,7 +58,7 @@ export function parsePrice(text) {
 
 export async function render(main) {
   const who = current();
-  const list = h('ul', { class: 'plain grid menu-list' });
+  const list = h('ul', { class: 'plain grid menu-edit-list' });
   const error = h('p', { class: 'error', role: 'alert' });
   mount(main, h('h1', {}, t('menu.title')), h('p', { class: 'muted' }, t('menu.hint')), error, list);
   if (!who?.store_id) {
@@ -75,7 +75,7 @@ export async function render(main) {
 
 function row(initial) {
   let item = initial;
-  const li = h('li', { class: 'card stack menu-item', 'data-item-id': item.id });
+  const li = h('li', { class: 'card stack menu-edit', 'data-item-id': item.id });
   const headingId = `item-${item.id}`;
   const badge = h('span', { class: 'badge' });
   const shown = h('span', { class: 'price' });
