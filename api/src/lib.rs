@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         baedal_web::router(baedal_web::WebConfig {
             dev_mode: state.config.dev_mode,
             temporal_ui: state.config.temporal_ui.clone(),
+            namespace: state.config.namespace.clone(),
         })
     } else {
         Router::new()

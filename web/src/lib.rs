@@ -37,8 +37,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 pub struct WebConfig {
     /// `baedal dev`: the sign-in page offers dev tokens (`POST /v1/dev/tokens`).
     pub dev_mode: bool,
-    /// The Temporal Web UI's base URL, for ops' links to an order's workflow.
+    /// The Temporal Web UI's base URL and the namespace, for ops' links to an order's
+    /// workflow.
     pub temporal_ui: Option<String>,
+    pub namespace: String,
 }
 
 /// The hash of every embedded file (path and content), the `<version>` of asset URLs.
@@ -91,6 +93,7 @@ fn page(config: &WebConfig) -> String {
             "{{temporal_ui}}",
             &attribute(config.temporal_ui.as_deref().unwrap_or("")),
         )
+        .replace("{{namespace}}", &attribute(&config.namespace))
 }
 
 /// `value` safe inside a double-quoted HTML attribute.
@@ -172,6 +175,7 @@ mod tests {
         router::<()>(WebConfig {
             dev_mode: true,
             temporal_ui: Some("http://ui/\"x".into()),
+            namespace: "default".into(),
         })
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
         .await

@@ -23,6 +23,7 @@ fn every_party_uses_baedal_from_a_browser() {
     let status = Command::new("node")
         .arg(e2e.join("run.mjs"))
         .args(["--api", &sys.api, "--payment", &sys.payment])
+        .args(["--kakao", &sys.kakao_provider])
         .arg("--shots")
         .arg(root.join("docs/screenshots"))
         .args(
