@@ -274,9 +274,15 @@ def check_autoscalers(cap, where, deployments, scalers, cpu_cores):
     findings = []
     pools = 0
     for d in deployments:
-        n = d["metadata"]["name"]
-        s = scalers.get(n)
-        if n not in cap["per_order"]["cpu_ms"] or not s:
+        # The model's name for it is its role: a versioned worker's Deployment is `worker-<build>`
+        # (deploy/README.md, "Rolling out a release"), its component label `worker`.
+        s = scalers.get(d["metadata"]["name"])
+        n = (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component", d["metadata"]["name"])
+        if not s:
+            continue
+        if n not in cap["per_order"]["cpu_ms"]:
+            findings.append(f"{where(s)}: scales {d['metadata']['name']}, whose role {n} deploy/capacity.yaml "
+                            f"has no CPU-ms per order for: its max cannot be checked")
             continue
         if s["kind"] == "ScaledObject":
             maximum = s["spec"].get("maxReplicaCount", 100)
@@ -432,15 +438,20 @@ def self_test(cap):
     c["per_order"]["cpu_ms"]["worker"] *= 10
     if not check_readme(c):
         missed.append("README tables from other inputs")
-    dep = {"metadata": {"name": "worker"}, "spec": {"template": {"spec": {"containers": [
-        {"resources": {"requests": {"cpu": "1"}}}]}}}}
-    hpa = {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "worker"},
+    # A versioned worker, as the eks overlay renders it: Deployment `worker-<build>`, role in its label.
+    dep = {"metadata": {"name": "worker-1.2.3", "labels": {"app.kubernetes.io/component": "worker"}},
+           "spec": {"template": {"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}}}}
+    hpa = {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "worker-1.2.3"},
            "spec": {"maxReplicas": 3, "metrics": [{"type": "Resource", "resource": {
                "name": "cpu", "target": {"averageUtilization": 60}}}]}}
-    if not check_autoscalers(cap, lambda o: "hpa", [dep], {"worker": hpa}, lambda q: float(q)):
-        missed.append("an HPA max short of the tier")
+    if not check_autoscalers(cap, lambda o: "hpa", [dep], {"worker-1.2.3": hpa}, lambda q: float(q)):
+        missed.append("an HPA max short of the tier (a versioned worker's Deployment)")
+    so = {"kind": "ScaledObject", "metadata": {"name": "worker-1.2.3"},
+          "spec": {"maxReplicaCount": 3, "triggers": [{"type": "cpu", "metadata": {"value": "60"}}]}}
+    if not check_autoscalers(cap, lambda o: "so", [dep], {"worker-1.2.3": so}, lambda q: float(q)):
+        missed.append("a KEDA maxReplicaCount short of the tier (a versioned worker's Deployment)")
     hpa["spec"]["maxReplicas"] = 1000
-    if not check_autoscalers(cap, lambda o: "hpa", [dep], {"worker": hpa}, lambda q: float(q)):
+    if not check_autoscalers(cap, lambda o: "hpa", [dep], {"worker-1.2.3": hpa}, lambda q: float(q)):
         missed.append("an HPA max whose pools overrun baedal-db")
     return missed
 
