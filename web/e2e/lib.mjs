@@ -81,6 +81,14 @@ export class Run {
       }, tok);
       context.baedalToken = tok;
     }
+    // Layout shifts the page makes by itself (not within 0.5 s of the user's input): the
+    // Cumulative Layout Shift of live events, read by `shifted(page)`.
+    await context.addInitScript(() => {
+      window.baedalShift = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) window.baedalShift += e.value;
+      }).observe({ type: 'layout-shift', buffered: true });
+    });
     const page = await context.newPage();
     this.watch(page);
     page.setDefaultTimeout(15_000);
@@ -106,6 +114,11 @@ export class Run {
   /** Let console errors matching `pattern` pass (a refusal the scenario provokes on purpose). */
   allow(pattern) {
     this.allowed.push(pattern);
+  }
+
+  /** How much `page`'s layout has shifted by itself so far (CLS units; 0.1 is "poor"). */
+  async shifted(page) {
+    return page.evaluate(() => window.baedalShift);
   }
 
   /** Open `hash` (e.g. '/customer') on the api's page. */

@@ -61,6 +61,8 @@ export async function run(r) {
   const fixed = (n) => n.toFixed(4).replace('.', '\\.');
   const follows = (text) => shopper.locator('#order-status', { hasText: text }).waitFor();
   await follows('주문 접수');
+  // From here the order page only receives live events: they must not move what is on it.
+  const shiftBefore = await r.shifted(shopper);
   const { items: menu } = (await json('GET', `${r.api}/v1/stores/${STORE}/menu`)).data;
   const other = await order(r, customer, menu, 2, DOOR);
 
@@ -147,6 +149,8 @@ export async function run(r) {
 
   // The customer, still on the order page, sees it delivered and confirms.
   await follows('배달 완료');
+  const shift = (await r.shifted(shopper)) - shiftBefore;
+  expect(shift < 0.01, `no layout shift on the order page from six live events (CLS ${shift.toFixed(4)})`);
   await shopper.getByRole('button', { name: '잘 받았어요 (수령 확인)' }).click();
   await follows('주문 완료');
   const done = (await json('GET', `${r.api}/v1/orders/${mine.id}`, { token: customer })).data;
