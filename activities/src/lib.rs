@@ -204,7 +204,9 @@ impl OrderActivities {
                 None
             }
             Err(e) => {
-                if let Some(code) = e.code() {
+                // A refusal is the PSP's judgement of this refund; its being down (503
+                // `unavailable`, no answer) is the breaker's to report, and retried alike.
+                if let Some(code) = e.code().filter(|_| e.is_judgement()) {
                     metrics::counter!("baedal_refund_refusals_total", "code" => code.to_owned())
                         .increment(1);
                     tracing::error!(order_id = %input.order_id, code, attempt, error = %e,

@@ -69,6 +69,18 @@ impl CallError {
         }
     }
 
+    /// Whether the service judged the request itself (a 4xx, a refusal, an answer that does
+    /// not settle it), as opposed to being down, failing or unreachable (5xx, no answer). An
+    /// alert on refusals counts only these: an outage has alerts of its own (the breaker), and
+    /// one outage must not page twice.
+    pub fn is_judgement(&self) -> bool {
+        match self {
+            CallError::Status { status, .. } => *status < 500,
+            CallError::Refused { .. } | CallError::Unexpected { .. } => true,
+            CallError::Unreachable { .. } => false,
+        }
+    }
+
     /// The error code of the answer, or of the refusal.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -240,5 +252,34 @@ impl ServiceClient {
             body,
             retry_after,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallError;
+
+    fn status(status: u16, code: &str) -> CallError {
+        CallError::Status {
+            service: "payment",
+            status,
+            code: Some(code.to_owned()),
+            body: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn an_outage_is_not_a_judgement_of_the_request() {
+        assert!(!status(503, "unavailable").is_judgement());
+        assert!(!status(500, "injected_error").is_judgement());
+        assert!(status(422, "invalid_amount").is_judgement());
+        assert!(status(409, "refund_exceeds_charge").is_judgement());
+        let refused = CallError::Refused {
+            service: "payment",
+            code: "refunded".into(),
+            message: String::new(),
+        };
+        assert!(refused.is_judgement());
     }
 }
