@@ -31,9 +31,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_item))
 }
 
-/// The caller's store's orders: open ones first, newest first within them (or one status).
+/// The caller's store's orders: open ones first, newest first within them (or one status),
+/// with how long the store has to accept a new order before it is rejected for it.
 #[utoipa::path(get, path = "/v1/store/orders", params(ListQuery), security(("bearer" = [])),
-    responses((status = 200, description = "{\"orders\": [...], \"next_cursor\"?}: open orders first, newest first"), (status = 422)))]
+    responses((status = 200, description = "{\"orders\": [...], \"next_cursor\"?, \"accept_within_secs\"}: open orders first, newest first; `accept_within_secs`: a new order not accepted within this is rejected for the store (`BAEDAL_STORE_ACCEPT_TIMEOUT`)"), (status = 422)))]
 async fn store_orders(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,7 +42,9 @@ async fn store_orders(
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::StoreOwner)?;
     let store = caller.0.store_id.clone().unwrap_or_default();
-    orders_page(&state, Scope::Store(&store), &q).await
+    let Json(mut page) = orders_page(&state, Scope::Store(&store), &q).await?;
+    page["accept_within_secs"] = (state.config.timeouts.store_accept_ms / 1000).into();
+    Ok(Json(page))
 }
 
 /// Every change of the caller's store's orders, new ones included, from now on (or, with

@@ -147,3 +147,13 @@ async fn ops_see_open_orders_by_status_with_their_counts() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_store_board_says_how_long_a_new_order_waits_for_acceptance() {
+    let s = system();
+    let owner = s.token("store_owner", &unique("owner"), Some("st_2")).await;
+    let r = s.get(&owner, "/v1/store/orders?limit=1").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // The main test api places orders with a 600 s store-accept timer.
+    assert_eq!(r.body["accept_within_secs"], 600);
+}

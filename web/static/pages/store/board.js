@@ -40,7 +40,7 @@ words({
     'board.new_order': '새 주문이 들어왔습니다: {items}, {total}',
     'board.moved': '주문 {id}: {status}',
     'board.stuck': '오래 기다린 주문이 {n}건 있습니다. 먼저 처리하세요.',
-    'board.stuck_placed': '{min}분째 수락 대기 — 10분이 지나면 자동으로 거절됩니다',
+    'board.stuck_placed': '{min}분째 수락 대기 — {limit}분이 지나면 자동으로 거절됩니다',
     'board.stuck_accepted': '{min}분째 조리 시작 전',
     'board.stuck_cooking': '{min}분째 조리 중',
     'board.more': '주문이 많아 최근 주문만 표시합니다.',
@@ -75,7 +75,7 @@ words({
     'board.new_order': 'New order: {items}, {total}',
     'board.moved': 'Order {id}: {status}',
     'board.stuck': '{n} orders have waited too long. Handle them first.',
-    'board.stuck_placed': 'waiting {min} min to be accepted — rejected automatically after 10 min',
+    'board.stuck_placed': 'waiting {min} min to be accepted — rejected automatically after {limit} min',
     'board.stuck_accepted': 'accepted {min} min ago, not cooking yet',
     'board.stuck_cooking': 'cooking for {min} min',
     'board.more': 'Many orders: only the newest are shown.',
@@ -94,10 +94,13 @@ const ON_BOARD = new Set(COLUMNS.flatMap(([, statuses]) => statuses));
 
 /**
  * When an order has waited too long in a status (minutes since its last change). The store has
- * `BAEDAL_STORE_ACCEPT_TIMEOUT` (10 min) to accept before the order is rejected for it; the ops
- * stuck list (`BAEDAL_STUCK_AFTER`, 45 min) is ops-only, so the store is warned well before.
+ * the api's `accept_within_secs` (`BAEDAL_STORE_ACCEPT_TIMEOUT`, 10 min by default; the first
+ * page of the board says it) to accept before the order is rejected for it, and is warned at
+ * half of it; the ops stuck list (`BAEDAL_STUCK_AFTER`, 45 min) is ops-only, so the store is
+ * warned well before.
  */
 export const STUCK_MINUTES = { placed: 5, accepted: 10, cooking: 30 };
+let acceptMinutes = 10;
 
 const SOUND_KEY = 'baedal.store.sound';
 
@@ -193,7 +196,7 @@ export async function render(main) {
     chime.enable().then(syncSound);
   }
 
-  const title = h('h1', {}, t('board.title'));
+  const title = h('h1', { tabindex: '-1' }, t('board.title'));
   get('/v1/stores?limit=100').then(({ stores }) => {
     const mine = stores.find((st) => st.id === who?.store_id);
     if (mine) title.textContent = `${t('board.title')} · ${mine.name}`;
@@ -224,10 +227,12 @@ export async function render(main) {
     const waited = minutesSince(order.updated_at);
     const limit = STUCK_MINUTES[order.status];
     const stuck = limit != null && waited >= limit;
-    // Rebuild only what changed, so a focused button survives another order's event.
+    // Rebuild only what changed, so a focused button survives another order's event and the
+    // clock's tick (the ages change every minute; the buttons only with the order).
     const memo = `${order.version}|${c.busy}|${!!c.form}|${waited}|${minutesSince(order.created_at)}`;
     if (c.memo === memo) return c.li;
     c.memo = memo;
+    const actionsMemo = `${order.version}|${c.busy}|${!!c.form}`;
     c.li.classList.toggle('stuck', stuck);
     mount(c.body,
       h('div', { class: 'spread' },
@@ -237,16 +242,18 @@ export async function render(main) {
       h('ul', { class: 'items' }, order.items.map((it) => h('li', {}, t('board.item', { name: it.name, qty: it.quantity })))),
       h('p', { class: 'spread' }, h('span', {}, t('board.to', { address: order.delivery?.address ?? '' })), h('strong', { class: 'price' }, won(order.total))),
       order.rider_id ? h('p', {}, t('board.rider', { rider: order.rider_id })) : null,
-      stuck ? h('p', { class: 'notice stuck-warning' }, t(`board.stuck_${order.status}`, { min: waited })) : null);
+      stuck ? h('p', { class: 'notice stuck-warning' }, t(`board.stuck_${order.status}`, { min: waited, limit: acceptMinutes })) : null);
+    if (c.actionsMemo === actionsMemo) return c.li;
+    c.actionsMemo = actionsMemo;
     const act = (label, path, cls, body) => h('button', {
-      type: 'button', class: cls, disabled: c.busy,
+      type: 'button', class: cls, disabled: c.busy, 'data-key': `${path}:${order.id}`,
       onclick: () => command(order, path, body),
     }, label, h('span', { class: 'sr-only' }, ` ${t('board.order', { id: shortId(order.id) })}`));
     const buttons = [];
     if (order.status === 'placed') {
       buttons.push(act(t('board.accept'), 'accept', 'primary'));
       buttons.push(h('button', {
-        type: 'button', class: 'danger', disabled: c.busy, 'aria-expanded': String(!!c.form),
+        type: 'button', class: 'danger', disabled: c.busy, 'aria-expanded': String(!!c.form), 'data-key': `reject:${order.id}`,
         onclick: () => { toggleReject(order); },
       }, t('board.reject'), h('span', { class: 'sr-only' }, ` ${t('board.order', { id: shortId(order.id) })}`)));
     } else if (order.status === 'accepted') {
@@ -266,6 +273,7 @@ export async function render(main) {
       c.form.remove();
       c.form = null;
       draw();
+      main.querySelector(`[data-key="${CSS.escape(`reject:${order.id}`)}"]`)?.focus();
       return;
     }
     const reason = h('input', { name: 'reason', maxlength: 300, required: true, autocomplete: 'off' });
@@ -362,6 +370,13 @@ export async function render(main) {
     }
     fresh.clear();
     if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+    else if (focused && focused !== document.body && !focused.isConnected) {
+      // The focused control was rebuilt (the same button of the same order) or left with its
+      // order (canceled, taken by another device): keep the keyboard on the board.
+      const key = focused.dataset?.key;
+      const again = key && main.querySelector(`[data-key="${CSS.escape(key)}"]`);
+      (again ?? title).focus({ preventScroll: true });
+    }
     stuckNote.textContent = stuck ? t('board.stuck', { n: stuck }) : '';
     stuckNote.classList.toggle('notice', stuck > 0);
   }
@@ -392,6 +407,10 @@ export async function render(main) {
     for (let page = 0; page < 5; page++) {
       const res = await get(`/v1/store/orders?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       seen.push(...res.orders);
+      if (res.accept_within_secs > 0) {
+        acceptMinutes = Math.max(1, Math.round(res.accept_within_secs / 60));
+        STUCK_MINUTES.placed = Math.max(1, Math.floor(acceptMinutes / 2));
+      }
       cursor = res.next_cursor;
       if (!cursor || res.orders.some((o) => TERMINAL.has(o.status))) break;
       if (page === 4) moreNote.textContent = t('board.more');
