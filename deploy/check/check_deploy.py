@@ -1019,11 +1019,11 @@ def check_database_tls(name, objs):
 # atop deploy/k8s/base/networkpolicies.yaml); everything else must be refused.
 APIS = ("api-order", "api-store", "api-rider")
 EGRESS = {
-    **{a: {"dns", "temporal", "postgresql", "notification", "internet-https"} for a in APIS},
-    "worker": {"dns", "temporal", "postgresql", "payment", "notification"},
-    "payment": {"dns", "postgresql"},
-    "notification": {"dns", "postgresql", "internet-https"},
-    "migrate": {"dns", "postgresql"},
+    **{a: {"dns", "temporal", "postgresql", "notification", "internet-https", "otel-collector"} for a in APIS},
+    "worker": {"dns", "temporal", "postgresql", "payment", "notification", "otel-collector"},
+    "payment": {"dns", "postgresql", "otel-collector"},
+    "notification": {"dns", "postgresql", "internet-https", "otel-collector"},
+    "migrate": {"dns", "postgresql", "otel-collector"},
 }
 # Who may reach a role's own port inside the namespace.
 INGRESS = {"payment": (8081, {"worker"}), "notification": (8082, {"worker", *APIS})}
@@ -1052,6 +1052,8 @@ def check_network(name, objs, vpc_cidr):
     dns = pod("kube-system", {"k8s-app": "kube-dns"})
     postgresql = netpol.Address(str(vpc[2000])) if production else pod("baedal-data", {"app.kubernetes.io/name": "postgres"})
     public = netpol.Address("8.8.8.8")
+    # The OpenTelemetry collector of OTEL_EXPORTER_OTLP_ENDPOINT (base/config.yaml): OTLP/HTTP.
+    collector = pod("monitoring", {"app.kubernetes.io/name": "opentelemetry-collector"})
     destinations = {
         "dns": [(dns, 53, "UDP"), (dns, 53, "TCP")],
         "temporal": [(temporal("frontend"), 7233, "TCP")],
@@ -1059,13 +1061,19 @@ def check_network(name, objs, vpc_cidr):
         "payment": [(pods.get("payment"), 8081, "TCP")],
         "notification": [(pods.get("notification"), 8082, "TCP")],
         "internet-https": [(public, 443, "TCP")],
+        "otel-collector": [(collector, 4318, "TCP")],
     }
     never = [(netpol.Address("169.254.169.254"), 80, "the instance metadata service"),
              (public, 80, "the internet on plain http"),
              (temporal("history"), 7234, "Temporal's history service"),
              (temporal("matching"), 7235, "Temporal's matching service"),
              (temporal("frontend"), 6933, "Temporal's membership port"),
-             (temporal("frontend"), 7243, "Temporal's HTTP API")]
+             (temporal("frontend"), 7243, "Temporal's HTTP API"),
+             (collector, 4317, "the collector's OTLP/gRPC (baedal exports OTLP/HTTP)"),
+             (collector, 8888, "the collector's own metrics"),
+             (pod("monitoring", {"app.kubernetes.io/name": "prometheus"}), 4318, "another monitoring pod on 4318"),
+             (pod("default", {"app.kubernetes.io/name": "opentelemetry-collector"}), 4318,
+              "a pod labelled as the collector outside the namespace monitoring")]
     # Not the public internet, even on 443: the VPC, private, link-local (the metadata
     # service), carrier-grade NAT and loopback ranges.
     never += [(netpol.Address(ip), 443, f"{ip} on 443 (not the public internet)")

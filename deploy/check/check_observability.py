@@ -13,7 +13,7 @@ and what is wrong; any finding fails the run.
    a section of docs/runbook.md (and every section there is an alert); every alert has a case
    in baedal.rules.test.yaml that expects it to fire; the SSE alert's cap is
    BAEDAL_STREAMS_PER_REPLICA; the roles the rules (and the dashboard's variables) name are
-   the roles scraped.
+   the roles scraped, in a `job=~` list or one `absent(up{job="<role>"})` per role.
    `promtool check rules` and `promtool test rules` when promtool is installed (required when
    CI is set).
 3. The PrometheusRule of components/observability is the rules file (spec.groups equal;
@@ -324,6 +324,11 @@ def check_rules(rules, known, jobs, stream_cap):
                 named = set(m.group(1).split("|"))
                 if named != jobs:
                     find(where, f"names the roles {sorted(named)}, but the scraped roles are {sorted(jobs)}")
+            # absent(up{job="<role>"}) is one term per role: every scraped role has one
+            absent = set(re.findall(r'absent\(\s*up\{job="([^"]*)"\}\s*\)', r["expr"]))
+            if absent and absent != jobs:
+                find(where, f"has absent(up{{job=...}}) for the roles {sorted(absent)}, but the scraped "
+                     f"roles are {sorted(jobs)}")
     if len(set(alerts)) != len(alerts):
         find(rel(RULES), "an alert name is used twice")
     sections = {a for a, (level, _) in anchors.items() if level == 2 and a.startswith("baedal")}
