@@ -32,13 +32,18 @@ const HOMES = {
 
 let leave = null;
 
+/** A path segment as written, or null when it is not valid percent-encoding (no such page). */
+function decode(segment) {
+  try { return decodeURIComponent(segment); } catch { return null; }
+}
+
 function match(path) {
   for (const [pattern, module, role] of ROUTES) {
     const want = pattern.split('/');
     const got = path.split('/');
     if (want.length !== got.length) continue;
     const params = {};
-    if (want.every((seg, i) => (seg.startsWith(':') ? ((params[seg.slice(1)] = decodeURIComponent(got[i])), true) : seg === got[i]))) {
+    if (want.every((seg, i) => (seg.startsWith(':') ? ((params[seg.slice(1)] = decode(got[i])) != null) : seg === got[i]))) {
       return { module, role, params };
     }
   }
@@ -69,7 +74,12 @@ function header() {
   document.title = t('app.name');
 }
 
+/** Each route() call's number, and the last one whose page finished drawing. */
+let routed = 0;
+let drawn = 0;
+
 async function route() {
+  const mine = ++routed;
   if (leave) {
     try { leave(); } catch { /* a page's cleanup must not block the next */ }
     leave = null;
@@ -84,9 +94,18 @@ async function route() {
   if (found.role && (!who || who.role !== found.role)) return go(who ? '/' : '/signin');
   mount(main, h('p', { class: 'loading' }, t('loading')));
   const page = await import(found.module);
+  if (mine !== routed) return;
   header();
   const cleanup = await page.render(main, found.params);
+  if (mine !== routed) {
+    // The user (or a refused token) moved on while this page loaded: close its streams and
+    // timers; if the newer page has already drawn, this one drew over it, so draw it again.
+    try { if (typeof cleanup === 'function') cleanup(); } catch { /* as above */ }
+    if (drawn === routed) route();
+    return;
+  }
   leave = typeof cleanup === 'function' ? cleanup : null;
+  drawn = mine;
   main.focus({ preventScroll: true });
 }
 

@@ -1,7 +1,7 @@
 // The one door to baedal: the public v1 JSON API with the signed-in user's bearer token, and
 // its live streams (SSE read with fetch, because EventSource cannot send the token).
 
-import { current } from './session.js';
+import { current, signOut } from './session.js';
 import { t } from './i18n.js';
 import { sleep } from './dom.js';
 
@@ -42,6 +42,17 @@ function headers(extra) {
   return h;
 }
 
+/**
+ * The API refused the token (expired, revoked, signed by another key, or forged): forget it
+ * and go to the sign-in page, which says why. A page must not keep showing a user who is not.
+ */
+function refused() {
+  if (!current()) return;
+  signOut();
+  sessionStorage.setItem('baedal.signin_note', 'expired');
+  location.hash = '/signin';
+}
+
 /** Call the API; the parsed JSON answer (null for 204), or throws `ApiError`. */
 export async function call(method, path, { body, headers: extra } = {}) {
   let res;
@@ -54,7 +65,11 @@ export async function call(method, path, { body, headers: extra } = {}) {
   } catch {
     throw new ApiError(0, 'network', t('error.network'), null);
   }
-  if (!res.ok) throw await ApiError.from(res);
+  if (!res.ok) {
+    const err = await ApiError.from(res);
+    if (res.status === 401) refused();
+    throw err;
+  }
   if (res.status === 204) return null;
   return res.json();
 }
@@ -87,6 +102,7 @@ export function follow(path, onEvent, onState = () => {}) {
             if (err.code === 'invalid_last_event_id') { lastId = null; continue; }
             closed = true;
             onState('ended', err);
+            if (res.status === 401) refused();
             return;
           }
           backoff = Math.max(backoff, (err.retryAfter ?? 0) * 1000);

@@ -40,6 +40,10 @@ const ROLES = ['customer', 'store_owner', 'rider', 'ops'];
 
 export async function render(main) {
   const parts = [h('h1', {}, t('signin.title'))];
+  if (sessionStorage.getItem('baedal.signin_note') === 'expired') {
+    sessionStorage.removeItem('baedal.signin_note');
+    parts.push(h('p', { class: 'notice', role: 'status' }, t('error.unauthorized')));
+  }
   if (setting('dev') === 'true') parts.push(await devForm());
   parts.push(pasteForm());
   mount(main, parts);

@@ -54,6 +54,7 @@ words({
     'order.rider': '배달원: {rider}',
     'order.at': '{time} 주문',
     'order.changed': '주문 상태: {status}',
+    'order.again': '이 가게에서 다시 주문하기',
   },
   en: {
     'order.title': 'Order',
@@ -99,6 +100,7 @@ words({
     'order.rider': 'Rider: {rider}',
     'order.at': 'Ordered at {time}',
     'order.changed': 'Order status: {status}',
+    'order.again': 'Order again from this store',
   },
 });
 
@@ -186,6 +188,8 @@ export async function render(main, { id }) {
   const linkBox = h('div', { class: 'stack', hidden: true },
     h('div', { class: 'field' }, h('label', { for: 'track-link' }, t('order.link')),
       h('div', { class: 'row nowrap' }, linkInput, copyBtn)));
+  // Once the order has ended the actions give way to the way back to the store's menu.
+  const againLink = h('a', { href: `#/customer/stores/${encodeURIComponent(view.store_id)}`, hidden: true }, t('order.again'));
   const shareBox = h('div', { class: 'stack' }, h('div', {}, shareBtn), h('p', { class: 'hint' }, t('order.share_hint')), linkBox);
 
   const flash = sessionStorage.getItem('baedal.placed') === view.id
@@ -208,6 +212,7 @@ export async function render(main, { id }) {
       h('div', { class: 'stack cancel-box' }, cancelBtn, cancelHint, cancelAsk),
       confirmBtn,
       shareBox,
+      againLink,
       actionError,
       actionOk),
     section(t('order.items'), h('div', { class: 'card stack' },
@@ -254,6 +259,7 @@ export async function render(main, { id }) {
     if (!CANCELABLE.has(st)) cancelAsk.hidden = true;
     confirmBtn.hidden = st !== 'delivered';
     shareBox.hidden = TERMINAL.has(st);
+    againLink.hidden = !TERMINAL.has(st) || !view.store_id;
     // A refund owed and not yet confirmed: read the order again until it is.
     const refundOpen = (st === 'canceled' || st === 'rejected') && r?.status !== 'succeeded';
     if (refundOpen && !poll && !closed) poll = setInterval(refresh, 3000);

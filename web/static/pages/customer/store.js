@@ -32,7 +32,7 @@ words({
     'cart.estimate_hint': '최종 금액은 주문할 때 가게의 현재 가격으로 계산됩니다.',
     'cart.sold_out_inside': '품절된 메뉴가 장바구니에 있습니다. 빼고 주문해 주세요.',
     'cart.checkout': '주문하기',
-    'cart.added': '{name}을(를) 담았습니다. 장바구니 {n}개',
+    'cart.added': '장바구니에 {name} 담음 (모두 {n}개)',
     'checkout.title': '주문하기',
     'checkout.back': '← 메뉴로 돌아가기',
     'checkout.items': '주문 내용',
@@ -184,6 +184,10 @@ export async function render(main, { id }) {
     else cart.set(itemId, Math.min(n, 99));
     saveCart();
     keepFocus(draw);
+    // The line left the cart with the focused button: back to the item's add button.
+    if (n <= 0 && !main.contains(document.activeElement)) {
+      main.querySelector(`[data-key="${CSS.escape(`add-${itemId}`)}"]`)?.focus();
+    }
   }
 
   // ---- the menu step -------------------------------------------------------------------

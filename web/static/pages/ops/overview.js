@@ -101,6 +101,7 @@ words({
     'ops.delivery.abandoned': '포기',
     'ops.secs': '{n}초',
     'ops.mins': '{m}분 {s}초',
+    'ops.mins_even': '{m}분',
     'ops.hours': '{h}시간 {m}분',
   },
   en: {
@@ -194,6 +195,7 @@ words({
     'ops.delivery.abandoned': 'abandoned',
     'ops.secs': '{n} s',
     'ops.mins': '{m} min {s} s',
+    'ops.mins_even': '{m} min',
     'ops.hours': '{h} h {m} min',
   },
 });
@@ -209,7 +211,7 @@ const shortId = (id) => (id.length > 14 ? `${id.slice(0, 12)}…` : id);
 function duration(secs) {
   const n = Math.max(0, Math.round(secs));
   if (n < 60) return t('ops.secs', { n });
-  if (n < 3600) return t('ops.mins', { m: Math.floor(n / 60), s: n % 60 });
+  if (n < 3600) return t(n % 60 ? 'ops.mins' : 'ops.mins_even', { m: Math.floor(n / 60), s: n % 60 });
   return t('ops.hours', { h: Math.floor(n / 3600), m: Math.floor((n % 3600) / 60) });
 }
 
