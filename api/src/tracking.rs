@@ -15,7 +15,7 @@ use crate::limits::{Limit, RateNote};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baedal_auth::Role;
 use baedal_domain::OrderView;
@@ -29,6 +29,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(share))
         .routes(routes!(track))
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// A tracking link's answer is about someone's order, though asked without a token (which is
+/// what marks the others `no-store`): no cache keeps it, whether it shows the order or not.
+async fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
 }
 
 /// Hex characters of the tag: 128 bits.

@@ -28,6 +28,14 @@ async fn a_tracking_link_shows_status_only_and_dies_with_the_order() {
 
     let seen = anonymous(s, &format!("/v1/track/{token}")).await;
     assert_eq!(seen.status, StatusCode::OK, "{:?}", seen.body);
+    let raw = reqwest::get(format!("{}/v1/track/{token}", s.api))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.headers()["cache-control"],
+        "no-store",
+        "no cache keeps it"
+    );
     assert_eq!(seen.body["status"], "placed");
     assert!(seen.body["store_name"].is_string());
     // Status and ETA only: nothing personal, nothing about money.
