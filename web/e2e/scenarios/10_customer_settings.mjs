@@ -29,7 +29,8 @@ export async function run(r) {
   // KakaoTalk without a number: refused with the reason, next to the form.
   await page.getByLabel('카카오톡 알림톡으로 받기').check();
   await page.getByRole('button', { name: '저장' }).click();
-  await page.getByRole('alert').filter({ hasText: /./ }).first().waitFor();
+  // In the user's language, saying what to do (not the API's English message).
+  await page.getByRole('alert').filter({ hasText: '카카오톡 알림을 받으려면 휴대폰 번호를 먼저 인증하세요.' }).waitFor();
 
   const phone = '010-5555-0101';
   await page.getByLabel('휴대폰 번호').fill(phone);

@@ -4,6 +4,7 @@
 import { current, signOut } from './session.js';
 import { t } from './i18n.js';
 import { sleep } from './dom.js';
+import './errors.js';
 
 /** A refusal from the API: its status, its `code`, its message, and `Retry-After` if any. */
 export class ApiError extends Error {
@@ -18,8 +19,11 @@ export class ApiError extends Error {
   get userMessage() {
     if (this.status === 0) return t('error.network');
     if (this.status === 401) return t('error.unauthorized');
-    if (this.retryAfter) return t('error.retry_in', { message: this.message, secs: this.retryAfter });
-    return this.message;
+    // The code's words in the chosen language (lib/errors.js), else the API's own message.
+    const key = `code.${this.code}`;
+    const said = t(key) === key ? this.message : t(key);
+    if (this.retryAfter) return t('error.retry_in', { message: said, secs: this.retryAfter });
+    return said;
   }
 
   static async from(res) {
