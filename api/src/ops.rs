@@ -13,6 +13,8 @@ use baedal_domain::OrderStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -42,14 +44,46 @@ async fn open_counts(State(state): State<AppState>, caller: Caller) -> ApiResult
     Ok(Json(json!({ "counts": counts })))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 struct OpenQuery {
-    /// An open status (a closed order is looked up by id).
     status: String,
-    /// How many orders (1..500, default 100).
-    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+}
+
+/// Written out: the derive drops `required` from a parameter whose schema is generated, and
+/// `status` is both (one of the open statuses, from the domain's list).
+impl IntoParams for OpenQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let open = OrderStatus::ALL
+            .iter()
+            .filter(|s| !s.is_terminal())
+            .map(|s| s.as_str());
+        vec![
+            ParameterBuilder::new()
+                .name("status")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some("An open status (a closed order is looked up by id)."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(open)),
+                ))
+                .build(),
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("How many orders (1..500, default 100)."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1))
+                        .maximum(Some(MAX_STUCK_PAGE)),
+                ))
+                .build(),
+        ]
+    }
 }
 
 /// The open orders in one status, longest in it first, each with its link to the Temporal
