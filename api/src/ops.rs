@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use baedal_auth::Role;
 use baedal_domain::OrderStatus;
+use baedal_readmodel::StuckOrder;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -114,13 +115,16 @@ async fn open_orders(
         .open_in_status(status, limit)
         .await?
         .into_iter()
-        .map(|o| {
-            let mut v = serde_json::to_value(&o).unwrap_or_default();
-            v["temporal_ui"] = json!(state.config.temporal_ui_link(&o.id));
-            v
-        })
+        .map(|o| listed(&state, &o))
         .collect();
     Ok(Json(json!({ "orders": orders })))
+}
+
+/// An order of ops' lists as answered: the row with its link to the Temporal Web UI.
+fn listed(state: &AppState, o: &StuckOrder) -> Value {
+    let mut v = serde_json::to_value(o).unwrap_or_default();
+    v["temporal_ui"] = json!(state.config.temporal_ui_link(&o.id));
+    v
 }
 
 /// Every live worker's payment breaker (as each last published it), the worst of them, and
@@ -216,10 +220,8 @@ async fn stuck_orders(
             let stuck_for = chrono::DateTime::parse_from_rfc3339(&o.since)
                 .map(|since| (now - since.with_timezone(&chrono::Utc)).num_seconds())
                 .unwrap_or_default();
-            let ui = state.config.temporal_ui_link(&o.id);
-            let mut v = serde_json::to_value(&o).unwrap_or_default();
+            let mut v = listed(&state, &o);
             v["stuck_for_secs"] = json!(stuck_for);
-            v["temporal_ui"] = json!(ui);
             v
         })
         .collect();

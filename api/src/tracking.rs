@@ -18,7 +18,6 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baedal_auth::Role;
-use baedal_domain::OrderView;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -103,8 +102,7 @@ async fn share(
         .await?
         .filter(|d| d.customer_id == caller.id())
         .ok_or_else(order_not_found)?;
-    let view: OrderView = serde_json::from_str(&doc.json)
-        .map_err(|e| ApiError::internal("the read model's order view", e))?;
+    let view = doc.view()?;
     if view.status.is_terminal() {
         return Err(ApiError::new(
             ApiCode::OrderEnded,
@@ -146,8 +144,7 @@ async fn track(
     let Some(doc) = state.read_model.order_document(id).await? else {
         return Err(expired());
     };
-    let view: OrderView = serde_json::from_str(&doc.json)
-        .map_err(|e| ApiError::internal("the read model's order view", e))?;
+    let view = doc.view()?;
     if view.status.is_terminal() {
         return Err(expired());
     }

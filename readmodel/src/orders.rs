@@ -47,6 +47,13 @@ pub struct OrderDocument {
     pub refund_pending: bool,
 }
 
+impl OrderDocument {
+    /// The stored view, decoded.
+    pub fn view(&self) -> crate::Result<OrderView> {
+        serde_json::from_str(&self.json).map_err(crate::Error::decode)
+    }
+}
+
 /// PostgreSQL channel a process notifies, after its projections commit, that the change log
 /// grew (at most once per short window, best effort: followers also poll).
 pub const CHANGES_CHANNEL: &str = "baedal_order_changes";

@@ -76,13 +76,4 @@ export async function orderView(r, customerToken, orderId) {
   return res.data;
 }
 
-/** Wait until `check()` is truthy (polling), or fail naming `what`. */
-export async function until(check, what, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = await check();
-    if (got) return got;
-    if (Date.now() > end) throw new Error(`expected within ${ms / 1000} s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
+export { until } from './lib.mjs';

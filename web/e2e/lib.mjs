@@ -27,6 +27,17 @@ export function expect(ok, what) {
   if (!ok) throw new Error(`expected: ${what}`);
 }
 
+/** Wait until `check()` is truthy (polling), or fail naming `what`. */
+export async function until(check, what, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = await check();
+    if (got) return got;
+    if (Date.now() > end) throw new Error(`expected within ${ms / 1000} s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
 /** The JSON API, for checks the pages cannot show (the payment ledger) and for set-up. */
 export async function json(method, url, { token, body, headers } = {}) {
   const res = await fetch(url, {

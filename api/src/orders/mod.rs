@@ -130,8 +130,7 @@ async fn get_order(
     let Some(viewer) = Viewer::of(caller.role()).filter(|_| visible) else {
         return Err(order_not_found());
     };
-    let mut view: OrderView = serde_json::from_str(&doc.json)
-        .map_err(|e| ApiError::internal("the read model's order view", e))?;
+    let mut view = doc.view()?;
     if doc.refund_pending {
         with_refund_progress(&state, &mut view, &id).await?;
     }

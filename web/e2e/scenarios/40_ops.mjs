@@ -6,7 +6,7 @@
 // after a payment outage (the payment service's fault switch) the breaker shows open.
 
 import { createServer } from 'node:http';
-import { expect, json, token, unique } from '../lib.mjs';
+import { expect, json, token, unique, until } from '../lib.mjs';
 
 /** A customer's order at the first Gangnam store, placed through the JSON API. */
 async function place(r, customerToken, card = 'tok_ok') {
@@ -24,17 +24,6 @@ async function place(r, customerToken, card = 'tok_ok') {
       payment: { card_token: card },
     },
   });
-}
-
-/** Poll `fn` until it returns something truthy (or `ms` pass: then fail with `what`). */
-async function until(fn, what, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`expected within ${ms / 1000} s: ${what}`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
 }
 
 /**
